@@ -1,0 +1,20 @@
+"""whatsapp-local-storage: declare where WhatsApp Cloud API numbers keep message content at rest.
+
+``from provider import PhoneNumberStorage, PhoneNumberStorageArgs`` gives the Pulumi resource.
+Those names are loaded lazily, so the CLI and the pure modules (planner, client) never import
+Pulumi.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PhoneNumberStorage", "PhoneNumberStorageArgs", "PhoneNumberStorageProvider"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import resource
+
+        return getattr(resource, name)
+    raise AttributeError(f"module 'provider' has no attribute {name!r}")

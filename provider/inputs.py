@@ -1,0 +1,149 @@
+"""Validating and normalising a resource's declared inputs: one set of rules for ``check``,
+the stack program and the CLI. Pure: no network, no Pulumi."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .regions import InvalidRegion, normalize_region
+
+INPUT_KEYS = ("phone_number_id", "region", "pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "waba_id")
+ON_DELETE = ("retain", "disable")
+
+# camelCase spellings accepted in the stack file's phoneNumbers map
+STACK_KEYS = {
+    "region": "region",
+    "pin": "pin",
+    "enforcePin": "enforce_pin",
+    "allowCutoverOnCreate": "allow_cutover_on_create",
+    "onDelete": "on_delete",
+    "wabaId": "waba_id",
+}
+STACK_ONLY_KEYS = ("name",)
+
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+@dataclass(frozen=True)
+class Failure:
+    property: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.property}: {self.reason}"
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dict[str, Any], list[Failure]]:
+    """Return the normalised inputs and every problem found. Values equal to ``unknown`` (Pulumi's
+    placeholder during preview) are passed through unchecked."""
+    out: dict[str, Any] = {}
+    failures: list[Failure] = []
+
+    def fail(prop: str, reason: str) -> None:
+        failures.append(Failure(prop, reason))
+
+    for key, value in raw.items():
+        if key not in INPUT_KEYS:
+            fail(key, f"unknown input; the inputs are {', '.join(INPUT_KEYS)}")
+    pid = raw.get("phone_number_id")
+    if pid is unknown:
+        out["phone_number_id"] = pid
+    elif isinstance(pid, int) and not isinstance(pid, bool):
+        out["phone_number_id"] = str(pid)
+    elif not isinstance(pid, str) or not _DIGITS.match(pid):
+        shown = "missing" if pid in (None, "") else repr(pid)
+        fail("phone_number_id", f"must be the Graph API phone number ID, digits only with no spaces "
+                                f"(e.g. 106540352242922; WhatsApp Manager > Phone numbers shows it), got {shown}")
+    else:
+        out["phone_number_id"] = pid
+
+    region = raw.get("region")
+    if region is unknown:
+        out["region"] = region
+    else:
+        try:
+            out["region"] = normalize_region(region)
+        except InvalidRegion as exc:
+            fail("region", str(exc))
+
+    pin = raw.get("pin")
+    if pin is unknown:
+        out["pin"] = pin
+    elif pin is not None:
+        text = str(pin) if isinstance(pin, int) and not isinstance(pin, bool) else pin
+        if not isinstance(text, str) or not (len(text) == 6 and text.isdigit()):
+            # never echo the value: it is a secret, even when it is wrong
+            fail("pin", "must be exactly 6 digits (the number's two-step verification PIN); "
+                        "quote it in YAML so leading zeros survive")
+        else:
+            out["pin"] = text
+
+    for key in ("enforce_pin", "allow_cutover_on_create"):
+        value = raw.get(key)
+        if value is unknown:
+            out[key] = value
+        elif value is None:
+            out[key] = False
+        elif _bool(value) is None:
+            fail(key, f"must be true or false, got {value!r}")
+        else:
+            out[key] = _bool(value)
+
+    on_delete = raw.get("on_delete")
+    if on_delete is unknown:
+        out["on_delete"] = on_delete
+    elif on_delete is None:
+        out["on_delete"] = "retain"
+    elif not isinstance(on_delete, str) or on_delete.strip().lower() not in ON_DELETE:
+        fail("on_delete", f"must be 'retain' (default: destroy leaves the number as it is) or "
+                          f"'disable' (destroy turns local storage off), got {on_delete!r}")
+    else:
+        out["on_delete"] = on_delete.strip().lower()
+
+    waba = raw.get("waba_id")
+    if waba is unknown or waba is None:
+        out["waba_id"] = waba
+    else:
+        text = str(waba) if isinstance(waba, int) and not isinstance(waba, bool) else waba
+        if not isinstance(text, str) or not _DIGITS.match(text):
+            fail("waba_id", f"must be the WhatsApp Business Account ID, digits only, got {waba!r}")
+        else:
+            out["waba_id"] = text
+
+    if out.get("enforce_pin") is True and "pin" not in out and pin is not unknown:
+        fail("pin", "enforce_pin sets the number's PIN to `pin`, so `pin` is required with it")
+    return out, failures
+
+
+def from_stack_entry(number_id: str, entry: Any) -> tuple[dict[str, Any], list[Failure]]:
+    """Map one ``phoneNumbers`` entry of a stack file (camelCase) onto resource inputs."""
+    where = f'phoneNumbers["{number_id}"]'
+    if not isinstance(entry, Mapping):
+        return {}, [Failure(where, "must be a map with at least `region`, e.g. {region: BR, pin: ...}")]
+    raw: dict[str, Any] = {"phone_number_id": number_id}
+    failures: list[Failure] = []
+    for key, value in entry.items():
+        if key in STACK_ONLY_KEYS:
+            continue
+        name = STACK_KEYS.get(key) or (key if key in INPUT_KEYS and key != "phone_number_id" else None)
+        if name is None:
+            failures.append(Failure(f"{where}.{key}", f"unknown key; use {', '.join([*STACK_KEYS, *STACK_ONLY_KEYS])}"))
+            continue
+        raw[name] = value
+    if "region" not in raw:
+        failures.append(Failure(f"{where}.region", "is required: a region code such as BR, or DEFAULT for "
+                                                   "Meta's default storage (turning local storage off must be written down)"))
+        return raw, failures
+    normalised, problems = validate(raw)
+    failures.extend(Failure(f"{where}.{p.property}", p.reason) for p in problems)
+    return normalised, failures

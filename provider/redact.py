@@ -1,0 +1,44 @@
+"""Scrubbing secrets from anything this package prints or raises.
+
+Long secrets are registered once (the access token when a client is built, proxy credentials
+from the environment) and every message passes through ``redact`` before a person or a log sees
+it. PINs are not registered: six digits would also match inside phone number IDs, so PINs are
+simply never put into messages, and a pattern masks PIN fields in anything that echoes a body.
+Patterns also catch bearer headers, access_token query parameters and credentials in URLs.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+MASK = "***"
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+_PATTERNS = (
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + MASK),
+    (re.compile(r"(?i)(access_token=)[^&\s'\"]+"), r"\1" + MASK),
+    (re.compile(r"(?i)(\"?pin\"?\s*[:=]\s*\"?)\d{1,12}"), r"\1" + MASK),
+    (re.compile(r"(://)[^/\s:@]+:[^/\s@]+@"), r"\1" + MASK + "@"),
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a value that must never be printed (ignored when too short to be a credential)."""
+    if value and len(value) >= 8:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: object) -> str:
+    """Return ``text`` as a string with every known secret and secret-shaped value masked."""
+    out = str(text)
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        out = out.replace(secret, MASK)
+    for pattern, repl in _PATTERNS:
+        out = pattern.sub(repl, out)
+    return out

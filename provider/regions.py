@@ -1,0 +1,70 @@
+"""The Local Storage regions Meta supports, and the one place a declared region is normalised."""
+
+from __future__ import annotations
+
+DEFAULT = "DEFAULT"
+"""Meta's default storage: local storage disabled. Must be declared explicitly, never inferred."""
+
+REGIONS: dict[str, str] = {
+    "IN": "India",
+    "SG": "Singapore",
+    "ID": "Indonesia",
+    "KR": "South Korea",
+    "JP": "Japan",
+    "AU": "Australia",
+    "BR": "Brazil",
+    "ZA": "South Africa",
+    "BH": "Bahrain",
+    "AE": "United Arab Emirates",
+    "DE": "EU (Germany)",
+    "GB": "United Kingdom",
+    "CH": "Switzerland",
+    "CA": "Canada",
+}
+
+AREAS: dict[str, tuple[str, ...]] = {
+    "APAC": ("IN", "SG", "ID", "KR", "JP", "AU"),
+    "LATAM": ("BR",),
+    "MEA": ("ZA", "BH", "AE"),
+    "Europe": ("DE", "GB", "CH"),
+    "NORAM": ("CA",),
+}
+
+# Names people write that are not ISO codes Meta accepts; each gets a pointed hint.
+_HINTS = {
+    "UK": "the United Kingdom's ISO code is GB",
+    "EU": 'Meta\'s EU region is Germany: use DE ("EU (Germany)")',
+    "US": "the US is Meta's default storage: declare DEFAULT",
+}
+
+
+class InvalidRegion(ValueError):
+    """A declared region that is not a supported code nor DEFAULT."""
+
+
+def normalize_region(value: object) -> str:
+    """Return the upper-case region code or DEFAULT, or raise InvalidRegion saying how to fix it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidRegion(
+            "region is required: declare a region code such as BR, or DEFAULT to keep Meta's "
+            "default storage (local storage off). Turning local storage off must be written down."
+        )
+    if not isinstance(value, str):
+        raise InvalidRegion(f"region must be a text code such as BR or DEFAULT, not {value!r}")
+    code = value.strip().upper()
+    if code == DEFAULT or code in REGIONS:
+        return code
+    hint = _HINTS.get(code)
+    supported = ", ".join(REGIONS)
+    if hint:
+        raise InvalidRegion(f"region {value!r} is not a Meta region code: {hint}")
+    raise InvalidRegion(f"region {value!r} is not supported; use one of {supported}, or DEFAULT")
+
+
+def describe(region: str | None) -> str:
+    """A human label, e.g. 'BR (Brazil)' or 'DEFAULT (Meta default storage)'."""
+    if region is None:
+        return "unmanaged"
+    if region == DEFAULT:
+        return "DEFAULT (Meta default storage)"
+    return f"{region} ({REGIONS.get(region, 'unknown region')})"

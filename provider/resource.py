@@ -1,0 +1,259 @@
+"""The Pulumi adapter: ``PhoneNumberStorage`` and its dynamic provider.
+
+The only module of this package that knows Pulumi. It translates between Pulumi's property
+dicts and the typed values of the planner and executor, nothing more.
+
+``provider.resource.PhoneNumberStorageProvider`` is part of the state format: Pulumi pickles
+the provider *by reference* into every resource's state, and destroy/refresh unpickle it
+without running the program. Never move or rename it, and never give it instance attributes
+(credentials live in module state, set by ``configure`` or read from the environment).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+from pulumi.runtime.rpc import UNKNOWN
+
+from .config import KEYS, ProviderConfig
+from .errors import ConfigurationError, NumberNotVisible, ObjectNotFound, ProviderError
+from .executor import Desired, Executor, Outcome, recent_calls, format_time, utcnow
+from .inputs import INPUT_KEYS, validate
+from .models import LiveNumber
+from .regions import DEFAULT, describe
+
+SCHEMA_VERSION = 1
+OUTPUT_ONLY_KEYS = ("storage_status", "registered", "display_phone_number", "applied_steps",
+                    "registration_calls", "schema_version")
+
+# Stack config handed to configure() in the provider process (never pickled with the provider).
+_stack_config: dict[str, Any] = {}
+
+
+def _config() -> ProviderConfig:
+    return ProviderConfig.load(_stack_config)
+
+
+def _desired(inputs: dict[str, Any]) -> Desired:
+    return Desired(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")))
+
+
+def _normalised(props: dict[str, Any]) -> dict[str, Any]:
+    inputs, failures = validate({k: props.get(k) for k in INPUT_KEYS if props.get(k) is not None})
+    if failures:
+        raise ConfigurationError("; ".join(map(str, failures)))
+    return inputs
+
+
+def _live_outputs(live: LiveNumber) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "storage_status": live.storage_status.value,
+        "registered": live.registered,
+        "display_phone_number": live.node.display_phone_number,
+    }
+    if live.region is not None:
+        out["region"] = live.region
+    return out
+
+
+def _outputs(inputs: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    out = {key: inputs.get(key) for key in INPUT_KEYS}
+    out.pop("region")
+    out.update(_live_outputs(outcome.live))
+    out["applied_steps"] = outcome.applied_steps
+    out["registration_calls"] = outcome.registration_calls
+    out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
+def _has_unknown(value: Any) -> bool:
+    if value == UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return False
+
+
+class PhoneNumberStorageProvider(ResourceProvider):
+    """Converges one phone number's Local Storage onto its declared region."""
+
+    def configure(self, req: ConfigureRequest) -> None:
+        _stack_config.clear()
+        for key, _env in KEYS.values():
+            value = req.config.get(key)
+            if value is not None:
+                _stack_config[key] = value
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        raw = {k: v for k, v in news.items() if k != "__provider" and v is not None and k not in OUTPUT_ONLY_KEYS}
+        inputs, failures = validate(raw, unknown=UNKNOWN)
+        return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in failures])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        news = {k: v for k, v in news.items() if k != "__provider"}
+        old_id, new_id = olds.get("phone_number_id"), news.get("phone_number_id")
+        if new_id != UNKNOWN and old_id is not None and old_id != new_id:
+            return DiffResult(changes=True, replaces=["phone_number_id"], delete_before_replace=False)
+        if _has_unknown(news):
+            return DiffResult(changes=True, replaces=[])
+        inputs = _normalised(news)
+        echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region")
+        stale = olds.get("schema_version") != SCHEMA_VERSION
+        config = _config()
+        if config.access_token:
+            executor = Executor.for_config(config)
+            live = executor.read(inputs["phone_number_id"])
+            live_differs = not executor.plan_for(inputs["phone_number_id"], live, _desired(inputs)).in_sync
+        else:
+            live_differs = olds.get("region") != inputs["region"] or olds.get("registered") is not True
+        return DiffResult(changes=bool(echoes_differ or stale or live_differs), replaces=[],
+                          delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = _normalised(props)
+        number_id = inputs["phone_number_id"]
+        executor = Executor.for_config(_config())
+        executor.claim(number_id)
+        outcome = executor.converge(number_id, _desired(inputs), creating=True,
+                                    allow_cutover=bool(inputs.get("allow_cutover_on_create")))
+        if not outcome.applied_steps:
+            executor.say(number_id, f"adopted: already {describe(outcome.live.region)} and registered, no call made")
+        return CreateResult(number_id, _outputs(inputs, outcome))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        inputs = _normalised(news)
+        number_id = inputs["phone_number_id"]
+        executor = Executor.for_config(_config())
+        executor.claim(number_id)
+        outcome = executor.converge(number_id, _desired(inputs), prior_calls=olds.get("registration_calls"))
+        return UpdateResult(_outputs(inputs, outcome))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        executor = Executor.for_config(_config())
+        executor.config.require_token()
+        number_id = props.get("phone_number_id") or id_
+        try:
+            live = executor.read(number_id)
+        except ObjectNotFound as exc:
+            if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
+                return ReadResult(None, {})
+            raise _not_visible(number_id, props.get("waba_id"), exc) from exc
+        outs = {k: v for k, v in props.items() if k != "__provider"}
+        outs.pop("region", None)
+        outs.update(_live_outputs(live))
+        outs["phone_number_id"] = number_id
+        outs["registration_calls"] = [format_time(t) for t in recent_calls(props.get("registration_calls"), utcnow())]
+        inputs = {k: props[k] for k in INPUT_KEYS if props.get(k) is not None and k != "region"}
+        if live.region is not None:
+            inputs["region"] = live.region
+        return ReadResult(number_id, outs, inputs=inputs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        number_id = props.get("phone_number_id") or id_
+        if props.get("on_delete", "retain") != "disable":
+            print(f"whatsapp {number_id}: retained (on_delete=retain): no call made; the number keeps its "
+                  f"storage {describe(props.get('region'))}", file=sys.stderr, flush=True)
+            return
+        executor = Executor.for_config(_config())
+        if executor.claimed(number_id):
+            print(f"whatsapp {number_id}: not disabled: another resource in this stack manages the number "
+                  "now (renamed or moved resource), so on_delete=disable is skipped", file=sys.stderr, flush=True)
+            return
+        desired = Desired(region=DEFAULT, pin=props.get("pin"), enforce_pin=bool(props.get("enforce_pin")))
+        try:
+            executor.converge(number_id, desired, prior_calls=props.get("registration_calls"))
+        except ObjectNotFound as exc:
+            if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
+                return
+            raise _not_visible(number_id, props.get("waba_id"), exc) from exc
+
+
+def _confirmed_gone(executor: Executor, number_id: str, waba_id: Optional[str], exc: ObjectNotFound) -> bool:
+    """Gone only when the number's business account, visible to this token, no longer lists it."""
+    if not waba_id:
+        return False
+    try:
+        listed = executor.client.list_business_numbers(waba_id)
+    except ObjectNotFound:
+        return False
+    if number_id in listed:
+        return False
+    executor.say(number_id, f"no longer exists: business account {waba_id} does not list it ({exc.reference})")
+    return True
+
+
+def _not_visible(number_id: str, waba_id: Optional[str], exc: ObjectNotFound) -> ProviderError:
+    hint = ("" if waba_id else
+            " Set waba_id on the resource so that a deleted number can be told from a token without access.")
+    return NumberNotVisible(
+        f"cannot see number {number_id}: deleted, or the token lacks permission to see it ({exc.reference}). "
+        f"Nothing is marked deleted on this evidence: check the token's access to the number.{hint}")
+
+
+class PhoneNumberStorageArgs:
+    """Inputs of a PhoneNumberStorage (SPEC.md, "Inputs")."""
+
+    def __init__(
+        self,
+        phone_number_id: pulumi.Input[str],
+        region: pulumi.Input[str],
+        pin: Optional[pulumi.Input[str]] = None,
+        enforce_pin: Optional[pulumi.Input[bool]] = None,
+        allow_cutover_on_create: Optional[pulumi.Input[bool]] = None,
+        on_delete: Optional[pulumi.Input[str]] = None,
+        waba_id: Optional[pulumi.Input[str]] = None,
+    ) -> None:
+        self.phone_number_id = phone_number_id
+        self.region = region
+        self.pin = pin
+        self.enforce_pin = enforce_pin
+        self.allow_cutover_on_create = allow_cutover_on_create
+        self.on_delete = on_delete
+        self.waba_id = waba_id
+
+
+class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="PhoneNumberStorage"):
+    """Where one WhatsApp Cloud API phone number keeps message content at rest."""
+
+    phone_number_id: pulumi.Output[str]
+    region: pulumi.Output[Optional[str]]
+    storage_status: pulumi.Output[str]
+    registered: pulumi.Output[bool]
+    display_phone_number: pulumi.Output[Optional[str]]
+    applied_steps: pulumi.Output[list]
+    registration_calls: pulumi.Output[list]
+    pin: pulumi.Output[Optional[str]]
+    enforce_pin: pulumi.Output[bool]
+    allow_cutover_on_create: pulumi.Output[bool]
+    on_delete: pulumi.Output[str]
+    waba_id: pulumi.Output[Optional[str]]
+    schema_version: pulumi.Output[int]
+
+    def __init__(self, resource_name: str, args: PhoneNumberStorageArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        props: dict[str, Any] = {
+            "phone_number_id": args.phone_number_id,
+            "region": args.region,
+            "pin": pulumi.Output.secret(args.pin) if args.pin is not None else None,
+            "enforce_pin": args.enforce_pin,
+            "allow_cutover_on_create": args.allow_cutover_on_create,
+            "on_delete": args.on_delete,
+            "waba_id": args.waba_id,
+            **{key: None for key in OUTPUT_ONLY_KEYS},
+        }
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["pin"]))
+        super().__init__(PhoneNumberStorageProvider(), resource_name, props, opts)
