@@ -1,0 +1,167 @@
+"""A handle on a running emulator for tests and benchmarks.
+
+`start_emulator()` runs one in-process (a ThreadingHTTPServer on a free port in a daemon thread,
+fast enough to start per test) or as a subprocess (`python -m emulator --port 0`). The returned
+`Emulator` drives the control API over HTTP with the standard library only (no proxy settings
+apply to it).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import subprocess as _subprocess
+import sys
+import threading
+import urllib.parse
+
+from .seed import DEFAULT_TOKEN
+
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class EmulatorControlError(RuntimeError):
+    pass
+
+
+class Emulator:
+    """A running emulator: `url`, the first accepted `token`, and control-API helpers."""
+
+    def __init__(self, url: str, token: str, *, server=None, thread=None, process=None):
+        self.url = url
+        self.token = token
+        self._server = server
+        self._thread = thread
+        self._process = process
+        parts = urllib.parse.urlsplit(url)
+        self._host, self._port = parts.hostname, parts.port
+
+    def __repr__(self):
+        return f"<Emulator {self.url}>"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _control(self, method: str, path: str, body=None):
+        conn = http.client.HTTPConnection(self._host, self._port, timeout=30)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            conn.request(method, "/_emulator" + path, body=data, headers=headers)
+            resp = conn.getresponse()
+            payload = json.loads(resp.read() or b"null")
+        finally:
+            conn.close()
+        if resp.status >= 400:
+            message = payload.get("error", {}).get("message") if isinstance(payload, dict) else payload
+            raise EmulatorControlError(f"{method} /_emulator{path}: HTTP {resp.status}: {message}")
+        return payload
+
+    def reset(self, seed: str | None = "demo") -> None:
+        self._control("POST", "/reset", {"seed": seed} if seed else {})
+
+    def numbers(self) -> list[dict]:
+        return self._control("GET", "/numbers")
+
+    def number(self, id: str) -> dict:
+        return self._control("GET", f"/numbers/{id}")
+
+    def add_number(self, **fields) -> dict:
+        return self._control("POST", "/numbers", fields)
+
+    def patch(self, id: str, **fields) -> dict:
+        return self._control("PATCH", f"/numbers/{id}", fields)
+
+    def delete_number(self, id: str) -> None:
+        self._control("DELETE", f"/numbers/{id}")
+
+    def fault(self, method: str, path: str, **kw) -> None:
+        self._control("POST", "/faults", {"method": method, "path": path, **kw})
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "/faults")
+
+    def set_latency(self, ms: float) -> None:
+        self._control("POST", "/latency", {"ms": ms})
+
+    def set_usage(self, percent: int | None) -> None:
+        self._control("POST", "/usage", {"percent": percent})
+
+    def calls(self) -> list[dict]:
+        return self._control("GET", "/calls")
+
+    def clear_calls(self) -> None:
+        self._control("DELETE", "/calls")
+
+    def advance(self, seconds: float) -> None:
+        self._control("POST", "/clock", {"advance_seconds": seconds})
+
+    def now(self) -> float:
+        return self._control("GET", "/clock")["now"]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._thread.join(timeout=5)
+            self._server = None
+        if self._process is not None:
+            proc, self._process = self._process, None
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except _subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+            if proc.stdout:
+                proc.stdout.close()
+
+
+def start_emulator(*, seed: str | None = "demo", tokens=(DEFAULT_TOKEN,), latency_ms: float = 0,
+                   deregister_keeps_storage: bool = False, state_file: str | None = None,
+                   subprocess: bool = False, host: str = "127.0.0.1") -> Emulator:
+    tokens = tuple(tokens) or (DEFAULT_TOKEN,)
+    if subprocess:
+        return _start_subprocess(seed, tokens, latency_ms, deregister_keeps_storage, state_file, host)
+    from .server import make_server
+
+    server = make_server(host, 0, seed=seed, tokens=tokens, latency_ms=latency_ms,
+                         deregister_keeps_storage=deregister_keeps_storage,
+                         state_file=os.fspath(state_file) if state_file else None)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"emulator-{server.server_address[1]}", daemon=True)
+    thread.start()
+    return Emulator(server.url, tokens[0], server=server, thread=thread)
+
+
+def _start_subprocess(seed, tokens, latency_ms, keeps, state_file, host) -> Emulator:
+    cmd = [sys.executable, "-m", "emulator", "--host", host, "--port", "0",
+           "--seed", seed or "none", "--latency-ms", str(latency_ms)]
+    for token in tokens:
+        cmd += ["--token", token]
+    if keeps:
+        cmd.append("--deregister-keeps-storage")
+    if state_file:
+        cmd += ["--state", os.fspath(state_file)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = _PROJECT_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = _subprocess.Popen(cmd, stdout=_subprocess.PIPE, stdin=_subprocess.DEVNULL,
+                             env=env, cwd=_PROJECT_ROOT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+    try:
+        first = lines.get(timeout=30)
+    except queue.Empty:
+        first = ""
+    prefix = "emulator listening on "
+    if not first.startswith(prefix):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"emulator did not start (exit code {proc.returncode}, first line {first!r})")
+    return Emulator(first[len(prefix):].strip(), tokens[0], process=proc)

@@ -1,0 +1,360 @@
+"""HTTP front end of the emulator: the threaded HTTP/1.1 server, the control API under
+`/_emulator/`, and the per-request machinery around Graph calls (latency, injected faults,
+the redacted call log, usage headers).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import graph
+from .state import State
+
+CONTROL_PREFIX = "/_emulator"
+_SECRET_KEYS = ("pin", "access_token")
+_REDACTED = "***"
+
+
+def redact(value):
+    if isinstance(value, dict):
+        return {k: (_REDACTED if k in _SECRET_KEYS and v is not None else redact(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address, state: State):
+        super().__init__(address, Handler)
+        self.state = state
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def track(self, conn, add: bool) -> None:
+        with self._conns_lock:
+            (self._conns.add if add else self._conns.discard)(conn)
+
+    def close_connections(self) -> None:
+        """Cut idle keep-alive connections so that a stopped emulator looks stopped."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self.close_connections()
+
+
+def make_server(host: str = "127.0.0.1", port: int = 8787, **state_kwargs) -> EmulatorServer:
+    return EmulatorServer((host, port), State(**state_kwargs))
+
+
+def _single(query: dict[str, list[str]]) -> dict[str, str]:
+    return {k: v[-1] for k, v in query.items()}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "WhatsAppGraphEmulator/1.0"
+    timeout = 120  # idle keep-alive connections are closed after this many seconds
+    server: EmulatorServer
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection, True)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    def log_message(self, format, *args):
+        pass
+
+    def version_string(self):
+        return self.server_version
+
+    def do_GET(self):
+        self._dispatch()
+
+    do_POST = do_DELETE = do_PATCH = do_PUT = do_GET
+
+    # plumbing
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _usage_headers(self, business_id: str | None) -> dict:
+        pct = self.server.state.usage()
+        app = {"call_count": pct, "total_cputime": min(pct, 1), "total_time": pct}
+        biz = {business_id or "0": [{"type": "whatsapp_business_management", "call_count": pct,
+                                     "total_cputime": min(pct, 1), "total_time": pct,
+                                     "estimated_time_to_regain_access": 0}]}
+        return {"X-App-Usage": json.dumps(app, separators=(",", ":")),
+                "X-Business-Use-Case-Usage": json.dumps(biz, separators=(",", ":"))}
+
+    def _send(self, status: int, body, headers: dict | None = None, business_id: str | None = None):
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in {**self._usage_headers(business_id), **(headers or {})}.items():
+                self.send_header(name, str(value))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _dispatch(self):
+        url = urllib.parse.urlsplit(self.path)
+        raw = self._read_body()
+        if url.path == CONTROL_PREFIX or url.path.startswith(CONTROL_PREFIX + "/"):
+            self._control(url, raw)
+        else:
+            self._api(url, raw)
+
+    # Graph API
+    def _parse_body(self, raw: bytes):
+        if not raw.strip():
+            return None
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        text = raw.decode("utf-8", "replace")
+        if ctype == "application/json" or (ctype != "application/x-www-form-urlencoded"
+                                           and text.lstrip()[:1] in ("{", "[")):
+            try:
+                return json.loads(text)
+            except ValueError:
+                return graph.INVALID_BODY
+        return _single(urllib.parse.parse_qs(text, keep_blank_values=True))
+
+    def _token(self, query: dict, body) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        if auth[:7].lower() == "bearer " and auth[7:].strip():
+            return auth[7:].strip()
+        if query.get("access_token"):
+            return query["access_token"]
+        if isinstance(body, dict) and isinstance(body.get("access_token"), str):
+            return body["access_token"]
+        return None
+
+    def _api(self, url, raw: bytes):
+        state = self.server.state
+        started = state.now()
+        method = self.command.upper()
+        version, path = graph.split_version(url.path)
+        query = _single(urllib.parse.parse_qs(url.query, keep_blank_values=True))
+        body = self._parse_body(raw)
+        entry = {"method": method, "path": path, "version": version, "query": redact(query),
+                 "body": "<unparseable>" if body is graph.INVALID_BODY else redact(body),
+                 "status": None, "code": None, "started": started, "finished": None, "fault": None}
+        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        req = graph.ApiRequest(method=method, path=path, version=version, query=query, body=body,
+                               token=self._token(query, body), base_url=f"http://{host}")
+        segments = [s for s in path.split("/") if s]
+        business_id = None
+        if segments:
+            rec = state.numbers.get(segments[0])
+            business_id = rec["waba_id"] if rec else segments[0]
+
+        generation = state.generation
+        if state.latency_ms:
+            time.sleep(state.latency_ms / 1000)
+        with state.lock:
+            if state.generation != generation:
+                return self._drop()
+            fault = state.take_fault(method, path)
+        if fault is not None:
+            entry["fault"] = fault
+        if fault is not None and not fault["apply"]:
+            if self._fault_answer(fault, entry, business_id, generation):
+                return
+        with state.lock:
+            if state.generation != generation:
+                return self._drop()
+            status, response, headers = self._process(req)
+        if fault is not None and fault["apply"]:
+            if self._fault_answer(fault, entry, business_id, generation):
+                return
+        entry["status"] = status
+        entry["code"] = response["error"]["code"] if status >= 400 and "error" in response else None
+        self._finish(entry, generation)
+        self._send(status, response, headers, business_id)
+
+    def _finish(self, entry: dict, generation: int) -> None:
+        state = self.server.state
+        with state.lock:
+            entry["finished"] = state.now()
+            if state.generation == generation:
+                state.log_call(entry)
+
+    def _process(self, req):
+        try:
+            status, response = graph.handle(self.server.state, req)
+            return status, response, {}
+        except graph.GraphError as err:
+            return err.status, err.envelope(), err.headers
+
+    def _fault_answer(self, fault: dict, entry: dict, business_id, generation: int) -> bool:
+        """Apply a fault's delay, drop or error. True when the fault answered the request."""
+        if fault["delay_ms"]:
+            time.sleep(fault["delay_ms"] / 1000)
+        if fault["drop"]:
+            self._finish(entry, generation)
+            self._drop()
+            return True
+        if fault["code"] is None:
+            return False
+        err = graph.GraphError(fault["code"], fault["message"] or "Injected fault",
+                               subcode=fault["subcode"], status=fault["status"],
+                               details=None if fault["error_data"] is not None
+                               else "Fault injected by the emulator.",
+                               error_data=fault["error_data"])
+        headers = {}
+        if fault["retry_after"] is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        entry.update(status=err.status, code=err.code)
+        self._finish(entry, generation)
+        self._send(err.status, err.envelope(), headers, business_id)
+        return True
+
+    # control API
+    def _control(self, url, raw: bytes):
+        try:
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                raise ControlError(400, "body must be JSON") from None
+            if not isinstance(body, dict):
+                raise ControlError(400, "body must be a JSON object")
+            status, response = self._control_route(self.command.upper(),
+                                                   url.path[len(CONTROL_PREFIX):].rstrip("/") or "/",
+                                                   body)
+        except ControlError as err:
+            status, response = err.status, {"error": {"message": str(err)}}
+        except ValueError as err:
+            status, response = 400, {"error": {"message": str(err)}}
+        self._send(status, response)
+
+    def _control_route(self, method: str, path: str, body: dict):
+        state = self.server.state
+        parts = [p for p in path.split("/") if p]
+        route = (method, parts[0] if parts else "")
+        if route == ("GET", ""):
+            return 200, {"emulator": "whatsapp-graph", "numbers": len(state.numbers),
+                         "deregister_keeps_storage": state.deregister_keeps_storage,
+                         "latency_ms": state.latency_ms, "now": state.now()}
+        if route == ("POST", "reset"):
+            state.reset(body.get("seed"))
+            return 200, {"ok": True, "numbers": len(state.numbers)}
+        if parts and parts[0] == "numbers":
+            return self._control_numbers(method, parts[1:], body)
+        if route == ("POST", "faults"):
+            return 200, state.add_fault(body)
+        if route == ("GET", "faults"):
+            with state.lock:
+                return 200, [dict(f) for f in state.faults]
+        if route == ("DELETE", "faults"):
+            state.clear_faults()
+            return 200, {"ok": True}
+        if route == ("POST", "latency"):
+            ms = body.get("ms")
+            if not isinstance(ms, (int, float)) or ms < 0:
+                raise ControlError(400, "ms must be a number >= 0")
+            state.latency_ms = float(ms)
+            return 200, {"ms": state.latency_ms}
+        if route == ("GET", "latency"):
+            return 200, {"ms": state.latency_ms}
+        if route == ("GET", "calls"):
+            return 200, state.list_calls()
+        if route == ("DELETE", "calls"):
+            state.clear_calls()
+            return 200, {"ok": True}
+        if route == ("POST", "clock"):
+            seconds = body.get("advance_seconds")
+            if not isinstance(seconds, (int, float)):
+                raise ControlError(400, "advance_seconds must be a number")
+            return 200, {"now": state.advance(seconds)}
+        if route == ("GET", "clock"):
+            return 200, {"now": state.now()}
+        if route == ("POST", "usage"):
+            pct = body.get("percent")
+            if pct is not None and (not isinstance(pct, int) or not 0 <= pct <= 100):
+                raise ControlError(400, "percent must be an integer 0-100, or null")
+            state.usage_percent = pct
+            return 200, {"percent": pct}
+        raise ControlError(404, f"no control endpoint {method} {CONTROL_PREFIX}{path}")
+
+    def _control_numbers(self, method: str, rest: list[str], body: dict):
+        state = self.server.state
+        if not rest:
+            if method == "GET":
+                return 200, state.list_numbers()
+            if method == "POST":
+                try:
+                    return 201, state.add_number(body)
+                except KeyError:
+                    raise ControlError(409, f"number {body.get('id')} already exists") from None
+            raise ControlError(405, f"{method} not allowed on {CONTROL_PREFIX}/numbers")
+        if len(rest) != 1:
+            raise ControlError(404, "no such control endpoint")
+        id_ = rest[0]
+        if method == "GET":
+            rec = state.get_number(id_)
+        elif method == "PATCH":
+            rec = state.patch_number(id_, body)
+        elif method == "DELETE":
+            if not state.delete_number(id_):
+                raise ControlError(404, f"no number {id_}")
+            return 200, {"deleted": id_}
+        else:
+            raise ControlError(405, f"{method} not allowed on {CONTROL_PREFIX}/numbers/{id_}")
+        if rec is None:
+            raise ControlError(404, f"no number {id_}")
+        return 200, rec
