@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .regions import InvalidRegion, normalize_region
 
@@ -43,9 +43,14 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
-def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dict[str, Any], list[Failure]]:
-    """Return the normalised inputs and every problem found. Values equal to ``unknown`` (Pulumi's
-    placeholder during preview) are passed through unchecked."""
+def _never(_value: Any) -> bool:
+    return False
+
+
+def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _never
+             ) -> tuple[dict[str, Any], list[Failure]]:
+    """Return the normalised inputs and every problem found. Values for which ``is_unknown`` holds
+    (Pulumi's placeholders during preview) are passed through unchecked."""
     out: dict[str, Any] = {}
     failures: list[Failure] = []
 
@@ -56,7 +61,7 @@ def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dic
         if key not in INPUT_KEYS:
             fail(key, f"unknown input; the inputs are {', '.join(INPUT_KEYS)}")
     pid = raw.get("phone_number_id")
-    if pid is unknown:
+    if is_unknown(pid):
         out["phone_number_id"] = pid
     elif isinstance(pid, int) and not isinstance(pid, bool):
         out["phone_number_id"] = str(pid)
@@ -68,7 +73,7 @@ def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dic
         out["phone_number_id"] = pid
 
     region = raw.get("region")
-    if region is unknown:
+    if is_unknown(region):
         out["region"] = region
     else:
         try:
@@ -77,7 +82,7 @@ def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dic
             fail("region", str(exc))
 
     pin = raw.get("pin")
-    if pin is unknown:
+    if is_unknown(pin):
         out["pin"] = pin
     elif pin is not None:
         text = str(pin) if isinstance(pin, int) and not isinstance(pin, bool) else pin
@@ -90,7 +95,7 @@ def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dic
 
     for key in ("enforce_pin", "allow_cutover_on_create"):
         value = raw.get(key)
-        if value is unknown:
+        if is_unknown(value):
             out[key] = value
         elif value is None:
             out[key] = False
@@ -100,7 +105,7 @@ def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dic
             out[key] = _bool(value)
 
     on_delete = raw.get("on_delete")
-    if on_delete is unknown:
+    if is_unknown(on_delete):
         out["on_delete"] = on_delete
     elif on_delete is None:
         out["on_delete"] = "retain"
@@ -111,7 +116,7 @@ def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dic
         out["on_delete"] = on_delete.strip().lower()
 
     waba = raw.get("waba_id")
-    if waba is unknown or waba is None:
+    if is_unknown(waba) or waba is None:
         out["waba_id"] = waba
     else:
         text = str(waba) if isinstance(waba, int) and not isinstance(waba, bool) else waba
@@ -120,7 +125,7 @@ def validate(raw: Mapping[str, Any], *, unknown: object = object()) -> tuple[dic
         else:
             out["waba_id"] = text
 
-    if out.get("enforce_pin") is True and "pin" not in out and pin is not unknown:
+    if out.get("enforce_pin") is True and "pin" not in out and not is_unknown(pin):
         fail("pin", "enforce_pin sets the number's PIN to `pin`, so `pin` is required with it")
     return out, failures
 

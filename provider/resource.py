@@ -25,6 +25,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
 from .config import KEYS, ProviderConfig
@@ -78,8 +79,13 @@ def _outputs(inputs: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
     return out
 
 
+def _is_unknown(value: Any) -> bool:
+    """Preview placeholders: the SDK hands them over as ``Unknown`` objects or the UNKNOWN string."""
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
+
+
 def _has_unknown(value: Any) -> bool:
-    if value == UNKNOWN:
+    if _is_unknown(value):
         return True
     if isinstance(value, dict):
         return any(_has_unknown(v) for v in value.values())
@@ -100,13 +106,13 @@ class PhoneNumberStorageProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         raw = {k: v for k, v in news.items() if k != "__provider" and v is not None and k not in OUTPUT_ONLY_KEYS}
-        inputs, failures = validate(raw, unknown=UNKNOWN)
+        inputs, failures = validate(raw, is_unknown=_is_unknown)
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         news = {k: v for k, v in news.items() if k != "__provider"}
         old_id, new_id = olds.get("phone_number_id"), news.get("phone_number_id")
-        if new_id != UNKNOWN and old_id is not None and old_id != new_id:
+        if not _is_unknown(new_id) and old_id is not None and old_id != new_id:
             return DiffResult(changes=True, replaces=["phone_number_id"], delete_before_replace=False)
         if _has_unknown(news):
             return DiffResult(changes=True, replaces=[])

@@ -1,0 +1,203 @@
+"""GraphClient over real HTTP against the emulator: typed errors, retries, reads, paging, redaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.seed import DEMO_WABA_ID, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+from provider import errors
+from provider.client import GraphClient, RetryPolicy, _usage_percent
+from provider.config import ProviderConfig
+from provider.errors import ERRORS_BY_CODE, error_from_response
+from provider.redact import redact
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def client_for(emu, *, version="v25.0", timeout=(5.0, 30.0), sleep=None, token=None):
+    config = ProviderConfig.parse({"access_token": token or emu.token, "graph_api_url": emu.url,
+                                   "api_version": version})
+    return GraphClient(config, timeout=timeout, sleep=sleep if sleep is not None else Sleeps(),
+                       retry=RetryPolicy(attempts=4, base_seconds=0.01, cap_seconds=0.05))
+
+
+# Every code in GRAPH_API.md's table and the class whose top level says what to do.
+CODES = [
+    (0, errors.AuthenticationFailed, errors.UserActionRequired),
+    (190, errors.AuthenticationFailed, errors.UserActionRequired),
+    (10, errors.PermissionDenied, errors.UserActionRequired),
+    (200, errors.PermissionDenied, errors.UserActionRequired),
+    (299, errors.PermissionDenied, errors.UserActionRequired),
+    (100, errors.InvalidParameter, errors.FatalError),
+    (131008, errors.ParameterMissing, errors.FatalError),
+    (131009, errors.ParameterValueInvalid, errors.FatalError),
+    (131005, errors.AccessDenied, errors.UserActionRequired),
+    (368, errors.PolicyBlocked, errors.UserActionRequired),
+    (1, errors.UnknownGraphError, errors.TransientError),
+    (2, errors.ServiceOverloaded, errors.TransientError),
+    (4, errors.RateLimited, errors.TransientError),
+    (17, errors.RateLimited, errors.TransientError),
+    (341, errors.RateLimited, errors.TransientError),
+    (80007, errors.RateLimited, errors.TransientError),
+    (130429, errors.RateLimited, errors.TransientError),
+    (131000, errors.ServiceUnavailable, errors.TransientError),
+    (131016, errors.ServiceUnavailable, errors.TransientError),
+    (131057, errors.AccountInMaintenance, errors.TransientError),
+    (133000, errors.DeregistrationIncomplete, errors.UserActionRequired),
+    (133004, errors.ServerTemporarilyUnavailable, errors.TransientError),
+    (133005, errors.PinMismatch, errors.UserActionRequired),
+    (133006, errors.NotVerified, errors.UserActionRequired),
+    (133008, errors.TooManyPinAttempts, errors.UserActionRequired),
+    (133009, errors.PinGuessesTooFast, errors.UserActionRequired),
+    (133010, errors.NumberNotRegistered, errors.UserActionRequired),
+    (133015, errors.RecentlyDeleted, errors.UserActionRequired),
+    (133016, errors.RegistrationLimitReached, errors.UserActionRequired),
+    (136024, errors.RequestCodeFailed, errors.UserActionRequired),
+]
+
+
+@pytest.mark.parametrize("code, leaf, top", CODES)
+def test_each_graph_error_code_becomes_its_typed_error_over_http(emulator, code, leaf, top):
+    emulator.fault("POST", f"/{UNREGISTERED}/register", code=code, count=1)
+    client = client_for(emulator)
+    with pytest.raises(leaf) as caught:
+        client.register(UNREGISTERED, "123456")
+    assert isinstance(caught.value, top)
+    assert caught.value.code == code
+    assert caught.value.fbtrace_id, "Meta support asks for the fbtrace_id"
+    assert f"Graph error {code}" in str(caught.value)
+
+
+def test_100_with_subcode_33_is_object_not_found_and_keeps_the_subcode(emulator):
+    with pytest.raises(errors.ObjectNotFound) as caught:
+        client_for(emulator).get_number("999999999999999")
+    assert (caught.value.code, caught.value.subcode, caught.value.http_status) == (100, 33, 400)
+    assert "Graph error 100/33" in str(caught.value)
+
+
+def test_an_unknown_code_is_fatal_unless_marked_transient_or_5xx():
+    assert isinstance(error_from_response(400, {"error": {"code": 987654}}), errors.UnclassifiedError)
+    assert isinstance(error_from_response(400, {"error": {"code": 987654, "is_transient": True}}), errors.TransientError)
+    assert isinstance(error_from_response(502, "<html>bad gateway</html>"), errors.ServerError)
+    assert isinstance(error_from_response(400, {"error": {"code": 1, "error_data": "text details"}}), errors.UnknownGraphError)
+
+
+def test_every_code_of_the_table_has_a_leaf_class():
+    assert set(ERRORS_BY_CODE) >= {code for code, _, _ in CODES}
+
+
+def test_a_read_is_retried_on_transient_errors_and_dropped_connections(emulator):
+    emulator.fault("GET", f"/{REGISTERED_BR}", code=133004, count=1)
+    emulator.fault("GET", f"/{REGISTERED_BR}", drop=True, count=1)
+    sleeps = Sleeps()
+    node = client_for(emulator, sleep=sleeps).get_number(REGISTERED_BR)
+    assert node.registered and len(sleeps) == 2
+    assert len([c for c in emulator.calls() if c["path"] == f"/{REGISTERED_BR}"]) == 3
+
+
+def test_retry_after_is_honoured(emulator):
+    emulator.fault("GET", f"/{REGISTERED_BR}/settings", code=80007, retry_after=7, count=1)
+    sleeps = Sleeps()
+    assert client_for(emulator, sleep=sleeps).get_storage(REGISTERED_BR).region == "BR"
+    assert sleeps == [7.0]
+
+
+def test_retries_are_bounded(emulator):
+    emulator.fault("GET", f"/{REGISTERED_BR}", code=2, count=None)
+    sleeps = Sleeps()
+    with pytest.raises(errors.ServiceOverloaded):
+        client_for(emulator, sleep=sleeps).get_number(REGISTERED_BR)
+    assert len(sleeps) == 3
+    assert len(emulator.calls()) == 4
+
+
+@pytest.mark.parametrize("call", ["register", "deregister"])
+def test_register_and_deregister_are_never_retried_by_the_client(emulator, call):
+    emulator.fault("POST", f"/{REGISTERED_BR}/{call}", code=133004, count=1)
+    client = client_for(emulator)
+    with pytest.raises(errors.ServerTemporarilyUnavailable):
+        if call == "register":
+            client.register(REGISTERED_BR, "123456")
+        else:
+            client.deregister(REGISTERED_BR)
+    assert len(emulator.calls()) == 1
+
+
+def test_permanent_errors_are_not_retried(emulator):
+    emulator.fault("GET", f"/{REGISTERED_BR}", code=190, count=None)
+    with pytest.raises(errors.AuthenticationFailed):
+        client_for(emulator).get_number(REGISTERED_BR)
+    assert len(emulator.calls()) == 1
+
+
+def test_every_call_has_a_timeout(emulator):
+    emulator.fault("GET", f"/{REGISTERED_BR}", delay_ms=1500, count=None)
+    client = client_for(emulator, timeout=(1.0, 0.3))
+    with pytest.raises(errors.RequestTimeout):
+        client.get_number(REGISTERED_BR)
+
+
+def test_read_issues_node_and_settings_concurrently_one_round_trip(emulator):
+    emulator.set_latency(150)
+    live = client_for(emulator).read(REGISTERED_DEFAULT)
+    assert live.region == "DEFAULT" and live.registered and live.node.display_phone_number
+    node, settings = sorted(emulator.calls(), key=lambda c: c["path"])
+    assert node["started"] < settings["finished"] and settings["started"] < node["finished"], \
+        "the two reads must overlap"
+
+
+def test_settings_changes_send_only_storage_configuration(emulator):
+    client = client_for(emulator)
+    client.set_storage(UNREGISTERED, "BR")
+    client.set_storage(UNREGISTERED, "DEFAULT")
+    bodies = [c["body"] for c in emulator.calls()]
+    assert bodies == [
+        {"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "BR"}},
+        {"storage_configuration": {"status": "IN_COUNTRY_STORAGE_DISABLED"}},
+    ]
+
+
+def test_business_account_listing_follows_paging_without_sending_the_token_in_the_url(emulator):
+    ids = client_for(emulator).list_business_numbers(DEMO_WABA_ID)
+    assert ids == {n["id"] for n in emulator.numbers()}
+    pages = [c for c in emulator.calls() if c["path"].endswith("/phone_numbers")]
+    assert len(pages) >= 1
+    assert all("access_token" not in c["query"] for c in pages)
+
+
+def test_paging_next_on_another_host_is_not_followed(monkeypatch, emulator):
+    client = client_for(emulator)
+    monkeypatch.setattr(client, "_send", lambda *a, **k: {"data": [{"id": "1"}], "paging": {
+        "next": "https://evil.example/v25.0/x/phone_numbers?access_token=leak"}} if k.get("url") is None else {})
+    with pytest.raises(errors.NetworkError, match="another host"):
+        client.list_business_numbers("1")
+
+
+def test_a_rejected_token_never_appears_in_the_error(emulator):
+    secret = "EAAbadtoken-0123456789abcdef"
+    with pytest.raises(errors.AuthenticationFailed) as caught:
+        client_for(emulator, token=secret).get_number(REGISTERED_BR)
+    assert secret not in str(caught.value) and secret not in repr(caught.value)
+    assert "whatsapp:accessToken" in str(caught.value)
+
+
+def test_proxy_credentials_and_tokens_are_redacted(monkeypatch, emulator):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxyuser:proxy-s3cret-pass@proxy.internal:3128")
+    client_for(emulator)
+    text = redact("via http://proxyuser:proxy-s3cret-pass@proxy.internal:3128 Bearer EAAxyz123 "
+                  "?access_token=abc&x=1 {\"pin\": \"123456\"}")
+    assert "proxy-s3cret-pass" not in text and "EAAxyz123" not in text
+    assert "access_token=***" in text and "123456" not in text
+
+
+def test_usage_headers_are_read_to_slow_down_before_throttling(emulator):
+    emulator.set_usage(97)
+    sleeps = Sleeps()
+    client = client_for(emulator, sleep=sleeps)
+    client.get_number(REGISTERED_BR)
+    client.get_number(REGISTERED_BR)
+    assert sleeps and sleeps[0] > 0
+    assert _usage_percent(type("R", (), {"headers": {"X-App-Usage": '{"call_count": 12, "total_time": 40}'}})()) == 40

@@ -1,0 +1,290 @@
+"""PhoneNumberStorage as the Pulumi engine drives it: python -m pulumi.dynamic over gRPC, with
+the pickled provider a real resource produces, against the emulator. One provider process per
+simulated CLI command, as the CLI does."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.seed import (
+    DEMO_PIN,
+    DEMO_WABA_ID,
+    REGISTERED_BR,
+    REGISTERED_DEFAULT,
+    UNREGISTERED,
+)
+from tests.engine import Engine, ProviderProcess, TYPE, urn
+
+
+def config(emu, version="v25.0", **extra):
+    return {"whatsapp:accessToken": emu.token, "whatsapp:graphApiUrl": emu.url,
+            "whatsapp:apiVersion": version, **extra}
+
+
+def number(pid, region, **kw):
+    return {"phone_number_id": pid, "region": region, "pin": DEMO_PIN, **kw}
+
+
+def posts(emu):
+    return [(c["path"].rsplit("/", 1)[-1] if c["path"].count("/") > 1 else "set_pin")
+            for c in emu.calls() if c["method"] == "POST"]
+
+
+def storage(emu, pid):
+    conf = emu.number(pid)["settings"].get("storage_configuration") or {}
+    return conf.get("data_localization_region") or conf.get("status")
+
+
+def ok(steps, name):
+    step = steps[name]
+    assert step.error is None, step.error
+    return step
+
+
+def test_create_adopts_a_number_already_in_the_declared_state_with_zero_mutating_calls(emulator):
+    eng = Engine(config(emulator))
+    steps = eng.up({"br": number(REGISTERED_BR, "br")})
+    out = ok(steps, "br").outputs
+    assert steps["br"].op == "create"
+    assert posts(emulator) == []
+    assert out["applied_steps"] == [] and out["region"] == "BR" and out["registered"] is True
+    assert out["storage_status"] == "IN_COUNTRY_STORAGE_ENABLED"
+    assert eng.state["br"].id == REGISTERED_BR
+    assert "adopted" in eng.last_stderr
+
+
+def test_create_on_an_unregistered_number_runs_settings_then_register(emulator):
+    eng = Engine(config(emulator))
+    out = ok(eng.up({"n": number(UNREGISTERED, "IN")}), "n").outputs
+    assert posts(emulator) == ["settings", "register"]
+    assert out["applied_steps"] == ["settings", "register"]
+    assert out["region"] == "IN" and out["registered"] is True
+    assert len(out["registration_calls"]) == 1
+    assert "settings(IN) ok" in eng.last_stderr and "register ok" in eng.last_stderr
+
+
+def test_create_refuses_to_cut_over_a_registered_number_whose_storage_differs(emulator):
+    eng = Engine(config(emulator))
+    step = eng.up({"n": number(REGISTERED_DEFAULT, "BR")})["n"]
+    assert step.op == "error"
+    assert "declare its current region first, then change it in a separate update" in step.error.last_line
+    assert posts(emulator) == []
+    assert "n" not in eng.state
+    assert storage(emulator, REGISTERED_DEFAULT) == "DEFAULT"
+
+
+def test_create_cuts_over_when_allow_cutover_on_create_is_set(emulator):
+    eng = Engine(config(emulator))
+    out = ok(eng.up({"n": number(REGISTERED_DEFAULT, "BR", allow_cutover_on_create=True)}), "n").outputs
+    assert posts(emulator) == ["deregister", "settings", "register"]
+    assert out["region"] == "BR" and out["registered"] is True
+    assert len(out["registration_calls"]) == 2
+
+
+def test_a_region_change_is_an_update_never_a_replacement(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    assert eng.preview({"n": number(REGISTERED_BR, "IN")}) == {"n": "update"}
+    emulator.clear_calls()
+    step = ok(eng.up({"n": number(REGISTERED_BR, "IN")}), "n")
+    assert step.op == "update"
+    assert posts(emulator) == ["deregister", "settings", "register"]
+    assert step.outputs["region"] == "IN" and step.outputs["applied_steps"] == ["deregister", "settings", "register"]
+    assert storage(emulator, REGISTERED_BR) == "IN"
+    assert emulator.number(REGISTERED_BR)["platform_type"] == "CLOUD_API"
+
+
+def test_going_to_default_turns_local_storage_off_and_keeps_other_settings(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    out = ok(eng.up({"n": number(REGISTERED_BR, "DEFAULT")}), "n").outputs
+    assert out["region"] == "DEFAULT" and out["storage_status"] == "DEFAULT" and out["registered"] is True
+    assert storage(emulator, REGISTERED_BR) == "DEFAULT"
+    body = [c["body"] for c in emulator.calls() if c["path"].endswith("/settings") and c["method"] == "POST"]
+    assert body == [{"storage_configuration": {"status": "IN_COUNTRY_STORAGE_DISABLED"}}]
+
+
+def test_a_new_phone_number_id_replaces_the_resource(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    assert eng.preview({"n": number(REGISTERED_DEFAULT, "DEFAULT")}) == {"n": "replace"}
+
+
+@pytest.mark.parametrize("change", [{"pin": "654321"}, {"on_delete": "disable"}, {"enforce_pin": True},
+                                    {"waba_id": DEMO_WABA_ID}])
+def test_an_input_only_change_rewrites_outputs_with_zero_api_calls_in_update(emulator, change):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.clear_calls()
+    step = ok(eng.up({"n": {**number(REGISTERED_BR, "BR"), **change}}), "n")
+    assert step.op == "update"
+    key, value = next(iter(change.items()))
+    assert step.outputs[key] == value
+    assert step.outputs["applied_steps"] == []
+    # diff reads the live number once (node and settings together); update reuses that read
+    assert sorted(c["path"] for c in emulator.calls()) == [f"/{REGISTERED_BR}", f"/{REGISTERED_BR}/settings"]
+
+
+def test_an_old_schema_version_migrates_through_an_update_that_makes_no_mutating_call(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    del eng.state["n"].outputs["schema_version"]
+    del eng.state["n"].outputs["on_delete"]
+    emulator.clear_calls()
+    step = ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    assert step.op == "update"
+    assert step.outputs["schema_version"] == 1 and step.outputs["on_delete"] == "retain"
+    assert posts(emulator) == []
+
+
+def test_destroy_retains_the_number_by_default_with_no_call(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.clear_calls()
+    assert eng.destroy()["n"].op == "delete"
+    assert emulator.calls() == []
+    assert storage(emulator, REGISTERED_BR) == "BR"
+    assert "retained" in eng.last_stderr
+
+
+def test_destroy_with_on_delete_disable_converges_to_default_and_registered(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR", on_delete="disable")}), "n")
+    emulator.clear_calls()
+    assert eng.destroy()["n"].op == "delete"
+    assert posts(emulator) == ["deregister", "settings", "register"]
+    assert storage(emulator, REGISTERED_BR) == "DEFAULT"
+    assert emulator.number(REGISTERED_BR)["platform_type"] == "CLOUD_API"
+
+
+def test_refresh_after_an_out_of_band_change_reports_drift_and_the_live_region(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.patch(REGISTERED_BR, settings={"storage_configuration": {
+        "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}})
+    steps = eng.refresh(preview_only=True)
+    assert steps["n"].op == "drift"
+    assert steps["n"].outputs["region"] == "IN"
+    assert steps["n"].new_inputs["region"] == "IN"
+    # what refresh keeps: the echoed inputs and the register budget
+    assert steps["n"].outputs["pin"] == DEMO_PIN and steps["n"].outputs["on_delete"] == "retain"
+    assert eng.state["n"].outputs["region"] == "BR", "--preview-only must not write state"
+    assert posts(emulator) == []
+
+
+def test_refresh_in_sync_reports_no_drift(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    assert eng.refresh(preview_only=True)["n"].op == "same"
+
+
+def test_a_plain_preview_shows_drift_and_up_converges_it_without_refresh(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.patch(REGISTERED_BR, settings={"storage_configuration": {"status": "DEFAULT"}})
+    assert eng.preview({"n": number(REGISTERED_BR, "BR")}) == {"n": "update"}
+    out = ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n").outputs
+    assert out["applied_steps"] == ["deregister", "settings", "register"]
+    assert storage(emulator, REGISTERED_BR) == "BR"
+
+
+def test_diff_without_credentials_compares_with_the_stored_outputs(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.clear_calls()
+    fork = Engine({"whatsapp:graphApiUrl": emulator.url}, blob=eng.blob)
+    fork.state = eng.state
+    assert fork.preview({"n": number(REGISTERED_BR, "BR")}) == {"n": "same"}
+    assert fork.preview({"n": number(REGISTERED_BR, "IN")}) == {"n": "update"}
+    assert emulator.calls() == []
+
+
+def test_unknown_inputs_during_preview_mean_changes(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    with eng.process() as proc:
+        news = {**eng.state["n"].inputs, "region": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}
+        checked, failures = proc.check(urn("n"), eng.state["n"].inputs, news)
+        assert failures == []
+        resp = proc.diff(urn("n"), REGISTERED_BR, eng.state["n"].outputs, checked)
+        assert resp.changes == resp.DIFF_SOME and list(resp.replaces) == []
+
+
+def test_a_number_deleted_from_its_business_account_is_reported_gone(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR", waba_id=DEMO_WABA_ID)}), "n")
+    emulator.delete_number(REGISTERED_BR)
+    assert eng.refresh()["n"].op == "deleted"
+    assert "n" not in eng.state
+    assert "no longer exists" in eng.last_stderr
+
+
+def test_a_number_the_token_cannot_see_is_an_error_not_a_deletion(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR", waba_id=DEMO_WABA_ID)}), "n")
+    # the number still exists and its business account still lists it, but reading it says 100/33
+    emulator.fault("GET", f"/{REGISTERED_BR}", count=10, status=400, code=100, subcode=33)
+    step = eng.refresh()["n"]
+    assert step.op == "error"
+    assert f"cannot see number {REGISTERED_BR}: deleted, or the token lacks permission" in step.error.last_line
+    assert "n" in eng.state
+
+
+def test_without_waba_id_a_vanished_number_is_never_marked_deleted(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.delete_number(REGISTERED_BR)
+    step = eng.refresh()["n"]
+    assert step.op == "error" and "Set waba_id" in step.error.last_line
+    assert "n" in eng.state
+
+
+def test_the_v20_flow_registers_with_the_region(emulator):
+    eng = Engine(config(emulator, "v20.0"))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.clear_calls()
+    out = ok(eng.up({"n": number(REGISTERED_BR, "IN")}), "n").outputs
+    assert posts(emulator) == ["deregister", "register"]
+    register = [c for c in emulator.calls() if c["path"].endswith("/register")][0]
+    assert register["body"]["data_localization_region"] == "IN"
+    assert out["region"] == "IN" and out["registered"] is True
+    assert "v20.0 uses the old register flow" in eng.last_stderr
+
+
+def test_the_v20_flow_goes_to_default_by_registering_without_a_region(emulator):
+    eng = Engine(config(emulator, "v20.0"))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    out = ok(eng.up({"n": number(REGISTERED_BR, "DEFAULT")}), "n").outputs
+    register = [c for c in emulator.calls() if c["path"].endswith("/register")][0]
+    assert "data_localization_region" not in register["body"]
+    assert out["region"] == "DEFAULT"
+
+
+def test_enforce_pin_sets_the_pin_before_deregistering(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.clear_calls()
+    out = ok(eng.up({"n": number(REGISTERED_BR, "IN", enforce_pin=True, pin="246810")}), "n").outputs
+    assert posts(emulator) == ["set_pin", "deregister", "settings", "register"]
+    assert out["applied_steps"] == ["set_pin", "deregister", "settings", "register"]
+    assert emulator.number(REGISTERED_BR)["pin"] == "246810"
+
+
+def test_registration_calls_accumulate_across_updates_and_survive_refresh(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    ok(eng.up({"n": number(REGISTERED_BR, "IN")}), "n")
+    out = ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n").outputs
+    assert len(out["registration_calls"]) == 4
+    assert all(t.endswith("Z") and "T" in t for t in out["registration_calls"])
+    assert len(eng.refresh()["n"].outputs["registration_calls"]) == 4
+
+
+def test_check_reports_each_bad_input_with_its_property(emulator):
+    with ProviderProcess(config(emulator)) as proc:
+        _, failures = proc.check(urn("n"), {}, {"phone_number_id": "12a", "region": "UK", "pin": "123",
+                                                "__provider": Engine(config(emulator)).blob})
+    props = dict(failures)
+    assert set(props) == {"phone_number_id", "region", "pin"}
+    assert "GB" in props["region"]
+    assert "123" not in props["pin"]
