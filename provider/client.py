@@ -17,7 +17,6 @@ import os
 import random
 import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -105,7 +104,7 @@ class GraphClient:
         self._base = f"{config.graph_api_url}/{config.api_version}"
         self._host = urlsplit(config.graph_api_url).netloc
         self._timeout = timeout
-        self._retry = retry
+        self.retry = retry
         self._sleep = sleep
         for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             userinfo = urlsplit(os.environ.get(var, "")).netloc.rpartition("@")[0]
@@ -118,7 +117,6 @@ class GraphClient:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._usage = 0.0
-        self.calls: Counter[str] = Counter()
 
     # -- the choke point ----------------------------------------------------------------------
 
@@ -144,8 +142,6 @@ class GraphClient:
                 timeout = (min(timeout[0], left), min(timeout[1], left))
             if idempotent and method == "GET" and self._usage >= self.SLOW_DOWN_AT_PERCENT:
                 self._sleep(min(5.0, (self._usage - self.SLOW_DOWN_AT_PERCENT) / 2))
-            with self._lock:
-                self.calls[f"{method} {path.split('/')[-1] if path.count('/') > 1 else 'node'}"] += 1
             try:
                 response = self._session.request(method, target, params=params, json=body, timeout=timeout)
             except requests.Timeout as exc:
@@ -166,9 +162,9 @@ class GraphClient:
                     method=method, path=path, retry_after=_retry_after(response),
                 )
             attempt += 1
-            if not (idempotent and isinstance(error, TransientError) and attempt < self._retry.attempts):
+            if not (idempotent and isinstance(error, TransientError) and attempt < self.retry.attempts):
                 raise error
-            delay = self._retry.delay(attempt - 1, error.retry_after)
+            delay = self.retry.delay(attempt - 1, error.retry_after)
             if deadline is not None and time.monotonic() + delay >= deadline:
                 raise error
             self._sleep(delay)

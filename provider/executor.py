@@ -258,15 +258,14 @@ class Executor:
             kept = [format_time(t) for t in recent_calls(prior_calls, now)]
             if plan.in_sync:
                 return Outcome(live, plan, [], kept)
+            problems = self.preflight(plan, live, desired, prior_calls)
             if creating and plan.deregisters and not allow_cutover:
-                raise PreflightError(number_id, [
+                problems.insert(0,
                     f"the number is registered and serving traffic with storage {describe(live.region)}, "
                     f"not {describe(desired.region)}. A create never cuts a number over, because "
                     "`pulumi preview` shows a create without asking the provider: declare its current "
                     "region first, then change it in a separate update (or set "
-                    "allow_cutover_on_create=True to accept an unreviewed cutover)"
-                ])
-            problems = self.preflight(plan, live, desired, prior_calls)
+                    "allow_cutover_on_create=True to accept an unreviewed cutover)")
             if problems:
                 raise PreflightError(number_id, problems)
             made: list[str] = []
@@ -387,7 +386,7 @@ class Executor:
             except TransientError as exc:
                 if exc.code in PIN_AND_LOCKOUT_CODES or attempt >= REGISTRATION_ATTEMPTS:
                     raise
-                wait = self.client._retry.delay(attempt - 1, exc.retry_after)
+                wait = self.client.retry.delay(attempt - 1, exc.retry_after)
                 if deadline is not None and time.monotonic() + wait >= deadline:
                     raise
                 self._sleep(wait)
