@@ -1,0 +1,193 @@
+"""Reading a stack's declarations from the files Pulumi keeps in the repository (for the CLI).
+
+Owns the layout of ``Pulumi.yaml`` (project name, ``stackConfigDir``, project-level config
+defaults), of ``Pulumi.<stack>.yaml`` (the ``<project>:phoneNumbers`` map and the
+``whatsapp:*`` keys) and of a ``pulumi stack export`` file. Nothing here runs Pulumi or
+decrypts anything: a ``secure:`` value stays an opaque ``Secure`` marker, which is enough to
+know that a PIN is declared, and a secure access token must come from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .config import KEYS, ProviderConfig
+from .errors import ConfigurationError
+
+TYPE_TOKEN = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
+PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
+NUMBERS_KEY = "phoneNumbers"
+
+
+class StackFileError(ConfigurationError):
+    """The project or stack file (or a ``--state`` file) is missing or malformed: a usage error."""
+
+
+@dataclass(frozen=True)
+class Secure:
+    """A value Pulumi stores encrypted (``{secure: v1:...}``). Never decrypted, never printed."""
+
+    ciphertext: str = field(repr=False)
+
+
+def _mark_secure(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"}:
+            return Secure(str(value["secure"]))
+        return {key: _mark_secure(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mark_secure(item) for item in value]
+    return value
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path} is not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise StackFileError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` (default: the working directory) with a Pulumi.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if any((directory / name).is_file() for name in PROJECT_FILES):
+            return directory
+    raise StackFileError(f"no Pulumi.yaml in {here} or above it: run this in the project, or pass --project-dir")
+
+
+@dataclass(frozen=True)
+class StackFile:
+    """One stack's configuration as written in the repository (``secure:`` values as ``Secure``)."""
+
+    project_dir: Path
+    path: Path
+    project: str
+    stack: str
+    config: Mapping[str, Any]
+
+    @property
+    def numbers_key(self) -> str:
+        return f"{self.project}:{NUMBERS_KEY}"
+
+    def phone_numbers(self) -> dict[str, Any]:
+        """The raw ``phoneNumbers`` map, keyed by phone number ID as text (YAML may read IDs as ints)."""
+        raw = self.config.get(self.numbers_key)
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            raise ConfigurationError(
+                f"{self.numbers_key} in {self.path} must be a map keyed by phone number ID, "
+                f'e.g. "106540352242922": {{region: BR}}'
+            )
+        return {str(key): value for key, value in raw.items()}
+
+    def provider_config(self, env: Mapping[str, str] | None = None) -> ProviderConfig:
+        """The provider configuration, with ProviderConfig.load's rule: stack config wins over env.
+
+        A ``secure:`` value cannot be read here, so its environment variable must stand in for it.
+        """
+        env = os.environ if env is None else env
+        plain: dict[str, Any] = {}
+        for key, var in KEYS.values():
+            value = self.config.get(key)
+            if isinstance(value, Secure):
+                if not env.get(var):
+                    raise ConfigurationError(
+                        f"{key} is encrypted (secure:) in {self.path}, and this command does not decrypt "
+                        f"secrets: set {var} in the environment instead"
+                    )
+                continue
+            if value is not None:
+                plain[key] = value
+        return ProviderConfig.load(plain, env)
+
+
+def _project_defaults(project: str, config: Any) -> dict[str, Any]:
+    """Values from Pulumi.yaml's ``config:`` block (``default:``/``value:`` or a plain scalar)."""
+    out: dict[str, Any] = {}
+    if not isinstance(config, Mapping):
+        return out
+    for key, spec in config.items():
+        name = str(key) if ":" in str(key) else f"{project}:{key}"
+        if isinstance(spec, Mapping):
+            for field_name in ("default", "value"):  # Pulumi lets `default` win
+                if field_name in spec:
+                    out[name] = spec[field_name]
+                    break
+        elif spec is not None:
+            out[name] = spec
+    return out
+
+
+def available_stacks(project_dir: Path) -> list[str]:
+    project = _read_project(project_dir)
+    config_dir = project_dir / str(project.get("stackConfigDir") or ".")
+    names = [p.name[len("Pulumi."):].rsplit(".", 1)[0] for p in config_dir.glob("Pulumi.*.y*ml")]
+    return sorted(name for name in names if name)
+
+
+def _read_project(project_dir: Path) -> Mapping[str, Any]:
+    for name in PROJECT_FILES:
+        path = project_dir / name
+        if path.is_file():
+            data = _read_yaml(path)
+            if not isinstance(data, Mapping) or not data.get("name"):
+                raise StackFileError(f"{path} has no project `name`")
+            return data
+    raise StackFileError(f"no Pulumi.yaml in {project_dir}")
+
+
+def load_stack(stack: str, project_dir: Path | None = None) -> StackFile:
+    """Read ``<stackConfigDir>/Pulumi.<stack>.yaml``; an ``org/project/stack`` name uses its last part."""
+    project_dir = find_project_dir(project_dir)
+    project = _read_project(project_dir)
+    name = str(project["name"])
+    short = stack.rsplit("/", 1)[-1]
+    config_dir = project_dir / str(project.get("stackConfigDir") or ".")
+    candidates = [config_dir / f"Pulumi.{short}.yaml", config_dir / f"Pulumi.{short}.yml"]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        known = ", ".join(available_stacks(project_dir)) or "none"
+        raise StackFileError(f"no stack file for stack {stack!r}: {candidates[0]} does not exist "
+                             f"(stacks with a file: {known})")
+    data = _read_yaml(path) or {}
+    if not isinstance(data, Mapping):
+        raise StackFileError(f"{path} must be a YAML map with a `config:` key")
+    stack_config = data.get("config") or {}
+    if not isinstance(stack_config, Mapping):
+        raise StackFileError(f"`config:` in {path} must be a map")
+    merged = _project_defaults(name, project.get("config"))
+    merged.update({str(key): value for key, value in stack_config.items()})
+    return StackFile(project_dir=project_dir, path=path, project=name, stack=short, config=_mark_secure(merged))
+
+
+def load_state(path: Path) -> dict[str, dict[str, Any]]:
+    """Outputs of every PhoneNumberStorage in a ``pulumi stack export`` file, by phone number ID."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StackFileError(f"cannot read the state file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise StackFileError(f"{path} is not JSON from `pulumi stack export`: {exc}") from None
+    resources = (data.get("deployment") or {}).get("resources") if isinstance(data, Mapping) else None
+    if not isinstance(resources, list):
+        raise StackFileError(f"{path} has no deployment.resources: pass the output of `pulumi stack export`")
+    found: dict[str, dict[str, Any]] = {}
+    for resource in resources:
+        if not isinstance(resource, Mapping) or resource.get("type") != TYPE_TOKEN or resource.get("delete"):
+            continue
+        outputs = resource.get("outputs") or {}
+        number_id = outputs.get("phone_number_id") or resource.get("id")
+        if number_id:
+            found[str(number_id)] = dict(outputs)
+    return found

@@ -1,0 +1,156 @@
+"""The stack program (`__main__.py`) under Pulumi's mocks, fed real stack config.
+
+Config reaches the program the way the Pulumi language host hands it over: the `PULUMI_CONFIG`
+environment variable (JSON, structured values as JSON text) and `PULUMI_CONFIG_SECRET_KEYS`.
+Each run is a fresh subprocess, so mock state never leaks between tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from emulator.seed import NOT_VERIFIED, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+
+ROOT = Path(__file__).resolve().parent.parent
+TYPE = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
+NUMBERS_KEY = "whatsapp-local-storage:phoneNumbers"
+SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+_RUNNER = r"""
+import json, runpy, sys
+import pulumi
+from pulumi.runtime.settings import get_root_resource
+
+registered = []
+
+class Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        registered.append({"type": args.typ, "name": args.name, "inputs": args.inputs})
+        region = args.inputs.get("region")
+        return [args.name, {**args.inputs, "region": region, "storage_status": "DEFAULT",
+                            "registered": True, "display_phone_number": "+1 555-0100", "applied_steps": []}]
+    def call(self, args):
+        return {}
+
+pulumi.runtime.set_mocks(Mocks(), project="whatsapp-local-storage", stack="test", preview=False)
+result = {"resources": registered, "exports": {}, "error": None}
+
+@pulumi.runtime.test
+def program():
+    runpy.run_path("__main__.py")
+    root = get_root_resource()
+    return pulumi.Output.from_input(root.outputs).apply(result["exports"].update)
+
+try:
+    program()
+except Exception as exc:
+    result["error"] = {"type": type(exc).__name__, "message": str(exc)}
+for res in registered:
+    res["inputs"].pop("__provider", None)
+json.dump(result, sys.stdout)
+"""
+
+
+def run_program(config: dict[str, str], secret_keys: list[str] = ()) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "WHATSAPP_"))}
+    env["PULUMI_CONFIG"] = json.dumps(config)
+    env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys))
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-c", _RUNNER], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def numbers_config(numbers: object) -> dict[str, str]:
+    return {NUMBERS_KEY: json.dumps(numbers)}
+
+
+def is_secret(value: object) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG[0]) == SECRET_SIG[1]
+
+
+def test_each_declared_number_becomes_one_resource_named_after_its_id():
+    result = run_program(numbers_config({
+        REGISTERED_DEFAULT: {"region": "default", "pin": "123456", "name": "support-line"},
+        UNREGISTERED: {"region": "in", "pin": "654321", "onDelete": "disable", "wabaId": "102290129340398",
+                       "enforcePin": True, "allowCutoverOnCreate": "true"},
+    }))
+    assert result["error"] is None
+    by_name = {r["name"]: r for r in result["resources"]}
+    assert sorted(by_name) == sorted([REGISTERED_DEFAULT, UNREGISTERED])
+    assert {r["type"] for r in result["resources"]} == {TYPE}
+    support = by_name[REGISTERED_DEFAULT]["inputs"]
+    assert support["phone_number_id"] == REGISTERED_DEFAULT
+    assert support["region"] == "DEFAULT"
+    assert support["on_delete"] == "retain" and support["enforce_pin"] is False
+    india = by_name[UNREGISTERED]["inputs"]
+    assert (india["region"], india["on_delete"], india["waba_id"]) == ("IN", "disable", "102290129340398")
+    assert india["enforce_pin"] is True and india["allow_cutover_on_create"] is True
+
+
+def test_the_pin_reaches_the_engine_as_a_secret():
+    result = run_program(numbers_config({REGISTERED_DEFAULT: {"region": "BR", "pin": "123456"}}))
+    pin = result["resources"][0]["inputs"]["pin"]
+    assert is_secret(pin) and pin["value"] == "123456"
+
+
+def test_pins_set_with_path_and_secret_are_read_and_stay_secret():
+    # `pulumi config set --path --secret 'phoneNumbers["…"].pin'` makes the whole key secret
+    result = run_program(numbers_config({REGISTERED_BR: {"region": "BR", "pin": "123456"}}), [NUMBERS_KEY])
+    assert result["error"] is None
+    assert is_secret(result["resources"][0]["inputs"]["pin"])
+
+
+def test_the_name_is_exported_but_never_the_resource_name():
+    result = run_program(numbers_config({REGISTERED_BR: {"region": "br", "pin": "123456", "name": "acme-brasil"}}))
+    assert [r["name"] for r in result["resources"]] == [REGISTERED_BR]
+    assert result["exports"]["numbers"] == {REGISTERED_BR: {
+        "name": "acme-brasil", "region": "BR", "storage_status": "DEFAULT", "registered": True,
+        "display_phone_number": "+1 555-0100", "applied_steps": []}}
+
+
+def test_bad_entries_are_all_reported_with_their_path_before_any_resource_is_registered():
+    result = run_program(numbers_config({
+        REGISTERED_DEFAULT: {"region": "BR", "pin": "123456"},  # valid, yet not registered either
+        UNREGISTERED: {"pin": "123456"},
+        NOT_VERIFIED: "DE",
+        REGISTERED_BR: {"region": "UK", "colour": "blue", "pin": "12ab"},
+    }))
+    assert result["resources"] == []
+    message = result["error"]["message"]
+    assert f'phoneNumbers["{UNREGISTERED}"].region: is required' in message
+    assert f'phoneNumbers["{NOT_VERIFIED}"]: must be a map' in message
+    assert f'phoneNumbers["{REGISTERED_BR}"].colour: unknown key' in message
+    assert f'phoneNumbers["{REGISTERED_BR}"].region: region \'UK\'' in message and "GB" in message
+    assert f'phoneNumbers["{REGISTERED_BR}"].pin: must be exactly 6 digits' in message
+    assert "12ab" not in message  # a PIN is never echoed, even a wrong one
+
+
+def test_a_phone_numbers_value_that_is_not_a_map_is_refused():
+    result = run_program(numbers_config([{"id": REGISTERED_DEFAULT, "region": "BR"}]))
+    assert result["resources"] == []
+    assert "phoneNumbers must be a map keyed by phone number ID" in result["error"]["message"]
+
+
+def test_a_stack_without_phone_numbers_is_refused_but_an_empty_map_manages_none():
+    missing = run_program({})
+    assert missing["resources"] == [] and "no phoneNumbers" in missing["error"]["message"]
+    empty = run_program(numbers_config({}))
+    assert empty["error"] is None and empty["resources"] == []
+    assert empty["exports"] == {"numbers": {}}
+
+
+def test_the_local_stack_file_declares_the_demo_numbers_it_documents():
+    stack = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]
+    config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in stack.items()}
+    result = run_program(config)
+    assert result["error"] is None
+    regions = {r["name"]: r["inputs"]["region"] for r in result["resources"]}
+    assert regions == {REGISTERED_DEFAULT: "DEFAULT", REGISTERED_BR: "BR", UNREGISTERED: "IN"}

@@ -1,0 +1,142 @@
+"""The newcomer's path: the real `pulumi` CLI on the local stack, and ./scripts/up-local.
+
+Tests marked `pulumi_cli` run `pulumi` itself against a subprocess emulator, with a file backend
+and a fixed passphrase in tmp_path; they are skipped where `pulumi` is not on PATH. The
+up-local tests need no pulumi: they run the script with pulumi kept off PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulator.harness import start_emulator
+from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_URL = "http://127.0.0.1:8787"
+UP_LOCAL = ROOT / "scripts" / "up-local"
+
+
+# -- the real pulumi CLI --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pulumi_project(tmp_path):
+    """A copy of the project whose local stack points at a fresh subprocess emulator."""
+    if shutil.which("pulumi") is None:
+        pytest.skip("the pulumi CLI is not on PATH")
+    emu = start_emulator(seed="demo", subprocess=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py", "requirements.txt"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(ROOT / "provider", project / "provider", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "stacks").mkdir()
+    local = (ROOT / "stacks" / "Pulumi.local.yaml").read_text()
+    (project / "stacks" / "Pulumi.local.yaml").write_text(local.replace(LOCAL_URL, emu.url))
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    backend = tmp_path / "backend"
+    backend.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WHATSAPP_", "PULUMI_")) or k == "PULUMI_HOME"}
+    env.update(PULUMI_BACKEND_URL=f"file://{backend}", PULUMI_CONFIG_PASSPHRASE="test-only-passphrase",
+               PULUMI_SKIP_UPDATE_CHECK="true")
+
+    def pulumi(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    assert pulumi("stack", "init", "local").returncode == 0
+    yield emu, pulumi, project, env
+    emu.stop()
+
+
+@pytest.mark.pulumi_cli
+@pytest.mark.timeout(600)
+def test_pulumi_up_converges_the_local_stack_and_refresh_then_sees_no_drift(pulumi_project):
+    emu, pulumi, _, _ = pulumi_project
+    up = pulumi("up", "--stack", "local", "--yes")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert emu.number(UNREGISTERED)["platform_type"] == "CLOUD_API"
+    assert emu.number(UNREGISTERED)["settings"]["storage_configuration"]["data_localization_region"] == "IN"
+    # the registered numbers were adopted as they are: no call reached them
+    touched = {c["path"].split("/")[1] for c in emu.calls() if c["method"] == "POST"}
+    assert touched == {UNREGISTERED}
+
+    outputs = pulumi("stack", "output", "--stack", "local", "numbers", "--json")
+    numbers = json.loads(outputs.stdout)
+    assert {k: v["region"] for k, v in numbers.items()} == {
+        REGISTERED_DEFAULT: "DEFAULT", REGISTERED_BR: "BR", UNREGISTERED: "IN"}
+    assert numbers[UNREGISTERED]["name"] == "acme-india"
+
+    refresh = pulumi("refresh", "--stack", "local", "--preview-only", "--expect-no-changes")
+    assert refresh.returncode == 0, refresh.stdout + refresh.stderr
+
+
+@pytest.mark.pulumi_cli
+@pytest.mark.timeout(600)
+def test_an_out_of_band_change_makes_refresh_and_drift_fail(pulumi_project):
+    emu, pulumi, project, env = pulumi_project
+    assert pulumi("up", "--stack", "local", "--yes").returncode == 0
+    emu.patch(REGISTERED_BR, settings={"storage_configuration": {
+        "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}})
+
+    refresh = pulumi("refresh", "--stack", "local", "--preview-only", "--expect-no-changes")
+    assert refresh.returncode != 0, refresh.stdout
+    drift = subprocess.run([sys.executable, "-m", "provider", "drift", "--stack", "local"], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert drift.returncode == 7, drift.stdout + drift.stderr
+    assert f"{REGISTERED_BR}  DRIFT" in drift.stdout
+
+
+# -- ./scripts/up-local ---------------------------------------------------------------------------
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def run_up_local(tmp_path: Path) -> subprocess.CompletedProcess:
+    path = os.pathsep.join([str(ROOT / ".venv" / "bin"), "/usr/bin", "/bin"])
+    if shutil.which("pulumi", path=path):
+        pytest.skip("pulumi is installed in /usr/bin or /bin, so it cannot be kept off PATH")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "PULUMI_"))}
+    env.update(PATH=path, UP_LOCAL_STATE_DIR=str(tmp_path / "local-state"))
+    return subprocess.run([str(UP_LOCAL)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=240, check=False)
+
+
+def test_up_local_without_the_pulumi_cli_says_how_to_install_it_and_shows_the_plan(tmp_path):
+    if _port_busy(8787):
+        pytest.skip("port 8787 is in use on this machine")
+    assert os.access(UP_LOCAL, os.X_OK), "scripts/up-local must be executable"
+    done = run_up_local(tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "the pulumi CLI is missing" in done.stderr
+    assert "curl -fsSL https://get.pulumi.com | sh" in done.stderr and "brew install pulumi/tap/pulumi" in done.stderr
+    assert "WhatsApp Local Storage plan for stack local" in done.stdout
+    assert "calls:     settings(IN) -> register" in done.stdout
+    assert not _port_busy(8787), "up-local left its emulator running"
+
+
+def test_up_local_refuses_to_start_when_port_8787_is_taken(tmp_path):
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", 8787))
+        except OSError:
+            pytest.skip("port 8787 is in use on this machine")
+        sock.listen()
+        done = run_up_local(tmp_path)
+    assert done.returncode == 1
+    assert "port 8787 on 127.0.0.1 is busy" in done.stderr
+    assert "WhatsApp Local Storage plan" not in done.stdout
