@@ -110,6 +110,14 @@ class GraphClient:
             userinfo = urlsplit(os.environ.get(var, "")).netloc.rpartition("@")[0]
             register_secret(userinfo)
         self._session = session or requests.Session()
+        # Read proxies and the CA bundle (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) once, then stop
+        # requests from consulting the environment per call: that rescan costs ~0.9 ms CPU per
+        # request, and with trust_env a ~/.netrc entry for the Graph host would replace the Bearer
+        # token on every call.
+        env = self._session.merge_environment_settings(self._base, {}, None, None, None)
+        self._session.trust_env = False
+        self._session.proxies.update(env["proxies"])
+        self._session.verify = env["verify"]
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)

@@ -12,7 +12,7 @@ without running the program. Never move or rename it, and never give it instance
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 from pulumi.dynamic import (
@@ -30,10 +30,12 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from .config import KEYS, ProviderConfig
 from .errors import ConfigurationError, NumberNotVisible, ObjectNotFound, ProviderError
-from .executor import Desired, Executor, Outcome, recent_calls, format_time, utcnow
 from .inputs import INPUT_KEYS, validate
-from .models import LiveNumber
 from .regions import DEFAULT, describe
+
+if TYPE_CHECKING:
+    from .executor import Desired, Executor, Outcome
+    from .models import LiveNumber
 
 SCHEMA_VERSION = 1
 OUTPUT_ONLY_KEYS = ("storage_status", "registered", "display_phone_number", "applied_steps",
@@ -47,7 +49,18 @@ def _config() -> ProviderConfig:
     return ProviderConfig.load(_stack_config)
 
 
-def _desired(inputs: dict[str, Any]) -> Desired:
+def _executor() -> "Executor":
+    """The executor for this process's configuration. Imported here, not at module level: the stack
+    program imports this module on every preview and up and never calls the Graph API, so it should
+    not pay for requests and pydantic."""
+    from .executor import Executor
+
+    return Executor.for_config(_config())
+
+
+def _desired(inputs: dict[str, Any]) -> "Desired":
+    from .executor import Desired
+
     return Desired(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")))
 
 
@@ -58,7 +71,7 @@ def _normalised(props: dict[str, Any]) -> dict[str, Any]:
     return inputs
 
 
-def _live_outputs(live: LiveNumber) -> dict[str, Any]:
+def _live_outputs(live: "LiveNumber") -> dict[str, Any]:
     out: dict[str, Any] = {
         "storage_status": live.storage_status.value,
         "registered": live.registered,
@@ -69,7 +82,7 @@ def _live_outputs(live: LiveNumber) -> dict[str, Any]:
     return out
 
 
-def _outputs(inputs: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+def _outputs(inputs: dict[str, Any], outcome: "Outcome") -> dict[str, Any]:
     out = {key: inputs.get(key) for key in INPUT_KEYS}
     out.pop("region")
     out.update(_live_outputs(outcome.live))
@@ -119,9 +132,8 @@ class PhoneNumberStorageProvider(ResourceProvider):
         inputs = _normalised(news)
         echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region")
         stale = olds.get("schema_version") != SCHEMA_VERSION
-        config = _config()
-        if config.access_token:
-            executor = Executor.for_config(config)
+        if _config().access_token:
+            executor = _executor()
             live = executor.read(inputs["phone_number_id"])
             live_differs = not executor.plan_for(inputs["phone_number_id"], live, _desired(inputs)).in_sync
         else:
@@ -132,7 +144,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = _normalised(props)
         number_id = inputs["phone_number_id"]
-        executor = Executor.for_config(_config())
+        executor = _executor()
         executor.claim(number_id)
         outcome = executor.converge(number_id, _desired(inputs), creating=True,
                                     allow_cutover=bool(inputs.get("allow_cutover_on_create")))
@@ -143,14 +155,13 @@ class PhoneNumberStorageProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = _normalised(news)
         number_id = inputs["phone_number_id"]
-        executor = Executor.for_config(_config())
+        executor = _executor()
         executor.claim(number_id)
         outcome = executor.converge(number_id, _desired(inputs), prior_calls=olds.get("registration_calls"))
         return UpdateResult(_outputs(inputs, outcome))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        executor = Executor.for_config(_config())
-        executor.config.require_token()
+        executor = _executor()
         number_id = props.get("phone_number_id") or id_
         try:
             live = executor.read(number_id)
@@ -162,6 +173,8 @@ class PhoneNumberStorageProvider(ResourceProvider):
         outs.pop("region", None)
         outs.update(_live_outputs(live))
         outs["phone_number_id"] = number_id
+        from .executor import format_time, recent_calls, utcnow
+
         outs["registration_calls"] = [format_time(t) for t in recent_calls(props.get("registration_calls"), utcnow())]
         inputs = {k: props[k] for k in INPUT_KEYS if props.get(k) is not None and k != "region"}
         if live.region is not None:
@@ -174,12 +187,12 @@ class PhoneNumberStorageProvider(ResourceProvider):
             print(f"whatsapp {number_id}: retained (on_delete=retain): no call made; the number keeps its "
                   f"storage {describe(props.get('region'))}", file=sys.stderr, flush=True)
             return
-        executor = Executor.for_config(_config())
+        executor = _executor()
         if executor.claimed(number_id):
             print(f"whatsapp {number_id}: not disabled: another resource in this stack manages the number "
                   "now (renamed or moved resource), so on_delete=disable is skipped", file=sys.stderr, flush=True)
             return
-        desired = Desired(region=DEFAULT, pin=props.get("pin"), enforce_pin=bool(props.get("enforce_pin")))
+        desired = _desired({"region": DEFAULT, "pin": props.get("pin"), "enforce_pin": props.get("enforce_pin")})
         try:
             executor.converge(number_id, desired, prior_calls=props.get("registration_calls"))
         except ObjectNotFound as exc:
@@ -188,7 +201,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
             raise _not_visible(number_id, props.get("waba_id"), exc) from exc
 
 
-def _confirmed_gone(executor: Executor, number_id: str, waba_id: Optional[str], exc: ObjectNotFound) -> bool:
+def _confirmed_gone(executor: "Executor", number_id: str, waba_id: Optional[str], exc: ObjectNotFound) -> bool:
     """Gone only when the number's business account, visible to this token, no longer lists it."""
     if not waba_id:
         return False

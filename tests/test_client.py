@@ -201,3 +201,20 @@ def test_usage_headers_are_read_to_slow_down_before_throttling(emulator):
     client.get_number(REGISTERED_BR)
     assert sleeps and sleeps[0] > 0
     assert _usage_percent(type("R", (), {"headers": {"X-App-Usage": '{"call_count": 12, "total_time": 40}'}})()) == 40
+
+
+def test_a_netrc_entry_for_the_graph_host_never_replaces_the_bearer_token(monkeypatch, tmp_path, emulator):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-the-token\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert client_for(emulator).get_number(REGISTERED_BR).registered
+
+
+def test_importing_the_resource_module_does_not_load_the_http_stack():
+    import subprocess
+    import sys
+    code = "import sys, provider.resource; print(sorted(m for m in ('requests', 'pydantic') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
