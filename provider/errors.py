@@ -147,6 +147,8 @@ class NetworkError(TransientError):
     """No answer: connection refused or dropped. For a mutating call the outcome is unknown."""
 
     summary = "no answer from the Graph API (connection failed or dropped)"
+    fix = ("check whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL), the network, and any "
+           "HTTPS_PROXY / NO_PROXY settings")
 
 
 class RequestTimeout(NetworkError):

@@ -164,6 +164,14 @@ def process_stats() -> dict[str, object]:
     return {"max_offline": _state.max_offline, "breaker": _state.breaker}
 
 
+def _do_not_rerun(*causes: BaseException) -> str:
+    """The warning every error after a PIN or lockout refusal carries (SPEC.md, "Failures")."""
+    if any(getattr(cause, "code", None) in PIN_AND_LOCKOUT_CODES for cause in causes):
+        return (" Do NOT re-run automatically: every attempt uses a PIN guess and the 72-hour "
+                "register budget, and Meta blocks the number for 72 hours after 10 calls.")
+    return ""
+
+
 class Executor:
     """Reads, plans and converges numbers through one GraphClient."""
 
@@ -259,7 +267,10 @@ class Executor:
             if plan.in_sync:
                 return Outcome(live, plan, [], kept)
             problems = self.preflight(plan, live, desired, prior_calls)
-            if creating and plan.deregisters and not allow_cutover:
+            # No Storage / unrecognised storage and Business-app numbers are already refused by the
+            # preflight, with the reason that applies: "declare its current region" cannot fix them.
+            if (creating and plan.deregisters and not allow_cutover and live.storage_status.managed
+                    and not live.node.is_on_biz_app):
                 problems.insert(0,
                     f"the number is registered and serving traffic with storage {describe(live.region)}, "
                     f"not {describe(desired.region)}. A create never cuts a number over, because "
@@ -273,7 +284,15 @@ class Executor:
                 applied = self._run(plan, live, desired, made)
             finally:
                 self.forget(number_id)
-            after = self.read(number_id, reuse=False)
+            try:
+                after = self.read(number_id, reuse=False)
+            except GraphAPIError as exc:
+                # the plan ran: the user must not take this for a failed (or offline) change
+                raise ConvergeFailed(
+                    f"whatsapp {number_id}: the plan ran ({' -> '.join(applied)}), so the number should now "
+                    f"be registered with storage {describe(desired.region)}, but reading it back failed: {exc}. "
+                    "Fix the cause, then run `pulumi refresh` to record its live state.",
+                    cause=exc, offline=False, registration_calls=len(made)) from exc
             return Outcome(after, plan, applied, kept + made)
 
     def _run(self, plan: Plan, live: LiveNumber, desired: Desired, made: list[str]) -> list[str]:
@@ -317,7 +336,11 @@ class Executor:
             if call.step is Step.SET_PIN:
                 self._timed(number_id, "set_pin", lambda: self.client.set_pin(number_id, desired.pin or ""))
             elif call.step is Step.DEREGISTER:
-                self._registration_call(number_id, "deregister", made, deadline=None)
+                try:
+                    self._registration_call(number_id, "deregister", made, deadline=None)
+                except GraphAPIError as exc:
+                    self._trip_breaker(number_id, exc)
+                    raise self._deregister_error(plan, live, exc, made) from exc
                 deregistered = True
                 deadline = time.monotonic() + self.offline_deadline
                 with _state.lock:
@@ -329,20 +352,30 @@ class Executor:
                                 lambda: self.client.set_storage(number_id, call.region or "", deadline=deadline))
                 except GraphAPIError as exc:
                     if deregistered:
+                        self._trip_breaker(number_id, exc)
                         self._restore_after_settings_failure(plan, live, desired, made, exc, applied)
                     raise ConvergeFailed(
                         f"whatsapp {number_id}: settings failed: {exc}. The number was not registered "
                         f"before this run and still is not; its storage is unchanged "
-                        f"({describe(live.region)}). Fix the cause and re-run.",
+                        f"({describe(live.region)}).{_do_not_rerun(exc)} Fix the cause and re-run.",
                         cause=exc, offline=True, registration_calls=len(made)) from exc
             elif call.step is Step.REGISTER:
                 try:
                     self._registration_call(number_id, "register", made, deadline=deadline,
                                             pin=desired.pin or "", region=None if plan.settings_flow else call.region)
                 except GraphAPIError as exc:
+                    if plan.deregisters:
+                        self._trip_breaker(number_id, exc)
                     raise self._offline_error(plan, exc, made, storage_hint=call.region or desired.region) from exc
             applied.append(call.step.value)
         return applied
+
+    @staticmethod
+    def _trip_breaker(number_id: str, exc: BaseException) -> None:
+        """A cutover step failed: trip the breaker now, before recovering or reporting (which take
+        time), so that no slot freed meanwhile lets another number go offline."""
+        with _state.lock:
+            _state.breaker = _state.breaker or f"{number_id}: {type(exc).__name__}"
 
     def _timed(self, number_id: str, label: str, action: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -413,9 +446,9 @@ class Executor:
             raise ConvergeFailed(
                 f"whatsapp {number_id}: settings({desired.region}) failed after deregister ({cause}), and "
                 f"restoring the previous storage {describe(live.region)} also failed ({exc}). The number is "
-                "NOT registered: it was left offline rather than registered with storage nobody declared. "
-                "Fix the cause, then re-run `pulumi up`, which resumes from the live state. "
-                f"This run made {len(made)} register/deregister calls.",
+                "NOT registered: it was left offline rather than registered with storage nobody declared."
+                f"{_do_not_rerun(cause, exc)} Fix the cause, then re-run `pulumi up`, which resumes from the "
+                f"live state. This run made {len(made)} register/deregister calls.",
                 cause=cause, offline=True, registration_calls=len(made)) from cause
         try:
             self._registration_call(number_id, "register", made, deadline=deadline, pin=desired.pin or "")
@@ -426,8 +459,31 @@ class Executor:
             f"whatsapp {number_id}: settings({desired.region}) failed after deregister: {cause}. The number "
             f"was restored to its previous storage {describe(live.region)} and registered again, so it "
             f"serves traffic as before this run. Nothing else changed. This run made {len(made)} "
-            "register/deregister calls. Fix the cause and re-run `pulumi up`.",
+            f"register/deregister calls.{_do_not_rerun(cause)} Fix the cause and re-run `pulumi up`.",
             cause=cause, offline=False, registration_calls=len(made))
+
+    def _deregister_error(self, plan: Plan, live: LiveNumber, cause: GraphAPIError,
+                          made: list[str]) -> ConvergeFailed:
+        """Deregister failed: say whether the number still serves traffic (a refusal changed nothing)."""
+        number_id = plan.number_id
+        still: bool | None = True
+        if isinstance(cause, TransientError):  # the last attempt's outcome is unknown: look
+            try:
+                still = self.client.get_number(number_id, deadline=time.monotonic() + 5).registered
+            except GraphAPIError:
+                still = None
+        if still is None:
+            state = "Reading it back failed too, so it may be offline: check it in WhatsApp Manager."
+        elif still:
+            state = (f"The number is still registered and serving traffic with storage {describe(live.region)}; "
+                     "nothing was changed.")
+        else:
+            state = ("The number is NOT registered (offline: it cannot send or receive messages). Re-running "
+                     "`pulumi up` registers it again.")
+        return ConvergeFailed(
+            f"whatsapp {number_id}: deregister failed: {cause}. {state}{_do_not_rerun(cause)} Once the cause "
+            "is fixed, re-running `pulumi up` resumes from the live state.",
+            cause=cause, offline=still is not True, registration_calls=len(made))
 
     def _offline_error(self, plan: Plan, cause: GraphAPIError, made: list[str], *, storage_hint: str | None,
                        context: str = "") -> ConvergeFailed:
@@ -437,11 +493,8 @@ class Executor:
             storage = describe(self.client.get_storage(number_id, deadline=time.monotonic() + 5).region)
         except GraphAPIError:
             storage += " (as last set; could not read it back)"
-        stop = ""
-        if cause.code in PIN_AND_LOCKOUT_CODES:
-            stop = (" Do NOT re-run automatically: every attempt uses a PIN guess and the 72-hour "
-                    "register budget, and Meta blocks the number for 72 hours after 10 calls.")
-        fix = f" Fix: {cause.fix}." if cause.fix else ""
+        stop = _do_not_rerun(cause)
+        fix = f" Fix: {cause.fix}." if cause.fix and cause.fix not in str(cause) else ""
         return ConvergeFailed(
             f"whatsapp {number_id}: {context}register failed: the number is NOT registered (offline: it "
             f"cannot send or receive messages). Current storage: {storage}. Cause: {cause}.{fix}{stop} "
