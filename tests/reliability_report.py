@@ -1,0 +1,685 @@
+"""The reliability matrices of issue 5, shared by the tests and printable on their own.
+
+- The fault matrix: every plan (enable, change, disable, from an unregistered number, the v20
+  register flow) with a fault injected at every call position (the reads, each mutating call and
+  the read-back): transient errors, answers lost after the call was applied, dropped connections,
+  permanent errors, and genuine client timeouts. Each case runs the provider as Pulumi does
+  (Check, Diff, Create/Update on ``PhoneNumberStorageProvider``, a fresh "process" per command via
+  ``reset_process_state()``) against a demo-seeded emulator, then re-runs once the fault is gone.
+- The bad-input matrix: inputs and configuration that must be refused at check or preflight,
+  through the real engine protocol (``tests/engine.py``), with zero mutating calls.
+
+``tests/test_faults.py`` and ``tests/test_bad_input.py`` assert on these rows and write the tables
+to ``tests/out/``. Print them without pytest:
+
+    .venv/bin/python -m tests.reliability_report            # run both matrices, print both tables
+    .venv/bin/python -m tests.reliability_report --faults    # only the fault matrix
+    .venv/bin/python -m tests.reliability_report --bad-input # only the bad-input matrix
+    .venv/bin/python -m tests.reliability_report --saved     # print the tables the last pytest run wrote
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python tests/reliability_report.py` as well as `-m`
+    sys.path.insert(0, str(ROOT))
+
+from pulumi.dynamic import ConfigureRequest  # noqa: E402
+from pulumi.dynamic.config import Config  # noqa: E402
+
+from emulator.harness import Emulator, start_emulator  # noqa: E402
+from emulator.seed import (  # noqa: E402
+    COEXISTENCE,
+    DEMO_PIN,
+    NO_STORAGE,
+    NOT_VERIFIED,
+    REGISTERED_BR,
+    REGISTERED_DEFAULT,
+    UNREGISTERED,
+)
+from provider.client import GraphClient  # noqa: E402
+from provider.config import ProviderConfig  # noqa: E402
+from provider.executor import Desired, Executor, reset_process_state  # noqa: E402
+from provider.resource import PhoneNumberStorageProvider  # noqa: E402
+
+OUT_DIR = ROOT / "tests" / "out"
+FAULT_TABLE = OUT_DIR / "fault_table.md"
+BAD_INPUT_TABLE = OUT_DIR / "bad_input_table.md"
+PROJECT = "whatsapp-local-storage"
+DEFAULT = "DEFAULT"
+MUTATING = ("deregister", "settings", "register")
+PIN_AND_LOCKOUT_CODES = (133005, 133008, 133009, 133016)
+DO_NOT_RERUN = "not re-run automatically"
+
+
+def engine_config(emu: Emulator, *, version: str = "v25.0", max_cutovers: int = 1,
+                  token: str | None = None) -> dict[str, str]:
+    return {
+        "whatsapp:accessToken": emu.token if token is None else token,
+        "whatsapp:graphApiUrl": emu.url,
+        "whatsapp:apiVersion": version,
+        "whatsapp:maxConcurrentCutovers": str(max_cutovers),
+    }
+
+
+def call_kind(entry: dict, number_id: str) -> str:
+    """`GET number`, `GET settings`, `POST deregister`, ... for one emulator call-log entry."""
+    path = entry["path"]
+    rest = path[len(f"/{number_id}"):] if path.startswith(f"/{number_id}") else path
+    edge = rest.strip("/") or "number"
+    return f"{entry['method']} {edge}"
+
+
+def posts(calls: list[dict]) -> list[dict]:
+    return [c for c in calls if c["method"] == "POST"]
+
+
+def storage_of(record: dict) -> str | None:
+    """The emulator record's storage as the provider reports it: a code, DEFAULT or None."""
+    conf = (record.get("settings") or {}).get("storage_configuration") or {}
+    status = str(conf.get("status") or "DEFAULT").upper()
+    if status in ("DEFAULT", "IN_COUNTRY_STORAGE_DISABLED"):
+        return DEFAULT
+    if status == "IN_COUNTRY_STORAGE_ENABLED":
+        return str(conf.get("data_localization_region") or "").upper() or None
+    return None
+
+
+def registered(record: dict) -> bool:
+    return record.get("platform_type") == "CLOUD_API"
+
+
+# --- offline intervals from the emulator's call log ----------------------------------------------
+
+
+def offline_intervals(calls: list[dict]) -> dict[str, list[tuple[float, float]]]:
+    """Per number: from a deregister's start to the end of the register that brought it back."""
+    intervals: dict[str, list[tuple[float, float]]] = {}
+    down: dict[str, float] = {}
+    for call in sorted(calls, key=lambda c: c["started"]):
+        number, _, edge = call["path"].strip("/").partition("/")
+        if call["method"] != "POST" or call.get("status") != 200:
+            continue
+        if edge == "deregister":
+            down.setdefault(number, call["started"])
+        elif edge == "register" and number in down:
+            intervals.setdefault(number, []).append((down.pop(number), call["finished"]))
+    for number, since in down.items():  # never came back in this run
+        intervals.setdefault(number, []).append((since, float("inf")))
+    return intervals
+
+
+def max_overlap(intervals: dict[str, list[tuple[float, float]]]) -> int:
+    events = sorted([(s, 1) for spans in intervals.values() for s, _ in spans]
+                    + [(e, -1) for spans in intervals.values() for _, e in spans], key=lambda x: (x[0], x[1]))
+    peak = level = 0
+    for _, delta in events:
+        level += delta
+        peak = max(peak, level)
+    return peak
+
+
+# --- the engine's call sequence, in this process -------------------------------------------------
+
+
+@dataclass
+class Result:
+    """What one resource did in one simulated command."""
+
+    name: str
+    op: str  # create, update, same, error
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: BaseException | None = None
+    stage: str = ""  # the provider method that failed
+
+    @property
+    def text(self) -> str:
+        """The last line the CLI would show: `module.Class: message`, as in the gRPC traceback."""
+        if self.error is None:
+            return ""
+        cls = type(self.error)
+        return f"{cls.__module__}.{cls.__qualname__}: {self.error}"
+
+
+class InProcessEngine:
+    """Check, Diff, then Create/Update on the provider class, as the engine sends them.
+
+    Each ``up`` is one Pulumi command: process-wide state (circuit breaker, cutover slots, claims,
+    read reuse) starts fresh and ``configure`` receives the stack config. The engine's state
+    (``{id, inputs, outputs}`` per resource) survives across commands, and a failed create or
+    update keeps nothing, as in Pulumi. Calls run in this process: no gRPC, no serialisation.
+    """
+
+    def __init__(self, config: dict[str, str]) -> None:
+        self.config = dict(config)
+        self.state: dict[str, tuple[str, dict, dict]] = {}
+        self.last_stderr = ""
+
+    def up(self, program: dict[str, dict[str, Any]], *,
+           after_diff: Callable[[], None] | None = None) -> dict[str, Result]:
+        reset_process_state()
+        provider = PhoneNumberStorageProvider()
+        provider.configure(ConfigureRequest(Config(dict(self.config), PROJECT)))
+        buf = io.StringIO()
+        results: dict[str, Result] = {}
+        try:
+            with contextlib.redirect_stderr(buf):
+                for name, props in program.items():
+                    results[name] = self._one(provider, name, props, after_diff)
+        finally:
+            self.last_stderr = buf.getvalue()
+            reset_process_state()
+        return results
+
+    def _one(self, provider, name, props, after_diff) -> Result:
+        old = self.state.get(name)
+        news = {k: v for k, v in props.items() if v is not None}
+        stage = "check"
+        try:
+            checked = provider.check(old[1] if old else {}, news)
+            if checked.failures:
+                text = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
+                return Result(name, "error", error=ValueError(text), stage="check")
+            inputs = checked.inputs
+            if old is None:
+                stage = "create"
+                if after_diff:
+                    after_diff()
+                created = provider.create(inputs)
+                self.state[name] = (created.id, inputs, created.outs)
+                return Result(name, "create", outputs=created.outs)
+            stage = "diff"
+            diff = provider.diff(old[0], old[2], inputs)
+            if not diff.changes:
+                return Result(name, "same", outputs=old[2])
+            if after_diff:
+                after_diff()
+            stage = "update"
+            updated = provider.update(old[0], old[2], inputs)
+            self.state[name] = (old[0], inputs, updated.outs)
+            return Result(name, "update", outputs=updated.outs)
+        except Exception as exc:  # noqa: BLE001 - the engine reports any failure per resource
+            return Result(name, "error", error=exc, stage=stage)
+
+
+# --- the fault matrix ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanCase:
+    key: str
+    number: str
+    start: str  # the storage the number has (and is declared with) before the run
+    target: str
+    version: str
+    steps: tuple[str, ...]  # the mutating calls of the plan, in order
+    create: bool = False  # the number is not registered: a create runs the plan
+
+    @property
+    def start_registered(self) -> bool:
+        return not self.create
+
+    def program(self, region: str) -> dict[str, dict[str, Any]]:
+        return {"n": {"phone_number_id": self.number, "region": region, "pin": DEMO_PIN}}
+
+
+PLANS = (
+    PlanCase("enable", REGISTERED_DEFAULT, DEFAULT, "BR", "v25.0", ("deregister", "settings", "register")),
+    PlanCase("change", REGISTERED_BR, "BR", "IN", "v25.0", ("deregister", "settings", "register")),
+    PlanCase("disable", REGISTERED_BR, "BR", DEFAULT, "v25.0", ("deregister", "settings", "register")),
+    PlanCase("unregistered", UNREGISTERED, DEFAULT, "BR", "v25.0", ("settings", "register"), create=True),
+    PlanCase("v20 enable", REGISTERED_DEFAULT, DEFAULT, "BR", "v20.0", ("deregister", "register")),
+    PlanCase("v20 disable", REGISTERED_BR, "BR", DEFAULT, "v20.0", ("deregister", "register")),
+)
+PLANS_BY_KEY = {p.key: p for p in PLANS}
+
+
+@dataclass(frozen=True)
+class Fault:
+    label: str
+    kind: str  # transient, lost, dropped, permanent, timeout
+    spec: dict[str, Any]
+    applied: bool = False  # the emulator carries the call out before answering (or not answering)
+
+    @property
+    def code(self) -> int | None:
+        return self.spec.get("code")
+
+
+TRANSIENT = (
+    Fault("503 133004 (Retry-After 0)", "transient", {"status": 503, "code": 133004, "retry_after": 0}),
+    Fault("400 80007 rate limit", "transient", {"status": 400, "code": 80007}),
+)
+APPLIED_THEN_503 = Fault("503 133004 after applying", "transient",
+                         {"status": 503, "code": 133004, "apply": True}, applied=True)
+LOST = Fault("answer lost (applied, connection dropped)", "lost", {"drop": True, "apply": True}, applied=True)
+DROPPED = Fault("connection dropped (not applied)", "dropped", {"drop": True, "apply": False})
+PERMANENT = tuple(Fault(f"permanent {code}", "permanent", {"code": code}) for code in (133005, 131009, 133016, 190))
+READ_PERMANENT = tuple(f for f in PERMANENT if f.code in (131009, 190))
+LOCKOUT = tuple(Fault(f"permanent {code}", "permanent", {"code": code}) for code in (133008, 133009))
+
+READ_FAULTS = (*TRANSIENT, DROPPED, *READ_PERMANENT)
+MUTATING_FAULTS = (*TRANSIENT, APPLIED_THEN_503, LOST, DROPPED, *PERMANENT)
+TIMEOUT_FAULTS = (
+    Fault("timeout 0.5 s (applied)", "timeout", {"delay_ms": 900, "apply": True}, applied=True),
+    Fault("timeout 0.5 s (not applied)", "timeout", {"delay_ms": 900, "drop": True, "apply": False}),
+)
+READBACK_PLANS = ("enable", "v20 enable")  # the read-back is the same code in every plan
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    index: int
+    plan: PlanCase
+    position: str  # "read: GET number", "deregister", "read back: GET settings", ...
+    fault: Fault
+
+    @property
+    def id(self) -> str:
+        return f"{self.plan.key} | {self.position} | {self.fault.label}"
+
+    @property
+    def phase(self) -> str:
+        if self.position.startswith("read back"):
+            return "readback"
+        if self.position.startswith("read"):
+            return "read"
+        return "mutating"
+
+    @property
+    def step(self) -> str:
+        return self.position.split()[-1] if self.phase == "mutating" else ""
+
+    @property
+    def path(self) -> str:
+        number = self.plan.number
+        if self.phase == "mutating":
+            return f"/{number}/{self.step}"
+        return f"/{number}/settings" if self.position.endswith("settings") else f"/{number}"
+
+    @property
+    def method(self) -> str:
+        return "POST" if self.phase == "mutating" else "GET"
+
+    def fault_spec(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "count": 1, **self.fault.spec}
+
+
+def fault_cases() -> list[FaultCase]:
+    cases: list[FaultCase] = []
+    for plan in PLANS:
+        positions: list[tuple[str, tuple[Fault, ...]]] = [
+            ("read: GET number", READ_FAULTS), ("read: GET settings", READ_FAULTS)]
+        positions += [(step, MUTATING_FAULTS + (LOCKOUT if step == "register" else ())) for step in plan.steps]
+        if plan.key in READBACK_PLANS:
+            positions += [("read back: GET number", READ_FAULTS), ("read back: GET settings", READ_FAULTS)]
+        for position, faults in positions:
+            for fault in faults:
+                cases.append(FaultCase(len(cases) + 1, plan, position, fault))
+    return cases
+
+
+def timeout_cases() -> list[FaultCase]:
+    """Genuine client timeouts (read timeout 0.5 s) on each mutating call of the enable plan."""
+    plan = PLANS_BY_KEY["enable"]
+    start = len(fault_cases())
+    cases = []
+    for step in plan.steps:
+        for fault in TIMEOUT_FAULTS:
+            cases.append(FaultCase(start + len(cases) + 1, plan, step, fault))
+    return cases
+
+
+@dataclass
+class FaultRow:
+    case: FaultCase
+    converged: bool
+    error: str
+    registered_after: bool
+    storage_after: str | None
+    calls: list[dict]
+    stderr: str
+    rerun_converged: bool | None = None  # None: no re-run needed
+    rerun_error: str = ""
+    rerun_calls: list[dict] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kinds(self) -> list[str]:
+        return [call_kind(c, self.case.plan.number) for c in self.calls]
+
+    def count(self, kind: str) -> int:
+        return self.kinds.count(kind)
+
+    @property
+    def left_offline(self) -> str:
+        if not self.case.plan.start_registered:
+            return "no" if self.registered_after else "n/a (was not registered)"
+        return "no" if self.registered_after else "YES"
+
+    def cells(self) -> list[str]:
+        c = self.case
+        rerun = "-" if self.rerun_converged is None else ("yes" if self.rerun_converged else "NO")
+        return [str(c.index), c.plan.key, c.position, c.fault.label,
+                "yes" if self.converged else "no (error)", self.left_offline,
+                f"{len(posts(self.calls))} / {len(self.calls)}", rerun]
+
+
+def _converged(emu: Emulator, plan: PlanCase) -> tuple[bool, dict]:
+    record = emu.number(plan.number)
+    return registered(record) and storage_of(record) == plan.target, record
+
+
+def run_fault_case(emu: Emulator, case: FaultCase) -> FaultRow:
+    """One case on a freshly reset emulator: declare, inject, run, then re-run without the fault."""
+    plan = case.plan
+    emu.reset("demo")
+    if case.fault.kind == "timeout":
+        return _run_timeout_case(emu, case)
+    eng = InProcessEngine(engine_config(emu, version=plan.version))
+    if not plan.create:
+        adopted = eng.up(plan.program(plan.start))["n"]
+        assert adopted.op == "create" and adopted.outputs["applied_steps"] == [], adopted.text
+    emu.clear_calls()
+    inject = lambda: emu.fault(**case.fault_spec())  # noqa: E731
+    if case.phase != "readback":
+        inject()
+    result = eng.up(plan.program(plan.target), after_diff=inject if case.phase == "readback" else None)["n"]
+    calls = emu.calls()
+    ok, record = _converged(emu, plan)
+    row = FaultRow(case, converged=result.error is None and ok, error=result.text,
+                   registered_after=registered(record), storage_after=storage_of(record),
+                   calls=calls, stderr=eng.last_stderr, outputs=result.outputs)
+    if result.error is not None:
+        emu.clear_faults()
+        emu.clear_calls()
+        again = eng.up(plan.program(plan.target))["n"]
+        ok_again, _ = _converged(emu, plan)
+        row.rerun_converged = again.error is None and ok_again
+        row.rerun_error = again.text
+        row.rerun_calls = emu.calls()
+    return row
+
+
+def _run_timeout_case(emu: Emulator, case: FaultCase) -> FaultRow:
+    """A genuine timeout: an Executor whose client gives up reading after 0.5 s."""
+    plan = case.plan
+    reset_process_state()
+    config = ProviderConfig.parse({"access_token": emu.token, "graph_api_url": emu.url,
+                                   "api_version": plan.version})
+    client = GraphClient(config, timeout=(1.0, 0.5))
+    out = io.StringIO()
+    executor = Executor(client, out=out)
+    emu.fault(**case.fault_spec())
+    error = ""
+    try:
+        executor.converge(plan.number, Desired(region=plan.target, pin=DEMO_PIN))
+    except Exception as exc:  # noqa: BLE001
+        error = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
+    finally:
+        client.close()
+        reset_process_state()
+    deadline = time.monotonic() + 5  # the emulator logs the delayed call once it has answered it
+    calls = emu.calls()
+    while not any(c.get("fault") for c in calls) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        calls = emu.calls()
+    ok, record = _converged(emu, plan)
+    return FaultRow(case, converged=not error and ok, error=error, registered_after=registered(record),
+                    storage_after=storage_of(record), calls=calls, stderr=out.getvalue())
+
+
+FAULT_HEADER = ["#", "plan", "call", "fault", "converged in the run", "left offline",
+                "calls used (POST / all)", "re-run after fix converged"]
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_fault_table(rows: list[FaultRow]) -> str:
+    rows = sorted(rows, key=lambda r: r.case.index)
+    converged = sum(r.converged for r in rows)
+    offline = sum(r.left_offline == "YES" for r in rows)
+    rerun = [r for r in rows if r.rerun_converged is not None]
+    head = (
+        "# Fault matrix\n\n"
+        "Each case: a demo-seeded emulator, the provider driven as Pulumi drives it (Check, Diff, "
+        "Create/Update; timeouts through an in-process Executor with a 0.5 s read timeout), one fault "
+        "injected at the named call, then a re-run once the fault is gone. `left offline`: registered "
+        "before the run and not registered after it.\n\n"
+        f"{len(rows)} cases: {converged} converged in the run, {offline} left offline, "
+        f"{sum(bool(r.rerun_converged) for r in rerun)} of {len(rerun)} failed runs converged on re-run.\n\n"
+    )
+    return head + markdown_table(FAULT_HEADER, [r.cells() for r in rows])
+
+
+# --- the bad-input matrix ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """One declared input or configuration that must be refused before any mutating call."""
+
+    key: str  # how the table shows the input
+    props: dict[str, Any]
+    mentions: tuple[str, ...]  # text the error must contain: the field and the fix
+    stage: str = "Check"  # Check (a CheckFailure) or the provider call that refuses (Create, Update)
+    config: dict[str, str | None] = field(default_factory=dict)  # overrides; None removes the key
+    adopt_with: dict[str, Any] | None = None  # declared like this first (zero calls), then updated
+    accepted: str | None = None  # not an error: the region it must be normalised to
+
+    def engine_config(self, emu: Emulator) -> dict[str, str]:
+        config: dict[str, str | None] = {**engine_config(emu), **self.config}
+        return {k: v for k, v in config.items() if v is not None}
+
+    def shown(self) -> str:
+        parts = [self.key]
+        if self.stage != "Check" or self.adopt_with:
+            parts.append(f"(number {self.props.get('phone_number_id')})")
+        return " ".join(parts)
+
+
+def _res(number: str = UNREGISTERED, region: Any = "BR", pin: Any = DEMO_PIN, **extra: Any) -> dict[str, Any]:
+    props = {"phone_number_id": number, "region": region, "pin": pin, **extra}
+    return {k: v for k, v in props.items() if v is not _MISSING}
+
+
+_MISSING = object()
+REGION_FIX = ("region", "DEFAULT")
+PIN_FIX = ("pin", "6 digits")
+PID_FIX = ("phone_number_id", "digits only")
+
+BAD_INPUTS: tuple[BadInput, ...] = (
+    BadInput('region: "XX"', _res(region="XX"), (*REGION_FIX, "not supported", "BR")),
+    BadInput('region: "UK"', _res(region="UK"), ("region", "GB")),
+    BadInput('region: "EU"', _res(region="EU"), ("region", "DE")),
+    BadInput('region: ""', _res(region=""), (*REGION_FIX, "required")),
+    BadInput("region: None", _res(region=None), (*REGION_FIX, "required")),
+    BadInput("region: missing", _res(region=_MISSING), (*REGION_FIX, "required")),
+    BadInput('region: "BRA" (three letters)', _res(region="BRA"), (*REGION_FIX, "not supported")),
+    BadInput("region: 55 (a number)", _res(region=55), ("region", "text code", "BR or DEFAULT")),
+    BadInput('region: "br" (lower case)', _res(REGISTERED_BR, region="br"), (), stage="Create", accepted="BR"),
+    BadInput('region: " br " (lower case, spaces)', _res(REGISTERED_BR, region=" br "), (), stage="Create",
+             accepted="BR"),
+    BadInput('phone_number_id: "abcdef" (letters)', _res("abcdef"), (*PID_FIX, "'abcdef'")),
+    BadInput('phone_number_id: "" (empty)', _res(""), (*PID_FIX, "missing")),
+    BadInput('phone_number_id: "1065 4035 2242 924" (spaces)', _res("1065 4035 2242 924"),
+             (*PID_FIX, "no spaces")),
+    BadInput('phone_number_id: " 106540352242924" (leading space)', _res(" 106540352242924"),
+             (*PID_FIX, "no spaces")),
+    BadInput('pin: "12345" (5 digits)', _res(pin="12345"), PIN_FIX),
+    BadInput('pin: "1234567" (7 digits)', _res(pin="1234567"), PIN_FIX),
+    BadInput('pin: "abcdef" (letters)', _res(pin="abcdef"), PIN_FIX),
+    BadInput("pin: missing, create must register", _res(UNREGISTERED, pin=_MISSING),
+             ("pin", "6-digit", "set `pin`"), stage="Create"),
+    BadInput("pin: missing, update must cut over", _res(REGISTERED_DEFAULT, pin=_MISSING),
+             ("pin", "6-digit", "set `pin`"), stage="Update",
+             adopt_with=_res(REGISTERED_DEFAULT, region=DEFAULT, pin=_MISSING)),
+    BadInput("enforce_pin: true without pin", _res(pin=_MISSING, enforce_pin=True), ("pin", "enforce_pin")),
+    BadInput('on_delete: "delete"', _res(on_delete="delete"), ("on_delete", "retain", "disable")),
+    BadInput('unknown input "regoin"', _res(regoin="BR"), ("regoin", "unknown input")),
+    BadInput("config: no access token", _res(), ("whatsapp:accessToken", "WHATSAPP_ACCESS_TOKEN"),
+             stage="Create", config={"whatsapp:accessToken": None}),
+    BadInput('config: graphApiUrl "not a url"', _res(), ("whatsapp:graphApiUrl", "https://graph.facebook.com"),
+             stage="Create", config={"whatsapp:graphApiUrl": "not a url"}),
+    BadInput('config: graphApiUrl "ftp://127.0.0.1"', _res(), ("whatsapp:graphApiUrl", "http(s)"),
+             stage="Create", config={"whatsapp:graphApiUrl": "ftp://127.0.0.1"}),
+    BadInput('config: graphApiUrl "http://127.0.0.1:1" (unreachable)', _res(),
+             ("106540352242924", "whatsapp:graphApiUrl"), stage="Create",
+             config={"whatsapp:graphApiUrl": "http://127.0.0.1:1"}),
+    BadInput('config: apiVersion "banana"', _res(), ("whatsapp:apiVersion", "v25.0"), stage="Create",
+             config={"whatsapp:apiVersion": "banana"}),
+    BadInput('config: apiVersion "v25"', _res(), ("whatsapp:apiVersion", "v25.0"), stage="Create",
+             config={"whatsapp:apiVersion": "v25"}),
+    BadInput('config: maxConcurrentCutovers "0"', _res(), ("whatsapp:maxConcurrentCutovers", "at least 1"),
+             stage="Create", config={"whatsapp:maxConcurrentCutovers": "0"}),
+    BadInput("number not verified", _res(NOT_VERIFIED),
+             ("not verified", f"python -m provider verify --phone-number-id {NOT_VERIFIED}"), stage="Create"),
+    BadInput("number shared with the Business app (create)", _res(COEXISTENCE, allow_cutover_on_create=True),
+             ("is_on_biz_app", "WhatsApp Business app"), stage="Create"),
+    BadInput("number shared with the Business app (create, no allow flag)", _res(COEXISTENCE),
+             ("is_on_biz_app", "WhatsApp Business app"), stage="Create"),
+    BadInput("number shared with the Business app (update)", _res(COEXISTENCE), ("is_on_biz_app",),
+             stage="Update", adopt_with=_res(COEXISTENCE, region=DEFAULT)),
+    BadInput("number in No Storage mode", _res(NO_STORAGE), ("NO_STORAGE_ENABLED", "WhatsApp Manager"),
+             stage="Create"),
+    BadInput("number in No Storage mode, declared DEFAULT", _res(NO_STORAGE, region=DEFAULT),
+             ("NO_STORAGE_ENABLED", "WhatsApp Manager"), stage="Create"),
+    BadInput("create that would cut over a registered number", _res(REGISTERED_DEFAULT),
+             ("declare its current region first", "allow_cutover_on_create"), stage="Create"),
+)
+
+
+@dataclass
+class BadInputRow:
+    entry: BadInput
+    stage: str  # where it failed: Check, Create, Update, or "accepted"
+    error: str  # the text the user sees (check failures, or the traceback's last line)
+    calls: list[dict]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def cells(self) -> list[str]:
+        return [self.entry.shown(), self.stage, self.error or f"accepted: region {self.outputs.get('region')}"]
+
+
+def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) -> list[BadInputRow]:
+    """Every entry through the engine protocol, several resources per command as in a real stack.
+
+    Entries refused at Check share one command (they never reach a provider call that could touch
+    the network: every call that command makes counts against each of them). The other entries with
+    the default configuration share commands as long as their phone numbers differ, and each gets
+    the calls made to its number. Entries with their own configuration, or declared first and then
+    updated, get a command of their own.
+    """
+    from tests.engine import Engine
+
+    rows: dict[int, BadInputRow] = {}
+    indexed = list(enumerate(entries))
+    shared = [(i, e) for i, e in indexed if not e.config and not e.adopt_with]
+    groups: list[list[tuple[int, BadInput]]] = [[(i, e) for i, e in shared if e.stage == "Check"]]
+    for i, entry in shared:
+        if entry.stage == "Check":
+            continue
+        number = entry.props.get("phone_number_id")
+        group = next((g for g in groups[1:] if all(e.props.get("phone_number_id") != number for _, e in g)), None)
+        if group is None:
+            groups.append(group := [])
+        group.append((i, entry))
+    for n, group in enumerate(groups):
+        if not group:
+            continue
+        emu.reset("demo")
+        steps = Engine(engine_config(emu)).up({f"r{i}": e.props for i, e in group})
+        calls = emu.calls()
+        for i, entry in group:
+            mine = calls if n == 0 else [c for c in calls
+                                         if c["path"].startswith(f"/{entry.props['phone_number_id']}")]
+            rows[i] = _bad_row(entry, steps[f"r{i}"], mine)
+    for i, entry in indexed:
+        if i in rows:
+            continue
+        emu.reset("demo")
+        eng = Engine(entry.engine_config(emu))
+        if entry.adopt_with:
+            adopted = Engine(engine_config(emu))
+            first = adopted.up({"r": entry.adopt_with})["r"]
+            assert first.error is None and first.outputs["applied_steps"] == [], first.error
+            eng.state = adopted.state
+        emu.clear_calls()
+        step = eng.up({"r": entry.props})["r"]
+        rows[i] = _bad_row(entry, step, emu.calls())
+    return [rows[i] for i, _ in indexed]
+
+
+def _bad_row(entry: BadInput, step, calls: list[dict]) -> BadInputRow:
+    if step.error is None:
+        return BadInputRow(entry, "accepted", "", calls, outputs=step.outputs)
+    return BadInputRow(entry, step.error.method, step.error.last_line if step.error.method != "Check"
+                       else step.error.details, calls)
+
+
+def render_bad_input_table(rows: list[BadInputRow]) -> str:
+    head = ("# Bad-input matrix\n\n"
+            "Each input through the engine protocol (Check, Diff, Create/Update against "
+            "`python -m pulumi.dynamic`). `stage`: where it was refused. Every entry made zero "
+            "mutating calls. The error column is the exact text the CLI shows (a CheckFailure, or "
+            "the last line of the provider's traceback).\n\n")
+    return head + markdown_table(["input", "stage", "error"], [r.cells() for r in rows])
+
+
+def write_table(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--faults", action="store_true", help="run and print the fault matrix")
+    parser.add_argument("--bad-input", action="store_true", help="run and print the bad-input matrix")
+    parser.add_argument("--saved", action="store_true", help="print the tables the last pytest run wrote")
+    parser.add_argument("--write", action="store_true", help="also write the tables to tests/out/")
+    args = parser.parse_args(argv)
+    if args.saved:
+        for path in (FAULT_TABLE, BAD_INPUT_TABLE):
+            print(path.read_text(encoding="utf-8") if path.exists() else f"({path} not written yet: run pytest)")
+        return 0
+    both = not (args.faults or args.bad_input)
+    emu = start_emulator(seed="demo")
+    try:
+        if args.faults or both:
+            started = time.monotonic()
+            rows = [run_fault_case(emu, case) for case in fault_cases() + timeout_cases()]
+            text = render_fault_table(rows)
+            print(text)
+            print(f"({time.monotonic() - started:.1f} s)\n", file=sys.stderr)
+            if args.write:
+                write_table(FAULT_TABLE, text)
+        if args.bad_input or both:
+            text = render_bad_input_table(run_bad_inputs(emu))
+            print(text)
+            if args.write:
+                write_table(BAD_INPUT_TABLE, text)
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
