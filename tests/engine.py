@@ -285,24 +285,9 @@ class Engine:
                 return Step(name, "error", error=exc)
 
         def run(proc: ProviderProcess) -> dict[str, Step]:
-            steps: dict[str, Step] = {}
-            names = list(program)
-            if parallel <= 1:
-                for name in names:
-                    steps[name] = one(proc, name, program[name])
-            else:
-                from concurrent.futures import ThreadPoolExecutor
-                with ThreadPoolExecutor(max_workers=parallel) as pool:
-                    for name, step in zip(names, pool.map(lambda n: one(proc, n, program[n]), names)):
-                        steps[name] = step
+            steps = _each(list(program), lambda n: one(proc, n, program[n]), parallel)
             for name in [n for n in self.state if n not in program]:
-                try:
-                    old = self.state[name]
-                    proc.delete(urn(name), old.id, old.outputs)
-                    del self.state[name]
-                    steps[name] = Step(name, "delete")
-                except ProviderCallError as exc:
-                    steps[name] = Step(name, "error", error=exc)
+                steps[name] = self._delete(proc, name)
             return steps
         return self._run(run)
 
@@ -329,25 +314,26 @@ class Engine:
             except ProviderCallError as exc:
                 return Step(name, "error", error=exc)
 
-        def run(proc: ProviderProcess) -> dict[str, Step]:
-            names = list(self.state)
-            if parallel <= 1:
-                return {name: one(proc, name) for name in names}
-            from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(max_workers=parallel) as pool:
-                return dict(zip(names, pool.map(lambda n: one(proc, n), names)))
-        return self._run(run)
+        return self._run(lambda proc: _each(list(self.state), lambda n: one(proc, n), parallel))
+
+    def _delete(self, proc: ProviderProcess, name: str) -> Step:
+        old = self.state[name]
+        try:
+            proc.delete(urn(name), old.id, old.outputs)
+        except ProviderCallError as exc:
+            return Step(name, "error", error=exc)
+        del self.state[name]
+        return Step(name, "delete")
 
     def destroy(self) -> dict[str, Step]:
-        def run(proc: ProviderProcess) -> dict[str, Step]:
-            steps = {}
-            for name in list(self.state):
-                old = self.state[name]
-                try:
-                    proc.delete(urn(name), old.id, old.outputs)
-                    del self.state[name]
-                    steps[name] = Step(name, "delete")
-                except ProviderCallError as exc:
-                    steps[name] = Step(name, "error", error=exc)
-            return steps
-        return self._run(run)
+        """``pulumi destroy``: Delete with the stored outputs; the program is not run."""
+        return self._run(lambda proc: {name: self._delete(proc, name) for name in list(self.state)})
+
+
+def _each(names: list[str], fn, parallel: int) -> dict[str, Any]:
+    """Run ``fn`` per name, one at a time or on ``parallel`` threads (Pulumi's --parallel)."""
+    if parallel <= 1:
+        return {name: fn(name) for name in names}
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        return dict(zip(names, pool.map(fn, names)))

@@ -230,7 +230,7 @@ def test_a_secure_access_token_must_come_from_the_environment(project, emulator,
 
 
 def test_stack_config_wins_over_the_environment_for_the_token(project, monkeypatch):
-    monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", "EAAwrongTokenFromTheEnvironment0000")
+    monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", "EAA-fake-wrong-token-from-the-environment")
     assert run("drift", "--stack", "test", project_dir=project(IN_SYNC))[0] == 0
 
 
@@ -277,7 +277,7 @@ def test_drift_reports_a_no_storage_number_declared_with_a_region(project):
 
 
 def test_drift_exits_1_when_the_token_is_rejected_and_never_prints_it(project):
-    token = "EAAthisTokenIsNotAcceptedByTheEmulator42"
+    token = "EAA-fake-token-the-emulator-rejects-42"
     code, out, err = run("drift", "--stack", "test", project_dir=project(IN_SYNC, whatsapp__accessToken=token))
     assert code == 1
     assert "access token was rejected" in err
