@@ -28,6 +28,7 @@ from .config import ProviderConfig
 from .errors import AuthenticationFailed, ConfigurationError, ObjectNotFound, WhatsAppError
 from .executor import (
     REGISTER_BUDGET,
+    create_cutover_problem,
     Desired,
     Executor,
     preflight_problems,
@@ -183,15 +184,10 @@ def _assess(executor: Executor, report: NumberReport, desired: Desired, *, allow
     report.problems = preflight_problems(plan, live, desired, prior_calls=prior, now=now, breaker=None)
     if report.in_state is not None:
         report.budget_used = len(prior)
-    # As Executor.converge: only a cutover that declaring the current region would avoid; No Storage and
-    # Business-app numbers are refused by the preflight with their own reason.
-    if (plan.deregisters and not allow_cutover_on_create and not report.removed
-            and live.storage_status.managed and not live.node.is_on_biz_app):
+    refusal = create_cutover_problem(plan, live, desired.region)
+    if refusal and not allow_cutover_on_create and not report.removed:
         if report.in_state is False:
-            report.problems.insert(0, (
-                f"the number is new to the stack, and `pulumi up` refuses to create a resource that cuts a "
-                f"registered number over ({describe(live.region)} -> {describe(desired.region)}): declare its "
-                "current region first, then change it in a separate update"))
+            report.problems.insert(0, f"the number is new to the stack, so `pulumi up` creates its resource: {refusal}")
         elif report.in_state is None and command == "plan":
             report.warnings.append(
                 "if this number is not in the stack's state yet, `pulumi up` creates its resource and refuses "

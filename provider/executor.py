@@ -143,9 +143,8 @@ class _ProcessState:
         self.breaker: str | None = None
         self.cutover_slots: threading.BoundedSemaphore | None = None
         self.cutover_size = 0
-        self.offline: set[str] = set()
-        self.max_offline = 0
-        self.claims: set[str] = set()
+        self.existing: set[str] = set()  # numbers of resources already in state (seen in diff/update)
+        self.created: set[str] = set()   # numbers a create in this command claimed
         self.executors: dict[tuple, "Executor"] = {}
 
 
@@ -160,16 +159,31 @@ def reset_process_state() -> None:
     _state = _ProcessState()
 
 
-def process_stats() -> dict[str, object]:
-    return {"max_offline": _state.max_offline, "breaker": _state.breaker}
-
-
 def _do_not_rerun(*causes: BaseException) -> str:
     """The warning every error after a PIN or lockout refusal carries (SPEC.md, "Failures")."""
-    if any(getattr(cause, "code", None) in PIN_AND_LOCKOUT_CODES for cause in causes):
-        return (" Do NOT re-run automatically: every attempt uses a PIN guess and the 72-hour "
-                "register budget, and Meta blocks the number for 72 hours after 10 calls.")
-    return ""
+    codes = {getattr(cause, "code", None) for cause in causes}
+    if not codes & PIN_AND_LOCKOUT_CODES:
+        return ""
+    if 133016 in codes:
+        why = ("Meta has blocked register and deregister for this number for 72 hours, and an attempt "
+               "cannot shorten that")
+    else:
+        why = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks the "
+               "number for 72 hours after 10 calls")
+    return f" Do NOT re-run automatically: {why}."
+
+
+def create_cutover_problem(plan: Plan, live: LiveNumber, desired_region: str) -> str | None:
+    """Why a *create* must not run this plan, or None. A create never cuts a registered number over:
+    `pulumi preview` shows a create as a plain + without asking the provider, so the cutover would
+    reach production unreviewed. No Storage and Business-app numbers are left to the preflight, whose
+    reason is the one that applies ("declare its current region" cannot fix them)."""
+    if not plan.deregisters or not live.storage_status.managed or live.node.is_on_biz_app:
+        return None
+    return (f"the number is registered and serving traffic with storage {describe(live.region)}, not "
+            f"{describe(desired_region)}. A create never cuts a number over, because `pulumi preview` shows "
+            "a create without asking the provider: declare its current region first, then change it in a "
+            "separate update (or set allow_cutover_on_create=True to accept an unreviewed cutover)")
 
 
 class Executor:
@@ -236,19 +250,24 @@ class Executor:
     # -- claims -------------------------------------------------------------------------------
 
     @staticmethod
-    def claim(number_id: str) -> None:
-        """One create/update per number per Pulumi command: a second means two resources declare it."""
+    def claim(number_id: str, *, new: bool) -> None:
+        """Only one resource may manage a number in a Pulumi command.
+
+        A resource already in state claims its number in diff and update (the same resource does
+        both); a create claims it as new. A create for a number another resource manages, or any
+        second claim after a create, means two resources declare it: refused before any call.
+        """
         with _state.lock:
-            if number_id in _state.claims:
+            if number_id in _state.created or (new and number_id in _state.existing):
                 raise PreflightError(number_id, [
                     "two resources in this stack declare the same phone number; keep exactly one "
                     "(each number must have one declared region)"
                 ])
-            _state.claims.add(number_id)
+            (_state.created if new else _state.existing).add(number_id)
 
     @staticmethod
     def claimed(number_id: str) -> bool:
-        return number_id in _state.claims
+        return number_id in _state.created or number_id in _state.existing
 
     # -- converge -----------------------------------------------------------------------------
 
@@ -267,16 +286,9 @@ class Executor:
             if plan.in_sync:
                 return Outcome(live, plan, [], kept)
             problems = self.preflight(plan, live, desired, prior_calls)
-            # No Storage / unrecognised storage and Business-app numbers are already refused by the
-            # preflight, with the reason that applies: "declare its current region" cannot fix them.
-            if (creating and plan.deregisters and not allow_cutover and live.storage_status.managed
-                    and not live.node.is_on_biz_app):
-                problems.insert(0,
-                    f"the number is registered and serving traffic with storage {describe(live.region)}, "
-                    f"not {describe(desired.region)}. A create never cuts a number over, because "
-                    "`pulumi preview` shows a create without asking the provider: declare its current "
-                    "region first, then change it in a separate update (or set "
-                    "allow_cutover_on_create=True to accept an unreviewed cutover)")
+            refusal = create_cutover_problem(plan, live, desired.region) if creating and not allow_cutover else None
+            if refusal:
+                problems.insert(0, refusal)
             if problems:
                 raise PreflightError(number_id, problems)
             made: list[str] = []
@@ -311,12 +323,9 @@ class Executor:
             try:
                 return self._steps(plan, live, desired, made, deadline=None)
             except BaseException as exc:
-                with _state.lock:
-                    _state.breaker = _state.breaker or f"{number_id}: {type(exc).__name__}"
+                self._trip_breaker(number_id, exc)
                 raise
         finally:
-            with _state.lock:
-                _state.offline.discard(number_id)
             slots.release()
 
     def _cutover_slots(self) -> threading.BoundedSemaphore:
@@ -343,9 +352,6 @@ class Executor:
                     raise self._deregister_error(plan, live, exc, made) from exc
                 deregistered = True
                 deadline = time.monotonic() + self.offline_deadline
-                with _state.lock:
-                    _state.offline.add(number_id)
-                    _state.max_offline = max(_state.max_offline, len(_state.offline))
             elif call.step is Step.SETTINGS:
                 try:
                     self._timed(number_id, f"settings({call.region})",
@@ -417,7 +423,7 @@ class Executor:
                 attempt -= 1
                 continue
             except TransientError as exc:
-                if exc.code in PIN_AND_LOCKOUT_CODES or attempt >= REGISTRATION_ATTEMPTS:
+                if attempt >= REGISTRATION_ATTEMPTS:
                     raise
                 wait = self.client.retry.delay(attempt - 1, exc.retry_after)
                 if deadline is not None and time.monotonic() + wait >= deadline:

@@ -130,6 +130,9 @@ class PhoneNumberStorageProvider(ResourceProvider):
         if _has_unknown(news):
             return DiffResult(changes=True, replaces=[])
         inputs = _normalised(news)
+        from .executor import Executor
+
+        Executor.claim(inputs["phone_number_id"], new=False)  # a create of the same number is then refused
         echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region")
         stale = olds.get("schema_version") != SCHEMA_VERSION
         if _config().access_token:
@@ -145,7 +148,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         inputs = _normalised(props)
         number_id = inputs["phone_number_id"]
         executor = _executor()
-        executor.claim(number_id)
+        executor.claim(number_id, new=True)
         outcome = executor.converge(number_id, _desired(inputs), creating=True,
                                     allow_cutover=bool(inputs.get("allow_cutover_on_create")))
         if not outcome.applied_steps:
@@ -156,7 +159,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         inputs = _normalised(news)
         number_id = inputs["phone_number_id"]
         executor = _executor()
-        executor.claim(number_id)
+        executor.claim(number_id, new=False)
         outcome = executor.converge(number_id, _desired(inputs), prior_calls=olds.get("registration_calls"))
         return UpdateResult(_outputs(inputs, outcome))
 

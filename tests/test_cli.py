@@ -198,7 +198,8 @@ def test_plan_with_state_refuses_a_cutover_on_create_and_shows_removed_numbers(p
     code, out, _ = run("plan", "--stack", "test", "--format", "markdown", "--state", str(state),
                        project_dir=project(numbers))
     assert code == 1
-    assert "refuses to create a resource that cuts a registered number over" in out
+    assert "the number is new to the stack, so `pulumi up` creates its resource" in out
+    assert "A create never cuts a number over" in out
     assert (f"| `{REGISTERED_BR}` |  | removed | BR, registered | removed (on_delete=disable) | "
             "deregister → settings(DEFAULT) → register | yes | ok | 10 of 10 |") in out
     assert "| `106540352242999` |  | removed | unknown | removed (on_delete=retain) | - | - | - |" in out

@@ -288,3 +288,15 @@ def test_check_reports_each_bad_input_with_its_property(emulator):
     assert set(props) == {"phone_number_id", "region", "pin"}
     assert "GB" in props["region"]
     assert "123" not in props["pin"]
+
+
+def test_a_new_resource_for_a_number_an_unchanged_resource_manages_is_refused_before_any_call(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"a": number(REGISTERED_BR, "BR")}), "a")
+    emulator.clear_calls()
+    steps = eng.up({"a": number(REGISTERED_BR, "BR"), "b": number(REGISTERED_BR, "IN", allow_cutover_on_create=True)})
+    assert steps["a"].op == "same"
+    assert steps["b"].op == "error"
+    assert "two resources in this stack declare the same phone number" in steps["b"].error.last_line
+    assert posts(emulator) == []
+    assert storage(emulator, REGISTERED_BR) == "BR"
