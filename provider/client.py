@@ -61,6 +61,11 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+def _shorten(text: str, limit: int = 300) -> str:
+    """urllib3's connection errors nest several reprs; keep the start, cut at a word."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
 def _usage_percent(response: requests.Response) -> float:
     """The highest usage figure in Meta's X-App-Usage / X-Business-Use-Case-Usage headers."""
     peak = 0.0
@@ -155,7 +160,7 @@ class GraphClient:
             except requests.Timeout as exc:
                 error: GraphAPIError = RequestTimeout(redact(type(exc).__name__), method=method, path=path)
             except requests.RequestException as exc:
-                error = NetworkError(redact(exc)[:300], method=method, path=path)
+                error = NetworkError(_shorten(redact(exc)), method=method, path=path)
             else:
                 try:
                     payload = response.json()
