@@ -256,7 +256,8 @@ class GraphClient:
                 if left <= 0:
                     raise RequestTimeout("offline deadline passed before the call", method=method, path=path)
                 timeout = (min(timeout[0], left), min(timeout[1], left))
-            if idempotent and method == "GET" and self._usage >= self.SLOW_DOWN_AT_PERCENT:
+            # Pace fresh reads when usage is high; a retry has just waited already.
+            if attempt == 0 and idempotent and method == "GET" and self._usage >= self.SLOW_DOWN_AT_PERCENT:
                 self._sleep(min(5.0, (self._usage - self.SLOW_DOWN_AT_PERCENT) / 2))
             error = self._attempt(method, target, path, query, body, timeout)
             if not isinstance(error, GraphAPIError):
