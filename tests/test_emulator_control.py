@@ -310,8 +310,8 @@ def test_call_log_times_are_on_the_emulator_clock(emulator, emulator_api):
     assert call["started"] == pytest.approx(emulator.now(), abs=5)
 
 
-def test_call_log_never_holds_the_token_of_a_rejected_call(emulator, make_graph_client):
-    make_graph_client(emulator, token="wrong-secret-token").get(f"/{REGISTERED_DEFAULT}")
+def test_call_log_never_holds_the_token_of_a_rejected_call(emulator, make_emulator_http):
+    make_emulator_http(emulator, token="wrong-secret-token").get(f"/{REGISTERED_DEFAULT}")
     (call,) = emulator.calls()
     assert call["status"] == 401 and call["code"] == 190
     assert "wrong-secret-token" not in json.dumps(call)
@@ -331,11 +331,11 @@ def test_keep_alive_reuses_the_connection(emulator, emulator_api):
     assert len(sockets) == 1
 
 
-def test_concurrent_register_respects_the_budget_exactly(emulator, make_graph_client):
+def test_concurrent_register_respects_the_budget_exactly(emulator, make_emulator_http):
     barrier = threading.Barrier(50)
 
     def worker(_):
-        api = make_graph_client(emulator)
+        api = make_emulator_http(emulator)
         barrier.wait()
         return api.post(f"/{REGISTERED_DEFAULT}/register", json=REGISTER)
 
@@ -348,14 +348,14 @@ def test_concurrent_register_respects_the_budget_exactly(emulator, make_graph_cl
     assert len(emulator.calls()) == 50
 
 
-def test_concurrent_mixed_requests_are_safe(emulator, make_graph_client):
+def test_concurrent_mixed_requests_are_safe(emulator, make_emulator_http):
     ids = [str(400000000000000 + i) for i in range(25)]
     for id_ in ids:
         emulator.add_number(id=id_, platform_type="NOT_APPLICABLE", pin=DEMO_PIN)
     regions = ["IN", "SG", "BR", "DE", "GB"]
 
     def worker(i):
-        api = make_graph_client(emulator)
+        api = make_emulator_http(emulator)
         id_ = ids[i % len(ids)]
         if i < 25:
             body = {"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED",

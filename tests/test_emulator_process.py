@@ -28,10 +28,10 @@ def _session(token):
     return s
 
 
-def test_subprocess_harness(make_graph_client):
+def test_subprocess_harness(make_emulator_http):
     with start_emulator(subprocess=True) as emu:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", emu.url)
-        api = make_graph_client(emu)
+        api = make_emulator_http(emu)
         assert api.get(f"/{REGISTERED_DEFAULT}").json()["id"] == REGISTERED_DEFAULT
         assert api.post(f"/{REGISTERED_BR}/deregister").status_code == 200
         assert api.get(f"/{REGISTERED_BR}/settings").json()["storage_configuration"] == {"status": "DEFAULT"}
@@ -44,11 +44,11 @@ def test_subprocess_harness(make_graph_client):
     assert proc.returncode == 0  # SIGTERM is a clean shutdown
 
 
-def test_subprocess_options(make_graph_client):
+def test_subprocess_options(make_emulator_http):
     with start_emulator(subprocess=True, tokens=("t1", "t2"), deregister_keeps_storage=True) as emu:
         assert emu.token == "t1"
-        assert make_graph_client(emu, token="local-dev-token").get(f"/{REGISTERED_DEFAULT}").status_code == 401
-        api = make_graph_client(emu, token="t2")
+        assert make_emulator_http(emu, token="local-dev-token").get(f"/{REGISTERED_DEFAULT}").status_code == 401
+        api = make_emulator_http(emu, token="t2")
         assert api.post(f"/{REGISTERED_BR}/deregister").status_code == 200
         assert api.get(f"/{REGISTERED_BR}/settings").json()["storage_configuration"]["data_localization_region"] == "BR"
 
@@ -121,10 +121,10 @@ def test_state_file_survives_a_subprocess_restart(tmp_path):
         assert emu.now() - time.time() == pytest.approx(3600, abs=60)  # clock offset persisted
 
 
-def test_state_file_in_process_is_saved_after_every_mutation(tmp_path, make_graph_client):
+def test_state_file_in_process_is_saved_after_every_mutation(tmp_path, make_emulator_http):
     state_file = tmp_path / "state.json"
     with start_emulator(state_file=state_file) as emu:
-        api = make_graph_client(emu)
+        api = make_emulator_http(emu)
         api.post(f"/{REGISTERED_DEFAULT}/register", json={**REGISTER, "pin": "000000"})  # a failed call
         saved = {n["id"]: n for n in json.loads(state_file.read_text())["numbers"]}
         assert saved[REGISTERED_DEFAULT]["failed_pin_attempts"] == 1
