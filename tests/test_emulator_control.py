@@ -377,6 +377,49 @@ def test_concurrent_mixed_requests_are_safe(emulator, make_emulator_http):
     assert len(emulator.calls()) == 25 * 2 + 25 * 8
 
 
+class _LockCheckedDict(dict):
+    """A dict that records every access made without holding `lock` (State's one lock)."""
+
+    def __init__(self, data, lock, violations):
+        super().__init__(data)
+        self._lock, self._violations = lock, violations
+
+    def _check(self, what):
+        if not self._lock._is_owned():
+            self._violations.append((what, threading.current_thread().name))
+
+
+for _name in ("__getitem__", "__setitem__", "__delitem__", "__contains__", "__iter__", "__len__",
+              "get", "pop", "items", "keys", "values", "setdefault", "update"):
+    def _checked(self, *args, _name=_name, **kw):
+        self._check(_name)
+        return getattr(dict, _name)(self, *args, **kw)
+    setattr(_LockCheckedDict, _name, _checked)
+
+
+def test_every_access_to_the_numbers_holds_the_state_lock(make_emulator_http):
+    from emulator.harness import start_emulator
+    with start_emulator() as emu:
+        state = emu._server.state
+        violations = []
+        with state.lock:
+            state.numbers = _LockCheckedDict(state.numbers, state.lock, violations)
+        api = make_emulator_http(emu)
+        emu.add_number(id="200000000000001", platform_type="NOT_APPLICABLE")
+        emu.patch("200000000000001", verified_name="Renamed")
+        for path in (f"/{REGISTERED_DEFAULT}", f"/{REGISTERED_DEFAULT}/settings", "/999",
+                     f"/{DEMO_WABA_ID}/phone_numbers", f"/{DEMO_WABA_ID}"):
+            api.get(path)
+        api.post("/200000000000001/register", json=REGISTER)
+        api.post(f"/{REGISTERED_BR}/deregister")
+        emu.numbers(), emu.number(UNREGISTERED), emu.calls()
+        emu._control("GET", "/")
+        emu.delete_number("200000000000001")
+        with state.lock:
+            assert isinstance(state.numbers, _LockCheckedDict)  # the check was in place throughout
+        assert violations == []
+
+
 def test_requests_in_flight_across_a_reset_do_not_leak_into_it(emulator, emulator_api):
     emulator.fault("POST", f"/{UNREGISTERED}/register", delay_ms=300)
     with pytest.raises(requests.exceptions.Timeout):

@@ -85,12 +85,29 @@ def test_cli_reports_a_busy_port():
     assert "cannot start" in result.stderr
 
 
-def test_cli_help_lists_the_options():
+def test_cli_help_shows_every_option_with_its_default_and_every_seed():
+    env = {**os.environ, "PYTHONPATH": ROOT, "EMULATOR_APP_SECRET": "secret-from-the-environment",
+           "COLUMNS": "200"}  # no wrapping inside a default
     result = subprocess.run([sys.executable, "-m", "emulator", "--help"], cwd=ROOT, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=20)
-    for option in ("--host", "--port", "--seed", "--state", "--token", "--latency-ms",
-                   "--deregister-keeps-storage"):
-        assert option in result.stdout
+                            text=True, env=env, timeout=20)
+    assert result.returncode == 0
+    text = result.stdout
+    options, seeds = text.split("\noptions:\n")[1].split("\nseeds:\n")
+    # one entry per option: its first line starts with "  --"; the help may wrap onto more lines
+    entries = re.split(r"\n(?=  -)", options.strip("\n"))
+    documented = {re.match(r"\s*(-[-\w]+)", e).group(1): " ".join(e.split()) for e in entries}
+    expected = {"--host": "127.0.0.1", "--port": "8787", "--seed": "demo", "--state": "memory",
+                "--token": "local-dev-token", "--latency-ms": "0.0",
+                "--deregister-keeps-storage": "False", "--app-secret": "not required"}
+    for option, default in expected.items():
+        assert "(default: " in documented[option], documented[option]
+        assert default in documented[option].split("(default: ")[1], documented[option]
+    assert set(documented) == {"-h", *expected}
+    from emulator.seed import SEEDS
+    lines = [line.split(None, 1) for line in seeds.strip().splitlines()]
+    assert [name for name, _ in lines] == list(SEEDS)
+    assert all(len(description) > 10 for _, description in lines)
+    assert "secret-from-the-environment" not in text
 
 
 def test_state_file_survives_a_subprocess_restart(tmp_path):
