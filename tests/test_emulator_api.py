@@ -1,4 +1,4 @@
-"""The emulated Graph API over real HTTP: every rule and error code of GRAPH_API.md."""
+"""The emulated Graph API over real HTTP: every rule and error code the emulator implements (emulator/README.md)."""
 
 from __future__ import annotations
 
