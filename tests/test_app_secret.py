@@ -154,3 +154,59 @@ def test_the_stack_file_takes_the_app_secret_like_the_token():
         secure.provider_config({"WHATSAPP_ACCESS_TOKEN": TOKEN})
     from_env = secure.provider_config({"WHATSAPP_ACCESS_TOKEN": TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET})
     assert from_env.app_secret == APP_SECRET and from_env.app_secret_source.kind == "env"
+
+
+# --- through the engine protocol, against an emulator that requires appsecret_proof -------------
+
+ENGINE_SECRET = "engine-app-secret-distinctive-5e6f"
+
+
+@pytest.fixture(scope="module")
+def proof_emulator():
+    from emulator.harness import start_emulator
+
+    emu = start_emulator(seed="demo", app_secret=ENGINE_SECRET)
+    yield emu
+    emu.stop()
+
+
+def _engine(emu, **config):
+    from tests.engine import Engine
+    from tests.reliability_report import engine_config
+
+    emu.reset("demo")
+    return Engine({**engine_config(emu), **config})
+
+
+def test_a_number_converges_on_an_emulator_that_requires_appsecret_proof(proof_emulator):
+    from emulator.seed import DEMO_PIN, REGISTERED_DEFAULT
+    from tests.reliability_report import storage_of
+
+    eng = _engine(proof_emulator, **{"whatsapp:appSecret": ENGINE_SECRET})
+    program = {"n": {"phone_number_id": REGISTERED_DEFAULT, "region": "DEFAULT", "pin": DEMO_PIN}}
+    assert eng.up(program)["n"].error is None
+    program["n"]["region"] = "BR"
+    steps = eng.up(program)
+    assert steps["n"].error is None, steps["n"].error
+    assert steps["n"].outputs["applied_steps"] == ["deregister", "settings", "register"]
+    assert storage_of(proof_emulator.number(REGISTERED_DEFAULT)) == "BR"
+    calls = proof_emulator.calls()
+    assert calls and all(c["status"] < 400 for c in calls), "every call carried a valid proof"
+    proof = hmac.new(ENGINE_SECRET.encode(), proof_emulator.token.encode(), hashlib.sha256).hexdigest()
+    for text in (eng.last_stderr, str(steps["n"].outputs), str(calls)):
+        assert ENGINE_SECRET not in text and proof not in text
+
+
+@pytest.mark.parametrize("secret, says", [
+    (None, "No app secret is configured: neither whatsapp:appSecret nor WHATSAPP_APP_SECRET is set"),
+    ("the-wrong-app-secret-0000", "The app secret from the stack config whatsapp:appSecret does not match"),
+])
+def test_without_the_right_app_secret_the_error_names_the_fix(proof_emulator, secret, says):
+    from emulator.seed import REGISTERED_BR
+
+    eng = _engine(proof_emulator, **({"whatsapp:appSecret": secret} if secret else {}))
+    steps = eng.up({"n": {"phone_number_id": REGISTERED_BR, "region": "BR"}})
+    last = steps["n"].error.last_line
+    assert "appsecret_proof" in last and says in last
+    assert "pulumi config set --secret whatsapp:appSecret" in last
+    assert all(c["method"] == "GET" for c in proof_emulator.calls()), "nothing was changed"

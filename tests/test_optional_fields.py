@@ -69,3 +69,14 @@ def test_a_required_field_rejected_stays_an_error(field):
 
 def test_the_optional_fields_are_exactly_those_no_safety_decision_reads():
     assert OPTIONAL_NODE_FIELDS == {"is_pin_enabled", "verified_name", "display_phone_number", "status"}
+
+
+def test_a_number_reads_on_an_emulator_that_rejects_is_pin_enabled(emulator, capsys):
+    from emulator.seed import REGISTERED_BR
+
+    emulator.reject_fields(["is_pin_enabled"])
+    config = ProviderConfig.parse({"access_token": emulator.token, "graph_api_url": emulator.url}, env={})
+    live = GraphClient(config).read(REGISTERED_BR)
+    assert live.registered and live.region == "BR" and live.node.is_pin_enabled is None
+    assert [c["status"] for c in emulator.calls() if c["path"] == f"/{REGISTERED_BR}"] == [400, 200]
+    assert "`is_pin_enabled`" in capsys.readouterr().err
