@@ -82,8 +82,13 @@ def region_violation(props: Mapping[str, Any], config: Optional[Mapping[str, Any
             f"policy's owners add {region} to allowedRegions.")
 
 
+def spelled(value: Any) -> Any:
+    """Text as the provider's check reads it (case and spaces ignored); anything else unchanged."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def disable_on_delete_violation(props: Mapping[str, Any], _config: Any) -> Optional[str]:
-    if props.get("on_delete") != "disable":
+    if spelled(props.get("on_delete")) != "disable":
         return None
     number = number_of(props)
     return (f"phone number {number} has on_delete 'disable': pulumi destroy, or removing this resource "
@@ -93,7 +98,7 @@ def disable_on_delete_violation(props: Mapping[str, Any], _config: Any) -> Optio
 
 
 def cutover_on_create_violation(props: Mapping[str, Any], _config: Any) -> Optional[str]:
-    if props.get("allow_cutover_on_create") is not True:
+    if spelled(props.get("allow_cutover_on_create")) not in (True, "true"):
         return None
     number = number_of(props)
     return (f"phone number {number} sets allow_cutover_on_create: if the live number keeps its data "

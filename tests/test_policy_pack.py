@@ -233,6 +233,7 @@ def test_on_delete_disable_is_an_advisory_warning(pack):
     found = diagnostics(pack.analyze(inputs(on_delete="disable")))
     assert [(name, level) for name, level, _ in found] == [(DELETE_POLICY, "advisory")]
     assert "on_delete 'disable'" in found[0][2] and "offline" in found[0][2] and NUMBER in found[0][2]
+    assert diagnostics(pack.analyze(inputs(on_delete=" Disable"))) == found  # spelled as check reads it
 
 
 def test_allow_cutover_on_create_is_an_advisory_warning(pack):
@@ -240,6 +241,8 @@ def test_allow_cutover_on_create_is_an_advisory_warning(pack):
     found = diagnostics(pack.analyze(inputs(allow_cutover_on_create=True)))
     assert [(name, level) for name, level, _ in found] == [(CUTOVER_POLICY, "advisory")]
     assert "allow_cutover_on_create" in found[0][2] and "separate, reviewed update" in found[0][2]
+    assert diagnostics(pack.analyze(inputs(allow_cutover_on_create="True"))) == found
+    assert diagnostics(pack.analyze(inputs(allow_cutover_on_create="false"))) == []
 
 
 def test_the_advisory_policies_can_be_made_mandatory_or_disabled_by_config(pack):
