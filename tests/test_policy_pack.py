@@ -30,7 +30,9 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 
 from provider.regions import DEFAULT, REGIONS
+from emulator.seed import REGISTERED_BR
 from tests.engine import capture_resource
+from tests.test_program import numbers_config, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "policy"
@@ -275,6 +277,20 @@ def test_other_resource_types_are_left_alone(pack):
     pack.configure(allowed("DE"))
     response = pack.analyze(inputs(region="BR", on_delete="disable"), type_token="aws:s3/bucket:Bucket")
     assert diagnostics(response) == []
+
+
+def test_the_inputs_the_stack_program_registers_are_the_ones_the_pack_reads(pack):
+    # Property names and values as __main__.py really sends them (under mocks), not as written here.
+    result = run_program(numbers_config({REGISTERED_BR: {
+        "region": "br", "pin": "123456", "onDelete": "disable", "allowCutoverOnCreate": "true"}}))
+    assert result["error"] is None
+    registered = result["resources"][0]
+    props = {key: value for key, value in registered["inputs"].items() if not key.startswith("__")}
+    pack.configure(allowed("DE"))
+    found = diagnostics(pack.analyze(props, type_token=registered["type"]))
+    assert {(name, level) for name, level, _ in found} == {
+        (REGIONS_POLICY, "mandatory"), (DELETE_POLICY, "advisory"), (CUTOVER_POLICY, "advisory")}
+    assert all(REGISTERED_BR in message and "123456" not in message for _, _, message in found)
 
 
 def test_the_pack_venv_is_rebuilt_only_when_its_requirements_change():
