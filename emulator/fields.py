@@ -113,6 +113,19 @@ _DERIVED = {
 }
 
 
+def rejectable_fields(names) -> frozenset[str]:
+    """The control API's list of fields to make "nonexisting"; ValueError names the problem."""
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError("reject must be a list of phone number field names")
+    unknown = sorted(set(names) - set(PHONE_NUMBER_FIELDS))
+    if unknown:
+        raise ValueError(f"not phone number field(s): {', '.join(unknown)}; "
+                         f"known: {', '.join(PHONE_NUMBER_FIELDS)}")
+    if "id" in names:
+        raise ValueError("id cannot be rejected: every Graph node has it")
+    return frozenset(names)
+
+
 def requested_fields(raw: str | None, rejected=frozenset()) -> list[str]:
     """The fields a `fields=` parameter asks for, or the default ones.
 

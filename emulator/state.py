@@ -20,7 +20,7 @@ import time
 
 from . import seed as seeds
 from .faults import FaultBook
-from .fields import PHONE_NUMBER_FIELDS
+from .fields import rejectable_fields
 from .persistence import read_state_file, write_state_file
 from .record import NumberRecord
 
@@ -190,17 +190,10 @@ class State:
 
     def reject_fields(self, names) -> list[str]:
         """Make these phone number fields "nonexisting" (replacing the previous list)."""
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ValueError("reject must be a list of phone number field names")
-        unknown = sorted(set(names) - set(PHONE_NUMBER_FIELDS))
-        if unknown:
-            raise ValueError(f"not phone number field(s): {', '.join(unknown)}; "
-                             f"known: {', '.join(PHONE_NUMBER_FIELDS)}")
-        if "id" in names:
-            raise ValueError("id cannot be rejected: every Graph node has it")
+        names = rejectable_fields(names)
         with self.lock:
-            self.rejected_fields = frozenset(names)
-            return sorted(self.rejected_fields)
+            self.rejected_fields = names
+            return sorted(names)
 
     def get_rejected_fields(self) -> list[str]:
         with self.lock:
