@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
@@ -180,6 +180,43 @@ _dropped_lock = threading.Lock()
 _NONEXISTING_FIELD = re.compile(r"nonexisting field \((\w+)\)")
 
 
+def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
+    """Whether ``exc`` rejected an optional field that was asked for; if so, never ask for it again."""
+    # Meta's answer (100, "Tried accessing nonexisting field (NAME)") names the field in its
+    # message only: there is no code or subcode to decide on.
+    match = _NONEXISTING_FIELD.search(exc.graph_message)
+    name = match.group(1) if match else None
+    if name not in OPTIONAL_NODE_FIELDS or name not in asked:
+        return False
+    with _dropped_lock:
+        first = name not in _dropped_fields
+        _dropped_fields.add(name)
+    if first:
+        print(f"whatsapp: notice: the Graph API rejects the phone number field `{name}` as nonexisting "
+              f"({exc.reference}); reading numbers without it from now on", file=sys.stderr, flush=True)
+    return True
+
+
+def _session_for(base: str, session: requests.Session | None) -> requests.Session:
+    """A session that reads proxies and the CA bundle (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) once.
+
+    Then requests stops consulting the environment per call: that rescan costs ~0.9 ms CPU per
+    request, and with trust_env a ~/.netrc entry for the Graph host would replace the Bearer
+    token on every call. A caller's session keeps its transport (tests mount a fake Graph API).
+    """
+    own = session is None
+    session = session or requests.Session()
+    env = session.merge_environment_settings(base, {}, None, None, None)
+    session.trust_env = False
+    session.proxies.update(env["proxies"])
+    session.verify = env["verify"]
+    if own:
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
+
+
 class GraphClient:
     """WhatsApp Cloud API calls for phone numbers, with typed errors and bounded retries."""
 
@@ -210,20 +247,9 @@ class GraphClient:
         for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             userinfo = urlsplit(os.environ.get(var, "")).netloc.rpartition("@")[0]
             register_secret(userinfo)
-        own_session = session is None
-        self._session = session or requests.Session()
-        # Read proxies and the CA bundle (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) once, then stop
-        # requests from consulting the environment per call: that rescan costs ~0.9 ms CPU per
-        # request, and with trust_env a ~/.netrc entry for the Graph host would replace the Bearer
-        # token on every call.
-        env = self._session.merge_environment_settings(self._base, {}, None, None, None)
-        self._session.trust_env = False
-        self._session.proxies.update(env["proxies"])
-        self._session.verify = env["verify"]
-        if own_session:  # a caller's session keeps its transport (tests mount a fake Graph API)
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-            self._session.mount("http://", adapter)
-            self._session.mount("https://", adapter)
+            register_secret(unquote(userinfo))
+            register_secret(unquote(userinfo.partition(":")[2]))  # the password alone, when long enough
+        self._session = _session_for(self._base, session)
         self._session.headers["Authorization"] = f"Bearer {token}"
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -319,19 +345,8 @@ class GraphClient:
             try:
                 return self._send("GET", path, params={"fields": ",".join(asked)}, idempotent=True, deadline=deadline)
             except InvalidParameter as exc:
-                # Meta's answer (100, "Tried accessing nonexisting field (NAME)") names the field
-                # in its message only: there is no code or subcode to decide on.
-                match = _NONEXISTING_FIELD.search(exc.graph_message)
-                name = match.group(1) if match else None
-                if name not in OPTIONAL_NODE_FIELDS or name not in asked:
+                if not _drop_optional_field(exc, asked):
                     raise
-                with _dropped_lock:
-                    first = name not in _dropped_fields
-                    _dropped_fields.add(name)
-                if first:
-                    print(f"whatsapp: notice: the Graph API rejects the phone number field `{name}` as "
-                          f"nonexisting ({exc.reference}); reading numbers without it from now on",
-                          file=sys.stderr, flush=True)
 
     def get_storage(self, number_id: str, *, deadline: float | None = None) -> StorageConfiguration:
         """``GET /{id}/settings``: only ``storage_configuration`` is used; other settings are ignored."""
@@ -371,8 +386,8 @@ class GraphClient:
                 return ids
             parts = urlsplit(nxt)
             if parts[:2] != self._origin:
-                raise NetworkError(f"paging.next points at another host ({parts.scheme}://{parts.netloc}); "
-                                   "not followed", reason="foreign_host", method="GET", path=f"/{waba_id}/phone_numbers")
+                raise NetworkError(f"paging.next points at another host ({parts.scheme}://{parts.netloc})",
+                                   reason="foreign_host", method="GET", path=f"/{waba_id}/phone_numbers")
             query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                                if k not in ("access_token", "appsecret_proof")])
             url, params = urlunsplit(parts._replace(query=query)), None

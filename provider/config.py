@@ -62,7 +62,8 @@ class Source:
     def describe(self, setting: str) -> str:
         key, var = KEYS[setting]
         if self.kind == "stack":
-            return f"the plain value of {key} in {self.stack_origin}" if self.stack_origin else f"the stack config {key}"
+            return f"the plain value of {key} in {self.stack_origin}" if self.stack_origin else \
+                f"the stack config {key}"
         if self.kind == "env":
             return f"the environment variable {var}"
         return f"{key} / {var}"
@@ -101,7 +102,8 @@ def check_graph_url(url: str, allowed: frozenset[str]) -> None:
     key, var = KEYS["graph_api_url"]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"{key} {url!r} is not an http(s) URL; set it (or {var}) to e.g. {DEFAULT_GRAPH_API_URL}")
+        raise ConfigurationError(f"{key} {url!r} is not an http(s) URL; "
+                                 f"set it (or {var}) to e.g. {DEFAULT_GRAPH_API_URL}")
     if "@" in parts.netloc:
         raise ConfigurationError(f"{key} {url!r} must not carry credentials: requests would send them instead of "
                                  "the access token. Put proxy credentials in HTTPS_PROXY")
@@ -224,7 +226,8 @@ class ProviderConfig:
     def require_token(self) -> str:
         if not self.access_token:
             key, var = KEYS["access_token"]
-            where = f"{key} in {self.token_source.stack_origin}" if self.token_source.stack_origin else f"the stack config {key}"
+            origin = self.token_source.stack_origin
+            where = f"{key} in {origin}" if origin else f"the stack config {key}"
             raise ConfigurationError(f"no access token: neither {where} nor {var} is set; "
                                      f"{_token_fix(Source('none'))}")
         return self.access_token

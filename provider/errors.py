@@ -65,8 +65,7 @@ class GraphAPIError(WhatsAppError):
         self.details = redact(details) if details else None
         self.error_type = error_type
         self.retry_after = retry_after
-        # When Meta will take calls again, as wall-clock time: said in the text, because a person
-        # reading it later cannot know when "Retry-After: 900" was received.
+        # Wall-clock time in the text: a person reading it later cannot know when "Retry-After: 900" came.
         self.retry_at = time.time() + retry_after if retry_after else None
         self.method = method
         self.path = path
@@ -95,7 +94,8 @@ class GraphAPIError(WhatsAppError):
         if self.reference:
             text += f" ({self.reference})"
         if self.retry_at is not None:
-            text += "; Meta accepts calls again at " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.retry_at))
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.retry_at))
+            text += f"; Meta accepts calls again at {when}"
         if self.fix:
             text += f". Fix: {self.fix}"
         return text
@@ -130,11 +130,7 @@ class ServiceOverloaded(TransientError):
 
 
 class RateLimited(TransientError):
-    """Throttled (80008: business-use-case limit, 613: call rate, 32: page-level, ...).
-
-    Reads wait the time Meta states, up to ``RetryPolicy.max_throttle_wait``; past that bound the
-    error says when Meta accepts calls again.
-    """
+    """Throttled (80008 business use case, 613 call rate, 32 page level, ...): reads wait as Meta says."""
 
     codes = (4, 17, 32, 341, 613, 80007, 80008, 130429)
     summary = "rate limited by Meta"
@@ -161,30 +157,22 @@ class ServerError(TransientError):
 
 
 class NetworkError(TransientError):
-    """No answer: the host cannot be reached, or the connection failed or dropped.
-
-    ``reason`` is machine-readable, so a caller can say "the Graph host cannot be reached" once
-    instead of once per number: see ``UNREACHABLE_REASONS``. For a mutating call that was sent,
-    the outcome is unknown.
-    """
+    """No answer. ``reason`` is machine-readable, so that a caller can say "the Graph host cannot be
+    reached" once, not per number (``unreachable``). For a mutating call the outcome is unknown."""
 
     summary = "no answer from the Graph API (connection failed or dropped)"
     fix = ("check whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL), the network, and any "
            "HTTPS_PROXY / NO_PROXY settings")
-    # reason -> (summary, fix); reasons absent here keep the class's text.
-    REASONS: ClassVar[dict[str, tuple[str, str]]] = {
+    REASONS: ClassVar[dict[str, tuple[str, str]]] = {  # reason -> (summary, fix)
         "dns": ("the Graph host cannot be reached: DNS lookup failed",
                 "check the host in whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL) and this machine's DNS"),
-        "refused": ("the Graph host cannot be reached: connection refused",
-                    "check the host and port in whatsapp:graphApiUrl (is the emulator running?) and any "
-                    "HTTPS_PROXY / NO_PROXY settings"),
-        "tls": ("the Graph host cannot be reached: TLS certificate verification failed",
-                "behind a TLS-inspecting proxy, point REQUESTS_CA_BUNDLE at its CA certificate; "
-                "never turn verification off"),
+        "refused": ("the Graph host cannot be reached: connection refused", "check the host and port in "
+                    "whatsapp:graphApiUrl (is the emulator running?) and any HTTPS_PROXY / NO_PROXY settings"),
+        "tls": ("the Graph host cannot be reached: TLS certificate verification failed", "behind a "
+                "TLS-inspecting proxy, point REQUESTS_CA_BUNDLE at its CA certificate; never turn verification off"),
         "proxy_auth": ("the Graph host cannot be reached: the proxy requires authentication (HTTP 407)",
                        "put the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port)"),
-        "proxy": ("the Graph host cannot be reached: the proxy failed",
-                  "check HTTPS_PROXY / NO_PROXY and that the proxy is up"),
+        "proxy": ("the Graph host cannot be reached: the proxy failed", "check HTTPS_PROXY / NO_PROXY and the proxy"),
         "timeout": ("the Graph API did not answer in time",
                     "check the network and any proxy; a mutating call may still have taken effect"),
         "dropped": ("the connection to the Graph API dropped", ""),
@@ -228,10 +216,7 @@ class AuthenticationFailed(UserActionRequired):
 
 
 class AppSecretProofRejected(UserActionRequired):
-    """The app has "Require App Secret" on and the call's ``appsecret_proof`` is missing or wrong.
-
-    Meta answers it as an ordinary 100/GraphMethodException; only the message names the proof.
-    """
+    """The app has "Require App Secret" on; the call's ``appsecret_proof`` is missing or wrong (100, by message)."""
 
     summary = "Meta requires a valid appsecret_proof for this app (Require App Secret)"
     fix = ("set the app's secret as whatsapp:appSecret (pulumi config set --secret whatsapp:appSecret) "
@@ -332,11 +317,8 @@ class ObjectNotFound(FatalError):
 
 
 class NumberDeleted(ObjectNotFound):
-    """Code 33: the business phone number has been deleted.
-
-    An ObjectNotFound, so that callers apply the same rule before treating the number as gone
-    (its business account must confirm it no longer lists it).
-    """
+    """Code 33. An ObjectNotFound, so that callers apply the same rule before treating the number as
+    gone: its business account must confirm that it no longer lists it."""
 
     codes = (33,)
     summary = "the business phone number has been deleted"
@@ -393,8 +375,7 @@ def error_from_response(
 ) -> GraphAPIError:
     """Turn an HTTP error answer into the typed error for Meta's code (the choke point).
 
-    ``hints`` adds the caller's knowledge to an error class's fix (and its subclasses'), e.g.
-    where the token came from.
+    ``hints`` adds what the caller knows to a class's fix (and its subclasses'), e.g. where the token came from.
     """
     envelope = body.get("error") if isinstance(body, dict) else None
     if not isinstance(envelope, dict):
