@@ -159,17 +159,19 @@ class ProviderConfig:
             if name == "app_secret" and value is not None and not str(value).strip():
                 raise ConfigurationError(f"{key} is set but empty: set the app's secret "
                                          f"(pulumi config set --secret {key}) or remove the key")
-            if value in (None, ""):
+            if value is None or not str(value).strip():
                 value, kind = env.get(var), "env"
             if name == "app_secret" and value is not None and not str(value).strip():
                 raise ConfigurationError(f"{var} is set but empty: set it to the app's secret or unset it")
-            if value not in (None, ""):
+            present = value is not None and bool(str(value).strip())
+            if present:
                 values[name] = value
-            sources[name] = Source(kind if value not in (None, "") else "none", stack_origin)
+            sources[name] = Source(kind if present else "none", stack_origin)
         for name in SECRET_SETTINGS:
             key, var = KEYS[name]
             from_stack, from_env = stack.get(key), env.get(var)
-            if from_stack not in (None, "") and from_env and str(from_stack).strip() != from_env.strip():
+            if from_stack is not None and str(from_stack).strip() and from_env and from_env.strip() \
+                    and str(from_stack).strip() != from_env.strip():
                 _notice_once(f"differ:{name}", f"{key} in the stack config and {var} in the environment differ: "
                                                f"the stack value is used (stack config wins over the environment)")
         return cls.parse(values, env=env, token_source=sources["access_token"],

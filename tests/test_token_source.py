@@ -84,3 +84,8 @@ def test_equal_stack_and_environment_tokens_print_nothing(capsys, monkeypatch):
     monkeypatch.setattr("provider.config._notices", set())
     ProviderConfig.load({"whatsapp:accessToken": STACK_TOKEN}, {"WHATSAPP_ACCESS_TOKEN": STACK_TOKEN})
     assert capsys.readouterr().err == ""
+
+
+def test_a_blank_stack_token_leaves_the_environment_token_in_use():
+    config = ProviderConfig.load({"whatsapp:accessToken": "   "}, {"WHATSAPP_ACCESS_TOKEN": ENV_TOKEN})
+    assert config.access_token == ENV_TOKEN and config.token_source.kind == "env"
