@@ -151,3 +151,24 @@ def test_code_33_is_a_deleted_number_under_the_object_not_found_rule(emulator):
         client.get_number(REGISTERED_BR)
     assert isinstance(caught.value, errors.NumberDeleted) and caught.value.code == 33
     assert len(emulator.calls()) == 1, "never retried"
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_code_33_on_refresh_marks_the_number_gone_only_when_its_business_account_confirms(emulator, listed):
+    from emulator.seed import DEMO_WABA_ID
+    from tests.engine import Engine
+    from tests.reliability_report import engine_config
+
+    eng = Engine(engine_config(emulator))
+    program = {"n": {"phone_number_id": REGISTERED_BR, "region": "BR", "pin": DEMO_PIN, "waba_id": DEMO_WABA_ID}}
+    assert eng.up(program)["n"].error is None
+    if not listed:
+        emulator.delete_number(REGISTERED_BR)
+    emulator.fault("GET", f"/{REGISTERED_BR}", code=33, message="The business phone number has been deleted.",
+                   count=10)
+    step = eng.refresh()["n"]
+    if listed:
+        assert step.op == "error" and f"cannot see number {REGISTERED_BR}" in step.error.last_line
+        assert "n" in eng.state, "Meta's word alone never removes a resource"
+    else:
+        assert step.op == "deleted" and "n" not in eng.state and "no longer exists" in eng.last_stderr
