@@ -28,7 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -369,29 +369,32 @@ class GraphClient:
         return LiveNumber(node=node, storage=storage.result())
 
     def list_business_numbers(self, waba_id: str) -> set[str]:
-        """IDs of every number in a WhatsApp Business Account, following ``paging.next``.
+        """IDs of every number in a WhatsApp Business Account."""
+        items = self._pages(f"/{waba_id}/phone_numbers", {"fields": "id", "limit": 100})
+        return {str(item["id"]) for item in items if "id" in item}
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a listing, following ``paging.next`` (at most 1000 pages).
 
         Meta puts ``access_token`` into ``next``: it is stripped (the header carries the token,
         and _send adds this client's own ``appsecret_proof``), and a ``next`` on another host or
         scheme is refused, so the token never goes anywhere else.
         """
-        ids: set[str] = set()
         url: str | None = None
-        params: dict[str, Any] | None = {"fields": "id", "limit": 100}
+        query: dict[str, Any] | None = params
         for _ in range(1000):
-            data = self._send("GET", f"/{waba_id}/phone_numbers", params=params, idempotent=True, url=url)
-            ids.update(str(item["id"]) for item in data.get("data", []) if isinstance(item, dict) and "id" in item)
+            data = self._send("GET", path, params=query, idempotent=True, url=url)
+            yield from (item for item in data.get("data", []) if isinstance(item, dict))
             nxt = (data.get("paging") or {}).get("next")
             if not nxt:
-                return ids
+                return
             parts = urlsplit(nxt)
             if parts[:2] != self._origin:
                 raise NetworkError(f"paging.next points at another host ({parts.scheme}://{parts.netloc})",
-                                   reason="foreign_host", method="GET", path=f"/{waba_id}/phone_numbers")
-            query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                               if k not in ("access_token", "appsecret_proof")])
-            url, params = urlunsplit(parts._replace(query=query)), None
-        return ids
+                                   reason="foreign_host", method="GET", path=path)
+            kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                    if k not in ("access_token", "appsecret_proof")]
+            url, query = urlunsplit(parts._replace(query=urlencode(kept))), None
 
     # -- mutations ------------------------------------------------------------------------------
 
