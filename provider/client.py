@@ -123,6 +123,21 @@ def _stated_wait(response: requests.Response) -> float | None:
     return wait or None
 
 
+def _answer(response: requests.Response, method: str, path: str,
+            hints: dict[type[GraphAPIError], str]) -> dict[str, Any] | GraphAPIError:
+    """A response's payload, or the typed error it stands for."""
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if response.ok and isinstance(payload, dict) and "error" not in payload:
+        return payload
+    if response.status_code == 407:  # a plain-http target through a proxy gets 407 as an answer
+        return NetworkError("the proxy answered HTTP 407", reason="proxy_auth", method=method, path=path)
+    return error_from_response(response.status_code, payload if payload is not None else response.text,
+                               method=method, path=path, retry_after=_stated_wait(response), hints=hints)
+
+
 # --- failed connections ----------------------------------------------------------------------
 
 _POOL_PREFIX = re.compile(r"^\w+\(host='[^']*', port=\d+\): ")
@@ -312,19 +327,8 @@ class GraphClient:
             response = self._session.request(method, target, params=query or None, json=body, timeout=timeout)
         except requests.RequestException as exc:
             return network_error(exc, target=target, method=method, path=path)
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
         self._usage = _usage_percent(response)
-        if response.ok and isinstance(payload, dict) and "error" not in payload:
-            return payload
-        if response.status_code == 407:  # a plain-http target through a proxy gets 407 as an answer
-            return NetworkError("the proxy answered HTTP 407", reason="proxy_auth", method=method, path=path)
-        return error_from_response(
-            response.status_code, payload if payload is not None else response.text,
-            method=method, path=path, retry_after=_stated_wait(response), hints=self._hints,
-        )
+        return _answer(response, method, path, self._hints)
 
     # -- reads ----------------------------------------------------------------------------------
 
