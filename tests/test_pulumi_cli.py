@@ -1,8 +1,8 @@
-"""The newcomer's path: the real `pulumi` CLI on the local stack, and ./scripts/up-local.
+"""The newcomer's path with the real `pulumi` CLI: `pulumi up` and refresh on the local stack.
 
 Tests marked `pulumi_cli` run `pulumi` itself against a subprocess emulator, with a file backend
 and a fixed passphrase in tmp_path; they are skipped where `pulumi` is not on PATH. The
-up-local tests need no pulumi: they run the script with pulumi kept off PATH.
+./scripts/up-local tests, which need no pulumi, are in test_up_local.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,6 @@ from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_URL = "http://127.0.0.1:8787"
-UP_LOCAL = ROOT / "scripts" / "up-local"
 
 
 # -- the real pulumi CLI --------------------------------------------------------------------------
@@ -95,48 +93,3 @@ def test_an_out_of_band_change_makes_refresh_and_drift_fail(pulumi_project):
                            capture_output=True, text=True, timeout=60, check=False)
     assert drift.returncode == 7, drift.stdout + drift.stderr
     assert f"{REGISTERED_BR}  DRIFT" in drift.stdout
-
-
-# -- ./scripts/up-local ---------------------------------------------------------------------------
-
-
-def _port_busy(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def run_up_local(tmp_path: Path) -> subprocess.CompletedProcess:
-    path = os.pathsep.join([str(ROOT / ".venv" / "bin"), "/usr/bin", "/bin"])
-    if shutil.which("pulumi", path=path):
-        pytest.skip("pulumi is installed in /usr/bin or /bin, so it cannot be kept off PATH")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "PULUMI_"))}
-    env.update(PATH=path, UP_LOCAL_STATE_DIR=str(tmp_path / "local-state"))
-    return subprocess.run([str(UP_LOCAL)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=240, check=False)
-
-
-def test_up_local_without_the_pulumi_cli_says_how_to_install_it_and_shows_the_plan(tmp_path):
-    if _port_busy(8787):
-        pytest.skip("port 8787 is in use on this machine")
-    assert os.access(UP_LOCAL, os.X_OK), "scripts/up-local must be executable"
-    done = run_up_local(tmp_path)
-    assert done.returncode == 3, done.stdout + done.stderr
-    assert "the pulumi CLI is missing" in done.stderr
-    assert "curl -fsSL https://get.pulumi.com | sh" in done.stderr and "brew install pulumi/tap/pulumi" in done.stderr
-    assert "WhatsApp Local Storage plan for stack local" in done.stdout
-    assert "calls:     settings(IN) -> register" in done.stdout
-    assert not _port_busy(8787), "up-local left its emulator running"
-
-
-def test_up_local_refuses_to_start_when_port_8787_is_taken(tmp_path):
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", 8787))
-        except OSError:
-            pytest.skip("port 8787 is in use on this machine")
-        sock.listen()
-        done = run_up_local(tmp_path)
-    assert done.returncode == 1
-    assert "port 8787 on 127.0.0.1 is busy" in done.stderr
-    assert "WhatsApp Local Storage plan" not in done.stdout
