@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from emulator.harness import start_emulator
 from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
@@ -93,3 +95,48 @@ def test_an_out_of_band_change_makes_refresh_and_drift_fail(pulumi_project):
                            capture_output=True, text=True, timeout=60, check=False)
     assert drift.returncode == 7, drift.stdout + drift.stderr
     assert f"{REGISTERED_BR}  DRIFT" in drift.stdout
+
+
+# -- Pulumi.yaml: the minimum CLI ------------------------------------------------------------------
+
+# Pulumi's project file keys: the properties of the project schema (pulumi/pulumi,
+# sdk/go/common/workspace/project.json) plus `requiredPulumiVersion`, which the schema does not list
+# but the Project struct reads (sdk/go/common/workspace/project.go, yaml:"requiredPulumiVersion").
+# The schema allows additional properties, so a misspelt key would be silently ignored.
+PROJECT_KEYS = {"name", "description", "author", "website", "license", "runtime", "main", "config",
+                "stackConfigDir", "backend", "options", "template", "packages", "plugins",
+                "requiredPulumiVersion"}
+_COMPARATOR = re.compile(r"^(>=|<=|!=|==|>|<|=|!)?(\d+)\.(\d+)\.(\d+)$")
+
+
+def satisfies(version: str, version_range: str) -> bool:
+    """blang/semver ParseRange semantics (what the CLI uses): `||` ORs, spaces AND, x.y.z required."""
+    target = tuple(int(part) for part in version.split("."))
+    tests = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+             "<": lambda a, b: a < b, "!=": lambda a, b: a != b, "!": lambda a, b: a != b,
+             "==": lambda a, b: a == b, "=": lambda a, b: a == b, None: lambda a, b: a == b}
+
+    def comparator(text: str) -> bool:
+        match = _COMPARATOR.match(text)
+        assert match, f"{text!r} is not a blang/semver comparator such as >=3.139.0"
+        return tests[match.group(1)](target, tuple(int(g) for g in match.group(2, 3, 4)))
+
+    return any(all(comparator(part) for part in alternative.split())
+               for alternative in version_range.split("||"))
+
+
+def test_pulumi_yaml_requires_a_cli_that_hands_dynamic_providers_the_stack_config():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert set(project) <= PROJECT_KEYS, f"unknown Pulumi.yaml keys: {set(project) - PROJECT_KEYS}"
+    version_range = project["requiredPulumiVersion"]
+    assert isinstance(version_range, str)
+    sdk = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    assert satisfies("3.139.0", version_range) and satisfies(sdk, version_range)
+    assert not satisfies("3.138.9", version_range) and not satisfies("2.30.0", version_range)
+
+
+def test_the_range_reader_follows_blang_semver():
+    assert satisfies("3.8.1", "<3.4.0 || >3.8.0") and not satisfies("3.5.0", "<3.4.0 || >3.8.0")
+    assert not satisfies("3.7.7", ">=3.5.0 !3.7.7") and satisfies("3.7.8", ">=3.5.0 !3.7.7")
+    with pytest.raises(AssertionError, match="not a blang/semver comparator"):
+        satisfies("3.139.0", ">=3.139")
