@@ -22,7 +22,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / "examples").glob("*.yml"))
 BIN = Path(sys.executable).parent
-META_TOKEN = re.compile(r"WHATSAPP_ACCESS_TOKEN|secrets\.WHATSAPP", re.I)
+# How a job can get the Meta token: the secret by name, any secret by computed name or all of them.
+META_SECRET = re.compile(r"secrets\s*\.\s*WHATSAPP|secrets\s*\[|toJSON\s*\(\s*secrets", re.I)
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 BASE_REF = "${{ github.event.pull_request.base.sha }}"
 PR_EVENTS = {"pull_request", "pull_request_target"}
@@ -46,6 +47,13 @@ def steps(job: dict) -> list[dict]:
 
 def checkouts(job: dict) -> list[dict]:
     return [s for s in steps(job) if str(s.get("uses", "")).startswith("actions/checkout@")]
+
+
+def gets_meta_token(block: dict) -> bool:
+    """True when a workflow, job or step (with everything inside it) can read the Meta token."""
+    envs = [block.get("env", {})] + [s.get("env", {}) for s in steps(block)]
+    named = any(key.upper() == "WHATSAPP_ACCESS_TOKEN" for env in envs for key in env)
+    return named or bool(META_SECRET.search(yaml.safe_dump({k: v for k, v in block.items() if k != "jobs"})))
 
 
 def tool(name: str) -> str:
@@ -115,16 +123,16 @@ def _pr_code_jobs(workflow: dict) -> dict[str, dict]:
 def test_no_job_that_runs_pull_request_code_gets_the_meta_token():
     workflow = load(ROOT / "examples" / "pr-preview.yml")
     assert events(workflow) & PR_EVENTS
-    assert not META_TOKEN.search(yaml.safe_dump(workflow.get("env", {}))), "the token is set for every job"
+    assert not gets_meta_token(workflow), "the token is set for every job"
     pr_jobs = _pr_code_jobs(workflow)
     assert "preview" in pr_jobs
     for name, job in pr_jobs.items():
-        assert not META_TOKEN.search(yaml.safe_dump(job)), f"job {name} runs the pull request's code with the Meta token"
+        assert not gets_meta_token(job), f"job {name} runs the pull request's code with the Meta token"
 
 
 def test_the_job_with_the_meta_token_runs_the_base_branch_code_and_only_reads_the_pull_request():
     workflow = load(ROOT / "examples" / "pr-preview.yml")
-    with_token = {name: job for name, job in workflow["jobs"].items() if META_TOKEN.search(yaml.safe_dump(job))}
+    with_token = {name: job for name, job in workflow["jobs"].items() if gets_meta_token(job)}
     assert set(with_token) == {"plan"}
     job = with_token["plan"]
     base = [c for c in checkouts(job) if c["with"].get("ref") == BASE_REF]
@@ -196,3 +204,108 @@ def test_the_shell_scripts_pass_shellcheck():
     done = subprocess.run([tool("shellcheck"), "-x", *map(str, scripts)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- the steps' shell, run for real ----------------------------------------------------------------
+# GitHub runs `run:` with `bash --noprofile --norc -eo pipefail`. The project's own commands run
+# for real against the emulator; `pulumi` and `gh` are stand-ins that record their arguments
+# (`pulumi stack export` fails, as it does without a backend).
+
+LOCAL_URL = "http://127.0.0.1:8787"
+
+
+def step(path: Path, job: str, name_starts: str) -> dict:
+    return next(s for s in steps(load(path)["jobs"][job]) if s.get("name", "").startswith(name_starts))
+
+
+def run_step(script: str, cwd: Path, tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess, dict]:
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir(exist_ok=True)
+    for name in ("pulumi", "gh"):
+        fake = fake_bin / name
+        fake.write_text(f'#!/bin/sh\necho "{name} $*" >> "{tmp_path}/calls.log"\n'
+                        f'[ "{name} $1 $2" = "pulumi stack export" ] && exit 255\nexit 0\n')
+        fake.chmod(0o755)
+    outputs = tmp_path / "github-output"
+    outputs.write_text("")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "PULUMI_"))}
+    full_env.update(PATH=os.pathsep.join([str(fake_bin), str(BIN), "/usr/bin", "/bin"]), STACK="local",
+                    GITHUB_OUTPUT=str(outputs), RUNNER_TEMP=str(tmp_path), **env)
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=120, check=False)
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines() if "=" in line)
+    return done, values
+
+
+def project_copy(where: Path, url: str, region_923: str = "BR") -> Path:
+    """Pulumi.yaml and the local stack file (pointing at `url`), as a pull request's checkout has them."""
+    where.mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", where / "Pulumi.yaml")
+    (where / "stacks").mkdir()
+    stack = (ROOT / "stacks" / "Pulumi.local.yaml").read_text().replace(LOCAL_URL, url)
+    stack = stack.replace("region: BR", f"region: {region_923}")
+    (where / "stacks" / "Pulumi.local.yaml").write_text(stack)
+    return where
+
+
+def test_the_plan_step_runs_the_base_code_on_the_pull_requests_stack_file(tmp_path, emulator):
+    workspace = tmp_path / "workspace"
+    base = workspace / "base"
+    base.mkdir(parents=True)
+    for name in ("provider", ".venv", "Pulumi.yaml", "stacks"):
+        (base / name).symlink_to(ROOT / name)
+    project_copy(workspace / "pr", emulator.url, region_923="DE")
+    plan = step(ROOT / "examples" / "pr-preview.yml", "plan", "python -m provider plan")
+    assert plan["working-directory"] == "base"
+    done, outputs = run_step(plan["run"], base, tmp_path, WHATSAPP_ACCESS_TOKEN=emulator.token)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pulumi stack export failed: the plan below has no register budgets" in done.stderr
+    assert outputs == {"exit": "1"}, "a plan without register budgets must not pass"
+    markdown = (workspace / "plan.md").read_text()
+    assert "| `106540352242923` | acme-brasil | will change | BR, registered | DE, registered |" in markdown
+
+
+def test_the_comment_posts_the_plan_and_an_escaped_failed_preview(tmp_path):
+    comment = step(ROOT / "examples" / "pr-preview.yml", "comment", "Post the plan")
+    (tmp_path / "plan.md").write_text("### WhatsApp Local Storage plan: stack `prod`\n")
+    (tmp_path / "preview.txt").write_text("error: <b>boom</b>\n```\n# forged heading\n")
+    done, _ = run_step(comment["run"], tmp_path, tmp_path, PR="42", PLAN_RESULT="success", PLAN_EXIT="0",
+                       PREVIEW_RESULT="failure", PREVIEW_EXIT="255", RUN_URL="https://example.invalid/run",
+                       GH_TOKEN="x", GH_REPO="o/r")
+    assert done.returncode == 0, done.stderr
+    body = (tmp_path / "comment.md").read_text()
+    assert body.startswith("### WhatsApp Local Storage plan: stack `prod`")
+    assert "FAILED (exit 255, job failure)" in body
+    assert "error: &lt;b&gt;boom&lt;/b&gt;" in body and "<b>boom" not in body
+    assert (tmp_path / "calls.log").read_text() == "gh pr comment 42 --edit-last --body-file comment.md\n"
+
+
+def test_the_nightly_drift_step_reads_once_and_records_exit_7(tmp_path, emulator):
+    project = project_copy(tmp_path / "repo", emulator.url)
+    for name in ("provider", ".venv"):
+        (project / name).symlink_to(ROOT / name)
+    emulator.patch("106540352242923", settings={"storage_configuration": {
+        "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}})
+    drift = step(ROOT / "examples" / "nightly-drift.yml", "drift", "python -m provider drift")
+    done, outputs = run_step(drift["run"], project, tmp_path, WHATSAPP_ACCESS_TOKEN=emulator.token)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert outputs == {"exit": "7"}
+    assert "| `106540352242923` | acme-brasil | DRIFT | IN, registered | BR, registered |" in (
+        project / "drift.md").read_text()
+    assert (tmp_path / "calls.log").read_text() == "pulumi stack export --stack local --non-interactive\n"
+
+
+def test_the_preview_refuses_a_stack_config_holding_the_meta_token_before_running_any_code(tmp_path):
+    job = load(ROOT / "examples" / "pr-preview.yml")["jobs"]["preview"]
+    names = [s.get("name") or s.get("uses") for s in steps(job)]
+    guard = names.index("Refuse a Meta token in the stack config")
+    assert guard == 1, names            # right after the checkout, before pip, pulumi or python
+    script = steps(job)[guard]["run"]
+    project = project_copy(tmp_path / "clean", LOCAL_URL)
+    # stacks/Pulumi.local.yaml holds the emulator's demo token in plain text, on purpose
+    done, _ = run_step(script, project, tmp_path)
+    assert done.returncode == 1 and "whatsapp:accessToken is set in the stack config" in done.stderr
+    stack = project / "stacks" / "Pulumi.local.yaml"
+    stack.write_text("\n".join(line for line in stack.read_text().splitlines() if "accessToken" not in line))
+    done, _ = run_step(script, project, tmp_path)
+    assert done.returncode == 0, done.stderr
