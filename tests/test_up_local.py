@@ -138,3 +138,45 @@ def test_each_install_failure_is_one_line_naming_the_cause(error, expected):
     text = install_pulumi_cli.cause(error)
     assert expected in text
     assert "\n" not in text
+
+
+def _fake_installed_cli(tmp_path: Path, refresh_exit: int = 0) -> Path:
+    """A `pulumi` already in the install root, as a finished install leaves it; it records its calls."""
+    version = install_pulumi_cli.sdk_version()
+    bin_dir = tmp_path / "local-state" / "cli" / f"v{version}" / "bin"
+    bin_dir.mkdir(parents=True)
+    fake = bin_dir / "pulumi"
+    fake.write_text(f"""#!/bin/sh
+[ "$1" = version ] && {{ echo "v{version}"; exit 0; }}
+echo "$* | $PULUMI_BACKEND_URL | $PULUMI_HOME" >> "{tmp_path}/pulumi-calls.log"
+[ "$1" = refresh ] && exit {refresh_exit}
+[ "$1 $2" = "stack output" ] && echo '{{}}'
+exit 0
+""")
+    fake.chmod(0o755)
+    return bin_dir
+
+
+def test_an_installed_cli_goes_on_path_and_the_run_goes_on_to_up_and_the_refresh_check(tmp_path, free_port_8787):
+    bin_dir = _fake_installed_cli(tmp_path)
+    done = run_up_local(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"up-local: using v{install_pulumi_cli.sdk_version()} from {bin_dir}" in done.stdout
+    state = tmp_path / "local-state"
+    calls = (tmp_path / "pulumi-calls.log").read_text().splitlines()
+    assert [c.split(" | ")[0] for c in calls] == [
+        "stack select --create local --non-interactive",
+        "up --stack local --yes --non-interactive",
+        "refresh --stack local --preview-only --expect-no-changes --non-interactive",
+        "stack output --stack local numbers --json",
+    ]
+    assert {tuple(c.split(" | ")[1:]) for c in calls} == {(f"file://{state}", str(state / "pulumi-home"))}
+    assert not _port_busy(8787)
+
+
+def test_drift_after_up_fails_the_run_with_the_refresh_exit_code(tmp_path, free_port_8787):
+    _fake_installed_cli(tmp_path, refresh_exit=7)
+    done = run_up_local(tmp_path)
+    assert done.returncode == 7, done.stdout + done.stderr
+    assert "stack output" not in (tmp_path / "pulumi-calls.log").read_text()
+    assert not _port_busy(8787)
