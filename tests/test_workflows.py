@@ -150,6 +150,21 @@ def test_the_job_with_the_meta_token_runs_the_base_branch_code_and_only_reads_th
     assert f"--project-dir ../{pr_dir}" in plan["run"]
 
 
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_only_the_steps_that_call_meta_get_the_meta_token(path):
+    workflow = load(path)
+    assert not gets_meta_token({k: v for k, v in workflow.items() if k != "jobs"})
+    given = 0
+    for name, job in workflow["jobs"].items():
+        assert not gets_meta_token({k: v for k, v in job.items() if k != "steps"}), f"job {name}: job-wide token"
+        for each in steps(job):
+            if gets_meta_token({"steps": [each]}):
+                given += 1
+                assert "uses" not in each, f"job {name}: an action gets the Meta token"
+                assert re.search(r"python -m provider (plan|drift)|pulumi (up|refresh|preview)\b", each["run"]), each
+    assert given >= 1
+
+
 def test_a_failing_preview_still_gets_the_plan_posted_and_fails_the_run():
     workflow = load(ROOT / "examples" / "pr-preview.yml")
     comment = workflow["jobs"]["comment"]
