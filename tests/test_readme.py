@@ -182,3 +182,8 @@ def test_the_emulator_walkthrough_prints_what_the_readme_says(walkthrough):
                 assert re.search(rf"^{number}  DRIFT.*\n  live:\s+{region} ", done.stdout, re.M), done.stdout
             checked += 1
     assert checked == 5, "every output the walkthrough states was checked"
+
+
+def test_the_cli_release_the_readme_names_is_the_pinned_sdk():
+    pinned = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    assert set(re.findall(r"`pulumi==(\S+?)`", section("Start here"))) == {pinned}
