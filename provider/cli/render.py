@@ -39,11 +39,14 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
 
 def blocked_clause(report: Report) -> str | None:
     """Why nothing would change at all: the stack program refuses to declare any resource."""
-    blocking = len(report.blocking_entries)
-    if not blocking:
+    invalid = sum(n.invalid for n in report.numbers)
+    outside = sum(n.policy_blocks_declaration for n in report.numbers)
+    if not invalid and not outside:
         return None
-    return (f"nothing would change: the stack file has {_plural(blocking, 'invalid entry', 'invalid entries')} "
-            "and `pulumi up` would stop before declaring any resource")
+    what = " and ".join(part for part in (
+        _plural(invalid, "invalid entry", "invalid entries") if invalid else "",
+        f"{_plural(outside, 'entry', 'entries')} outside allowedRegions" if outside else "") if part)
+    return f"nothing would change: the stack file has {what}, and `pulumi up` would stop before declaring any resource"
 
 
 def plan_summary(report: Report) -> str:

@@ -46,12 +46,13 @@ class Scope:
 class GraphUnreachable(WhatsAppError):
     """Every read failed at the connection level: one run-level error instead of one per number."""
 
-    def __init__(self, url: str, cause: NetworkError, failed: int) -> None:
+    def __init__(self, url: str, cause: NetworkError, failed: int, total: int) -> None:
         self.cause = cause
         said = cause.details or cause.graph_message
+        untried = f", the other {total - failed} were not tried" if total > failed else ""
         text = (f"cannot reach the Graph API at {url}: {cause.summary}"
                 + (f" ({said})" if said else "")
-                + f"; all {failed} reads failed, so nothing was compared")
+                + f"; no read got an answer ({failed} of {total} numbers failed{untried}), so nothing was compared")
         if cause.fix:
             text += f". Fix: {cause.fix}"
         super().__init__(text)
@@ -335,4 +336,5 @@ def _read_all(config: ProviderConfig, jobs: list[_Job], scope: Scope, now: datet
         if progress:
             progress.finish()
     if reads.unreachable and not reads.answered:
-        raise GraphUnreachable(redact(config.graph_api_url), reads.unreachable[-1], len(reads.unreachable))
+        raise GraphUnreachable(redact(config.graph_api_url), reads.unreachable[-1], len(reads.unreachable),
+                               len(jobs))
