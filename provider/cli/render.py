@@ -39,10 +39,11 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
 
 def blocked_clause(report: Report) -> str | None:
     """Why nothing would change at all: the stack program refuses to declare any resource."""
-    invalid = sum(n.invalid for n in report.numbers)
-    outside = sum(n.policy_blocks_declaration for n in report.numbers)
-    if not invalid and not outside:
+    blocking = report.blocking_entries
+    if not blocking:
         return None
+    invalid = sum(n.invalid for n in blocking)
+    outside = len(blocking) - invalid
     what = " and ".join(part for part in (
         _plural(invalid, "invalid entry", "invalid entries") if invalid else "",
         f"{_plural(outside, 'entry', 'entries')} outside allowedRegions" if outside else "") if part)
