@@ -379,6 +379,18 @@ def test_json_is_one_document_on_an_argument_error(project):
     assert "usage: python -m provider drift" in err
 
 
+def test_json_is_one_document_even_when_the_command_has_a_bug(project, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug in the assessment")
+
+    monkeypatch.setattr("provider.cli.commands.assess", broken)
+    code, out, err = run("plan", "--stack", "test", "--format", "json", project_dir=project(IN_SYNC))
+    assert code == 1 and json.loads(out)["error"] == "internal error: RuntimeError: a bug in the assessment"
+    assert "Traceback" in err
+    with pytest.raises(RuntimeError):  # text: the traceback as Python shows it
+        run("plan", "--stack", "test", project_dir=project(IN_SYNC))
+
+
 def test_a_successful_json_run_says_no_error(project):
     data = json.loads(run("drift", "--stack", "test", "--format", "json", project_dir=project(IN_SYNC))[1])
     assert data["error"] is None and data["exit_code"] == 0 and data["version"] == __version__

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from contextlib import redirect_stdout
 from typing import NoReturn, Sequence, TextIO
 
@@ -106,3 +107,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return _fail(streams, args.command, redact(exc), EXIT_ERROR, as_json)
     except KeyboardInterrupt:
         return _fail(streams, args.command, "interrupted", EXIT_ERROR, as_json)
+    except Exception as exc:  # a bug: a pipeline reading JSON still gets one document, a person the traceback
+        if not as_json:
+            raise
+        streams.err.write(redact(traceback.format_exc()))
+        return _fail(streams, args.command, redact(f"internal error: {type(exc).__name__}: {exc}"), EXIT_ERROR, True)

@@ -218,7 +218,7 @@ def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: dat
     """Read the number, plan and preflight it exactly as the provider would, into ``job.report``."""
     report = job.report
     if reads.skip():
-        report.error = "not read: the Graph API could not be reached (see the run's error)"
+        report.error = "not read: the run stopped before this number (see the run's error)"
         return
     try:
         live = executor.read(report.number_id, reuse=False)
