@@ -140,9 +140,9 @@ DRIFT_COMMAND = Command(
 REPORT_COMMAND = Command(
     "report", "a dated evidence snapshot for auditors: per number, live vs declared vs allowedRegions",
     ((0, "every number complies with its declaration and allowedRegions"),
-     (7, "a number does not comply"),
      (1, "an error: a number could not be read or its entry is invalid"),
-     (2, "a usage error: bad arguments, unknown stack, a state file of another stack")),
+     (2, "a usage error: bad arguments, unknown stack, a state file of another stack"),
+     (7, "a number does not comply")),
     _compare_arguments("adds the last applied change and when"),
     _report,
     description="When the numbers were read (UTC), through which API version, the policy, and per number its "
