@@ -2,7 +2,8 @@
 
 Owns the layout of ``Pulumi.yaml`` (project name, ``stackConfigDir``, project-level config
 defaults), of ``Pulumi.<stack>.yaml`` (the ``<project>:phoneNumbers`` map and the
-``whatsapp:*`` keys) and of a ``pulumi stack export`` file. Nothing here runs Pulumi or
+``whatsapp:*`` keys) and of a ``pulumi stack export`` file (its numbers, and which stack and project
+its URNs say it is of). Nothing here runs Pulumi or
 decrypts anything: a ``secure:`` value stays an opaque ``Secure`` marker, which is enough to
 know that a PIN is declared, and a secure access token must come from the environment.
 """

@@ -556,5 +556,8 @@ def test_python_m_provider_plan_reads_the_local_stack_file(tmp_path):
         assert "calls:     settings(IN) -> register" in done.stdout
         assert "Summary: 3 numbers: 1 to change, 2 in sync, 0 refused by preflight, 0 errors." in done.stdout
         assert [c for c in emu.calls() if c["method"] == "POST"] == []
+        version = subprocess.run([sys.executable, "-m", "provider", "--version"], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert (version.returncode, version.stdout) == (0, f"python -m provider {__version__}\n")
     finally:
         emu.stop()

@@ -17,7 +17,7 @@ from ..compliance import describe_policy
 from ..models import LiveNumber
 from ..planner import Plan
 from ..regions import describe
-from ..safety import REGISTER_BUDGET, STACK_SPELLING
+from ..safety import REGISTER_BUDGET, STACK_SPELLING, format_time
 from .report import NumberReport, Report
 
 NOTE_NO_STATE = (
@@ -367,6 +367,7 @@ def render_json(report: Report, view: View, exit_code: int) -> str:
         "graph_api_url": report.graph_api_url,
         "allowed_regions": None if report.allowed_regions is None else sorted(report.allowed_regions),
         "reads_pulumi_state": report.state is not None,
+        "read_at": format_time(report.read_at),
         "note": note(report),
         "numbers": [_number_json(n) for n in report.numbers],
         "summary": {
