@@ -187,8 +187,8 @@ def _budget(n: NumberReport) -> str:
     text = f"{n.budget_left} of {REGISTER_BUDGET} left in the last 72 hours"
     if n.in_state is False:
         text += " (new to the stack)"
-    if n.plan is not None and n.plan.registration_calls:
-        text += f"; this plan uses {n.plan.registration_calls}"
+    if n.plan is not None and n.plan.registration_call_count:
+        text += f"; this plan uses {n.plan.registration_call_count}"
     return text
 
 
@@ -324,7 +324,7 @@ def _number_json(n: NumberReport) -> dict[str, Any]:
         "steps": n.plan.steps if n.plan else [],
         "offline": bool(n.plan and n.plan.deregisters),
         # A count: `registration_calls` is the name of the output that holds timestamps.
-        "registration_call_count": n.plan.registration_calls if n.plan else 0,
+        "registration_call_count": n.plan.registration_call_count if n.plan else 0,
         "preflight": {"ok": n.plan is not None and not n.problems,
                       "problems": [p.render(STACK_SPELLING) for p in n.problems]},
         "policy": None if n.allowed_regions is None else {
