@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
+from . import onboard
 from .client import GraphClient
 from .config import ProviderConfig
 from .errors import AuthenticationFailed, ConfigurationError, ObjectNotFound, WhatsAppError
@@ -554,6 +555,10 @@ def _regions(_args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _import(args: argparse.Namespace, out: TextIO) -> int:
+    return onboard.run(args.stack, args.project_dir, args.waba_id, write=args.write, fmt=args.format, out=out)
+
+
 def _phone_number_id(value: str) -> str:
     if not re.fullmatch(r"[0-9]+", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a phone number ID (digits only)")
@@ -592,6 +597,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--code", help="a code already received: verify it without requesting a new one")
     stack_options(verify, required=False)
     verify.set_defaults(run=_verify)
+
+    text = ("propose phoneNumbers entries for the numbers of business accounts (GET calls only); "
+            "--write merges them into the stack file")
+    importer = commands.add_parser("import", help=text, description=text)
+    stack_options(importer, required=True)
+    importer.add_argument("--waba-id", required=True, action="append", type=onboard.waba_id, metavar="ID",
+                          help="a WhatsApp Business Account ID (repeat for several)")
+    importer.add_argument("--write", action="store_true",
+                          help="merge the entries into stacks/Pulumi.NAME.yaml (created when missing)")
+    importer.add_argument("--format", choices=onboard.FORMATS, default="yaml")
+    importer.set_defaults(run=_import)
 
     regions = commands.add_parser("regions", help="the supported regions and their codes")
     regions.set_defaults(run=_regions)
