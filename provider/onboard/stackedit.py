@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from ..stackfile import (
     StackFile,
@@ -32,36 +33,60 @@ from ..stackfile import (
 from .proposal import Proposal
 
 
-def _round_trip() -> YAML:
-    rt = YAML()  # round-trip mode: comments, key order and quoting survive
-    rt.preserve_quotes = True
-    rt.indent(mapping=2, sequence=4, offset=2)
-    rt.width = 4096
-    return rt
+@dataclass(frozen=True)
+class Layout:
+    """The indentation a file already uses (ruamel re-emits every line with it)."""
+
+    mapping: int = 2
+    sequence: int = 4
+    offset: int = 2
+
+    @classmethod
+    def of(cls, text: str) -> "Layout":
+        lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        mapping = next((len(line) - len(line.lstrip(" ")) for line in lines if line.startswith(" ")), 2)
+        mapping = mapping if 1 <= mapping <= 8 else 2
+        try:
+            _, sequence, offset = load_yaml_guess_indent(text)
+        except RuamelYAMLError:
+            sequence = offset = None
+        if offset is None or sequence is None:  # no block sequence: a sequence added later looks like this
+            return cls(mapping, mapping + 2, mapping)
+        return cls(mapping, sequence, offset)
+
+    def round_trip(self) -> YAML:
+        rt = YAML()  # round-trip mode: comments, key order and quoting survive
+        rt.preserve_quotes = True
+        rt.indent(mapping=self.mapping, sequence=self.sequence, offset=self.offset)
+        rt.width = 4096
+        return rt
 
 
-def add_entries(numbers: CommentedMap, proposals: Sequence[Proposal]) -> CommentedMap:
+def add_entries(numbers: CommentedMap, proposals: Sequence[Proposal], layout: Layout = Layout()) -> CommentedMap:
     """Append one entry per proposal, a note as an end-of-line comment on its key."""
     for proposal in proposals:
-        key = DoubleQuotedScalarString(proposal.found.number_id)  # quoted, so YAML keeps the ID text
+        number_id = proposal.found.number_id
+        key = DoubleQuotedScalarString(number_id)  # quoted, so YAML keeps the ID text
         entry = CommentedMap()
         for name, value in proposal.entry.items():
             entry[name] = DoubleQuotedScalarString(value) if name == "wabaId" else value
         numbers[key] = entry
         if proposal.notes:
-            numbers.yaml_add_eol_comment("# " + "; ".join(proposal.notes), key)
+            # An explicit column: ruamel's own guess compares keys, and IDs written unquoted are ints.
+            column = 2 * layout.mapping + len(number_id) + 5
+            numbers.yaml_add_eol_comment("# " + "; ".join(proposal.notes), key, column=column)
     return numbers
 
 
-def dump(data: Any) -> str:
+def dump(data: Any, layout: Layout = Layout()) -> str:
     buffer = io.StringIO()
-    _round_trip().dump(data, buffer)
+    layout.round_trip().dump(data, buffer)
     return buffer.getvalue()
 
 
 def parse_round_trip(text: str, path: Path) -> Any:
     try:
-        return _round_trip().load(text)
+        return Layout().round_trip().load(text)
     except RuamelYAMLError as exc:
         raise StackFileError(f"{path} is not valid YAML: {exc}") from None
 
@@ -74,6 +99,7 @@ def merge(text: str | None, numbers_key: str, proposals: Sequence[Proposal], *, 
     """
     text = text or ""
     newline = "\r\n" if "\r\n" in text else "\n"
+    layout = Layout.of(text)
     data = parse_round_trip(text, path)
     if data is None:  # empty, or comments only: keep them and start the document after them
         fresh = CommentedMap(config=CommentedMap({numbers_key: add_entries(CommentedMap(), proposals)}))
@@ -94,8 +120,8 @@ def merge(text: str | None, numbers_key: str, proposals: Sequence[Proposal], *, 
             raise StackFileError(f"{numbers_key} in {path} must be a map keyed by phone number ID")
         for node in (data, config, numbers):
             node.fa.set_block_style()  # `phoneNumbers: {}` becomes a block map as entries arrive
-        add_entries(numbers, proposals)
-        merged = dump(data)
+        add_entries(numbers, proposals, layout)
+        merged = dump(data, layout)
     _check_merge(text, merged, numbers_key, proposals, path)
     return merged.replace("\n", newline) if newline != "\n" else merged
 
@@ -112,6 +138,20 @@ def _check_merge(before: str, after: str, numbers_key: str, proposals: Sequence[
     if new != expected:
         raise StackFileError(f"merging into {path} would change more than the new entries; nothing written "
                              "(please report this with the file's layout)")
+    lost = _comments(before) - _comments(after)
+    if lost:
+        raise StackFileError(f"merging into {path} would lose the comment {sorted(lost)[0]!r}; nothing written "
+                             "(please report this with the file's layout)")
+
+
+def _comments(text: str) -> set[str]:
+    """Every comment's text (a ``#`` inside a quoted value counts too, on both sides alike)."""
+    found = set()
+    for line in text.splitlines():
+        at = line.find("#")
+        if at >= 0 and (at == 0 or line[at - 1] in " \t"):
+            found.add(line[at:].strip())
+    return found
 
 
 def write_atomically(path: Path, text: str, expected: bytes | None) -> None:
