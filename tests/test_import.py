@@ -243,7 +243,8 @@ def test_a_missing_stack_file_is_created_and_the_stack_init_command_printed(emul
     assert set(declared(path)) == {REGISTERED_DEFAULT, REGISTERED_BR, COEXISTENCE}
     assert emulator.token not in path.read_text()
     assert "Wrote these entries to stacks/Pulumi.eu.yaml (created)" in out
-    assert "#   pulumi stack init eu\n" in out
+    assert "#   pulumi stack init acme/whatsapp/eu\n" in out
+    assert "'phoneNumbers[\"106540352242922\"].pin' --stack acme/whatsapp/eu\n" in out
 
 
 def test_nothing_to_add_exits_0_and_leaves_the_file_untouched(emulator, project):
@@ -310,6 +311,18 @@ def test_an_invisible_business_account_names_the_id_and_the_missing_permission(e
     assert declared(path) == {}  # nothing written when an account cannot be listed
     code, out, _ = run_import(project, "--format", "json", wabas=("999999999999999",))
     assert code == 1 and json.loads(out)["exit_code"] == 1
+
+
+def test_a_rejected_token_is_one_json_error_that_never_shows_the_token(emulator, project, capsys):
+    token = "EAAG-not-a-token-the-emulator-accepts-1234"
+    path = stack_file(project, connection(emulator).replace(emulator.token, token))
+    original = path.read_bytes()
+    code, out, _ = run_import(project, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
+    assert code == 1
+    data = json.loads(out)  # one document
+    assert data["exit_code"] == 1 and "access token was rejected" in data["error"]
+    assert token not in out + capsys.readouterr().err
+    assert path.read_bytes() == original
 
 
 def test_a_number_whose_storage_cannot_be_read_is_an_error_and_the_others_are_written(emulator, project):

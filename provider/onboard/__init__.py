@@ -46,7 +46,7 @@ def import_numbers(stack: str, project_dir: Path | None, waba_ids: Sequence[str]
     finally:
         client.close()
     proposed = propose(found, declared, allowed=allowed, settings_flow=config.settings_flow)
-    outcome = Outcome(target, waba_ids, len({f.number_id for f in found}), proposed, write)
+    outcome = Outcome(stack, target, waba_ids, len({f.number_id for f in found}), proposed)
     if write and proposed.proposals:
         text = merge(target.text, target.stack.numbers_key, proposed.proposals, path=target.stack.path)
         write_atomically(target.stack.path, text, target.raw)

@@ -116,20 +116,20 @@ def differences(found: Found, declared: Any, *, settings_flow: bool) -> list[str
     inputs, failures = from_stack_entry(found.number_id, declared)
     if failures:
         return ["invalid declaration: " + "; ".join(map(str, failures))]
-    found_in: list[str] = []
+    diffs: list[str] = []
     if inputs.get("waba_id") and inputs["waba_id"] != found.waba_id:
-        found_in.append(f"wabaId: declared {inputs['waba_id']}, listed in {found.waba_id}")
+        diffs.append(f"wabaId: declared {inputs['waba_id']}, listed in {found.waba_id}")
     live_storage = describe(live.region) if live.region is not None else live.storage_status.value
     if live.region != inputs["region"]:
-        found_in.append(f"region: declared {describe(inputs['region'])}, live {live_storage}")
+        diffs.append(f"region: declared {describe(inputs['region'])}, live {live_storage}")
     if not live.registered:
-        found_in.append("live: not registered, so `pulumi up` would register it")
+        diffs.append("live: not registered, so `pulumi up` would register it")
     plan = planner.plan(found.number_id, planner.LiveState(live.registered, live.region), inputs["region"],
                         settings_flow=settings_flow, enforce_pin=bool(inputs.get("enforce_pin")))
     if not plan.in_sync:
-        found_in.append("`pulumi up` would call: " + " -> ".join(map(str, plan.calls))
+        diffs.append("`pulumi up` would call: " + " -> ".join(map(str, plan.calls))
                         + ("; the number goes offline in between" if plan.deregisters else ""))
-    return found_in
+    return diffs
 
 
 def propose(found: Iterable[Found], declared: Mapping[str, Any], *, allowed: frozenset[str] | None,

@@ -17,11 +17,13 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 @dataclass
 class Outcome:
+    """What the import found and did; ``stack_name`` is the name as given (``org/project/stack`` too)."""
+
+    stack_name: str
     target: Target
     waba_ids: Sequence[str]
     listed: int
     proposed: Proposed
-    write: bool
     written: bool = False
 
     @property
@@ -30,14 +32,13 @@ class Outcome:
 
     def commands(self) -> list[str]:
         """What a person still has to run: the stack, and a secret PIN per number that has none."""
-        stack = self.target.stack
-        cmds = [f"pulumi stack init {stack.stack}"] if self.target.text is None else []
-        declared = stack.phone_numbers()
+        cmds = [f"pulumi stack init {self.stack_name}"] if self.target.text is None else []
+        declared = self.target.stack.phone_numbers()
         ids = [number_id for number_id, entry in declared.items()
                if not (isinstance(entry, Mapping) and entry.get("pin") is not None)]
         ids += [p.found.number_id for p in self.proposed.proposals]
         for number_id in sorted(set(ids), key=lambda i: (len(i), i)):
-            cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {stack.stack}")
+            cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {self.stack_name}")
         return cmds
 
 
@@ -55,7 +56,7 @@ def _headline(outcome: Outcome) -> str:
 
 def render_yaml(outcome: Outcome) -> str:
     p = outcome.proposed
-    lines = [f"# python -m provider import: stack {outcome.target.stack.stack}, WhatsApp Business Accounts "
+    lines = [f"# python -m provider import: stack {outcome.stack_name}, WhatsApp Business Accounts "
              f"{', '.join(outcome.waba_ids)}", f"# {_headline(outcome)}"]
     if p.proposals:
         lines.append("# `name` is the verified name, for people: rename freely. `region` is where the number "
@@ -95,7 +96,7 @@ def render_json(outcome: Outcome) -> str:
     p = outcome.proposed
     data = {
         "command": "import",
-        "stack": outcome.target.stack.stack,
+        "stack": outcome.stack_name,
         "stack_file": outcome.target.label,
         "waba_ids": list(outcome.waba_ids),
         "listed": outcome.listed,
