@@ -65,11 +65,10 @@ def read_accounts(client: GraphClient, waba_ids: Sequence[str], progress: Progre
     for waba_id in waba_ids:
         try:
             items = client.list_phone_numbers(waba_id, NODE_FIELDS)
-        except AuthenticationFailed:
-            raise
         except (ObjectNotFound, PermissionDenied, InvalidParameter) as exc:
             raise _account_error(waba_id, exc) from None
-        listed.extend((waba_id, PhoneNumberNode.model_validate(item)) for item in items if item.get("id"))
+        listed.extend((waba_id, PhoneNumberNode.model_validate({**item, "id": str(item["id"])}))
+                      for item in items if item.get("id"))
         progress.say(f"listed {len(items)} numbers in WhatsApp Business Account {waba_id}")
     found: list[Found] = []
     if not listed:
