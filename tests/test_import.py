@@ -265,6 +265,14 @@ def test_merge_turns_a_flow_style_empty_map_into_entries_and_keeps_crlf(tmp_path
     assert "# filled by import" in merged
 
 
+@pytest.mark.parametrize("name", ["yes", "No", "1:30", "0777", "null", "~", "Acme: support #1", "- dash", "'quoted'"])
+def test_a_verified_name_is_written_so_that_every_yaml_reader_reads_it_back_as_text(name, tmp_path):
+    proposal = Proposal(Found("106540352242923", "1"), {"region": "BR", "name": name, "wabaId": "1"})
+    for before in ("", f"config:\n  {NUMBERS_KEY}:\n    \"1\": {{region: BR}}\n"):
+        merged = merge(before, NUMBERS_KEY, [proposal], path=tmp_path / "Pulumi.x.yaml")
+        assert yaml.safe_load(merged)["config"][NUMBERS_KEY]["106540352242923"]["name"] == name
+
+
 @pytest.mark.parametrize("tamper, message", [
     (lambda text: text.replace("  # keep me\n", ""), "would lose the comment '# keep me'"),
     (lambda text: text.replace("maxConcurrentCutovers: 1", "maxConcurrentCutovers: 2"), "change more than"),

@@ -69,13 +69,22 @@ def add_entries(numbers: CommentedMap, proposals: Sequence[Proposal], layout: La
         key = DoubleQuotedScalarString(number_id)  # quoted, so YAML keeps the ID text
         entry = CommentedMap()
         for name, value in proposal.entry.items():
-            entry[name] = DoubleQuotedScalarString(value) if name == "wabaId" else value
+            entry[name] = DoubleQuotedScalarString(value) if name == "wabaId" or _misread(value) else value
         numbers[key] = entry
         if proposal.notes:
             # An explicit column: ruamel's own guess compares keys, and IDs written unquoted are ints.
             column = 2 * layout.mapping + len(number_id) + 5
             numbers.yaml_add_eol_comment("# " + "; ".join(proposal.notes), key, column=column)
     return numbers
+
+
+def _misread(value: str) -> bool:
+    """Whether a YAML 1.1 reader (PyYAML, so the CLI) would read the plain text as something else:
+    ruamel writes YAML 1.2, where a verified name such as ``yes`` or ``1:30`` stays text."""
+    try:
+        return yaml.safe_load(value) != value
+    except yaml.YAMLError:
+        return True
 
 
 def dump(data: Any, layout: Layout = Layout()) -> str:
