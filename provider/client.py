@@ -211,27 +211,31 @@ class GraphClient:
         return LiveNumber(node=node, storage=storage.result())
 
     def list_business_numbers(self, waba_id: str) -> set[str]:
-        """IDs of every number in a WhatsApp Business Account, following ``paging.next``.
+        """IDs of every number in a WhatsApp Business Account."""
+        return {str(item["id"]) for item in self.list_phone_numbers(waba_id, ("id",)) if "id" in item}
+
+    def list_phone_numbers(self, waba_id: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+        """``GET /{waba_id}/phone_numbers?fields=...``: every number of the account, following ``paging.next``.
 
         Meta puts ``access_token`` into ``next``: it is stripped (the header carries the token),
         and a ``next`` on another host is refused, so the token never goes anywhere else.
         """
-        ids: set[str] = set()
+        items: list[dict[str, Any]] = []
         url: str | None = None
-        params: dict[str, Any] | None = {"fields": "id", "limit": 100}
+        params: dict[str, Any] | None = {"fields": ",".join(fields), "limit": 100}
         for _ in range(1000):
             data = self._send("GET", f"/{waba_id}/phone_numbers", params=params, idempotent=True, url=url)
-            ids.update(str(item["id"]) for item in data.get("data", []) if isinstance(item, dict) and "id" in item)
+            items.extend(item for item in data.get("data", []) if isinstance(item, dict))
             nxt = (data.get("paging") or {}).get("next")
             if not nxt:
-                return ids
+                return items
             parts = urlsplit(nxt)
             if parts.netloc != self._host:
                 raise NetworkError(f"paging.next points at another host ({parts.netloc}); not followed",
                                    method="GET", path=f"/{waba_id}/phone_numbers")
             query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "access_token"])
             url, params = urlunsplit(parts._replace(query=query)), None
-        return ids
+        return items
 
     # -- mutations ------------------------------------------------------------------------------
 
