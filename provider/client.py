@@ -28,7 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -188,6 +188,8 @@ def network_error(exc: requests.RequestException, *, target: str, method: str, p
     return cls(_shorten(redact(root), 200), reason=reason, method=method, path=path)
 
 
+_T = TypeVar("_T")
+
 # Fields Meta rejected as nonexisting and that are optional: process-wide, since every client
 # of the process talks to the same Graph API.
 _dropped_fields: set[str] = set()
@@ -334,11 +336,12 @@ class GraphClient:
 
     def get_number(self, number_id: str, *, deadline: float | None = None) -> PhoneNumberNode:
         """``GET /{id}?fields=...``: registration, verification and coexistence state."""
-        data = self._get_fields(f"/{number_id}", NODE_FIELDS, deadline=deadline)
+        data = self._with_fields(NODE_FIELDS, lambda asked: self._send(
+            "GET", f"/{number_id}", params={"fields": asked}, idempotent=True, deadline=deadline))
         return PhoneNumberNode.model_validate({"id": number_id, **data})
 
-    def _get_fields(self, path: str, fields: tuple[str, ...], *, deadline: float | None = None) -> dict[str, Any]:
-        """``GET path?fields=...``, without the optional fields Meta has rejected as nonexisting.
+    def _with_fields(self, fields: tuple[str, ...], fetch: Callable[[str], _T]) -> _T:
+        """``fetch(fields)`` without the optional fields Meta has rejected as nonexisting.
 
         Meta's field lists differ between its pages and versions (``is_pin_enabled``), so an
         optional field it rejects is dropped for the rest of the process, with one notice. A
@@ -347,7 +350,7 @@ class GraphClient:
         while True:
             asked = [name for name in fields if name not in _dropped_fields]
             try:
-                return self._send("GET", path, params={"fields": ",".join(asked)}, idempotent=True, deadline=deadline)
+                return fetch(",".join(asked))
             except InvalidParameter as exc:
                 if not _drop_optional_field(exc, asked):
                     raise
@@ -374,8 +377,12 @@ class GraphClient:
 
     def list_business_numbers(self, waba_id: str) -> set[str]:
         """IDs of every number in a WhatsApp Business Account."""
-        items = self._pages(f"/{waba_id}/phone_numbers", {"fields": "id", "limit": 100})
-        return {str(item["id"]) for item in items if "id" in item}
+        return {str(item["id"]) for item in self.list_phone_numbers(waba_id, ("id",)) if "id" in item}
+
+    def list_phone_numbers(self, waba_id: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+        """``GET /{waba_id}/phone_numbers?fields=...``: every number of the account, all pages."""
+        path = f"/{waba_id}/phone_numbers"
+        return self._with_fields(fields, lambda asked: list(self._pages(path, {"fields": asked, "limit": 100})))
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a listing, following ``paging.next`` (at most 1000 pages).

@@ -80,3 +80,15 @@ def test_a_number_reads_on_an_emulator_that_rejects_is_pin_enabled(emulator, cap
     assert live.registered and live.region == "BR" and live.node.is_pin_enabled is None
     assert [c["status"] for c in emulator.calls() if c["path"] == f"/{REGISTERED_BR}"] == [400, 200]
     assert "`is_pin_enabled`" in capsys.readouterr().err
+
+
+def test_a_listing_of_an_account_drops_a_rejected_optional_field_too(emulator):
+    from emulator.seed import DEMO_WABA_ID
+
+    emulator.reject_fields(["is_pin_enabled"])
+    config = ProviderConfig.parse({"access_token": emulator.token, "graph_api_url": emulator.url}, env={})
+    items = GraphClient(config).list_phone_numbers(DEMO_WABA_ID, NODE_FIELDS)
+    assert {item["id"] for item in items} == {n["id"] for n in emulator.numbers()}
+    assert all("platform_type" in item and "is_pin_enabled" not in item for item in items)
+    statuses = [c["status"] for c in emulator.calls() if c["path"] == f"/{DEMO_WABA_ID}/phone_numbers"]
+    assert statuses[0] == 400 and set(statuses[1:]) == {200}, "rejected once, then listed without the field"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
+from .. import onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
@@ -245,4 +246,31 @@ def _regions(_args: argparse.Namespace, streams: Streams) -> int:
 REGIONS_COMMAND = Command("regions", "the supported regions and their codes", ((0, "always"),),
                           lambda _cmd: None, _regions)
 
-COMMANDS: tuple[Command, ...] = (PLAN_COMMAND, DRIFT_COMMAND, REPORT_COMMAND, VERIFY_COMMAND, REGIONS_COMMAND)
+def _import_arguments(cmd: argparse.ArgumentParser) -> None:
+    _stack_options(cmd, required=True)
+    cmd.add_argument("--waba-id", required=True, action="append", type=onboard.waba_id, metavar="ID",
+                     help="a WhatsApp Business Account ID (repeat for several)")
+    cmd.add_argument("--write", action="store_true",
+                     help="merge the entries into stacks/Pulumi.NAME.yaml (created when missing)")
+
+
+def _import(args: argparse.Namespace, streams: Streams) -> int:
+    return onboard.run(args.stack, args.project_dir, args.waba_id, write=args.write, fmt=args.format,
+                       out=streams.out, err=streams.err)
+
+
+IMPORT_COMMAND = Command(
+    "import", "propose phoneNumbers entries for the numbers of business accounts (GET calls only); "
+              "--write merges them into the stack file",
+    ((0, "wrote the entries, or had nothing to add"),
+     (1, "an error: token rejected, business account not visible, a number could not be read"),
+     (2, "a usage error: bad arguments, a stack file that is not valid YAML")),
+    _import_arguments, _import,
+    description="Lists every number of each business account (all pages), reads each one's storage, and proposes "
+                "entries keyed by phone number ID (region = the live region, name = the verified name, wabaId) so "
+                "that the first `pulumi up` adopts them with zero calls. Never writes a PIN; never changes a "
+                "declared number.",
+    formats=onboard.FORMATS)
+
+COMMANDS: tuple[Command, ...] = (PLAN_COMMAND, DRIFT_COMMAND, REPORT_COMMAND, IMPORT_COMMAND, VERIFY_COMMAND,
+                                 REGIONS_COMMAND)
