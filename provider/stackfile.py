@@ -95,7 +95,9 @@ class StackFile:
     def provider_config(self, env: Mapping[str, str] | None = None) -> ProviderConfig:
         """The provider configuration, with ProviderConfig.load's rule: stack config wins over env.
 
-        A ``secure:`` value cannot be read here, so its environment variable must stand in for it.
+        A ``secure:`` value (the token, the app secret) cannot be read here, so its environment
+        variable must stand in for it. A plain value is named with this file, so that an error
+        about it can say where to fix it.
         """
         env = os.environ if env is None else env
         plain: dict[str, Any] = {}
@@ -110,7 +112,11 @@ class StackFile:
                 continue
             if value is not None:
                 plain[key] = value
-        return ProviderConfig.load(plain, env)
+        try:
+            origin = self.path.relative_to(self.project_dir)
+        except ValueError:
+            origin = self.path
+        return ProviderConfig.load(plain, env, stack_origin=str(origin))
 
 
 def _project_defaults(project: str, config: Any) -> dict[str, Any]:
