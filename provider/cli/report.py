@@ -206,7 +206,7 @@ class _Reads:
 
     def record(self, exc: BaseException | None) -> None:
         with self._lock:
-            if exc is None or not isinstance(exc, NetworkError):
+            if not (isinstance(exc, NetworkError) and exc.unreachable):
                 self.answered += 1
             else:
                 self.unreachable.append(exc)
