@@ -14,9 +14,10 @@ subcode and fbtrace_id, because Meta support asks for them.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 from .redact import redact
+from .regions import describe
 
 
 class WhatsAppError(Exception):
@@ -39,6 +40,8 @@ class GraphAPIError(WhatsAppError):
     codes: ClassVar[tuple[int, ...]] = ()
     summary: ClassVar[str] = "the Graph API returned an error"
     fix: ClassVar[str] = ""
+    # Why a person must not simply re-run after this error ("" when re-running is fine).
+    do_not_rerun: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -194,6 +197,8 @@ class PinMismatch(UserActionRequired):
         "declare the number's current two-step PIN in its `pin` (or reset the PIN in WhatsApp "
         "Manager); each failed attempt uses a PIN guess and the 72-hour register budget"
     )
+    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
+                    "the number for 72 hours after 10 calls")
 
 
 class NotVerified(UserActionRequired):
@@ -206,12 +211,16 @@ class TooManyPinAttempts(UserActionRequired):
     codes = (133008,)
     summary = "too many two-step PIN guesses"
     fix = "wait for the time Meta states, then fix the PIN before trying again"
+    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
+                    "the number for 72 hours after 10 calls")
 
 
 class PinGuessesTooFast(UserActionRequired):
     codes = (133009,)
     summary = "two-step PIN guessed too fast"
     fix = "wait for the time Meta states, then fix the PIN before trying again"
+    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
+                    "the number for 72 hours after 10 calls")
 
 
 class NumberNotRegistered(UserActionRequired):
@@ -229,6 +238,8 @@ class RegistrationLimitReached(UserActionRequired):
     codes = (133016,)
     summary = "register/deregister limit reached: Meta blocks the number for 72 hours"
     fix = "wait 72 hours; every further attempt extends nothing but the outage"
+    do_not_rerun = ("Meta has blocked register and deregister for this number for 72 hours, and an attempt "
+                    "cannot shorten that")
 
 
 class RequestCodeFailed(UserActionRequired):
@@ -346,14 +357,110 @@ class PreflightError(ProviderError):
 
 
 class ConvergeFailed(ProviderError):
-    """A plan failed part-way. The text says where the number was left and what to do."""
+    """A plan failed part-way. Failures are data: where the number was left, what was tried and
+    what it cost; the message is rendered from those fields here, and only here.
 
-    def __init__(self, message: str, *, cause: BaseException | None = None, offline: bool,
-                 registration_calls: int) -> None:
+    - ``step``: the planned call that failed (``set_pin``, ``deregister``, ``settings``,
+      ``register``), or ``readback`` when the plan ran and only reading the number back failed;
+    - ``cause``: the Graph error; ``recovery_step``/``recovery_cause`` the call of the recovery
+      after a failed ``settings`` that failed too (``settings`` to restore, or ``register``);
+    - ``offline``: the number is (or may be) not registered now; ``restored``: a failed
+      ``settings`` was undone and the number registered again, so it serves as before;
+    - ``storage``: its storage now (a code, ``DEFAULT``, or None when unknown), ``storage_read``
+      whether that was read back or is only what was last set;
+    - ``calls``: the timestamps of the register/deregister calls this attempt made.
+    """
+
+    def __init__(self, number_id: str, *, step: str, cause: BaseException, offline: bool,
+                 restored: bool = False, storage: str | None = None, storage_read: bool = True,
+                 calls: Sequence[str] = (), ran: Sequence[str] = (), desired: str | None = None,
+                 previous: str | None = None, recovery_step: str | None = None,
+                 recovery_cause: BaseException | None = None) -> None:
+        self.number_id = number_id
+        self.step = step
         self.cause = cause
         self.offline = offline
-        self.registration_calls = registration_calls
-        super().__init__(message)
+        self.restored = restored
+        self.storage = storage
+        self.storage_read = storage_read
+        self.calls = tuple(calls)
+        self.ran = tuple(ran)
+        self.desired = desired
+        self.previous = previous
+        self.recovery_step = recovery_step
+        self.recovery_cause = recovery_cause
+        super().__init__(self._render())
+
+    @property
+    def do_not_rerun(self) -> str:
+        """Why a person must not simply re-run ("" when re-running after a fix is fine)."""
+        for error in (self.cause, self.recovery_cause):
+            reason = getattr(error, "do_not_rerun", "")
+            if reason:
+                return reason
+        return ""
+
+    def _render(self) -> str:
+        head = f"whatsapp {self.number_id}: "
+        stop = f" Do NOT re-run automatically: {self.do_not_rerun}." if self.do_not_rerun else ""
+        spent = f" This run made {len(self.calls)} register/deregister calls."
+        resume = " Once the cause is fixed, re-running `pulumi up` resumes from the live state."
+        if self.step == "readback":
+            return (f"{head}the plan ran ({' -> '.join(self.ran)}), so the number should now be registered "
+                    f"with storage {describe(self.desired)}, but reading it back failed: {self.cause}. Fix the "
+                    "cause, then run `pulumi refresh` to record its live state.")
+        if self.step == "set_pin":
+            return (f"{head}set_pin failed before the number was deregistered: {self.cause}. Nothing else was "
+                    f"changed: it still serves traffic with storage {describe(self.previous)}.{stop}{resume}")
+        if self.step == "deregister":
+            return f"{head}deregister failed: {self.cause}. {self._after_deregister()}{stop}{resume}"
+        if self.step == "settings" and self.restored:
+            return (f"{head}settings({self.desired}) failed after deregister: {self.cause}. The number was "
+                    f"restored to its previous storage {describe(self.previous)} and registered again, so it "
+                    f"serves traffic as before this run. Nothing else changed.{spent}{stop} Fix the cause "
+                    "and re-run `pulumi up`.")
+        if self.step == "settings" and self.recovery_cause is None:
+            return (f"{head}settings failed: {self.cause}. The number was not registered before this run and "
+                    f"still is not; its storage is unchanged ({describe(self.previous)}).{stop} Fix the cause "
+                    "and re-run.")
+        if self.step == "settings" and self.recovery_step == "settings":
+            return (f"{head}settings({self.desired}) failed after deregister ({self.cause}), and restoring the "
+                    f"previous storage {describe(self.previous)} also failed ({self.recovery_cause}). The number "
+                    "is NOT registered: it was left offline rather than registered with storage nobody "
+                    f"declared.{stop} Fix the cause, then re-run `pulumi up`, which resumes from the live "
+                    f"state.{spent}")
+        return self._register_failed(stop, resume)
+
+    def _after_deregister(self) -> str:
+        if not self.offline:
+            return (f"The number is still registered and serving traffic with storage "
+                    f"{describe(self.storage)}; nothing was changed.")
+        if not self.storage_read:
+            return "Reading it back failed too, so it may be offline: check it in WhatsApp Manager."
+        return ("The number is NOT registered (offline: it cannot send or receive messages). Re-running "
+                "`pulumi up` registers it again.")
+
+    def _register_failed(self, stop: str, resume: str) -> str:
+        """``register`` failed, as planned or after restoring a failed ``settings``."""
+        cause = self.recovery_cause if self.step == "settings" else self.cause
+        context = f"settings({self.desired}) failed ({self.cause}); " if self.step == "settings" else ""
+        storage = describe(self.storage) + ("" if self.storage_read else " (as last set; could not read it back)")
+        fix = getattr(cause, "fix", "")
+        fix = f" Fix: {fix}." if fix and fix not in str(cause) else ""
+        return (f"whatsapp {self.number_id}: {context}register failed: the number is NOT registered (offline: "
+                f"it cannot send or receive messages). Current storage: {storage}. Cause: {cause}.{fix}{stop} "
+                f"This run made {len(self.calls)} register/deregister calls; Pulumi keeps no outputs from a "
+                f"failed run, so count them against the budget yourself.{resume}")
+
+
+class RetryRefused(PreflightError):
+    """An earlier attempt for this number in this process failed in a way that another attempt
+    cannot fix (a PIN or lockout refusal, or a failed cutover): refused before any call."""
+
+
+class TokenRejectedFromState(ProviderError):
+    """The token refresh or destroy used was rejected: it came from the configuration saved by the
+    last ``pulumi up``, not from the current stack config."""
 
 
 class NumberNotVisible(ProviderError):

@@ -109,8 +109,24 @@ def test_unrelated_numbers_are_not_blocked_by_a_duplicate(emulator):
     eng = Engine(engine_config(emulator))
     steps = eng.up({
         "a": {"phone_number_id": REGISTERED_DEFAULT, "region": "DEFAULT", "pin": DEMO_PIN},
-        "b": {"phone_number_id": REGISTERED_DEFAULT, "region": "DEFAULT", "pin": DEMO_PIN},
+        "b": {"phone_number_id": REGISTERED_DEFAULT, "region": "BR", "pin": DEMO_PIN,
+              "allow_cutover_on_create": True},
         "c": {"phone_number_id": UNREGISTERED, "region": "GB", "pin": DEMO_PIN},
     }, parallel=4)
     assert sum(SAME_NUMBER in (s.error.last_line if s.error else "") for s in steps.values()) == 1
     assert steps["c"].error is None and storage_of(emulator.number(UNREGISTERED)) == "GB"
+    assert storage_of(emulator.number(REGISTERED_DEFAULT)) == "DEFAULT", "the conflicting one made no call"
+
+
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_two_resources_declaring_the_same_number_and_region_run_one_after_the_other_and_the_second_adopts(
+        emulator, parallel):
+    eng = Engine(engine_config(emulator))
+    program = {name: {"phone_number_id": UNREGISTERED, "region": "BR", "pin": DEMO_PIN} for name in ("a", "b")}
+
+    steps = eng.up(program, parallel=parallel)
+
+    assert all(s.error is None for s in steps.values()), [s.error.last_line for s in steps.values() if s.error]
+    posts = [c["path"] for c in emulator.calls() if c["method"] == "POST"]
+    assert posts == [f"/{UNREGISTERED}/settings", f"/{UNREGISTERED}/register"], "one cycle, never two interleaved"
+    assert sorted(len(s.outputs["applied_steps"]) for s in steps.values()) == [0, 2], "the second adopted"

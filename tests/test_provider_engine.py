@@ -128,12 +128,15 @@ def test_an_input_only_change_rewrites_outputs_with_zero_api_calls_in_update(emu
 def test_an_old_schema_version_migrates_through_an_update_that_makes_no_mutating_call(emulator):
     eng = Engine(config(emulator))
     ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
-    del eng.state["n"].outputs["schema_version"]
+    # state written by schema 1: no declared_region, no on_delete echo
+    eng.state["n"].outputs["schema_version"] = 1
+    del eng.state["n"].outputs["declared_region"]
     del eng.state["n"].outputs["on_delete"]
     emulator.clear_calls()
     step = ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
     assert step.op == "update"
-    assert step.outputs["schema_version"] == 1 and step.outputs["on_delete"] == "retain"
+    assert step.outputs["schema_version"] == 2 and step.outputs["on_delete"] == "retain"
+    assert step.outputs["declared_region"] == "BR" and step.outputs["region"] == "BR"
     assert posts(emulator) == []
 
 
