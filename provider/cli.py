@@ -325,8 +325,8 @@ def _budget(n: NumberReport) -> str:
     text = f"{n.budget_left} of {REGISTER_BUDGET} left in the last 72 hours"
     if n.in_state is False:
         text += " (new to the stack)"
-    if n.plan is not None and n.plan.registration_calls:
-        text += f"; this plan uses {n.plan.registration_calls}"
+    if n.plan is not None and n.plan.registration_call_count:
+        text += f"; this plan uses {n.plan.registration_call_count}"
     return text
 
 
@@ -467,7 +467,7 @@ def _number_json(n: NumberReport) -> dict[str, Any]:
         "calls": [str(call) for call in n.plan.calls] if n.plan else [],
         "steps": n.plan.steps if n.plan else [],
         "offline": bool(n.plan and n.plan.deregisters),
-        "registration_calls": n.plan.registration_calls if n.plan else 0,
+        "registration_calls": n.plan.registration_call_count if n.plan else 0,
         "preflight": {"ok": n.plan is not None and not n.problems, "problems": [p.render(STACK_SPELLING) for p in n.problems]},
         "warnings": list(n.warnings),
         "in_state": n.in_state,

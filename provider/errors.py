@@ -357,9 +357,8 @@ class PreflightError(ProviderError):
 
 
 class ConvergeFailed(ProviderError):
-    """A plan failed part-way. Failures are data: where the number was left, what was tried and
-    what it cost; the message is rendered from those fields here, and only here.
-
+    """A plan failed part-way. Failures are data (where the number was left, what was tried, what
+    it cost); the message is rendered from those fields here, and only here.
     - ``step``: the planned call that failed (``set_pin``, ``deregister``, ``settings``,
       ``register``), or ``readback`` when the plan ran and only reading the number back failed;
     - ``cause``: the Graph error; ``recovery_step``/``recovery_cause`` the call of the recovery
@@ -376,29 +375,16 @@ class ConvergeFailed(ProviderError):
                  calls: Sequence[str] = (), ran: Sequence[str] = (), desired: str | None = None,
                  previous: str | None = None, recovery_step: str | None = None,
                  recovery_cause: BaseException | None = None) -> None:
-        self.number_id = number_id
-        self.step = step
-        self.cause = cause
-        self.offline = offline
-        self.restored = restored
-        self.storage = storage
-        self.storage_read = storage_read
-        self.calls = tuple(calls)
-        self.ran = tuple(ran)
-        self.desired = desired
-        self.previous = previous
-        self.recovery_step = recovery_step
-        self.recovery_cause = recovery_cause
+        self.number_id, self.step, self.cause, self.offline, self.restored = number_id, step, cause, offline, restored
+        self.storage, self.storage_read, self.calls, self.ran = storage, storage_read, tuple(calls), tuple(ran)
+        self.desired, self.previous = desired, previous
+        self.recovery_step, self.recovery_cause = recovery_step, recovery_cause
         super().__init__(self._render())
 
     @property
     def do_not_rerun(self) -> str:
         """Why a person must not simply re-run ("" when re-running after a fix is fine)."""
-        for error in (self.cause, self.recovery_cause):
-            reason = getattr(error, "do_not_rerun", "")
-            if reason:
-                return reason
-        return ""
+        return next(filter(None, (getattr(e, "do_not_rerun", "") for e in (self.cause, self.recovery_cause))), "")
 
     def _render(self) -> str:
         head = f"whatsapp {self.number_id}: "
