@@ -123,7 +123,8 @@ class Executor:
                 raise PreflightError(number_id, [run.refusal])
             if run.failure:
                 error = self._failed(plan, desired, live, run, run.failure)
-                refusal = f"{error.step} failed ({error.cause.reference}): {error.do_not_rerun}" if error.do_not_rerun else None
+                refusal = (f"{error.step} failed ({getattr(error.cause, 'reference', '')}). Do NOT re-run "
+                           f"automatically: {error.do_not_rerun}") if error.do_not_rerun else None
                 fleet.record_failure(number_id, run.calls, refusal)
                 raise error
             try:

@@ -124,7 +124,7 @@ class Fleet:
         with self._lock:
             record = self._attempts.setdefault(number_id, AttemptRecord())
             record.calls.extend(calls)
-            record.refusal = record.refusal or refusal
+            record.refusal = refusal or record.refusal  # the error's own reason says more than "cutover failed"
 
     # -- executors ------------------------------------------------------------------------------
 

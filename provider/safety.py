@@ -165,8 +165,8 @@ def breaker_problem(breaker: str) -> Problem:
 def retry_problem(reason: str) -> Problem:
     return Problem(Rule.RETRY_REFUSED,
                    f"an earlier attempt for this number in this run failed: {reason}. Another attempt in the "
-                   "same run (an engine retry, or a second resource) would only spend PIN guesses and the "
-                   "72-hour register budget; fix the cause, then run `pulumi up` again")
+                   "same run (an engine retry) would only spend PIN guesses and the 72-hour register "
+                   "budget: fix the cause first")
 
 
 def policy_problem(region: str, allowed_regions: frozenset[str]) -> Problem:

@@ -68,7 +68,7 @@ def test_fifty_numbers_converge_in_parallel_through_one_provider_process(emulato
 
 
 @pytest.mark.parametrize("parallel", [1, 4])
-def test_two_new_resources_for_the_same_number_are_caught_before_any_mutation(emulator, parallel):
+def test_two_new_resources_declaring_one_number_with_different_regions_are_refused_before_any_call(emulator, parallel):
     eng = Engine(engine_config(emulator))
     program = {
         "first": {"phone_number_id": UNREGISTERED, "region": "BR", "pin": DEMO_PIN},
@@ -78,17 +78,14 @@ def test_two_new_resources_for_the_same_number_are_caught_before_any_mutation(em
     steps = eng.up(program, parallel=parallel)
 
     failed = [s for s in steps.values() if s.error is not None]
-    assert len(failed) == 1 and SAME_NUMBER in failed[0].error.last_line
-    assert "refused before any change" in failed[0].error.last_line
-    winner = next(s for s in steps.values() if s.error is None)
-    posts = [c["path"] for c in emulator.calls() if c["method"] == "POST"]
-    assert posts == [f"/{UNREGISTERED}/settings", f"/{UNREGISTERED}/register"], "only the first one's plan"
-    assert storage_of(emulator.number(UNREGISTERED)) == winner.outputs["region"]
-    if parallel == 1:
-        assert failed[0].name == "second"
+    assert [s.name for s in failed] == ["second"], "check runs in program order: the second declaration"
+    assert SAME_NUMBER in failed[0].error.last_line and "refused before any change" in failed[0].error.last_line
+    assert "BR" in failed[0].error.last_line and "IN" in failed[0].error.last_line
+    assert [c for c in emulator.calls() if c["method"] == "POST"] == [], "a check failure stops the deployment"
+    assert not registered(emulator.number(UNREGISTERED))
 
 
-def test_an_update_and_a_create_for_the_same_number_are_caught_before_any_mutation(emulator):
+def test_an_update_and_a_create_declaring_one_number_with_different_regions_are_refused_before_any_call(emulator):
     eng = Engine(engine_config(emulator))
     eng.up({"first": {"phone_number_id": REGISTERED_BR, "region": "BR", "pin": DEMO_PIN}})
     emulator.clear_calls()
@@ -98,24 +95,23 @@ def test_an_update_and_a_create_for_the_same_number_are_caught_before_any_mutati
         "second": {"phone_number_id": REGISTERED_BR, "region": "BR", "pin": DEMO_PIN},
     })
 
-    assert steps["first"].op == "update" and steps["first"].error is None
-    assert SAME_NUMBER in steps["second"].error.last_line
-    posts = [c["path"].split("/")[-1] for c in emulator.calls() if c["method"] == "POST"]
-    assert posts == ["deregister", "settings", "register"], "the second made no call"
-    assert storage_of(emulator.number(REGISTERED_BR)) == "IN"
+    assert steps["first"].error is None and SAME_NUMBER in steps["second"].error.last_line
+    assert [c for c in emulator.calls() if c["method"] == "POST"] == []
+    assert storage_of(emulator.number(REGISTERED_BR)) == "BR"
 
 
-def test_unrelated_numbers_are_not_blocked_by_a_duplicate(emulator):
+def test_duplicates_that_agree_never_run_two_cycles_and_do_not_block_unrelated_numbers(emulator):
     eng = Engine(engine_config(emulator))
     steps = eng.up({
         "a": {"phone_number_id": REGISTERED_DEFAULT, "region": "DEFAULT", "pin": DEMO_PIN},
-        "b": {"phone_number_id": REGISTERED_DEFAULT, "region": "BR", "pin": DEMO_PIN,
-              "allow_cutover_on_create": True},
+        "b": {"phone_number_id": REGISTERED_DEFAULT, "region": "DEFAULT", "pin": DEMO_PIN},
         "c": {"phone_number_id": UNREGISTERED, "region": "GB", "pin": DEMO_PIN},
     }, parallel=4)
-    assert sum(SAME_NUMBER in (s.error.last_line if s.error else "") for s in steps.values()) == 1
-    assert steps["c"].error is None and storage_of(emulator.number(UNREGISTERED)) == "GB"
-    assert storage_of(emulator.number(REGISTERED_DEFAULT)) == "DEFAULT", "the conflicting one made no call"
+    assert all(s.error is None for s in steps.values()), [s.error.last_line for s in steps.values() if s.error]
+    assert steps["a"].outputs["applied_steps"] == [] and steps["b"].outputs["applied_steps"] == []
+    assert storage_of(emulator.number(UNREGISTERED)) == "GB"
+    assert [c["path"] for c in emulator.calls() if c["method"] == "POST"] == [
+        f"/{UNREGISTERED}/settings", f"/{UNREGISTERED}/register"]
 
 
 @pytest.mark.parametrize("parallel", [1, 4])

@@ -238,7 +238,7 @@ def test_a_create_that_a_killed_process_left_offline_is_finished_by_the_next_cre
 @pytest.mark.parametrize("command", ["refresh", "destroy"])
 def test_a_rejected_token_in_refresh_or_destroy_says_they_use_the_configuration_of_the_last_up(emulator, command):
     eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")})
-    eng.config["whatsapp:accessToken"] = "revoked-token"  # what the last `up` saved
+    eng.saved_config["whatsapp:accessToken"] = "revoked-token"  # the token the last `up` saved, since revoked
     step = (eng.refresh() if command == "refresh" else eng.destroy())["n"]
     assert step.op == "error"
     line = step.error.last_line
