@@ -187,7 +187,7 @@ class Engine:
                 resp = self._rpc(proc, "Diff", name,
                                  lambda: proc.diff(urn(name), id_, outs, old.inputs, old_inputs=inputs))
                 state[name] = ResourceState(id_, inputs, outs)
-                return Step(name, "drift" if _changed(resp, outs, old.inputs) else "same", outputs=outs,
+                return Step(name, "drift" if _changed(resp, inputs, old.inputs) else "same", outputs=outs,
                             new_inputs=read_inputs)
             except ProviderCallError as exc:
                 return Step(name, "error", error=exc)
@@ -220,7 +220,7 @@ class Engine:
             checked = self._check(proc, name, {}, news)  # a replacement re-Checks without olds
             dbr = resp.deleteBeforeReplace if opts.delete_before_replace is None else opts.delete_before_replace
             return _Planned(name, "replace", checked, old_name, old, dbr)
-        return _Planned(name, "update" if _changed(resp, old.outputs, checked) else "same", checked, old_name, old)
+        return _Planned(name, "update" if _changed(resp, old.inputs, checked) else "same", checked, old_name, old)
 
     def _check(self, proc, name: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         checked, failures = self._rpc(proc, "Check", name, lambda: proc.check(urn(name), olds, news))
@@ -448,10 +448,11 @@ class _Deployment:
         return Step(name, planned.op, outputs=outs)
 
 
-def _changed(resp: provider_pb2.DiffResponse, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-    """DIFF_UNKNOWN (``DiffResult(changes=None)``) makes the engine compare the inputs itself."""
+def _changed(resp: provider_pb2.DiffResponse, old_inputs: dict[str, Any], news: dict[str, Any]) -> bool:
+    """DIFF_UNKNOWN (``DiffResult(changes=None)``) makes the engine compare old and new inputs
+    itself (step_generator.go ``diffResource``)."""
     if resp.changes == provider_pb2.DiffResponse.DIFF_UNKNOWN:
-        return olds != news
+        return old_inputs != news
     return resp.changes == provider_pb2.DiffResponse.DIFF_SOME
 
 
