@@ -4,7 +4,7 @@ Pulumi shows a dynamic resource's update as a bare ``~``. ``plan`` and ``drift``
 numbers declared in a stack file with the live numbers and print, per number, the exact calls
 ``pulumi up`` would make, whether the number goes offline and what preflight says. They only
 read: the plan and the preflight are the provider's own (``Executor.plan_for``,
-``preflight_problems``), never a copy. ``verify`` runs Meta's request_code/verify_code steps, and
+``safety.preflight``), never a copy. ``verify`` runs Meta's request_code/verify_code steps, and
 ``regions`` lists the region codes.
 
 Exit codes: 0 ok (``drift``: in sync), 1 an error (``plan``: also a plan that preflight would
@@ -26,12 +26,14 @@ from typing import Any, Mapping, Sequence, TextIO
 from .client import GraphClient
 from .config import ProviderConfig
 from .errors import AuthenticationFailed, ConfigurationError, ObjectNotFound, WhatsAppError
-from .executor import (
+from .executor import Executor
+from .safety import (
     REGISTER_BUDGET,
-    create_cutover_problem,
+    STACK_SPELLING,
     Desired,
-    Executor,
-    preflight_problems,
+    Problem,
+    create_cutover_problem,
+    preflight,
     recent_calls,
     utcnow,
 )
@@ -76,7 +78,7 @@ class NumberReport:
     pin: str = "missing"  # "plain", "secure" (declared, encrypted) or "missing"
     live: LiveNumber | None = None
     plan: Plan | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     in_state: bool | None = None  # None: no --state given
@@ -181,13 +183,14 @@ def _assess(executor: Executor, report: NumberReport, desired: Desired, *, allow
     prior = recent_calls(prior_calls, now)
     report.live, report.plan = live, plan
     # breaker=None: the circuit breaker belongs to one `pulumi up` process, not to this command.
-    report.problems = preflight_problems(plan, live, desired, prior_calls=prior, now=now, breaker=None)
+    report.problems = preflight(plan, live, desired, prior_calls=prior, now=now, breaker=None)
     if report.in_state is not None:
         report.budget_used = len(prior)
     refusal = create_cutover_problem(plan, live, desired.region)
     if refusal and not allow_cutover_on_create and not report.removed:
         if report.in_state is False:
-            report.problems.insert(0, f"the number is new to the stack, so `pulumi up` creates its resource: {refusal}")
+            report.problems.insert(0, Problem(refusal.rule, "the number is new to the stack, so `pulumi up` creates "
+                                                            f"its resource: {refusal.message}"))
         elif report.in_state is None and command == "plan":
             report.warnings.append(
                 "if this number is not in the stack's state yet, `pulumi up` creates its resource and refuses "
@@ -365,7 +368,7 @@ def _detail_lines(n: NumberReport, arrow: str) -> list[tuple[str, str]]:
             offline = "no"
         rows.append(("offline", offline))
         rows.append(("preflight", "ok" if not n.problems else "REFUSED: `pulumi up` would make no call"))
-        rows.extend(("problem", problem) for problem in n.problems)
+        rows.extend(("problem", problem.render(STACK_SPELLING)) for problem in n.problems)
     rows.extend(("warning", warning) for warning in n.warnings)
     if n.budget_left is not None:
         rows.append(("budget", _budget(n)))
@@ -465,7 +468,7 @@ def _number_json(n: NumberReport) -> dict[str, Any]:
         "steps": n.plan.steps if n.plan else [],
         "offline": bool(n.plan and n.plan.deregisters),
         "registration_calls": n.plan.registration_calls if n.plan else 0,
-        "preflight": {"ok": n.plan is not None and not n.problems, "problems": list(n.problems)},
+        "preflight": {"ok": n.plan is not None and not n.problems, "problems": [p.render(STACK_SPELLING) for p in n.problems]},
         "warnings": list(n.warnings),
         "in_state": n.in_state,
         "budget": None if n.budget_used is None else {

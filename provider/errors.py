@@ -338,10 +338,10 @@ class ConfigurationError(ProviderError):
 class PreflightError(ProviderError):
     """A plan was refused before its first mutating call: zero calls were made."""
 
-    def __init__(self, number_id: str, problems: list[str]) -> None:
+    def __init__(self, number_id: str, problems: list) -> None:
         self.number_id = number_id
         self.problems = list(problems)
-        lines = "; ".join(problems)
+        lines = "; ".join(map(str, problems))
         super().__init__(f"whatsapp {number_id}: refused before any change (no call was made): {lines}")
 
 

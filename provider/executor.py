@@ -18,8 +18,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Iterable, TextIO
 
 from . import planner
@@ -35,54 +35,11 @@ from .errors import (
 from .models import LiveNumber
 from .planner import Plan, Step
 from .regions import describe
+from .safety import Desired, Problem, breaker_problem, create_cutover_problem, format_time, preflight, recent_calls, utcnow
 
-REGISTER_BUDGET = 10
-BUDGET_WINDOW = timedelta(hours=72)
 OFFLINE_DEADLINE_SECONDS = 60.0
 READ_REUSE_SECONDS = 5.0
 REGISTRATION_ATTEMPTS = 3
-ISO = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(ISO)
-
-
-def parse_times(values: Iterable[object] | None) -> list[datetime]:
-    """ISO-8601 UTC timestamps from state; anything unreadable is ignored rather than trusted."""
-    out = []
-    for value in values or ():
-        try:
-            out.append(datetime.strptime(str(value), ISO).replace(tzinfo=timezone.utc))
-        except ValueError:
-            continue
-    return sorted(out)
-
-
-def recent_calls(values: Iterable[object] | None, now: datetime) -> list[datetime]:
-    return [t for t in parse_times(values) if now - t < BUDGET_WINDOW]
-
-
-def budget_allows(prior: list[datetime], needed: int, now: datetime) -> datetime | None:
-    """None when ``needed`` more calls fit in Meta's window; else the moment they will."""
-    recent = [t for t in prior if now - t < BUDGET_WINDOW]
-    excess = len(recent) + needed - REGISTER_BUDGET
-    if needed == 0 or excess <= 0:
-        return None
-    if excess > len(recent):
-        return now + BUDGET_WINDOW
-    return recent[excess - 1] + BUDGET_WINDOW
-
-
-@dataclass(frozen=True)
-class Desired:
-    region: str
-    pin: str | None = field(default=None, repr=False)
-    enforce_pin: bool = False
 
 
 @dataclass
@@ -91,46 +48,6 @@ class Outcome:
     plan: Plan
     applied_steps: list[str]
     registration_calls: list[str]
-
-
-def preflight_problems(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: list[datetime],
-                       now: datetime, breaker: str | None) -> list[str]:
-    """Every reason the plan must not start. Empty when it may run. Pure: no I/O."""
-    problems: list[str] = []
-    if plan.in_sync:
-        return problems
-    if not live.storage_status.managed:
-        problems.append(
-            f"its storage is {live.storage_status.value}, which this provider does not manage; "
-            "change it in WhatsApp Manager first, or remove the number from the stack"
-        )
-    if plan.registers:
-        if not desired.pin:
-            problems.append("the plan registers the number, which needs its 6-digit two-step PIN: set `pin`")
-        elif not (len(desired.pin) == 6 and desired.pin.isdigit()):
-            problems.append("`pin` must be exactly 6 digits")
-        if not live.node.verified:
-            problems.append(
-                f"the number is not verified (code_verification_status "
-                f"{live.node.code_verification_status or 'unknown'}), so it cannot register: "
-                f"run `python -m provider verify --phone-number-id {plan.number_id}`"
-            )
-    if plan.deregisters and live.node.is_on_biz_app:
-        problems.append(
-            "the number is shared with the WhatsApp Business app (is_on_biz_app), which cannot be "
-            "deregistered through the API nor use local storage"
-        )
-    allowed_at = budget_allows(prior_calls, plan.registration_calls, now)
-    if allowed_at is not None:
-        used = len([t for t in prior_calls if now - t < BUDGET_WINDOW])
-        problems.append(
-            f"the plan needs {plan.registration_calls} register/deregister calls and this resource made "
-            f"{used} in the last 72 hours; Meta blocks a number for 72 hours after {REGISTER_BUDGET}. "
-            f"Allowed again at {format_time(allowed_at)}"
-        )
-    if plan.deregisters and breaker:
-        problems.append(f"another cutover failed in this run ({breaker}); no further number is taken offline")
-    return problems
 
 
 class _ProcessState:
@@ -171,19 +88,6 @@ def _do_not_rerun(*causes: BaseException) -> str:
         why = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks the "
                "number for 72 hours after 10 calls")
     return f" Do NOT re-run automatically: {why}."
-
-
-def create_cutover_problem(plan: Plan, live: LiveNumber, desired_region: str) -> str | None:
-    """Why a *create* must not run this plan, or None. A create never cuts a registered number over:
-    `pulumi preview` shows a create as a plain + without asking the provider, so the cutover would
-    reach production unreviewed. No Storage and Business-app numbers are left to the preflight, whose
-    reason is the one that applies ("declare its current region" cannot fix them)."""
-    if not plan.deregisters or not live.storage_status.managed or live.node.is_on_biz_app:
-        return None
-    return (f"the number is registered and serving traffic with storage {describe(live.region)}, not "
-            f"{describe(desired_region)}. A create never cuts a number over, because `pulumi preview` shows "
-            "a create without asking the provider: declare its current region first, then change it in a "
-            "separate update (or set allow_cutover_on_create=True to accept an unreviewed cutover)")
 
 
 class Executor:
@@ -242,10 +146,10 @@ class Executor:
             enforce_pin=desired.enforce_pin,
         )
 
-    def preflight(self, plan: Plan, live: LiveNumber, desired: Desired, prior_calls: Iterable[object]) -> list[str]:
+    def preflight(self, plan: Plan, live: LiveNumber, desired: Desired, prior_calls: Iterable[object]) -> list[Problem]:
         now = self._clock()
-        return preflight_problems(plan, live, desired, prior_calls=recent_calls(prior_calls, now),
-                                  now=now, breaker=_state.breaker)
+        return preflight(plan, live, desired, prior_calls=recent_calls(prior_calls, now),
+                         now=now, breaker=_state.breaker)
 
     # -- claims -------------------------------------------------------------------------------
 
@@ -317,9 +221,7 @@ class Executor:
             slots.acquire()
         try:
             if _state.breaker:
-                raise PreflightError(number_id, [
-                    f"another cutover failed in this run ({_state.breaker}); no further number is taken offline"
-                ])
+                raise PreflightError(number_id, [breaker_problem(_state.breaker)])
             try:
                 return self._steps(plan, live, desired, made, deadline=None)
             except BaseException as exc:

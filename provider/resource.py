@@ -34,7 +34,8 @@ from .inputs import INPUT_KEYS, validate
 from .regions import DEFAULT, describe
 
 if TYPE_CHECKING:
-    from .executor import Desired, Executor, Outcome
+    from .executor import Executor, Outcome
+    from .safety import Desired
     from .models import LiveNumber
 
 SCHEMA_VERSION = 1
@@ -59,7 +60,7 @@ def _executor() -> "Executor":
 
 
 def _desired(inputs: dict[str, Any]) -> "Desired":
-    from .executor import Desired
+    from .safety import Desired
 
     return Desired(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")))
 
@@ -176,7 +177,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         outs.pop("region", None)
         outs.update(_live_outputs(live))
         outs["phone_number_id"] = number_id
-        from .executor import format_time, recent_calls, utcnow
+        from .safety import format_time, recent_calls, utcnow
 
         outs["registration_calls"] = [format_time(t) for t in recent_calls(props.get("registration_calls"), utcnow())]
         inputs = {k: props[k] for k in INPUT_KEYS if props.get(k) is not None and k != "region"}

@@ -51,7 +51,8 @@ from emulator.seed import (  # noqa: E402
 )
 from provider.client import GraphClient  # noqa: E402
 from provider.config import ProviderConfig  # noqa: E402
-from provider.executor import Desired, Executor, reset_process_state  # noqa: E402
+from provider.executor import Executor, reset_process_state
+from provider.safety import Desired  # noqa: E402
 from provider.resource import PhoneNumberStorageProvider  # noqa: E402
 from tests.calllog import call_kind, posts  # noqa: E402
 from tests.engine import Engine, ProviderCallError, Step  # noqa: E402

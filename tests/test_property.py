@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from emulator.seed import DEMO_PIN, REGIONS
 from provider.client import GraphClient
 from provider.config import ProviderConfig
-from provider.executor import Desired, Executor, reset_process_state
+from provider.executor import Executor, reset_process_state
+from provider.safety import Desired
 from tests.reliability_report import call_kind, registered, storage_of
 
 DEFAULT = "DEFAULT"

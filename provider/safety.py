@@ -1,0 +1,183 @@
+"""The pure safety rules: may this plan start, and if not, why. No I/O, no clocks of their own.
+
+Each rule returns typed ``Problem`` values instead of prose, so the provider, the CLI and the
+tests branch on ``Problem.rule`` and only renderers turn problems into text. Every problem a plan
+has is reported at once (octoDNS's ``raise_if_unsafe`` stops at the first; a person fixing a
+stack wants them all).
+
+The rules (SPEC.md, "Preflight" and "create"):
+
+- unmanaged storage: No Storage and unknown states are never changed;
+- PIN present and 6 digits when the plan registers;
+- verified when the plan registers;
+- not shared with the WhatsApp Business app when the plan deregisters;
+- the 72-hour register budget (10 register/deregister calls per number);
+- the circuit breaker of the provider process;
+- the compliance policy (``allowedRegions``) for the storage the plan sets;
+- the create-cutover gate: a create never cuts a registered number over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Iterable, Mapping
+
+from .inputs import STACK_KEYS
+from .models import LiveNumber
+from .planner import Plan
+from .regions import describe
+
+REGISTER_BUDGET = 10
+BUDGET_WINDOW = timedelta(hours=72)
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+# How the stack file spells each input (camelCase), for problems shown to stack-file users.
+STACK_SPELLING: Mapping[str, str] = {snake: camel for camel, snake in STACK_KEYS.items()}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(ISO)
+
+
+def parse_times(values: Iterable[object] | None) -> list[datetime]:
+    """ISO-8601 UTC timestamps from state; anything unreadable is ignored rather than trusted."""
+    out = []
+    for value in values or ():
+        try:
+            out.append(datetime.strptime(str(value), ISO).replace(tzinfo=timezone.utc))
+        except ValueError:
+            continue
+    return sorted(out)
+
+
+def recent_calls(values: Iterable[object] | None, now: datetime) -> list[datetime]:
+    """The register/deregister timestamps still inside Meta's moving 72-hour window."""
+    return [t for t in parse_times(values) if now - t < BUDGET_WINDOW]
+
+
+def budget_allows(prior: list[datetime], needed: int, now: datetime) -> datetime | None:
+    """None when ``needed`` more calls fit in Meta's window; else the moment they will."""
+    recent = [t for t in prior if now - t < BUDGET_WINDOW]
+    excess = len(recent) + needed - REGISTER_BUDGET
+    if needed == 0 or excess <= 0:
+        return None
+    if excess > len(recent):
+        return now + BUDGET_WINDOW
+    return recent[excess - 1] + BUDGET_WINDOW
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What a resource declares for its number."""
+
+    region: str
+    pin: str | None = field(default=None, repr=False)
+    enforce_pin: bool = False
+
+
+class Rule(str, Enum):
+    UNMANAGED_STORAGE = "unmanaged_storage"
+    PIN_MISSING = "pin_missing"
+    PIN_FORMAT = "pin_format"
+    NOT_VERIFIED = "not_verified"
+    BIZ_APP = "biz_app"
+    BUDGET = "budget"
+    BREAKER = "breaker"
+    POLICY = "policy"
+    CREATE_CUTOVER = "create_cutover"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a plan must not start.
+
+    ``message`` may name inputs as ``{pin}`` or ``{allow_cutover_on_create}``: ``render`` spells
+    them as the reader wrote them (snake_case in a program, camelCase in a stack file).
+    """
+
+    rule: Rule
+    message: str
+
+    def render(self, spelling: Mapping[str, str] | None = None) -> str:
+        names = {key: (spelling or {}).get(key, key) for key in _INPUT_NAMES}
+        return self.message.format(**names)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+_INPUT_NAMES = ("pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "region", "waba_id")
+
+
+def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: list[datetime], now: datetime,
+              breaker: str | None, allowed_regions: frozenset[str] | None = None) -> list[Problem]:
+    """Every reason the plan must not start. Empty when it may run (always empty for an in-sync plan)."""
+    problems: list[Problem] = []
+    if plan.in_sync:
+        return problems
+    if not live.storage_status.managed:
+        problems.append(Problem(Rule.UNMANAGED_STORAGE,
+            f"its storage is {live.storage_status.value}, which this provider does not manage; "
+            "change it in WhatsApp Manager first, or remove the number from the stack"))
+    if plan.registers:
+        if not desired.pin:
+            problems.append(Problem(Rule.PIN_MISSING,
+                "the plan registers the number, which needs its 6-digit two-step PIN: set `{pin}`"))
+        elif not (len(desired.pin) == 6 and desired.pin.isdigit()):
+            problems.append(Problem(Rule.PIN_FORMAT, "`{pin}` must be exactly 6 digits"))
+        if not live.node.verified:
+            problems.append(Problem(Rule.NOT_VERIFIED,
+                f"the number is not verified (code_verification_status "
+                f"{live.node.code_verification_status or 'unknown'}), so it cannot register: "
+                f"run `python -m provider verify --phone-number-id {plan.number_id}`"))
+    if plan.deregisters and live.node.is_on_biz_app:
+        problems.append(Problem(Rule.BIZ_APP,
+            "the number is shared with the WhatsApp Business app (is_on_biz_app), which cannot be "
+            "deregistered through the API nor use local storage"))
+    allowed_at = budget_allows(prior_calls, plan.registration_calls, now)
+    if allowed_at is not None:
+        used = len([t for t in prior_calls if now - t < BUDGET_WINDOW])
+        problems.append(Problem(Rule.BUDGET,
+            f"the plan needs {plan.registration_calls} register/deregister calls and this resource made "
+            f"{used} in the last 72 hours; Meta blocks a number for 72 hours after {REGISTER_BUDGET}. "
+            f"Allowed again at {format_time(allowed_at)}"))
+    if plan.deregisters and breaker:
+        problems.append(breaker_problem(breaker))
+    if allowed_regions is not None and plan.storage_changes and plan.desired_region not in allowed_regions:
+        problems.append(policy_problem(plan.desired_region, allowed_regions))
+    return problems
+
+
+def breaker_problem(breaker: str) -> Problem:
+    return Problem(Rule.BREAKER,
+                   f"another cutover failed in this run ({breaker}); no further number is taken offline")
+
+
+def policy_problem(region: str, allowed_regions: frozenset[str]) -> Problem:
+    allowed = ", ".join(sorted(allowed_regions)) or "none"
+    return Problem(Rule.POLICY,
+                   f"storage {describe(region)} is outside whatsapp-local-storage:allowedRegions ({allowed}); "
+                   "this stack's policy does not let data rest there")
+
+
+def create_cutover_problem(plan: Plan, live: LiveNumber, desired_region: str) -> Problem | None:
+    """Why a *create* must not run this plan, or None.
+
+    A create never cuts a registered number over: `pulumi preview` shows a create as a plain +
+    without asking the provider, so the cutover would reach production unreviewed. No Storage and
+    Business-app numbers are left to ``preflight``, whose reason is the one that applies
+    ("declare its current region" cannot fix them).
+    """
+    if not plan.deregisters or not live.storage_status.managed or live.node.is_on_biz_app:
+        return None
+    return Problem(Rule.CREATE_CUTOVER,
+        f"the number is registered and serving traffic with storage {describe(live.region)}, not "
+        f"{describe(desired_region)}. A create never cuts a number over, because `pulumi preview` shows "
+        "a create without asking the provider: declare its current region first, then change it in a "
+        "separate update (or set {allow_cutover_on_create} to true to accept an unreviewed cutover)")
