@@ -342,7 +342,7 @@ class Engine:
 
     def _delete(self, proc, name: str, old: ResourceState, options: Mapping[str, Options],
                 cancelled: threading.Event, *, pending: bool = False) -> Step:
-        if cancelled.is_set():
+        if cancelled.is_set():  # a failed step stops every delete not yet started
             return Step(name, "skipped")
         opts = options.get(name, Options())
         try:
@@ -398,8 +398,6 @@ class _Deployment:
         self.steps.update({name: f.result() for name, f in futures.items()})
         for name in self.program:
             self.steps.setdefault(name, Step(name, "skipped"))
-        if self.cancelled.is_set():  # a failed step stops every delete (not with --continue-on-error)
-            return self.steps
         removed = [(n, eng.state[n], False) for n in list(eng.state) if n not in self.program and n not in consumed]
         doomed = removed + [(n, old, True) for n, old in list(eng.pending_deletes)]
         deleted = _each(list(range(len(doomed))), lambda i: eng._delete(
