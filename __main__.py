@@ -4,6 +4,9 @@ Each resource is named after its phone number ID, so editing, reordering or rena
 never renames a resource (a renamed resource would be deleted and created again). Every entry is
 checked with the same rules as the provider's ``check`` before any resource is registered: one
 bad entry stops the whole program with every problem listed, instead of a half-declared fleet.
+
+When the stack config sets ``allowedRegions`` (SPEC "Compliance policy"), an entry whose region is
+outside it is one more such problem: no number is declared, so none can be moved there.
 """
 
 from __future__ import annotations
@@ -13,31 +16,62 @@ from typing import Any, Mapping
 import pulumi
 
 from provider import PhoneNumberStorage, PhoneNumberStorageArgs
+from provider.compliance import SETTING, outside, parse_allowed_regions
+from provider.errors import ConfigurationError
 from provider.inputs import from_stack_entry
+from provider.regions import describe
 
 EXAMPLE = ('pulumi config set --path \'phoneNumbers["106540352242922"].region\' BR, then '
            'pulumi config set --path --secret \'phoneNumbers["106540352242922"].pin\' 123456')
 
 
-def declared_numbers(raw: Any) -> list[tuple[str, dict[str, Any], str | None]]:
-    """(phone number ID, normalised inputs, name) per entry, or one error listing every problem."""
+def stack_allowed_regions(config: pulumi.Config) -> Any:
+    """The raw ``allowedRegions`` value: parsed JSON, or the text itself when it is not JSON (as
+    ``pulumi config set allowedRegions BR`` stores it), for the parser to explain."""
+    try:
+        return config.get_object(SETTING)
+    except pulumi.ConfigTypeError:
+        return config.get(SETTING)
+
+
+def outside_policy(numbers: list[tuple[str, dict[str, Any], str | None]], allowed: frozenset[str]) -> list[str]:
+    regions = {number_id: inputs["region"] for number_id, inputs, _name in numbers if "region" in inputs}
+    listed = ", ".join(sorted(allowed)) or "nothing"
+    return [f'phoneNumbers["{number_id}"].region: {describe(regions[number_id])} is outside the stack\'s '
+            f"{SETTING} ({listed}): declare one of those, or add {regions[number_id]} to {SETTING} if this "
+            "stack may keep message content there"
+            for number_id in outside(regions, allowed)]
+
+
+def declared_numbers(raw: Any, allowed_raw: Any = None) -> list[tuple[str, dict[str, Any], str | None]]:
+    """(phone number ID, normalised inputs, name) per entry, or one error listing every problem,
+    ``allowedRegions`` violations included."""
+    problems: list[Any] = []
+    try:
+        allowed = parse_allowed_regions(allowed_raw)
+    except ConfigurationError as exc:
+        allowed = None  # no policy to check entries against; the problem itself stops the program
+        problems.append(exc)
     if raw is None:
-        raise pulumi.RunError(
-            "stack config has no phoneNumbers: declare the numbers this stack manages, keyed by phone number "
-            f"ID ({EXAMPLE}), or set phoneNumbers to {{}} to manage none")
-    if not isinstance(raw, Mapping):
-        raise pulumi.RunError(f"phoneNumbers must be a map keyed by phone number ID, e.g. {EXAMPLE}")
-    numbers, problems = [], []
+        problems.append("stack config has no phoneNumbers: declare the numbers this stack manages, keyed by "
+                        f"phone number ID ({EXAMPLE}), or set phoneNumbers to {{}} to manage none")
+        raw = {}
+    elif not isinstance(raw, Mapping):
+        problems.append(f"phoneNumbers must be a map keyed by phone number ID, e.g. {EXAMPLE}")
+        raw = {}
+    numbers = []
     for key in sorted(raw, key=lambda k: (len(str(k)), str(k))):
         entry = raw[key]
         inputs, failures = from_stack_entry(str(key), entry)
         problems.extend(failures)
         name = entry.get("name") if isinstance(entry, Mapping) else None
         numbers.append((str(key), inputs, None if name is None else str(name)))
+    if allowed is not None:
+        problems.extend(outside_policy(numbers, allowed))
     if problems:
         listed = "\n".join(f"  - {problem}" for problem in problems)
         raise pulumi.RunError(
-            f"phoneNumbers in the stack config has {len(problems)} problem(s); no resource was declared:\n{listed}")
+            f"the stack config has {len(problems)} problem(s); no resource was declared:\n{listed}")
     return numbers
 
 
@@ -57,7 +91,8 @@ def declare(numbers: list[tuple[str, dict[str, Any], str | None]]) -> dict[str, 
     return resources
 
 
-numbers = declared_numbers(pulumi.Config().get_object("phoneNumbers"))
+stack_config = pulumi.Config()
+numbers = declared_numbers(stack_config.get_object("phoneNumbers"), stack_allowed_regions(stack_config))
 resources = declare(numbers)
 pulumi.export("numbers", {
     number_id: {

@@ -7,28 +7,54 @@ SIGTERM.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 
-from .seed import DEFAULT_TOKEN, SEEDS
+from .seed import APP_SECRET_ENV, DEFAULT_TOKEN, SEED_HELP, SEEDS
 from .server import make_server
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m emulator",
-                                description="Local WhatsApp Cloud API (Graph API) emulator.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows every default; an option whose default is None says in its own words what happens."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _parser() -> argparse.ArgumentParser:
+    width = max(len(name) for name in SEEDS) + 2
+    seeds = "\n".join(f"  {name:<{width}}{SEED_HELP[name]}" for name in SEEDS)
+    p = argparse.ArgumentParser(prog="python -m emulator", formatter_class=_HelpFormatter,
+                                description="Local WhatsApp Cloud API (Graph API) emulator. "
+                                            "Control API under /_emulator/ (see emulator/README.md).",
+                                epilog=f"seeds:\n{seeds}")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8787, help="port to listen on; 0 picks a free port")
     p.add_argument("--seed", default="demo", choices=SEEDS,
-                   help="initial numbers (ignored when --state names an existing file)")
-    p.add_argument("--state", metavar="FILE", help="load from and save to this JSON file")
-    p.add_argument("--token", action="append", dest="tokens", metavar="TOKEN",
-                   help=f"accepted access token (repeatable; default {DEFAULT_TOKEN})")
-    p.add_argument("--latency-ms", type=float, default=0, help="added to every API request")
+                   help="initial numbers (see seeds below); ignored when --state names an existing file")
+    p.add_argument("--state", metavar="FILE", default=None,
+                   help="load numbers from FILE if it exists and save them to it after every change "
+                        "(default: none, numbers live in memory only)")
+    p.add_argument("--token", action="append", dest="tokens", metavar="TOKEN", default=None,
+                   help=f"accepted access token, repeatable (default: {DEFAULT_TOKEN})")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="milliseconds added to every Graph call")
     p.add_argument("--deregister-keeps-storage", action="store_true",
-                   help="deregister leaves local storage as it was (default: clears it to DEFAULT)")
-    return p.parse_args(argv)
+                   help="deregister leaves local storage as it was instead of clearing it to DEFAULT")
+    # The default is not read into argparse: it may come from the environment and must never be printed.
+    p.add_argument("--app-secret", metavar="SECRET", default=None,
+                   help="require appsecret_proof (HMAC-SHA256 of the token keyed by SECRET) on every "
+                        f"Graph call (default: ${APP_SECRET_ENV} if set, else not required)")
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
+    args.app_secret = args.app_secret or os.environ.get(APP_SECRET_ENV) or None
+    return args
 
 
 def main(argv=None) -> int:
@@ -38,7 +64,7 @@ def main(argv=None) -> int:
                              tokens=tuple(args.tokens or (DEFAULT_TOKEN,)),
                              latency_ms=args.latency_ms,
                              deregister_keeps_storage=args.deregister_keeps_storage,
-                             state_file=args.state)
+                             state_file=args.state, app_secret=args.app_secret)
     except (OSError, ValueError) as err:
         print(f"emulator: cannot start: {err}", file=sys.stderr)
         return 1

@@ -17,7 +17,7 @@ import sys
 import threading
 import urllib.parse
 
-from .seed import DEFAULT_TOKEN
+from .seed import APP_SECRET_ENV, DEFAULT_TOKEN
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -92,6 +92,14 @@ class Emulator:
     def set_usage(self, percent: int | None) -> None:
         self._control("POST", "/usage", {"percent": percent})
 
+    def set_app_secret(self, secret: str | None) -> None:
+        """Require `appsecret_proof` on every Graph call (keyed by `secret`), or stop with None."""
+        self._control("POST", "/app_secret", {"secret": secret})
+
+    def reject_fields(self, names) -> None:
+        """Make these phone number fields "nonexisting", as if Meta dropped them; [] undoes it."""
+        self._control("POST", "/fields", {"reject": list(names)})
+
     def calls(self) -> list[dict]:
         return self._control("GET", "/calls")
 
@@ -124,22 +132,26 @@ class Emulator:
 
 def start_emulator(*, seed: str | None = "demo", tokens=(DEFAULT_TOKEN,), latency_ms: float = 0,
                    deregister_keeps_storage: bool = False, state_file: str | None = None,
-                   subprocess: bool = False, host: str = "127.0.0.1") -> Emulator:
+                   subprocess: bool = False, host: str = "127.0.0.1",
+                   app_secret: str | None = None) -> Emulator:
+    """Start an emulator; `app_secret` requires appsecret_proof on every Graph call from the start."""
     tokens = tuple(tokens) or (DEFAULT_TOKEN,)
     if subprocess:
-        return _start_subprocess(seed, tokens, latency_ms, deregister_keeps_storage, state_file, host)
+        return _start_subprocess(seed, tokens, latency_ms, deregister_keeps_storage, state_file, host,
+                                 app_secret)
     from .server import make_server
 
     server = make_server(host, 0, seed=seed, tokens=tokens, latency_ms=latency_ms,
                          deregister_keeps_storage=deregister_keeps_storage,
-                         state_file=os.fspath(state_file) if state_file else None)
+                         state_file=os.fspath(state_file) if state_file else None,
+                         app_secret=app_secret)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"emulator-{server.server_address[1]}", daemon=True)
     thread.start()
     return Emulator(server.url, tokens[0], server=server, thread=thread)
 
 
-def _start_subprocess(seed, tokens, latency_ms, keeps, state_file, host) -> Emulator:
+def _start_subprocess(seed, tokens, latency_ms, keeps, state_file, host, app_secret) -> Emulator:
     cmd = [sys.executable, "-m", "emulator", "--host", host, "--port", "0",
            "--seed", seed or "none", "--latency-ms", str(latency_ms)]
     for token in tokens:
@@ -151,6 +163,10 @@ def _start_subprocess(seed, tokens, latency_ms, keeps, state_file, host) -> Emul
     env = dict(os.environ)
     env["PYTHONPATH"] = _PROJECT_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
+    env.pop(APP_SECRET_ENV, None)
+    if app_secret:
+        # Through the environment, not argv: a command line is visible to every local user.
+        env[APP_SECRET_ENV] = app_secret
     proc = _subprocess.Popen(cmd, stdout=_subprocess.PIPE, stdin=_subprocess.DEVNULL,
                              env=env, cwd=_PROJECT_ROOT, text=True)
     lines: queue.Queue = queue.Queue()

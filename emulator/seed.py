@@ -1,17 +1,17 @@
-"""Demo data and number-record defaults for the emulator.
+"""Demo data for the emulator.
 
-Owns the IDs of the demo seed (importable by tests and benchmarks), the list of Local
-Storage regions the emulator accepts, and how a partial number record is completed.
+Owns the IDs of the demo seed (importable by tests and benchmarks), the seeds' names and
+descriptions, and the list of Local Storage regions the emulator accepts.
 """
 
 from __future__ import annotations
 
-import copy
-import random
+from .record import DEFAULT_WABA_ID as DEMO_WABA_ID
+from .record import NumberRecord
 
-DEMO_WABA_ID = "102290129340398"
 DEMO_PIN = "123456"
 DEFAULT_TOKEN = "local-dev-token"
+APP_SECRET_ENV = "EMULATOR_APP_SECRET"  # read by `python -m emulator` when --app-secret is not given
 
 REGISTERED_DEFAULT = "106540352242922"  # registered, DEFAULT storage, has a `calling` setting
 REGISTERED_BR = "106540352242923"       # registered, IN_COUNTRY_STORAGE_ENABLED in BR
@@ -24,81 +24,23 @@ DEMO_IDS = (REGISTERED_DEFAULT, REGISTERED_BR, UNREGISTERED, NOT_VERIFIED, COEXI
 
 REGIONS = ("IN", "SG", "ID", "KR", "JP", "AU", "BR", "ZA", "BH", "AE", "DE", "GB", "CH", "CA")
 
-RECORD_KEYS = (
-    "id", "waba_id", "display_phone_number", "verified_name", "code_verification_status",
-    "platform_type", "status", "is_on_biz_app", "pin", "settings", "registration_calls",
-    "blocked_until", "failed_pin_attempts", "verification_code",
-    # Not in the brief's key list: the end of a two-step PIN lockout (133008).
-    "pin_locked_until",
-)
-
 SEEDS = ("demo", "none", "empty")
+SEED_HELP = {
+    "demo": f"six numbers in business account {DEMO_WABA_ID}: registered, in-country BR, "
+            "unregistered, not verified, coexistence, no storage",
+    "none": "no numbers; add them with POST /_emulator/numbers",
+    "empty": "the same as none",
+}
 
 
 def default_storage() -> dict:
     return {"status": "DEFAULT"}
 
 
-def complete_record(fields: dict) -> dict:
-    """Fill a partial number record with the documented defaults.
-
-    Defaults: a random 15-digit id, the demo WABA, VERIFIED, registered (CLOUD_API, CONNECTED),
-    not on the Business app, no PIN, DEFAULT storage, no register history.
-    An unregistered platform_type without a status gets DISCONNECTED.
-    """
-    unknown = set(fields) - set(RECORD_KEYS)
-    if unknown:
-        raise ValueError(f"unknown number field(s): {', '.join(sorted(unknown))}")
-    rec = copy.deepcopy(fields)
-    rec["id"] = str(rec.get("id") or "".join(random.choice("0123456789") for _ in range(15)))
-    rec.setdefault("waba_id", DEMO_WABA_ID)
-    rec.setdefault("display_phone_number", "+1 555-" + rec["id"][-4:])
-    rec.setdefault("verified_name", "Test Number " + rec["id"][-4:])
-    rec.setdefault("code_verification_status", "VERIFIED")
-    rec.setdefault("platform_type", "CLOUD_API")
-    rec.setdefault("status", "CONNECTED" if rec["platform_type"] == "CLOUD_API" else "DISCONNECTED")
-    rec.setdefault("is_on_biz_app", False)
-    rec.setdefault("pin", None)
-    rec.setdefault("settings", {"storage_configuration": default_storage()})
-    rec.setdefault("registration_calls", [])
-    rec.setdefault("blocked_until", None)
-    rec.setdefault("failed_pin_attempts", 0)
-    rec.setdefault("verification_code", None)
-    rec.setdefault("pin_locked_until", None)
-    validate_record(rec)
-    return rec
-
-
-def validate_record(rec: dict) -> None:
-    """Reject records the emulator could not serve (wrong types), with a readable message."""
-    for key in ("id", "waba_id", "display_phone_number", "verified_name",
-                "code_verification_status", "platform_type", "status"):
-        if not isinstance(rec.get(key), str):
-            raise ValueError(f"{key} must be a string")
-    if not rec["id"].isdigit():
-        raise ValueError("id must be digits only")
-    if rec["pin"] is not None and not isinstance(rec["pin"], str):
-        raise ValueError("pin must be a string or null")
-    if not isinstance(rec["is_on_biz_app"], bool):
-        raise ValueError("is_on_biz_app must be a boolean")
-    if not isinstance(rec["settings"], dict):
-        raise ValueError("settings must be an object")
-    if not isinstance(rec["registration_calls"], list) or not all(
-            isinstance(t, (int, float)) for t in rec["registration_calls"]):
-        raise ValueError("registration_calls must be a list of epoch seconds")
-    for key in ("blocked_until", "pin_locked_until"):
-        if rec[key] is not None and not isinstance(rec[key], (int, float)):
-            raise ValueError(f"{key} must be epoch seconds or null")
-    if not isinstance(rec["failed_pin_attempts"], int):
-        raise ValueError("failed_pin_attempts must be an integer")
-    if rec["verification_code"] is not None and not isinstance(rec["verification_code"], str):
-        raise ValueError("verification_code must be a string or null")
-
-
-def demo_numbers() -> list[dict]:
+def demo_numbers() -> list[NumberRecord]:
     def num(id_, display, name, **kw):
-        return complete_record({"id": id_, "display_phone_number": display,
-                                "verified_name": name, "pin": DEMO_PIN, **kw})
+        return NumberRecord.from_dict({"id": id_, "display_phone_number": display,
+                                       "verified_name": name, "pin": DEMO_PIN, **kw})
 
     unregistered = {"platform_type": "NOT_APPLICABLE"}
     return [
@@ -116,7 +58,7 @@ def demo_numbers() -> list[dict]:
     ]
 
 
-def numbers_for_seed(seed: str | None) -> list[dict]:
+def numbers_for_seed(seed: str | None) -> list[NumberRecord]:
     if seed in (None, "", "none", "empty"):
         return []
     if seed == "demo":

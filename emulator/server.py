@@ -1,6 +1,8 @@
-"""HTTP front end of the emulator: the threaded HTTP/1.1 server, the control API under
-`/_emulator/`, and the per-request machinery around Graph calls (latency, injected faults,
-the redacted call log, usage headers).
+"""HTTP front end of the emulator: the threaded HTTP/1.1 server and the per-request machinery
+around Graph calls (latency, injected faults, the redacted call log, usage headers).
+
+Graph calls go to graph.py, control calls to control.py; both reach the shared state only
+through `State` methods or under `State.lock`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import graph
+from . import control, graph
+from .errors import GraphError
 from .state import State
 
-CONTROL_PREFIX = "/_emulator"
-_SECRET_KEYS = ("pin", "access_token")
+# Never logged in clear: a token, a two-step PIN, or a proof derived from the app secret.
+_SECRET_KEYS = ("pin", "access_token", "appsecret_proof")
 _REDACTED = "***"
 
 
@@ -27,12 +30,6 @@ def redact(value):
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
-
-
-class ControlError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -104,7 +101,12 @@ class Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def do_GET(self):
-        self._dispatch()
+        url = urllib.parse.urlsplit(self.path)
+        raw = self._read_body()
+        if url.path == control.CONTROL_PREFIX or url.path.startswith(control.CONTROL_PREFIX + "/"):
+            self._control(url, raw)
+        else:
+            self._api(url, raw)
 
     do_POST = do_DELETE = do_PATCH = do_PUT = do_GET
 
@@ -152,14 +154,6 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _dispatch(self):
-        url = urllib.parse.urlsplit(self.path)
-        raw = self._read_body()
-        if url.path == CONTROL_PREFIX or url.path.startswith(CONTROL_PREFIX + "/"):
-            self._control(url, raw)
-        else:
-            self._api(url, raw)
-
     # Graph API
     def _parse_body(self, raw: bytes):
         if not raw.strip():
@@ -186,81 +180,66 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, url, raw: bytes):
         state = self.server.state
-        started = state.now()
         method = self.command.upper()
         version, path = graph.split_version(url.path)
         query = _single(urllib.parse.parse_qs(url.query, keep_blank_values=True))
         body = self._parse_body(raw)
         entry = {"method": method, "path": path, "version": version, "query": redact(query),
                  "body": "<unparseable>" if body is graph.INVALID_BODY else redact(body),
-                 "status": None, "code": None, "started": started, "finished": None, "fault": None}
+                 "status": None, "code": None, "started": state.now(), "finished": None,
+                 "fault": None}
         host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
         req = graph.ApiRequest(method=method, path=path, version=version, query=query, body=body,
                                token=self._token(query, body), base_url=f"http://{host}")
-        segments = [s for s in path.split("/") if s]
-        business_id = None
-        if segments:
-            rec = state.numbers.get(segments[0])
-            business_id = rec["waba_id"] if rec else segments[0]
+        business_id = state.business_id_for(next((s for s in path.split("/") if s), None))
 
-        generation = state.generation
-        if state.latency_ms:
-            time.sleep(state.latency_ms / 1000)
+        generation, latency_ms = state.begin_request()
+        if latency_ms:
+            time.sleep(latency_ms / 1000)
         with state.lock:
             if state.generation != generation:
                 return self._drop()
-            fault = state.take_fault(method, path)
-        if fault is not None:
-            entry["fault"] = fault
+            fault = state.faults.take(method, path)
+        entry["fault"] = fault
         if fault is not None and not fault["apply"]:
             if self._fault_answer(fault, entry, business_id, generation):
                 return
         with state.lock:
             if state.generation != generation:
                 return self._drop()
-            status, response, headers = self._process(req)
+            try:
+                status, response = graph.handle(state, req)
+                headers = {}
+            except GraphError as err:
+                status, response, headers = err.status, err.envelope(), err.headers
         if fault is not None and fault["apply"]:
             if self._fault_answer(fault, entry, business_id, generation):
                 return
         entry["status"] = status
         entry["code"] = response["error"]["code"] if status >= 400 and "error" in response else None
-        self._finish(entry, generation)
+        state.log_call(entry, generation)
         self._send(status, response, headers, business_id)
-
-    def _finish(self, entry: dict, generation: int) -> None:
-        state = self.server.state
-        with state.lock:
-            entry["finished"] = state.now()
-            if state.generation == generation:
-                state.log_call(entry)
-
-    def _process(self, req):
-        try:
-            status, response = graph.handle(self.server.state, req)
-            return status, response, {}
-        except graph.GraphError as err:
-            return err.status, err.envelope(), err.headers
 
     def _fault_answer(self, fault: dict, entry: dict, business_id, generation: int) -> bool:
         """Apply a fault's delay, drop or error. True when the fault answered the request."""
         if fault["delay_ms"]:
             time.sleep(fault["delay_ms"] / 1000)
         if fault["drop"]:
-            self._finish(entry, generation)
+            self.server.state.log_call(entry, generation)
             self._drop()
             return True
         if fault["code"] is None:
             return False
-        err = graph.GraphError(fault["code"], fault["message"] or "Injected fault",
-                               subcode=fault["subcode"], status=fault["status"],
-                               details=None if fault["error_data"] is not None
-                               else "Fault injected by the emulator.",
-                               error_data=fault["error_data"])
+        err = GraphError(fault["code"], fault["message"] or "Injected fault",
+                         subcode=fault["subcode"], status=fault["status"],
+                         details=None if fault["error_data"] is not None
+                         else "Fault injected by the emulator.",
+                         error_data=fault["error_data"])
         headers = {}
         if fault["retry_after"] is not None:
             headers["Retry-After"] = str(fault["retry_after"])
         entry.update(status=err.status, code=err.code)
-        self._finish(entry, generation)
+        self.server.state.log_call(entry, generation)
         self._send(err.status, err.envelope(), headers, business_id)
         return True
 
@@ -270,91 +249,13 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 body = json.loads(raw) if raw.strip() else {}
             except ValueError:
-                raise ControlError(400, "body must be JSON") from None
+                raise control.ControlError(400, "body must be JSON") from None
             if not isinstance(body, dict):
-                raise ControlError(400, "body must be a JSON object")
-            status, response = self._control_route(self.command.upper(),
-                                                   url.path[len(CONTROL_PREFIX):].rstrip("/") or "/",
-                                                   body)
-        except ControlError as err:
+                raise control.ControlError(400, "body must be a JSON object")
+            path = url.path[len(control.CONTROL_PREFIX):].rstrip("/") or "/"
+            status, response = control.route(self.server.state, self.command.upper(), path, body)
+        except control.ControlError as err:
             status, response = err.status, {"error": {"message": str(err)}}
         except ValueError as err:
             status, response = 400, {"error": {"message": str(err)}}
         self._send(status, response)
-
-    def _control_route(self, method: str, path: str, body: dict):
-        state = self.server.state
-        parts = [p for p in path.split("/") if p]
-        route = (method, parts[0] if parts else "")
-        if route == ("GET", ""):
-            return 200, {"emulator": "whatsapp-graph", "numbers": len(state.numbers),
-                         "deregister_keeps_storage": state.deregister_keeps_storage,
-                         "latency_ms": state.latency_ms, "now": state.now()}
-        if route == ("POST", "reset"):
-            state.reset(body.get("seed"))
-            return 200, {"ok": True, "numbers": len(state.numbers)}
-        if parts and parts[0] == "numbers":
-            return self._control_numbers(method, parts[1:], body)
-        if route == ("POST", "faults"):
-            return 200, state.add_fault(body)
-        if route == ("GET", "faults"):
-            with state.lock:
-                return 200, [dict(f) for f in state.faults]
-        if route == ("DELETE", "faults"):
-            state.clear_faults()
-            return 200, {"ok": True}
-        if route == ("POST", "latency"):
-            ms = body.get("ms")
-            if not isinstance(ms, (int, float)) or ms < 0:
-                raise ControlError(400, "ms must be a number >= 0")
-            state.latency_ms = float(ms)
-            return 200, {"ms": state.latency_ms}
-        if route == ("GET", "latency"):
-            return 200, {"ms": state.latency_ms}
-        if route == ("GET", "calls"):
-            return 200, state.list_calls()
-        if route == ("DELETE", "calls"):
-            state.clear_calls()
-            return 200, {"ok": True}
-        if route == ("POST", "clock"):
-            seconds = body.get("advance_seconds")
-            if not isinstance(seconds, (int, float)):
-                raise ControlError(400, "advance_seconds must be a number")
-            return 200, {"now": state.advance(seconds)}
-        if route == ("GET", "clock"):
-            return 200, {"now": state.now()}
-        if route == ("POST", "usage"):
-            pct = body.get("percent")
-            if pct is not None and (not isinstance(pct, int) or not 0 <= pct <= 100):
-                raise ControlError(400, "percent must be an integer 0-100, or null")
-            state.usage_percent = pct
-            return 200, {"percent": pct}
-        raise ControlError(404, f"no control endpoint {method} {CONTROL_PREFIX}{path}")
-
-    def _control_numbers(self, method: str, rest: list[str], body: dict):
-        state = self.server.state
-        if not rest:
-            if method == "GET":
-                return 200, state.list_numbers()
-            if method == "POST":
-                try:
-                    return 201, state.add_number(body)
-                except KeyError:
-                    raise ControlError(409, f"number {body.get('id')} already exists") from None
-            raise ControlError(405, f"{method} not allowed on {CONTROL_PREFIX}/numbers")
-        if len(rest) != 1:
-            raise ControlError(404, "no such control endpoint")
-        id_ = rest[0]
-        if method == "GET":
-            rec = state.get_number(id_)
-        elif method == "PATCH":
-            rec = state.patch_number(id_, body)
-        elif method == "DELETE":
-            if not state.delete_number(id_):
-                raise ControlError(404, f"no number {id_}")
-            return 200, {"deleted": id_}
-        else:
-            raise ControlError(405, f"{method} not allowed on {CONTROL_PREFIX}/numbers/{id_}")
-        if rec is None:
-            raise ControlError(404, f"no number {id_}")
-        return 200, rec

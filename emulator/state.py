@@ -1,44 +1,47 @@
-"""The emulator's mutable world: numbers, faults, latency, call log, clock and persistence.
+"""The emulator's mutable world: numbers, faults, latency, call log, clock, app secret,
+rejected fields, and persistence.
 
-Everything here is guarded by one re-entrant lock (`State.lock`); callers that read and then
-write a number hold it for the whole operation. Persistence (`--state FILE`) covers the numbers,
-the known business accounts and the clock offset, written atomically after every mutation.
+One discipline: every read or write of this shared state happens under `State.lock` (a
+re-entrant lock). Callers that read and then write a number hold it for the whole operation;
+the server and the control API go through the methods here, which take it themselves.
+Persistence (`--state FILE`) covers the numbers, the known business accounts and the clock
+offset, written atomically after every mutation. The app secret is never persisted or shown.
 """
 
 from __future__ import annotations
 
 import collections
 import copy
-import fnmatch
-import json
+import hashlib
+import hmac
 import os
-import tempfile
 import threading
 import time
 
 from . import seed as seeds
-
-FAULT_KEYS = ("method", "path", "count", "status", "code", "subcode", "message", "error_data",
-              "retry_after", "delay_ms", "drop", "apply")
-# An HTTP status given without a code gets the Graph code that usually travels with it.
-_CODE_FOR_STATUS = {401: 190, 403: 10, 500: 131000, 503: 133004}
-_STATE_FILE_VERSION = 1
+from .faults import FaultBook
+from .fields import rejectable_fields
+from .persistence import read_state_file, write_state_file
+from .record import NumberRecord
 
 
 class State:
     def __init__(self, *, seed: str | None = "demo", tokens=(seeds.DEFAULT_TOKEN,),
                  latency_ms: float = 0, deregister_keeps_storage: bool = False,
-                 state_file: str | None = None):
+                 state_file: str | None = None, app_secret: str | None = None):
         self.lock = threading.RLock()
         self.tokens = tuple(tokens) or (seeds.DEFAULT_TOKEN,)
         self.deregister_keeps_storage = bool(deregister_keeps_storage)
         self.state_file = state_file
         self.startup_latency_ms = float(latency_ms or 0)
-        self.numbers: dict[str, dict] = {}
+        self.startup_app_secret = app_secret or None
+        self.numbers: dict[str, NumberRecord] = {}
         self.wabas: set[str] = set()
-        self.faults: list[dict] = []
+        self.faults = FaultBook(self.lock)
         self.calls: list[dict] = []
         self.latency_ms = self.startup_latency_ms
+        self.app_secret = self.startup_app_secret
+        self.rejected_fields: frozenset[str] = frozenset()
         self.clock_offset = 0.0
         self.usage_percent: int | None = None
         # Bumped by reset(): requests still in flight from before a reset must not touch the new world.
@@ -52,7 +55,8 @@ class State:
 
     # clock
     def now(self) -> float:
-        return time.time() + self.clock_offset
+        with self.lock:
+            return time.time() + self.clock_offset
 
     def advance(self, seconds: float) -> float:
         with self.lock:
@@ -62,90 +66,69 @@ class State:
 
     # seeding and persistence
     def _seed(self, seed: str | None) -> None:
-        self.numbers = {n["id"]: n for n in seeds.numbers_for_seed(seed)}
-        self.wabas = {n["waba_id"] for n in self.numbers.values()}
+        self.numbers = {n.id: n for n in seeds.numbers_for_seed(seed)}
+        self.wabas = {n.waba_id for n in self.numbers.values()}
         if seed == "demo":
             self.wabas.add(seeds.DEMO_WABA_ID)
 
-    def reset(self, seed: str | None) -> None:
+    def reset(self, seed: str | None) -> int:
+        """Back to the start: the seed's numbers, no faults, calls, rejected fields or clock offset.
+
+        Latency and the app secret go back to their start-up values. Returns the number count.
+        """
         with self.lock:
             self._seed(seed)
             self.generation += 1
             self.faults.clear()
             self.calls.clear()
             self.latency_ms = self.startup_latency_ms
+            self.app_secret = self.startup_app_secret
+            self.rejected_fields = frozenset()
             self.clock_offset = 0.0
             self.usage_percent = None
             self._recent.clear()
             self.save()
+            return len(self.numbers)
 
     def _load(self) -> None:
-        with open(self.state_file, encoding="utf-8") as f:
-            data = json.load(f)
-        self.numbers = {}
-        for rec in data.get("numbers", []):
-            rec = seeds.complete_record(rec)
-            self.numbers[rec["id"]] = rec
-        self.wabas = set(data.get("wabas", [])) | {n["waba_id"] for n in self.numbers.values()}
-        self.clock_offset = float(data.get("clock_offset", 0.0))
+        numbers, self.wabas, self.clock_offset = read_state_file(self.state_file)
+        self.numbers = {rec.id: rec for rec in numbers}
 
     def save(self) -> None:
-        if not self.state_file:
-            return
-        with self.lock:
-            data = {"version": _STATE_FILE_VERSION,
-                    "numbers": [self.numbers[k] for k in sorted(self.numbers)],
-                    "wabas": sorted(self.wabas),
-                    "clock_offset": self.clock_offset}
-            directory = os.path.dirname(os.path.abspath(self.state_file))
-            fd, tmp = tempfile.mkstemp(prefix=".emulator-state-", suffix=".tmp", dir=directory)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(data, f, indent=1, sort_keys=True)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.state_file)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+        if self.state_file:
+            with self.lock:
+                write_state_file(self.state_file, self.numbers.values(), self.wabas, self.clock_offset)
 
     # numbers (control API)
     def list_numbers(self) -> list[dict]:
         with self.lock:
-            return [copy.deepcopy(self.numbers[k]) for k in sorted(self.numbers)]
+            return [self.numbers[k].to_dict() for k in sorted(self.numbers)]
 
     def get_number(self, id_: str) -> dict | None:
         with self.lock:
             rec = self.numbers.get(id_)
-            return copy.deepcopy(rec) if rec is not None else None
+            return rec.to_dict() if rec is not None else None
 
     def add_number(self, fields: dict) -> dict:
-        rec = seeds.complete_record(fields)
+        rec = NumberRecord.from_dict(fields)
         with self.lock:
-            if rec["id"] in self.numbers:
-                raise KeyError(rec["id"])
-            self.numbers[rec["id"]] = rec
-            self.wabas.add(rec["waba_id"])
+            if rec.id in self.numbers:
+                raise KeyError(rec.id)
+            self.numbers[rec.id] = rec
+            self.wabas.add(rec.waba_id)
             self.save()
-            return copy.deepcopy(rec)
+            return rec.to_dict()
 
     def patch_number(self, id_: str, fields: dict) -> dict | None:
         with self.lock:
             rec = self.numbers.get(id_)
             if rec is None:
                 return None
-            if "id" in fields and str(fields["id"]) != id_:
-                raise ValueError("id cannot be changed")
-            merged = copy.deepcopy(rec)
-            merged.update(copy.deepcopy(fields))
-            merged = seeds.complete_record(merged)
+            merged = rec.merged(fields)
             self.numbers[id_] = merged
-            self.wabas.add(merged["waba_id"])
+            self.wabas.add(merged.waba_id)
             self.save()
-            return copy.deepcopy(merged)
+            return merged.to_dict()
 
     def delete_number(self, id_: str) -> bool:
         with self.lock:
@@ -155,61 +138,74 @@ class State:
                 self.save()
             return found
 
-    # faults
-    def add_fault(self, spec: dict) -> dict:
-        unknown = set(spec) - set(FAULT_KEYS)
-        if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
-        fault = {"method": str(spec.get("method") or "*").upper(),
-                 "path": str(spec.get("path") or "*"),
-                 "count": spec.get("count", 1),
-                 "subcode": spec.get("subcode"),
-                 "message": spec.get("message"),
-                 "error_data": spec.get("error_data"),
-                 "retry_after": spec.get("retry_after"),
-                 "delay_ms": float(spec.get("delay_ms") or 0),
-                 "drop": bool(spec.get("drop", False)),
-                 "apply": bool(spec.get("apply", False))}
-        if fault["count"] is not None and (not isinstance(fault["count"], int) or fault["count"] < 1):
-            raise ValueError("count must be a positive integer, or null for every matching request")
-        status, code = spec.get("status"), spec.get("code")
-        if status is None and code is None:
-            # A fault that only delays (or drops) needs no error; a bare fault means 503/133004.
-            if not fault["delay_ms"] and not fault["drop"]:
-                status, code = 503, 133004
-        elif code is None:
-            code = _CODE_FOR_STATUS.get(int(status), 1)
-        elif status is None:
-            from .graph import http_status_for
-            status = http_status_for(int(code))
-        fault["status"] = int(status) if status is not None else None
-        fault["code"] = int(code) if code is not None else None
-        with self.lock:
-            self.faults.append(fault)
-        return dict(fault)
-
-    def take_fault(self, method: str, path: str) -> dict | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault["method"] not in ("*", method):
-                    continue
-                if not fnmatch.fnmatchcase(path, fault["path"]):
-                    continue
-                if fault["count"] is not None:
-                    fault["count"] -= 1
-                    if fault["count"] <= 0:
-                        self.faults.remove(fault)
-                return {k: v for k, v in fault.items() if k != "count"}
+    def business_id_for(self, object_id: str | None) -> str | None:
+        """The business account a Graph path's first segment belongs to (for usage headers)."""
+        if not object_id:
             return None
-
-    def clear_faults(self) -> None:
         with self.lock:
-            self.faults.clear()
+            rec = self.numbers.get(object_id)
+            return rec.waba_id if rec is not None else object_id
+
+    def summary(self) -> dict:
+        with self.lock:
+            return {"emulator": "whatsapp-graph", "numbers": len(self.numbers),
+                    "deregister_keeps_storage": self.deregister_keeps_storage,
+                    "latency_ms": self.latency_ms, "now": self.now()}
+
+    # knobs (control API)
+    def set_latency(self, ms: float) -> float:
+        with self.lock:
+            self.latency_ms = float(ms)
+            return self.latency_ms
+
+    def get_latency(self) -> float:
+        with self.lock:
+            return self.latency_ms
+
+    def begin_request(self) -> tuple[int, float]:
+        """The generation a request belongs to and the latency to add to it."""
+        with self.lock:
+            return self.generation, self.latency_ms
+
+    def set_usage_percent(self, percent: int | None) -> None:
+        with self.lock:
+            self.usage_percent = percent
+
+    def set_app_secret(self, secret: str | None) -> None:
+        if secret is not None and (not isinstance(secret, str) or not secret):
+            raise ValueError("secret must be a non-empty string, or null to stop requiring it")
+        with self.lock:
+            self.app_secret = secret
+
+    def app_secret_required(self) -> bool:
+        with self.lock:
+            return self.app_secret is not None
+
+    def expected_appsecret_proof(self, token: str) -> str | None:
+        """The proof a call with `token` must carry, or None while no app secret is required."""
+        with self.lock:
+            if self.app_secret is None:
+                return None
+            return hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+    def reject_fields(self, names) -> list[str]:
+        """Make these phone number fields "nonexisting" (replacing the previous list)."""
+        names = rejectable_fields(names)
+        with self.lock:
+            self.rejected_fields = names
+            return sorted(names)
+
+    def get_rejected_fields(self) -> list[str]:
+        with self.lock:
+            return sorted(self.rejected_fields)
 
     # call log
-    def log_call(self, entry: dict) -> None:
+    def log_call(self, entry: dict, generation: int) -> None:
+        """Log a finished call, unless a reset happened since it started."""
         with self.lock:
-            self.calls.append(entry)
+            entry["finished"] = self.now()
+            if self.generation == generation:
+                self.calls.append(entry)
 
     def list_calls(self) -> list[dict]:
         with self.lock:

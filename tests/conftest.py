@@ -1,4 +1,4 @@
-"""Shared fixtures: emulators with the demo seed, and a small Graph client for emulator tests.
+"""Shared fixtures: emulators with the demo seed, and `EmulatorHTTP`, plain HTTP for emulator tests.
 
 `emulator` and `emulator_keeps_storage` reuse one in-process server per session and reset it
 before every test, so each test sees fresh state (numbers, faults, calls, latency, clock).
@@ -7,6 +7,9 @@ test needs other tokens, a state file or a subprocess.
 """
 
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 import pytest
 import requests
@@ -40,10 +43,20 @@ def emulator_keeps_storage(_emulator_keeps_storage_server) -> Emulator:
     return Emulator(_emulator_keeps_storage_server.url, _emulator_keeps_storage_server.token)
 
 
-class GraphClient:
-    """requests against an emulator: `graph.post("/ID/register", json=..., version="v20.0")`."""
+def appsecret_proof(app_secret: str, token: str) -> str:
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
-    def __init__(self, emu: Emulator, version: str = "v21.0", token: str | None = None):
+
+class EmulatorHTTP:
+    """Raw requests against an emulator's Graph paths: `http.post("/ID/register", json=..., version="v20.0")`.
+
+    Not the product's client (provider.client.GraphClient): no retries, no error mapping, so a
+    test sees exactly what the emulator answered. With `app_secret`, every call carries the
+    matching `appsecret_proof` as a query parameter.
+    """
+
+    def __init__(self, emu: Emulator, version: str = "v21.0", token: str | None = None,
+                 app_secret: str | None = None):
         self.emu = emu
         self.version = version
         self.session = requests.Session()
@@ -52,6 +65,8 @@ class GraphClient:
             token = emu.token
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
+        if app_secret:
+            self.session.params = {"appsecret_proof": appsecret_proof(app_secret, token)}
 
     def url(self, path: str, version: str | None = None) -> str:
         version = self.version if version is None else version
@@ -73,21 +88,22 @@ class GraphClient:
 
 @pytest.fixture
 def emulator_api(emulator):
-    client = GraphClient(emulator)
-    yield client
-    client.close()
+    http = EmulatorHTTP(emulator)
+    yield http
+    http.close()
 
 
 @pytest.fixture
-def make_graph_client():
-    """Factory for GraphClient(emu, version=..., token=...); sessions are closed after the test."""
-    clients = []
+def make_emulator_http():
+    """Factory for EmulatorHTTP(emu, version=..., token=..., app_secret=...); closed after the test."""
+    made = []
 
-    def make(emu: Emulator, version: str = "v21.0", token: str | None = None) -> GraphClient:
-        client = GraphClient(emu, version, token)
-        clients.append(client)
-        return client
+    def make(emu: Emulator, version: str = "v21.0", token: str | None = None,
+             app_secret: str | None = None) -> EmulatorHTTP:
+        http = EmulatorHTTP(emu, version, token, app_secret)
+        made.append(http)
+        return http
 
     yield make
-    for client in clients:
-        client.close()
+    for http in made:
+        http.close()

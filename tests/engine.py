@@ -187,7 +187,7 @@ class Engine:
                 resp = self._rpc(proc, "Diff", name,
                                  lambda: proc.diff(urn(name), id_, outs, old.inputs, old_inputs=inputs))
                 state[name] = ResourceState(id_, inputs, outs)
-                return Step(name, "drift" if _changed(resp, outs, old.inputs) else "same", outputs=outs,
+                return Step(name, "drift" if _changed(resp, inputs, old.inputs) else "same", outputs=outs,
                             new_inputs=read_inputs)
             except ProviderCallError as exc:
                 return Step(name, "error", error=exc)
@@ -220,7 +220,7 @@ class Engine:
             checked = self._check(proc, name, {}, news)  # a replacement re-Checks without olds
             dbr = resp.deleteBeforeReplace if opts.delete_before_replace is None else opts.delete_before_replace
             return _Planned(name, "replace", checked, old_name, old, dbr)
-        return _Planned(name, "update" if _changed(resp, old.outputs, checked) else "same", checked, old_name, old)
+        return _Planned(name, "update" if _changed(resp, old.inputs, checked) else "same", checked, old_name, old)
 
     def _check(self, proc, name: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         checked, failures = self._rpc(proc, "Check", name, lambda: proc.check(urn(name), olds, news))
@@ -342,7 +342,7 @@ class Engine:
 
     def _delete(self, proc, name: str, old: ResourceState, options: Mapping[str, Options],
                 cancelled: threading.Event, *, pending: bool = False) -> Step:
-        if cancelled.is_set():
+        if cancelled.is_set():  # a failed step stops every delete not yet started
             return Step(name, "skipped")
         opts = options.get(name, Options())
         try:
@@ -398,8 +398,6 @@ class _Deployment:
         self.steps.update({name: f.result() for name, f in futures.items()})
         for name in self.program:
             self.steps.setdefault(name, Step(name, "skipped"))
-        if self.cancelled.is_set():  # a failed step stops every delete (not with --continue-on-error)
-            return self.steps
         removed = [(n, eng.state[n], False) for n in list(eng.state) if n not in self.program and n not in consumed]
         doomed = removed + [(n, old, True) for n, old in list(eng.pending_deletes)]
         deleted = _each(list(range(len(doomed))), lambda i: eng._delete(
@@ -448,10 +446,11 @@ class _Deployment:
         return Step(name, planned.op, outputs=outs)
 
 
-def _changed(resp: provider_pb2.DiffResponse, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-    """DIFF_UNKNOWN (``DiffResult(changes=None)``) makes the engine compare the inputs itself."""
+def _changed(resp: provider_pb2.DiffResponse, old_inputs: dict[str, Any], news: dict[str, Any]) -> bool:
+    """DIFF_UNKNOWN (``DiffResult(changes=None)``) makes the engine compare old and new inputs
+    itself (step_generator.go ``diffResource``)."""
     if resp.changes == provider_pb2.DiffResponse.DIFF_UNKNOWN:
-        return olds != news
+        return old_inputs != news
     return resp.changes == provider_pb2.DiffResponse.DIFF_SOME
 
 

@@ -3,9 +3,10 @@
 - The fault matrix: every plan (enable, change, disable, from an unregistered number, the v20
   register flow) with a fault injected at every call position (the reads, each mutating call and
   the read-back): transient errors, answers lost after the call was applied, dropped connections,
-  permanent errors, and genuine client timeouts. Each case runs the provider as Pulumi does
-  (Check, Diff, Create/Update on ``PhoneNumberStorageProvider``, a fresh "process" per command via
-  ``reset_process_state()``) against a demo-seeded emulator, then re-runs once the fault is gone.
+  permanent errors, and genuine client timeouts. Each case runs ``pulumi up --skip-preview``
+  through ``tests/engine.py``'s ``Engine`` with ``InProcessProvider`` standing in for the provider
+  process (the provider class in this process, fresh process state per command) against a
+  demo-seeded emulator, then re-runs once the fault is gone.
 - The bad-input matrix: inputs and configuration that must be refused at check or preflight,
   through the real engine protocol (``tests/engine.py``), with zero mutating calls.
 
@@ -33,8 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python tests/reliability_report.py` as well as `-m`
     sys.path.insert(0, str(ROOT))
 
+import grpc  # noqa: E402
 from pulumi.dynamic import ConfigureRequest  # noqa: E402
 from pulumi.dynamic.config import Config  # noqa: E402
+from pulumi.runtime.proto import provider_pb2  # noqa: E402
 
 from emulator.harness import Emulator, start_emulator  # noqa: E402
 from emulator.seed import (  # noqa: E402
@@ -51,6 +54,8 @@ from provider.config import ProviderConfig  # noqa: E402
 from provider.executor import Executor, reset_process_state
 from provider.safety import Desired  # noqa: E402
 from provider.resource import PhoneNumberStorageProvider  # noqa: E402
+from tests.calllog import call_kind, posts  # noqa: E402
+from tests.engine import Engine, ProviderCallError, Step  # noqa: E402
 
 OUT_DIR = ROOT / "tests" / "out"
 FAULT_TABLE = OUT_DIR / "fault_table.md"
@@ -72,18 +77,6 @@ def engine_config(emu: Emulator, *, version: str = "v25.0", max_cutovers: int = 
     }
 
 
-def call_kind(entry: dict, number_id: str) -> str:
-    """`GET number`, `GET settings`, `POST deregister`, ... for one emulator call-log entry."""
-    path = entry["path"]
-    rest = path[len(f"/{number_id}"):] if path.startswith(f"/{number_id}") else path
-    edge = rest.strip("/") or "number"
-    return f"{entry['method']} {edge}"
-
-
-def posts(calls: list[dict]) -> list[dict]:
-    return [c for c in calls if c["method"] == "POST"]
-
-
 def storage_of(record: dict) -> str | None:
     """The emulator record's storage as the provider reports it: a code, DEFAULT or None."""
     conf = (record.get("settings") or {}).get("storage_configuration") or {}
@@ -99,117 +92,76 @@ def registered(record: dict) -> bool:
     return record.get("platform_type") == "CLOUD_API"
 
 
-# --- offline intervals from the emulator's call log ----------------------------------------------
+# --- the provider class standing in for a provider process ---------------------------------------
 
 
-def offline_intervals(calls: list[dict]) -> dict[str, list[tuple[float, float]]]:
-    """Per number: from a deregister's start to the end of the register that brought it back."""
-    intervals: dict[str, list[tuple[float, float]]] = {}
-    down: dict[str, float] = {}
-    for call in sorted(calls, key=lambda c: c["started"]):
-        number, _, edge = call["path"].strip("/").partition("/")
-        if call["method"] != "POST" or call.get("status") != 200:
-            continue
-        if edge == "deregister":
-            down.setdefault(number, call["started"])
-        elif edge == "register" and number in down:
-            intervals.setdefault(number, []).append((down.pop(number), call["finished"]))
-    for number, since in down.items():  # never came back in this run
-        intervals.setdefault(number, []).append((since, float("inf")))
-    return intervals
+class InProcessProvider:
+    """``PhoneNumberStorageProvider`` in this process, with the methods of ``ProviderProcess``.
 
-
-def max_overlap(intervals: dict[str, list[tuple[float, float]]]) -> int:
-    events = sorted([(s, 1) for spans in intervals.values() for s, _ in spans]
-                    + [(e, -1) for spans in intervals.values() for _, e in spans], key=lambda x: (x[0], x[1]))
-    peak = level = 0
-    for _, delta in events:
-        level += delta
-        peak = max(peak, level)
-    return peak
-
-
-# --- the engine's call sequence, in this process -------------------------------------------------
-
-
-@dataclass
-class Result:
-    """What one resource did in one simulated command."""
-
-    name: str
-    op: str  # create, update, same, error
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: BaseException | None = None
-    stage: str = ""  # the provider method that failed
-
-    @property
-    def text(self) -> str:
-        """The last line the CLI would show: `module.Class: message`, as in the gRPC traceback."""
-        if self.error is None:
-            return ""
-        cls = type(self.error)
-        return f"{cls.__module__}.{cls.__qualname__}: {self.error}"
-
-
-class InProcessEngine:
-    """Check, Diff, then Create/Update on the provider class, as the engine sends them.
-
-    Each ``up`` is one Pulumi command: process-wide state (circuit breaker, cutover slots, claims,
-    read reuse) starts fresh and ``configure`` receives the stack config. The engine's state
-    (``{id, inputs, outputs}`` per resource) survives across commands, and a failed create or
-    update keeps nothing, as in Pulumi. Calls run in this process: no gRPC, no serialisation.
+    ``tests/engine.py``'s ``Engine`` drives it exactly as it drives ``python -m pulumi.dynamic``,
+    minus gRPC and serialisation, so ~220 fault cases stay fast. A "process" starts with fresh
+    process-wide state (breaker, cutover slots, claims, read reuse) and is configured with the stack
+    config; an exception comes back as ``ProviderCallError`` whose details end, as the traceback the
+    CLI prints does, with ``module.Class: message``.
     """
 
-    def __init__(self, config: dict[str, str]) -> None:
-        self.config = dict(config)
-        self.state: dict[str, tuple[str, dict, dict]] = {}
-        self.last_stderr = ""
-
-    def up(self, program: dict[str, dict[str, Any]], *,
-           after_diff: Callable[[], None] | None = None) -> dict[str, Result]:
+    def __init__(self, config: dict[str, str], _env: dict[str, str]) -> None:
         reset_process_state()
-        provider = PhoneNumberStorageProvider()
-        provider.configure(ConfigureRequest(Config(dict(self.config), PROJECT)))
-        buf = io.StringIO()
-        results: dict[str, Result] = {}
-        try:
-            with contextlib.redirect_stderr(buf):
-                for name, props in program.items():
-                    results[name] = self._one(provider, name, props, after_diff)
-        finally:
-            self.last_stderr = buf.getvalue()
-            reset_process_state()
-        return results
+        self._provider = PhoneNumberStorageProvider()
+        self._provider.configure(ConfigureRequest(Config(dict(config), PROJECT)))
+        self._out = io.StringIO()
 
-    def _one(self, provider, name, props, after_diff) -> Result:
-        old = self.state.get(name)
-        news = {k: v for k, v in props.items() if v is not None}
-        stage = "check"
+    @property
+    def stderr(self) -> str:
+        return self._out.getvalue()
+
+    def _call(self, method: str, call: Callable[[], Any]) -> Any:
         try:
-            checked = provider.check(old[1] if old else {}, news)
-            if checked.failures:
-                text = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
-                return Result(name, "error", error=ValueError(text), stage="check")
-            inputs = checked.inputs
-            if old is None:
-                stage = "create"
-                if after_diff:
-                    after_diff()
-                created = provider.create(inputs)
-                self.state[name] = (created.id, inputs, created.outs)
-                return Result(name, "create", outputs=created.outs)
-            stage = "diff"
-            diff = provider.diff(old[0], old[2], inputs)
-            if not diff.changes:
-                return Result(name, "same", outputs=old[2])
-            if after_diff:
-                after_diff()
-            stage = "update"
-            updated = provider.update(old[0], old[2], inputs)
-            self.state[name] = (old[0], inputs, updated.outs)
-            return Result(name, "update", outputs=updated.outs)
-        except Exception as exc:  # noqa: BLE001 - the engine reports any failure per resource
-            return Result(name, "error", error=exc, stage=stage)
+            with contextlib.redirect_stderr(self._out):
+                return call()
+        except Exception as exc:  # noqa: BLE001 - the servicer reports any failure as UNKNOWN
+            cls = type(exc)
+            raise ProviderCallError(method, grpc.StatusCode.UNKNOWN,
+                                    f"{cls.__module__}.{cls.__qualname__}: {exc}") from exc
+
+    def check(self, _urn: str, olds: dict, news: dict):
+        result = self._call("Check", lambda: self._provider.check(olds, news))
+        return {**result.inputs, "__provider": news.get("__provider")}, [(f.property, f.reason)
+                                                                          for f in result.failures or []]
+
+    def diff(self, _urn: str, id_: str, olds: dict, news: dict, old_inputs: dict | None = None):
+        result = self._call("Diff", lambda: self._provider.diff(id_, olds, news))
+        changes = {None: provider_pb2.DiffResponse.DIFF_UNKNOWN, True: provider_pb2.DiffResponse.DIFF_SOME,
+                   False: provider_pb2.DiffResponse.DIFF_NONE}[result.changes]
+        return provider_pb2.DiffResponse(changes=changes, replaces=list(result.replaces or []),
+                                         deleteBeforeReplace=bool(result.delete_before_replace))
+
+    def create(self, _urn: str, props: dict):
+        result = self._call("Create", lambda: self._provider.create(props))
+        return result.id, dict(result.outs)
+
+    def update(self, _urn: str, id_: str, olds: dict, news: dict, old_inputs: dict | None = None):
+        return dict(self._call("Update", lambda: self._provider.update(id_, olds, news)).outs)
+
+    def read(self, _urn: str, id_: str, props: dict, _inputs: dict):
+        result = self._call("Read", lambda: self._provider.read(id_, props))
+        return result.id or "", dict(result.outs or {}), result.inputs
+
+    def delete(self, _urn: str, id_: str, props: dict, old_inputs: dict | None = None) -> None:
+        self._call("Delete", lambda: self._provider.delete(id_, props))
+
+    def close(self) -> None:
+        reset_process_state()
+
+
+def in_process_engine(config: dict[str, str]) -> Engine:
+    """An Engine whose provider processes are ``InProcessProvider`` objects."""
+    return Engine(config, blob="in-process", provider=InProcessProvider)
+
+
+def error_text(step: Step) -> str:
+    """The last line the CLI shows for a failed step: ``module.Class: message``."""
+    return step.error.details if step.error is not None else ""
 
 
 # --- the fault matrix ----------------------------------------------------------------------------
@@ -386,27 +338,29 @@ def run_fault_case(emu: Emulator, case: FaultCase) -> FaultRow:
     emu.reset("demo")
     if case.fault.kind == "timeout":
         return _run_timeout_case(emu, case)
-    eng = InProcessEngine(engine_config(emu, version=plan.version))
+    eng = in_process_engine(engine_config(emu, version=plan.version))
     if not plan.create:
-        adopted = eng.up(plan.program(plan.start))["n"]
-        assert adopted.op == "create" and adopted.outputs["applied_steps"] == [], adopted.text
+        adopted = eng.up(plan.program(plan.start), skip_preview=True)["n"]
+        assert adopted.op == "create" and adopted.outputs["applied_steps"] == [], error_text(adopted)
     emu.clear_calls()
     inject = lambda: emu.fault(**case.fault_spec())  # noqa: E731
     if case.phase != "readback":
         inject()
-    result = eng.up(plan.program(plan.target), after_diff=inject if case.phase == "readback" else None)["n"]
+    # --skip-preview: the fault is meant for the update deployment's own calls
+    result = eng.up(plan.program(plan.target), skip_preview=True,
+                    before_apply=inject if case.phase == "readback" else None)["n"]
     calls = emu.calls()
     ok, record = _converged(emu, plan)
-    row = FaultRow(case, converged=result.error is None and ok, error=result.text,
+    row = FaultRow(case, converged=result.error is None and ok, error=error_text(result),
                    registered_after=registered(record), storage_after=storage_of(record),
                    calls=calls, stderr=eng.last_stderr, outputs=result.outputs)
     if result.error is not None:
         emu.clear_faults()
         emu.clear_calls()
-        again = eng.up(plan.program(plan.target))["n"]
+        again = eng.up(plan.program(plan.target), skip_preview=True)["n"]
         ok_again, _ = _converged(emu, plan)
         row.rerun_converged = again.error is None and ok_again
-        row.rerun_error = again.text
+        row.rerun_error = error_text(again)
         row.rerun_calls = emu.calls()
     return row
 
@@ -580,14 +534,13 @@ class BadInputRow:
 def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) -> list[BadInputRow]:
     """Every entry through the engine protocol, several resources per command as in a real stack.
 
-    Entries refused at Check share one command (they never reach a provider call that could touch
-    the network: every call that command makes counts against each of them). The other entries with
-    the default configuration share commands as long as their phone numbers differ, and each gets
-    the calls made to its number. Entries with their own configuration, or declared first and then
-    updated, get a command of their own.
+    Entries refused at Check share one provider process, each sent its own Check (a deployment
+    stops at the first Check failure, so one ``up`` would hide the others); every call that
+    process makes counts against each of them. The other entries with the default configuration
+    share ``up --continue-on-error`` commands as long as their phone numbers differ, and each gets
+    the calls made to its number. Entries with their own configuration, or declared first and
+    then updated, get a command of their own.
     """
-    from tests.engine import Engine
-
     rows: dict[int, BadInputRow] = {}
     indexed = list(enumerate(entries))
     shared = [(i, e) for i, e in indexed if not e.config and not e.adopt_with]
@@ -604,7 +557,9 @@ def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) ->
         if not group:
             continue
         emu.reset("demo")
-        steps = Engine(engine_config(emu)).up({f"r{i}": e.props for i, e in group})
+        eng = Engine(engine_config(emu), continue_on_error=True)
+        program = {f"r{i}": e.props for i, e in group}
+        steps = eng.check(program) if n == 0 else eng.up(program)
         calls = emu.calls()
         for i, entry in group:
             mine = calls if n == 0 else [c for c in calls
@@ -617,7 +572,7 @@ def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) ->
         eng = Engine(entry.engine_config(emu))
         if entry.adopt_with:
             adopted = Engine(engine_config(emu))
-            first = adopted.up({"r": entry.adopt_with})["r"]
+            first = adopted.up({"r": entry.adopt_with}, skip_preview=True)["r"]
             assert first.error is None and first.outputs["applied_steps"] == [], first.error
             eng.state = adopted.state
         emu.clear_calls()
@@ -627,6 +582,8 @@ def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) ->
 
 
 def _bad_row(entry: BadInput, step, calls: list[dict]) -> BadInputRow:
+    if step.error is None and step.op == "checked":  # passed Check: it belongs in another group
+        return BadInputRow(entry, "accepted at Check", "", calls)
     if step.error is None:
         return BadInputRow(entry, "accepted", "", calls, outputs=step.outputs)
     return BadInputRow(entry, step.error.method, step.error.last_line if step.error.method != "Check"

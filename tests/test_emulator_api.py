@@ -1,4 +1,4 @@
-"""The emulated Graph API over real HTTP: every rule and error code of GRAPH_API.md."""
+"""The emulated Graph API over real HTTP: every rule and error code the emulator implements (emulator/README.md)."""
 
 from __future__ import annotations
 
@@ -34,33 +34,33 @@ def storage(api, id_) -> dict:
 
 # -- auth and addressing ---------------------------------------------------------------------
 
-def test_missing_token_is_401_190(emulator, make_graph_client):
-    api = make_graph_client(emulator, token="")
+def test_missing_token_is_401_190(emulator, make_emulator_http):
+    api = make_emulator_http(emulator, token="")
     err = error_of(api.get(f"/{REGISTERED_DEFAULT}"), 401, 190)
     assert err["type"] == "OAuthException"
 
 
-def test_wrong_token_is_401_190(emulator, make_graph_client):
-    api = make_graph_client(emulator, token="not-the-token")
+def test_wrong_token_is_401_190(emulator, make_emulator_http):
+    api = make_emulator_http(emulator, token="not-the-token")
     err = error_of(api.post(f"/{UNREGISTERED}/register", json=REGISTER), 401, 190)
     assert err["type"] == "OAuthException"
     # nothing was counted against the number's budget
     assert emulator.number(UNREGISTERED)["registration_calls"] == []
 
 
-def test_access_token_query_parameter_is_accepted(emulator, make_graph_client):
-    api = make_graph_client(emulator, token="")
+def test_access_token_query_parameter_is_accepted(emulator, make_emulator_http):
+    api = make_emulator_http(emulator, token="")
     resp = api.get(f"/{REGISTERED_DEFAULT}", params={"access_token": emulator.token})
     assert resp.status_code == 200
     assert resp.json()["id"] == REGISTERED_DEFAULT
 
 
-def test_extra_tokens_from_the_command_line_are_accepted(make_graph_client):
+def test_extra_tokens_from_the_command_line_are_accepted(make_emulator_http):
     from emulator.harness import start_emulator
     with start_emulator(tokens=("first", "second")) as emu:
         assert emu.token == "first"
         for token, status in (("first", 200), ("second", 200), ("local-dev-token", 401)):
-            assert make_graph_client(emu, token=token).get(f"/{REGISTERED_DEFAULT}").status_code == status
+            assert make_emulator_http(emu, token=token).get(f"/{REGISTERED_DEFAULT}").status_code == status
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -396,8 +396,8 @@ def test_deregister_clears_local_storage(emulator, emulator_api):
     assert storage(emulator_api, REGISTERED_BR) == {"status": "DEFAULT"}
 
 
-def test_deregister_keeps_local_storage_with_the_flag(emulator_keeps_storage, make_graph_client):
-    api = make_graph_client(emulator_keeps_storage)
+def test_deregister_keeps_local_storage_with_the_flag(emulator_keeps_storage, make_emulator_http):
+    api = make_emulator_http(emulator_keeps_storage)
     assert api.post(f"/{REGISTERED_BR}/deregister").status_code == 200
     assert emulator_keeps_storage.number(REGISTERED_BR)["platform_type"] == "NOT_APPLICABLE"
     assert storage(api, REGISTERED_BR) == {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "BR"}
@@ -548,7 +548,7 @@ def test_set_pin_invalid_is_400_100(emulator, emulator_api, body):
 
 # -- business account listing ----------------------------------------------------------------
 
-def test_waba_listing_pages_with_access_token_in_next(emulator, emulator_api, make_graph_client):
+def test_waba_listing_pages_with_access_token_in_next(emulator, emulator_api, make_emulator_http):
     first = emulator_api.get(f"/{DEMO_WABA_ID}/phone_numbers", params={"fields": "id"})
     assert first.status_code == 200
     page = first.json()
@@ -558,7 +558,7 @@ def test_waba_listing_pages_with_access_token_in_next(emulator, emulator_api, ma
     assert f"access_token={emulator.token}" in page["paging"]["next"]
     assert page["paging"]["next"].startswith(emulator.url + "/v21.0/")
     # follow `next` the way a careful client does: strip the token, keep the header
-    bare = make_graph_client(emulator, token="")
+    bare = make_emulator_http(emulator, token="")
     nxt = page["paging"]["next"]
     while nxt:
         parts = urllib.parse.urlsplit(nxt)
@@ -584,10 +584,10 @@ def test_waba_listing_limit_fields_and_last_page(emulator_api):
     error_of(emulator_api.get(f"/{DEMO_WABA_ID}/phone_numbers", params={"fields": "id,bogus"}), 400, 100)
 
 
-def test_waba_listing_uses_the_callers_token(make_graph_client):
+def test_waba_listing_uses_the_callers_token(make_emulator_http):
     from emulator.harness import start_emulator
     with start_emulator(tokens=("alpha", "beta")) as emu:
-        page = make_graph_client(emu, token="beta").get(f"/{DEMO_WABA_ID}/phone_numbers").json()
+        page = make_emulator_http(emu, token="beta").get(f"/{DEMO_WABA_ID}/phone_numbers").json()
         assert "access_token=beta" in page["paging"]["next"]
 
 
@@ -604,10 +604,10 @@ def test_unknown_waba_is_100_33(emulator_api):
 
 # -- the seed guide, translated --------------------------------------------------------------
 
-def test_seed_guide_examples(emulator, make_graph_client):
+def test_seed_guide_examples(emulator, make_emulator_http):
     """The curl examples of Meta's Local Storage guide (seeds/), base URL changed, demo IDs."""
     headers = {"Authorization": "Bearer " + emulator.token, "Content-Type": "application/json"}
-    s = make_graph_client(emulator, token="").session
+    s = make_emulator_http(emulator, token="").session
     base = emulator.url
 
     # v21.0+: enable BR on an unregistered number, then register it
@@ -641,7 +641,7 @@ def test_seed_guide_examples(emulator, make_graph_client):
   }
 }""")
     assert resp.json() == {"success": True}
-    assert storage(make_graph_client(emulator), UNREGISTERED) == {"status": "DEFAULT"}
+    assert storage(make_emulator_http(emulator), UNREGISTERED) == {"status": "DEFAULT"}
 
     # v20 and earlier: check verification, request and verify a code, register with a region
     auth = {"Authorization": headers["Authorization"]}
@@ -658,16 +658,16 @@ def test_seed_guide_examples(emulator, make_graph_client):
   "data_localization_region": "IN"
 }""")
     assert resp.json() == {"success": True}
-    assert storage(make_graph_client(emulator), NOT_VERIFIED) == {
+    assert storage(make_emulator_http(emulator), NOT_VERIFIED) == {
         "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}
 
     # v20 and earlier: deregister disables local storage; re-register without the region
     assert s.post(f"{base}/v19.0/{NOT_VERIFIED}/deregister", headers=auth).json() == {"success": True}
-    assert storage(make_graph_client(emulator), NOT_VERIFIED) == {"status": "DEFAULT"}
+    assert storage(make_emulator_http(emulator), NOT_VERIFIED) == {"status": "DEFAULT"}
     resp = s.post(f"{base}/v20.0/{NOT_VERIFIED}/register", headers=headers,
                   data='{"messaging_product": "whatsapp", "pin": "123456"}')
     assert resp.json() == {"success": True}
-    assert storage(make_graph_client(emulator), NOT_VERIFIED) == {"status": "DEFAULT"}
+    assert storage(make_emulator_http(emulator), NOT_VERIFIED) == {"status": "DEFAULT"}
 
     # the guide's typo'd URL (/v21.0/v21.0/register) fails like a missing object would
     resp = s.post(f"{base}/v21.0/v21.0/register", headers=headers, data=json.dumps(REGISTER))

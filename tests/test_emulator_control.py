@@ -310,8 +310,8 @@ def test_call_log_times_are_on_the_emulator_clock(emulator, emulator_api):
     assert call["started"] == pytest.approx(emulator.now(), abs=5)
 
 
-def test_call_log_never_holds_the_token_of_a_rejected_call(emulator, make_graph_client):
-    make_graph_client(emulator, token="wrong-secret-token").get(f"/{REGISTERED_DEFAULT}")
+def test_call_log_never_holds_the_token_of_a_rejected_call(emulator, make_emulator_http):
+    make_emulator_http(emulator, token="wrong-secret-token").get(f"/{REGISTERED_DEFAULT}")
     (call,) = emulator.calls()
     assert call["status"] == 401 and call["code"] == 190
     assert "wrong-secret-token" not in json.dumps(call)
@@ -331,11 +331,11 @@ def test_keep_alive_reuses_the_connection(emulator, emulator_api):
     assert len(sockets) == 1
 
 
-def test_concurrent_register_respects_the_budget_exactly(emulator, make_graph_client):
+def test_concurrent_register_respects_the_budget_exactly(emulator, make_emulator_http):
     barrier = threading.Barrier(50)
 
     def worker(_):
-        api = make_graph_client(emulator)
+        api = make_emulator_http(emulator)
         barrier.wait()
         return api.post(f"/{REGISTERED_DEFAULT}/register", json=REGISTER)
 
@@ -348,14 +348,14 @@ def test_concurrent_register_respects_the_budget_exactly(emulator, make_graph_cl
     assert len(emulator.calls()) == 50
 
 
-def test_concurrent_mixed_requests_are_safe(emulator, make_graph_client):
+def test_concurrent_mixed_requests_are_safe(emulator, make_emulator_http):
     ids = [str(400000000000000 + i) for i in range(25)]
     for id_ in ids:
         emulator.add_number(id=id_, platform_type="NOT_APPLICABLE", pin=DEMO_PIN)
     regions = ["IN", "SG", "BR", "DE", "GB"]
 
     def worker(i):
-        api = make_graph_client(emulator)
+        api = make_emulator_http(emulator)
         id_ = ids[i % len(ids)]
         if i < 25:
             body = {"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED",
@@ -375,6 +375,49 @@ def test_concurrent_mixed_requests_are_safe(emulator, make_graph_client):
         assert rec["platform_type"] == "CLOUD_API"
         assert rec["settings"]["storage_configuration"]["data_localization_region"] == regions[i % 5]
     assert len(emulator.calls()) == 25 * 2 + 25 * 8
+
+
+class _LockCheckedDict(dict):
+    """A dict that records every access made without holding `lock` (State's one lock)."""
+
+    def __init__(self, data, lock, violations):
+        super().__init__(data)
+        self._lock, self._violations = lock, violations
+
+    def _check(self, what):
+        if not self._lock._is_owned():
+            self._violations.append((what, threading.current_thread().name))
+
+
+for _name in ("__getitem__", "__setitem__", "__delitem__", "__contains__", "__iter__", "__len__",
+              "get", "pop", "items", "keys", "values", "setdefault", "update"):
+    def _checked(self, *args, _name=_name, **kw):
+        self._check(_name)
+        return getattr(dict, _name)(self, *args, **kw)
+    setattr(_LockCheckedDict, _name, _checked)
+
+
+def test_every_access_to_the_numbers_holds_the_state_lock(make_emulator_http):
+    from emulator.harness import start_emulator
+    with start_emulator() as emu:
+        state = emu._server.state
+        violations = []
+        with state.lock:
+            state.numbers = _LockCheckedDict(state.numbers, state.lock, violations)
+        api = make_emulator_http(emu)
+        emu.add_number(id="200000000000001", platform_type="NOT_APPLICABLE")
+        emu.patch("200000000000001", verified_name="Renamed")
+        for path in (f"/{REGISTERED_DEFAULT}", f"/{REGISTERED_DEFAULT}/settings", "/999",
+                     f"/{DEMO_WABA_ID}/phone_numbers", f"/{DEMO_WABA_ID}"):
+            api.get(path)
+        api.post("/200000000000001/register", json=REGISTER)
+        api.post(f"/{REGISTERED_BR}/deregister")
+        emu.numbers(), emu.number(UNREGISTERED), emu.calls()
+        emu._control("GET", "/")
+        emu.delete_number("200000000000001")
+        with state.lock:
+            assert isinstance(state.numbers, _LockCheckedDict)  # the check was in place throughout
+        assert violations == []
 
 
 def test_requests_in_flight_across_a_reset_do_not_leak_into_it(emulator, emulator_api):

@@ -28,10 +28,10 @@ def _session(token):
     return s
 
 
-def test_subprocess_harness(make_graph_client):
+def test_subprocess_harness(make_emulator_http):
     with start_emulator(subprocess=True) as emu:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", emu.url)
-        api = make_graph_client(emu)
+        api = make_emulator_http(emu)
         assert api.get(f"/{REGISTERED_DEFAULT}").json()["id"] == REGISTERED_DEFAULT
         assert api.post(f"/{REGISTERED_BR}/deregister").status_code == 200
         assert api.get(f"/{REGISTERED_BR}/settings").json()["storage_configuration"] == {"status": "DEFAULT"}
@@ -44,11 +44,11 @@ def test_subprocess_harness(make_graph_client):
     assert proc.returncode == 0  # SIGTERM is a clean shutdown
 
 
-def test_subprocess_options(make_graph_client):
+def test_subprocess_options(make_emulator_http):
     with start_emulator(subprocess=True, tokens=("t1", "t2"), deregister_keeps_storage=True) as emu:
         assert emu.token == "t1"
-        assert make_graph_client(emu, token="local-dev-token").get(f"/{REGISTERED_DEFAULT}").status_code == 401
-        api = make_graph_client(emu, token="t2")
+        assert make_emulator_http(emu, token="local-dev-token").get(f"/{REGISTERED_DEFAULT}").status_code == 401
+        api = make_emulator_http(emu, token="t2")
         assert api.post(f"/{REGISTERED_BR}/deregister").status_code == 200
         assert api.get(f"/{REGISTERED_BR}/settings").json()["storage_configuration"]["data_localization_region"] == "BR"
 
@@ -85,12 +85,29 @@ def test_cli_reports_a_busy_port():
     assert "cannot start" in result.stderr
 
 
-def test_cli_help_lists_the_options():
+def test_cli_help_shows_every_option_with_its_default_and_every_seed():
+    env = {**os.environ, "PYTHONPATH": ROOT, "EMULATOR_APP_SECRET": "secret-from-the-environment",
+           "COLUMNS": "200"}  # no wrapping inside a default
     result = subprocess.run([sys.executable, "-m", "emulator", "--help"], cwd=ROOT, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=20)
-    for option in ("--host", "--port", "--seed", "--state", "--token", "--latency-ms",
-                   "--deregister-keeps-storage"):
-        assert option in result.stdout
+                            text=True, env=env, timeout=20)
+    assert result.returncode == 0
+    text = result.stdout
+    options, seeds = text.split("\noptions:\n")[1].split("\nseeds:\n")
+    # one entry per option: its first line starts with "  --"; the help may wrap onto more lines
+    entries = re.split(r"\n(?=  -)", options.strip("\n"))
+    documented = {re.match(r"\s*(-[-\w]+)", e).group(1): " ".join(e.split()) for e in entries}
+    expected = {"--host": "127.0.0.1", "--port": "8787", "--seed": "demo", "--state": "memory",
+                "--token": "local-dev-token", "--latency-ms": "0.0",
+                "--deregister-keeps-storage": "False", "--app-secret": "not required"}
+    for option, default in expected.items():
+        assert "(default: " in documented[option], documented[option]
+        assert default in documented[option].split("(default: ")[1], documented[option]
+    assert set(documented) == {"-h", *expected}
+    from emulator.seed import SEEDS
+    lines = [line.split(None, 1) for line in seeds.strip().splitlines()]
+    assert [name for name, _ in lines] == list(SEEDS)
+    assert all(len(description) > 10 for _, description in lines)
+    assert "secret-from-the-environment" not in text
 
 
 def test_state_file_survives_a_subprocess_restart(tmp_path):
@@ -121,10 +138,10 @@ def test_state_file_survives_a_subprocess_restart(tmp_path):
         assert emu.now() - time.time() == pytest.approx(3600, abs=60)  # clock offset persisted
 
 
-def test_state_file_in_process_is_saved_after_every_mutation(tmp_path, make_graph_client):
+def test_state_file_in_process_is_saved_after_every_mutation(tmp_path, make_emulator_http):
     state_file = tmp_path / "state.json"
     with start_emulator(state_file=state_file) as emu:
-        api = make_graph_client(emu)
+        api = make_emulator_http(emu)
         api.post(f"/{REGISTERED_DEFAULT}/register", json={**REGISTER, "pin": "000000"})  # a failed call
         saved = {n["id"]: n for n in json.loads(state_file.read_text())["numbers"]}
         assert saved[REGISTERED_DEFAULT]["failed_pin_attempts"] == 1

@@ -154,3 +154,58 @@ def test_the_local_stack_file_declares_the_demo_numbers_it_documents():
     assert result["error"] is None
     regions = {r["name"]: r["inputs"]["region"] for r in result["resources"]}
     assert regions == {REGISTERED_DEFAULT: "DEFAULT", REGISTERED_BR: "BR", UNREGISTERED: "IN"}
+
+
+ALLOWED_KEY = "whatsapp-local-storage:allowedRegions"
+
+
+def test_every_number_outside_allowed_regions_is_refused_in_one_error_before_any_resource():
+    result = run_program({**numbers_config({
+        REGISTERED_BR: {"region": "BR", "pin": "123456"},
+        REGISTERED_DEFAULT: {"region": "default"},
+        UNREGISTERED: {"region": "de"},
+    }), ALLOWED_KEY: json.dumps(["DE", "GB"])})
+    assert result["resources"] == []
+    message = result["error"]["message"]
+    assert "2 problem(s); no resource was declared" in message
+    assert f'phoneNumbers["{REGISTERED_BR}"].region: BR (Brazil) is outside the stack\'s allowedRegions (DE, GB)' \
+        in message
+    assert f'phoneNumbers["{REGISTERED_DEFAULT}"].region: DEFAULT' in message
+    assert UNREGISTERED not in message
+
+
+def test_numbers_inside_allowed_regions_are_declared_and_default_only_when_listed():
+    numbers = numbers_config({REGISTERED_BR: {"region": "br"}, REGISTERED_DEFAULT: {"region": "DEFAULT"}})
+    result = run_program({**numbers, ALLOWED_KEY: json.dumps(["br", "DEFAULT"])})
+    assert result["error"] is None
+    assert sorted(r["name"] for r in result["resources"]) == sorted([REGISTERED_BR, REGISTERED_DEFAULT])
+    refused = run_program({**numbers, ALLOWED_KEY: json.dumps(["BR"])})
+    assert refused["resources"] == []
+    assert f'phoneNumbers["{REGISTERED_DEFAULT}"].region: DEFAULT' in refused["error"]["message"]
+    assert f'phoneNumbers["{REGISTERED_BR}"]' not in refused["error"]["message"]
+
+
+def test_an_empty_allowed_regions_list_allows_no_number():
+    result = run_program({**numbers_config({REGISTERED_BR: {"region": "BR"}}), ALLOWED_KEY: "[]"})
+    assert result["resources"] == []
+    assert "outside the stack's allowedRegions (nothing)" in result["error"]["message"]
+
+
+def test_a_malformed_allowed_regions_is_refused_naming_the_setting_with_the_entries_problems():
+    numbers = {REGISTERED_BR: {"region": "BR"}, UNREGISTERED: {"region": "XX"}}
+    for value, expected in [
+        ("BR", "allowedRegions must be a list of region codes, not the text 'BR'"),  # config set allowedRegions BR
+        (json.dumps({"BR": True}), "allowedRegions must be a list of region codes, not dict"),
+        (json.dumps(["DE", "UK"]), "allowedRegions[1]: region 'UK' is not a Meta region code: the United Kingdom's "
+                                   "ISO code is GB"),
+    ]:
+        result = run_program({**numbers_config(numbers), ALLOWED_KEY: value})
+        assert result["resources"] == [], value
+        message = result["error"]["message"]
+        assert expected in message, message
+        assert f'phoneNumbers["{UNREGISTERED}"].region' in message  # reported in the same error
+
+
+def test_without_allowed_regions_every_region_is_allowed():
+    result = run_program(numbers_config({REGISTERED_BR: {"region": "BR"}, UNREGISTERED: {"region": "IN"}}))
+    assert result["error"] is None and len(result["resources"]) == 2

@@ -14,6 +14,7 @@ from emulator.seed import (
     REGISTERED_DEFAULT,
     UNREGISTERED,
 )
+from tests.calllog import post_edges
 from tests.engine import Engine, ProviderProcess, TYPE, urn
 
 
@@ -27,8 +28,7 @@ def number(pid, region, **kw):
 
 
 def posts(emu):
-    return [(c["path"].rsplit("/", 1)[-1] if c["path"].count("/") > 1 else "set_pin")
-            for c in emu.calls() if c["method"] == "POST"]
+    return post_edges(emu.calls())
 
 
 def storage(emu, pid):

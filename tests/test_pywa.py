@@ -1,0 +1,158 @@
+"""pywa, an independent WhatsApp Cloud API client, unmodified against the emulator.
+
+If pywa cannot read, page, register or parse an error here, the emulator is not answering like
+Meta: fix the emulator, never pywa. pywa is pointed at the emulator the way httpx intends, by
+handing it an `httpx.Client` whose transport sends graph.facebook.com's requests to the
+emulator's address.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import httpx
+import pytest
+from pywa import WhatsApp
+from pywa.errors import WhatsAppError
+from pywa.types.others import BusinessPhoneNumber, StorageConfiguration, StorageStatus
+
+from emulator.fields import PHONE_NUMBER_FIELDS
+from emulator.seed import (DEMO_IDS, DEMO_PIN, DEMO_WABA_ID, NOT_VERIFIED, REGISTERED_BR,
+                           REGISTERED_DEFAULT, UNREGISTERED)
+
+
+class ToEmulator(httpx.BaseTransport):
+    """An httpx transport that serves every request from the emulator instead of Meta."""
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.seen: list[httpx.URL] = []
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request.url)
+        request.url = request.url.copy_with(scheme="http", host=self.host, port=self.port)
+        request.headers["Host"] = f"{self.host}:{self.port}"
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.fixture
+def transport(emulator):
+    t = ToEmulator(emulator.url)
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def wa(emulator, transport) -> WhatsApp:
+    session = httpx.Client(transport=transport, trust_env=False, timeout=10)
+    yield WhatsApp(phone_id=REGISTERED_DEFAULT, token=emulator.token, waba_id=DEMO_WABA_ID,
+                   session=session)
+    session.close()
+
+
+def test_pywa_reads_a_number_with_its_default_fields(emulator, wa, transport):
+    number = wa.get_business_phone_number()
+    asked = dict(urllib.parse.parse_qsl(transport.seen[-1].query.decode()))["fields"].split(",")
+    assert set(asked) <= set(PHONE_NUMBER_FIELDS) and len(asked) >= 25  # pywa asks for nearly all
+    assert transport.seen[-1].host == "graph.facebook.com"  # pywa itself is unchanged
+    assert isinstance(number, BusinessPhoneNumber)
+    assert number.id == REGISTERED_DEFAULT
+    assert number.display_phone_number == "+1 555-0100"
+    assert number.verified_name == "Acme Support"
+    assert number.platform_type == "CLOUD_API" and number.status == "CONNECTED"
+    assert number.code_verification_status == "VERIFIED"
+    assert number.quality_rating == "GREEN"
+    assert number.throughput == {"level": "STANDARD"}
+    assert number.name_status == "APPROVED" and number.account_mode == "LIVE"
+    assert number.is_pin_enabled is True and number.is_on_biz_app is False
+    assert number.country_code == "US" and number.country_dial_code == "1"
+    assert number.conversational_automation.id == REGISTERED_DEFAULT
+    assert number.health_status["can_send_message"] == "AVAILABLE"
+    assert number.last_onboarded_time and number.certificate
+    assert number.whatsapp_business_manager_messaging_limit
+    (call,) = emulator.calls()
+    assert call["status"] == 200
+
+
+def test_pywa_reads_an_unregistered_number(wa):
+    number = wa.get_business_phone_number(phone_id=UNREGISTERED)
+    assert number.platform_type == "NOT_APPLICABLE" and number.is_pin_enabled is False
+    assert number.country_code == "IN" and number.country_dial_code == "91"
+
+
+def test_pywa_lists_a_business_accounts_numbers_across_pages(emulator, wa):
+    extra = [emulator.add_number(id=str(300000000000000 + i))["id"] for i in range(3)]
+    page = wa.get_business_phone_numbers()
+    pages = [page]
+    while page.has_next:
+        page = page.next()
+        pages.append(page)
+    assert [len(p) for p in pages] == [2, 2, 2, 2, 1]  # the emulator pages 2 at a time
+    ids = [n.id for p in pages for n in p]
+    assert ids == sorted(list(DEMO_IDS) + extra)
+    assert all(isinstance(n, BusinessPhoneNumber) and n.display_phone_number for p in pages for n in p)
+    assert [n.id for n in wa.get_business_phone_numbers().all()] == ids
+    assert pages[-1].has_previous and [n.id for n in pages[-1].previous()] == ids[-3:-1]
+
+
+def test_pywa_reads_and_updates_settings(emulator, wa):
+    settings = wa.get_business_phone_number_settings()
+    assert settings.storage_configuration.status == StorageStatus.DEFAULT
+    assert settings.calling.status == "ENABLED"
+    br = wa.get_business_phone_number_settings(phone_id=REGISTERED_BR).storage_configuration
+    assert (br.status, br.data_localization_region) == (StorageStatus.IN_COUNTRY_STORAGE_ENABLED, "BR")
+
+    enable = StorageConfiguration(status=StorageStatus.IN_COUNTRY_STORAGE_ENABLED, data_localization_region="DE")
+    assert wa.update_business_phone_number_settings(storage_configuration=enable, phone_id=UNREGISTERED)
+    assert emulator.number(UNREGISTERED)["settings"]["storage_configuration"] == {
+        "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "DE"}
+    default = StorageConfiguration(status=StorageStatus.DEFAULT)
+    assert wa.update_business_phone_number_settings(storage_configuration=default, phone_id=UNREGISTERED)
+    got = wa.get_business_phone_number_settings(phone_id=UNREGISTERED).storage_configuration
+    assert got.status == StorageStatus.DEFAULT and got.data_localization_region is None
+
+
+def test_pywa_registers_and_deregisters(emulator, wa):
+    assert wa.register_phone_number(pin=DEMO_PIN, phone_id=UNREGISTERED)
+    assert emulator.number(UNREGISTERED)["platform_type"] == "CLOUD_API"
+    assert wa.deregister_phone_number(phone_id=REGISTERED_BR)
+    rec = emulator.number(REGISTERED_BR)
+    assert rec["platform_type"] == "NOT_APPLICABLE"
+    assert rec["settings"]["storage_configuration"] == {"status": "DEFAULT"}
+
+
+def test_pywa_requests_and_verifies_a_code_then_registers(emulator, wa):
+    assert wa.request_verification_code(code_method="SMS", language_code="en_US", phone_id=NOT_VERIFIED)
+    code = emulator.number(NOT_VERIFIED)["verification_code"]
+    assert code and code.isdigit()
+    assert wa.verify_phone_number(code=code, phone_id=NOT_VERIFIED)
+    assert wa.get_business_phone_number(phone_id=NOT_VERIFIED).code_verification_status == "VERIFIED"
+    assert wa.register_phone_number(pin=DEMO_PIN, phone_id=NOT_VERIFIED)
+
+
+@pytest.mark.parametrize("call, code", [
+    (lambda wa: wa.register_phone_number(pin="000000"), 133005),
+    (lambda wa: wa.register_phone_number(pin=DEMO_PIN, phone_id=NOT_VERIFIED), 133006),
+    (lambda wa: wa.deregister_phone_number(phone_id=UNREGISTERED), 133010),
+])
+def test_pywa_raises_its_own_errors_for_registration_failures(wa, call, code):
+    with pytest.raises(WhatsAppError) as caught:
+        call(wa)
+    err = caught.value
+    assert err.code == code
+    assert err.fbtrace_id and err.details  # parsed from the envelope's error_data
+    assert err.status_code == 400
+
+
+def test_pywa_sees_metas_error_when_an_app_secret_is_required(emulator, wa):
+    emulator.set_app_secret("pywa-does-not-send-proofs")
+    with pytest.raises(WhatsAppError) as caught:
+        wa.get_business_phone_number()
+    assert caught.value.code == 100
+    assert caught.value.message == "API calls from the server require an appsecret_proof argument"
+    assert caught.value.type == "GraphMethodException"
