@@ -18,7 +18,8 @@ from typing import Callable, Iterable, TextIO
 
 from . import planner
 from .client import GraphClient
-from .errors import ConvergeFailed, GraphAPIError, PreflightError, RetryRefused, TransientError
+from .errors import GraphAPIError, PreflightError, RetryRefused, TransientError
+from .failures import ConvergeFailed
 from .fleet import current, reset_process_state
 from .models import LiveNumber
 from .planner import Plan

@@ -10,7 +10,6 @@ import pytest
 
 from provider import planner
 from provider.errors import (
-    ConvergeFailed,
     GraphAPIError,
     PinGuessesTooFast,
     PinMismatch,
@@ -19,6 +18,7 @@ from provider.errors import (
     TooManyPinAttempts,
     ERRORS_BY_CODE,
 )
+from provider.failures import ConvergeFailed
 from provider.fleet import Fleet
 from provider.models import LiveNumber, PhoneNumberNode, StorageConfiguration
 from provider.safety import Desired, Rule, create_cutover_problem, preflight, retry_problem
@@ -192,3 +192,66 @@ def test_a_restored_settings_failure_says_it_serves_as_before_and_needs_no_do_no
                            desired="IN")
     assert "restored to its previous storage BR (Brazil)" in str(error)
     assert "Do NOT re-run" not in str(error) and error.do_not_rerun == ""
+
+
+# --- the breaker covers cutovers already waiting for a slot ------------------------------------
+
+
+class _Client:
+    """Just enough of GraphClient for PlanRunner: records calls, blocks or fails where told."""
+
+    def __init__(self, log: list[str], *, hold=None, fail_register=False) -> None:
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(max_concurrent_cutovers=1)
+        self.retry = SimpleNamespace(delay=lambda attempt, retry_after=None: 0.0)
+        self.log, self.hold, self.fail_register = log, hold, fail_register
+
+    def deregister(self, number_id, *, deadline=None):
+        self.log.append(f"{number_id} deregister")
+        if self.hold is not None:
+            assert self.hold.wait(10)
+
+    def set_storage(self, number_id, region, *, deadline=None):
+        self.log.append(f"{number_id} settings")
+
+    def register(self, number_id, pin, *, region=None, deadline=None):
+        self.log.append(f"{number_id} register")
+        if self.fail_register:
+            raise PinMismatch("mismatch", code=133005)
+
+
+def test_a_cutover_waiting_for_a_slot_is_refused_when_the_cutover_holding_it_fails():
+    import threading
+
+    from provider.fleet import current, reset_process_state
+    from provider.runner import PlanRunner
+
+    reset_process_state()
+    log: list[str] = []
+    release = threading.Event()
+    runners = {n: PlanRunner(_Client(log, hold=release if n == "1" else None, fail_register=n == "1"),
+                             say=lambda *_: None, clock=lambda: NOW, sleep=lambda _: None, offline_deadline=60)
+               for n in ("1", "2")}
+    plans = {n: planner.plan(n, planner.LiveState(True, "BR"), "IN", settings_flow=True) for n in ("1", "2")}
+    runs: dict[str, object] = {}
+
+    def run(n):
+        runs[n] = runners[n].run(plans[n], Desired("IN", PIN), live("BR"))
+
+    first = threading.Thread(target=run, args=("1",))
+    first.start()
+    while "1 deregister" not in log:
+        threading.Event().wait(0.01)
+    second = threading.Thread(target=run, args=("2",))  # preflight passed; it now waits for the slot
+    second.start()
+    threading.Event().wait(0.2)
+    release.set()
+    first.join(10)
+    second.join(10)
+    try:
+        assert runs["1"].failure is not None and current().breaker == "1: PinMismatch"
+        assert runs["2"].refusal is not None and runs["2"].refusal.rule is Rule.BREAKER
+        assert [entry for entry in log if entry.startswith("2 ")] == [], "the waiting number never went offline"
+    finally:
+        reset_process_state()
