@@ -248,17 +248,15 @@ class PhoneNumberStorageProvider(ResourceProvider):
         from .safety import format_time, recent_calls, utcnow
 
         outs["registration_calls"] = [format_time(t) for t in recent_calls(props.get("registration_calls"), utcnow())]
-        if declared is not None:  # every output of the current schema is present: read migrates state
-            outs["declared_region"] = declared
-            outs["schema_version"] = SCHEMA_VERSION
         # The inputs come back to the next refresh's diff as news, so they must stay valid in every
         # live state: the live region where it is one this provider manages (the drift becomes the
         # declaration, as `pulumi refresh` means), else the declared one; the outputs keep the live
         # state (No Storage, unknown), so the drift stays visible.
         inputs = {k: props[k] for k in INPUT_KEYS if props.get(k) is not None and k != "region"}
         region = _declared_region({"region": live.region}) or declared
-        if region is not None:
-            inputs["region"] = region
+        if region is not None:  # every output of the current schema is present: read migrates state
+            inputs["region"] = outs["declared_region"] = region
+            outs["schema_version"] = SCHEMA_VERSION
         return ReadResult(number_id, outs, inputs=inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
