@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from emulator.harness import Emulator, start_emulator  # noqa: E402
 from tests.calllog import by_number, edge_of, max_overlap, merged, offline_intervals, round_trips  # noqa: E402
-from tests.engine import Engine, Options, ProviderCallError, ProviderProcess  # noqa: E402
+from tests.engine import Engine, Options, ProviderCallError, ProviderProcess, StepGenerator  # noqa: E402
 
 PIN = "123456"
 DEFAULT_OUT = ROOT / "benchmarks" / "RESULTS.md"
@@ -204,7 +204,7 @@ class BenchEngine(Engine):
             state = dict(self.state)
             with ThreadPoolExecutor(max_workers=parallel) as pool:
                 ops = dict(zip(program, pool.map(
-                    lambda n: self._plan_one(proc, state, n, program[n], Options()).op, program)))
+                    lambda n: StepGenerator(self, proc, state).plan(n, program[n], Options()).op, program)))
         ops.update({name: "delete" for name in self.state if name not in program})
         return ops
 

@@ -1,36 +1,29 @@
 """Play the Pulumi engine's call sequences against the provider (ENGINE_PROTOCOL.md).
 
-The ``pulumi`` CLI cannot be installed here, so ``Engine`` keeps the engine's state
-(``{id, inputs, outputs}`` per resource, the config saved by the last ``up``, resources pending
-deletion) and sends the calls of ``pulumi preview``, ``up``, ``refresh`` and ``destroy`` the way
-pkg/resource/deploy does:
+``Engine`` keeps the engine's state (``{id, inputs, outputs}`` per resource, the config saved by
+the last ``up``, resources pending deletion) and sends the calls of ``preview``, ``up``,
+``refresh`` and ``destroy`` as pkg/resource/deploy does:
 
-- ``up`` is a preview deployment (Check/Diff only) in one process, then the update deployment in
-  a new one: nothing in memory crosses (``skip_preview=True`` is ``--skip-preview``);
-- ``refresh=True`` (``--refresh``) first refreshes every resource in state (Read, then
-  Diff(olds=read outputs, news=stored inputs), ReadResult.inputs stored), in parallel, and fails
-  the command if any refresh failed; the update or destroy then runs in the SAME process when the
-  stack config equals the saved one (``providers/registry.go`` ``Same`` returns early), else in a
-  new process configured with the current config;
-- ``refresh`` and ``destroy`` configure the provider from the config saved by the last ``up``
-  (``saved_config``); ``run_program=True`` (``--run-program``) uses the current config;
-- Check and Diff run serially in program order, Create/Update/Delete on ``parallel`` workers
-  (the provider process serves 4 calls at once); a failed step stops every step not yet started
-  and all deletes, unless ``continue_on_error`` (``--continue-on-error``); a Check failure always
-  stops the deployment;
-- replace: the replacement re-Checks without olds; create-before-delete deletes the old resource
-  after every create and update, only if nothing failed (else it stays pending for the next
-  ``up``); ``delete_before_replace`` deletes first;
-- a resource that left the program is deleted at the end; a rename without alias is a Create of
-  the new URN and a Delete of the old one in the same process; with ``Options(aliases=...)`` it
-  is Check/Diff/Update under the new URN and no Delete;
-- ``Options(on_error_retries=N)``: an ``on_error`` resource hook that asks the engine to re-send a
-  failed Create, Update or Delete for the same URN to the same process (at most 100 attempts,
-  ``pkg/resource/deploy/retries.go``).
+- every command previews first in its own process unless ``skip_preview`` (``--skip-preview``):
+  ``up`` is a preview deployment (Check/Diff only), then the update in a new process;
+- ``refresh=True`` refreshes every resource in state first (Read, then Diff(olds=read outputs,
+  news=stored inputs); ReadResult.inputs stored), in parallel, and any failure fails the command;
+  the update or destroy then runs in the SAME process while the stack config equals the saved one
+  (``providers/registry.go`` ``Same``), else in a new process with the current config;
+- ``refresh`` and ``destroy`` use the config saved by the last ``up`` unless ``run_program``;
+- Check/Diff run serially in program order, Create/Update/Delete on ``parallel`` workers; a
+  failed step stops every step not yet started and every delete unless ``continue_on_error``; a
+  Check failure always stops the deployment;
+- a replacement re-Checks without olds; create-before-delete deletes the old resource at the end,
+  only if nothing failed (else it stays pending for the next ``up``); ``delete_before_replace``
+  deletes first. A resource that left the program (a rename without alias) is deleted at the end,
+  in the same process; ``Options(aliases=...)`` makes a rename a Check/Diff/Update, no Delete;
+- ``Options(on_error_retries=N)``: an ``on_error`` hook re-sending a failed Create, Update or
+  Delete for the same URN to the same process (at most 100 attempts, ``deploy/retries.go``).
 
 ``calls`` records each command's provider calls as ``Call(method, resource, process index)``.
-The provider process itself lives in ``tests/engine_process.py``; any object with the same
-methods (``reliability_report.InProcessProvider``) can stand in for it.
+The process itself is ``tests/engine_process.py``; any object with its methods
+(``reliability_report.InProcessProvider``) can stand in for it.
 """
 
 from __future__ import annotations
@@ -204,46 +197,6 @@ class Engine:
             return proc, errors
         return (proc if config == stored else self._start(config)), None
 
-    # -- planning (the step generator: serial, in program order) ----------------------------------
-
-    def _plan_one(self, proc, state: dict[str, ResourceState], name: str, props: dict[str, Any],
-                  opts: Options) -> _Planned:
-        old_name = name if name in state else next((a for a in opts.aliases if a in state), None)
-        old = state.get(old_name) if old_name else None
-        news = self._news(props)
-        checked = self._check(proc, name, old.inputs if old else {}, news)
-        if old is None:
-            return _Planned(name, "create", checked)
-        resp = self._rpc(proc, "Diff", name,
-                         lambda: proc.diff(urn(name), old.id, old.outputs, checked, old_inputs=old.inputs))
-        if resp.replaces:
-            checked = self._check(proc, name, {}, news)  # a replacement re-Checks without olds
-            dbr = resp.deleteBeforeReplace if opts.delete_before_replace is None else opts.delete_before_replace
-            return _Planned(name, "replace", checked, old_name, old, dbr)
-        return _Planned(name, "update" if _changed(resp, old.inputs, checked) else "same", checked, old_name, old)
-
-    def _check(self, proc, name: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        checked, failures = self._rpc(proc, "Check", name, lambda: proc.check(urn(name), olds, news))
-        if failures:
-            raise ProviderCallError("Check", grpc.StatusCode.INVALID_ARGUMENT,
-                                    "\n".join(f"{prop}: {reason}" for prop, reason in failures))
-        return checked
-
-    def _plan_all(self, proc, state, program, options, each: Callable[[_Planned], bool]) -> set[str]:
-        """Plan resources in program order and hand each to ``each`` (False: stop). Returns the
-        names of the state entries the program claimed (its own or an alias)."""
-        consumed: set[str] = set()
-        for name, props in program.items():
-            try:
-                planned = self._plan_one(proc, state, name, props, options.get(name, Options()))
-            except ProviderCallError as exc:
-                raise _Bail(name, exc) from None
-            if planned.old_name:
-                consumed.add(planned.old_name)
-            if not each(planned):
-                break
-        return consumed
-
     # -- commands ---------------------------------------------------------------------------------
 
     def preview(self, program: dict[str, dict[str, Any]], *, refresh: bool = False,
@@ -266,7 +219,8 @@ class Engine:
         else:
             proc = self._start(self.config)
         try:
-            consumed = self._plan_all(proc, state, program, options, lambda p: ops.update({p.name: p.op}) or True)
+            consumed = StepGenerator(self, proc, state).plan_all(program, options,
+                                                                  lambda p: ops.update({p.name: p.op}) or True)
         except _Bail as bail:
             return {bail.name: Step(bail.name, "error", error=bail.error)}
         ops.update({name: "delete" for name in state if name not in program and name not in consumed})
@@ -321,7 +275,7 @@ class Engine:
             proc = self._start(self.config)
             for name, props in program.items():
                 try:
-                    self._check(proc, name, {}, self._news(props))
+                    StepGenerator(self, proc, {}).check(name, {}, self._news(props))
                     steps[name] = Step(name, "checked")
                 except ProviderCallError as exc:
                     steps[name] = Step(name, "error", error=exc)
@@ -361,6 +315,52 @@ class Engine:
         return Step(name, "delete")
 
 
+class StepGenerator:
+    """Check and Diff, serially in program order, in one process against one view of the state."""
+
+    def __init__(self, engine: Engine, proc, state: dict[str, ResourceState]) -> None:
+        self.engine, self.proc, self.state = engine, proc, state
+
+    def plan(self, name: str, props: dict[str, Any], opts: Options) -> _Planned:
+        eng, proc, state = self.engine, self.proc, self.state
+        old_name = name if name in state else next((a for a in opts.aliases if a in state), None)
+        old = state.get(old_name) if old_name else None
+        news = eng._news(props)
+        checked = self.check(name, old.inputs if old else {}, news)
+        if old is None:
+            return _Planned(name, "create", checked)
+        resp = eng._rpc(proc, "Diff", name,
+                        lambda: proc.diff(urn(name), old.id, old.outputs, checked, old_inputs=old.inputs))
+        if resp.replaces:
+            checked = self.check(name, {}, news)  # a replacement re-Checks without olds
+            dbr = resp.deleteBeforeReplace if opts.delete_before_replace is None else opts.delete_before_replace
+            return _Planned(name, "replace", checked, old_name, old, dbr)
+        return _Planned(name, "update" if _changed(resp, old.inputs, checked) else "same", checked, old_name, old)
+
+    def check(self, name: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        proc = self.proc
+        checked, failures = self.engine._rpc(proc, "Check", name, lambda: proc.check(urn(name), olds, news))
+        if failures:
+            raise ProviderCallError("Check", grpc.StatusCode.INVALID_ARGUMENT,
+                                    "\n".join(f"{prop}: {reason}" for prop, reason in failures))
+        return checked
+
+    def plan_all(self, program, options, each: Callable[[_Planned], bool]) -> set[str]:
+        """Plan resources in program order and hand each to ``each`` (False: stop). Returns the
+        names of the state entries the program claimed (its own or an alias)."""
+        consumed: set[str] = set()
+        for name, props in program.items():
+            try:
+                planned = self.plan(name, props, options.get(name, Options()))
+            except ProviderCallError as exc:
+                raise _Bail(name, exc) from None
+            if planned.old_name:
+                consumed.add(planned.old_name)
+            if not each(planned):
+                break
+        return consumed
+
+
 class _Deployment:
     """One update deployment: plan serially, apply on ``parallel`` workers, then the deletes."""
 
@@ -390,7 +390,7 @@ class _Deployment:
                     futures[planned.name] = pool.submit(self._apply, proc, planned)
                 return not self.cancelled.is_set()
             try:
-                consumed = eng._plan_all(proc, eng.state, self.program, self.options, each)
+                consumed = StepGenerator(eng, proc, eng.state).plan_all(self.program, self.options, each)
             except _Bail as bail:
                 self.steps[bail.name] = Step(bail.name, "error", error=bail.error)
                 self.cancelled.set()

@@ -16,7 +16,7 @@ import pytest
 
 from emulator.harness import start_emulator
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
-from tests.calllog import budget_used, post_edges
+from tests.calllog import budget_used, max_overlap, offline_intervals, post_edges
 from tests.engine import Call, Engine, Options
 from tests.reliability_report import engine_config, registered, storage_of
 
@@ -205,11 +205,10 @@ def test_refresh_keeps_working_in_every_live_state_and_drift_stays_visible(emula
     first = eng.refresh(skip_preview=True)["n"]
     assert first.error is None, first.error.details
     assert first.op == "drift"
-    assert eng.state["n"].inputs.get("region") == "BR", "Read keeps the declared region where none is managed"
-
     for attempt in range(2):  # what Read stored comes back as news to the next refresh's Diff
         again = eng.refresh(skip_preview=True)["n"]
-        assert again.error is None, f"refresh {attempt + 2}: {again.error.details}"
+        assert again.error is None, f"refresh {attempt + 2}: {again.error.last_line}"
+    assert eng.state["n"].inputs.get("region") == "BR", "Read keeps the declared region where none is managed"
     drift = eng.refresh(preview_only=True)["n"]
     assert drift.error is None and drift.op == "drift", "refresh --preview-only --expect-no-changes must fail"
 
@@ -341,3 +340,38 @@ def test_up_refresh_reuses_the_refresh_process_only_while_the_config_is_unchange
     assert len(eng.processes) == 2
     assert [c for c in eng.calls if c.method == "Read"] == [Call("Read", "n", 0)]
     assert {c.process for c in eng.calls if c.method == "Check"} == {1}, "the program's steps use the new config"
+
+
+# --- processes and workers ------------------------------------------------------------------------
+
+
+def test_up_previews_in_its_own_process_and_updates_in_a_fresh_one(emulator):
+    eng = Engine(engine_config(emulator))
+    adopt(eng, {"n": res(REGISTERED_BR, "BR")})
+    emulator.clear_calls()
+
+    ok(eng.up({"n": res(REGISTERED_BR, "IN")}))
+
+    assert len(eng.processes) == 2
+    assert [(c.method, c.process) for c in eng.calls] == [("Check", 0), ("Diff", 0), ("Check", 1), ("Diff", 1),
+                                                          ("Update", 1)]
+    reads = [c["path"] for c in emulator.calls() if c["method"] == "GET"]
+    assert reads.count(f"/{REGISTERED_BR}/settings") >= 2, "the update reads the number again: no read crosses"
+    assert post_edges(emulator.calls()) == ["deregister", "settings", "register"]
+
+
+def test_more_engine_workers_than_provider_threads_still_converge_one_cutover_at_a_time(emulator):
+    """8 workers against the provider's 4 gRPC threads, with one cutover slot: creates waiting for
+    the slot hold threads, and the other resources' calls queue behind them without deadlock."""
+    fleet = [f"30000000000{i:04d}" for i in range(6)]
+    for number in fleet:
+        emulator.add_number(id=number, pin=DEMO_PIN)
+    eng = Engine(engine_config(emulator, max_cutovers=1))
+    program = {f"n{i}": res(number, "BR", allow_cutover_on_create=True) for i, number in enumerate(fleet)}
+
+    steps = eng.up(program, parallel=8, skip_preview=True)
+
+    ok(steps)
+    calls = emulator.calls()
+    assert max_overlap(offline_intervals(calls)) == 1
+    assert all(storage_of(emulator.number(n)) == "BR" and registered(emulator.number(n)) for n in fleet)

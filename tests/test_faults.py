@@ -1,6 +1,6 @@
 """Fault matrix (issue 5): a fault at every call of every plan, and the fleet-wide safety rules.
 
-The matrix itself (``tests/reliability_report.py``) runs ``tests/engine.py``'s engine with the
+The matrix itself (``tests/fault_matrix.py``) runs ``tests/engine.py``'s engine with the
 provider class in this process standing in for the provider process (fresh process state per
 command), so that ~220 cases stay fast. The rules that depend on the real provider process (several
 resources in one command, ``--parallel``, the circuit breaker, cutover slots, recovery messages as
@@ -20,23 +20,18 @@ from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTE
 from provider.errors import ERRORS_BY_CODE
 from tests.calllog import call_kind, max_overlap, offline_intervals, posts
 from tests.engine import Engine
-from tests.reliability_report import (
-    DEFAULT,
+from tests.fault_matrix import (
     DO_NOT_RERUN,
-    FAULT_TABLE,
     PIN_AND_LOCKOUT_CODES,
     PLANS,
     FaultCase,
     FaultRow,
-    engine_config,
     fault_cases,
-    registered,
     render_fault_table,
     run_fault_case,
-    storage_of,
     timeout_cases,
-    write_table,
 )
+from tests.reliability_report import DEFAULT, FAULT_TABLE, engine_config, registered, storage_of, write_table
 
 _ROWS: list[FaultRow] = []
 
