@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED, NO_STORAGE
-from tests.engine import Engine, ProviderCallError, ProviderProcess, ResourceState, urn
+from tests.engine import Engine, Options, ProviderCallError, ProviderProcess, ResourceState, urn
 
 POLICY = "whatsapp-local-storage:allowedRegions"
 
@@ -192,6 +192,19 @@ def test_a_retry_after_a_failed_read_converges(emulator):
         _, outs = proc.create(urn("n"), checked)  # the same URN again: not a second resource
     assert outs["applied_steps"] == ["settings", "register"]
     assert posts(emulator) == ["settings", "register"]
+
+
+def test_a_retry_after_a_failed_read_back_keeps_the_calls_the_failed_attempt_made(emulator):
+    """The plan ran, only reading the number back failed: the retry finds it converged, and its
+    outputs record the two calls that the failed attempt made (state never saw them)."""
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
+    fault = lambda: emulator.fault("GET", f"/{REGISTERED_BR}", status=400, code=100, count=1)  # noqa: E731
+    steps = eng.up({"n": number(REGISTERED_BR, "IN")}, skip_preview=True, before_apply=fault,
+                   options={"n": Options(on_error_retries=1)})
+    step = steps["n"]
+    assert step.error is None, step.error and step.error.last_line
+    assert posts(emulator) == ["deregister", "settings", "register"], "the retry made no call"
+    assert step.outputs["applied_steps"] == [] and len(step.outputs["registration_calls"]) == 2
 
 
 # --- a provider process killed mid-cutover -------------------------------------------------------
