@@ -1,8 +1,8 @@
 """Benchmarks for issue 6: HTTP calls, round trips, downtime, fleet wall time, memory, import time.
 
 Everything goes through the provider process as the Pulumi engine drives it (``tests/engine.py``:
-``python -m pulumi.dynamic`` over gRPC, the real pickled provider, one fresh process per simulated
-CLI command) against the emulator running as a *subprocess* with injected latency, so that its
+``python -m pulumi.dynamic`` over gRPC, the real pickled provider; each command measured with
+``--skip-preview``, so one deployment in one fresh process) against the emulator running as a *subprocess* with injected latency, so that its
 latency sleeps never share a GIL with the measuring process or the provider.
 
 Counts (HTTP calls, round trips, numbers offline at once) come from the emulator's call log, whose
@@ -38,7 +38,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emulator.harness import Emulator, start_emulator  # noqa: E402
-from tests.engine import Engine, ProviderCallError, ProviderProcess  # noqa: E402
+from tests.calllog import by_number, edge_of, max_overlap, merged, offline_intervals, round_trips  # noqa: E402
+from tests.engine import Engine, Options, ProviderCallError, ProviderProcess, StepGenerator  # noqa: E402
 
 PIN = "123456"
 DEFAULT_OUT = ROOT / "benchmarks" / "RESULTS.md"
@@ -67,16 +68,6 @@ SECTIONS = (
 
 # -- the call log -----------------------------------------------------------------------------------
 
-def number_of(call: dict) -> str:
-    parts = [p for p in call["path"].split("/") if p]
-    return parts[0] if parts else ""
-
-
-def edge_of(call: dict) -> str:
-    parts = [p for p in call["path"].split("/") if p]
-    return parts[1] if len(parts) > 1 else "node"
-
-
 def label(call: dict) -> str:
     return f"{call['method']} {edge_of(call)}"
 
@@ -85,61 +76,25 @@ def is_mutating(call: dict) -> bool:
     return call["method"] != "GET"
 
 
-def merged(calls: list[dict]) -> list[tuple[float, float]]:
-    """Overlapping [started, finished] intervals merged: each result is one sequential wait."""
-    spans = sorted((c["started"], c["finished"] if c["finished"] is not None else c["started"]) for c in calls)
-    out: list[list[float]] = []
-    for start, end in spans:
-        if out and start < out[-1][1]:
-            out[-1][1] = max(out[-1][1], end)
-        else:
-            out.append([start, end])
-    return [(a, b) for a, b in out]
-
-
-def round_trips(calls: list[dict]) -> int:
-    return len(merged(calls))
-
-
-def by_number(calls: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for call in calls:
-        out.setdefault(number_of(call), []).append(call)
-    return out
-
-
 def offline_windows(calls: list[dict]) -> dict[str, dict]:
-    """Per number: deregister sent (its ``started``) -> register acknowledged (its ``finished``)."""
+    """Per number, its first offline interval (``tests.calllog.offline_intervals``: deregister sent
+    -> register acknowledged) with the calls inside it, their round trips and the gaps between them."""
     windows = {}
-    for number, own in by_number(calls).items():
-        own = sorted(own, key=lambda c: c["started"])
-        dereg = next((c for c in own if edge_of(c) == "deregister" and c["method"] == "POST"), None)
-        if dereg is None:
+    per_number = by_number(calls)
+    for number, spans in offline_intervals(calls).items():
+        start, end = spans[0]
+        if end == float("inf"):
             continue
-        regs = [c for c in own if edge_of(c) == "register" and c["method"] == "POST"
-                and c["started"] >= dereg["started"] and c["status"] == 200]
-        if not regs:
-            continue
-        reg = regs[-1]
-        inside = [c for c in own if c["started"] >= dereg["started"] and (c["finished"] or 0) <= reg["finished"]]
-        gaps = [round((b[0] - a[1]) * 1000, 2) for a, b in zip(merged(inside), merged(inside)[1:])]
+        inside = [c for c in per_number[number] if c["started"] >= start and (c["finished"] or 0) <= end]
+        waits = merged(inside)
         windows[number] = {
-            "start": dereg["started"], "end": reg["finished"],
-            "ms": (reg["finished"] - dereg["started"]) * 1000,
-            "round_trips": round_trips(inside),
-            "calls": [label(c) for c in inside],
-            "gaps_ms": gaps,
+            "start": start, "end": end,
+            "ms": (end - start) * 1000,
+            "round_trips": len(waits),
+            "calls": [label(c) for c in sorted(inside, key=lambda c: c["started"])],
+            "gaps_ms": [round((b[0] - a[1]) * 1000, 2) for a, b in zip(waits, waits[1:])],
         }
     return windows
-
-
-def max_overlap(windows: list[tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in windows] + [(e, -1) for _, e in windows], key=lambda x: (x[0], x[1]))
-    peak = live = 0
-    for _, step in events:
-        live += step
-        peak = max(peak, live)
-    return peak
 
 
 def summarise(calls: list[dict]) -> dict[str, Any]:
@@ -227,29 +182,31 @@ def vm_hwm_kb(pid: int) -> int | None:
 class BenchEngine(Engine):
     """``tests.engine.Engine`` with measured processes and a parallel preview.
 
-    ``Engine.preview`` sends Check/Diff one resource at a time; the real engine previews with
-    the same parallelism as ``up``, so ``preview(parallel=N)`` fans ``_plan_one`` out over N threads.
+    Every command is measured with ``--skip-preview`` (one deployment, one process): ``pulumi up``
+    and ``pulumi refresh`` without it first run a preview deployment that makes the same reads
+    again. The engine sends Check/Diff one resource at a time unless ``PULUMI_PARALLEL_DIFF`` is
+    set; ``preview(parallel=N)`` plays that setting, planning N resources at once.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.last_process: MeasuredProcess | None = None
 
-    def process(self) -> ProviderProcess:
-        self.last_process = MeasuredProcess(self.config, self.env)
+    def process(self, config: dict[str, str] | None = None) -> ProviderProcess:
+        self.last_process = MeasuredProcess(dict(self.config if config is None else config), self.env)
         return self.last_process
 
-    def preview(self, program: dict[str, dict[str, Any]], *, parallel: int = 1) -> dict[str, str]:
+    def preview(self, program: dict[str, dict[str, Any]], *, parallel: int = 1, **kw: Any) -> dict[str, str]:
         if parallel <= 1:
-            return super().preview(program)
-
-        def run(proc: ProviderProcess) -> dict[str, str]:
-            names = list(program)
+            return super().preview(program, **kw)
+        with self._command():
+            proc = self._start(self.config)
+            state = dict(self.state)
             with ThreadPoolExecutor(max_workers=parallel) as pool:
-                ops = dict(zip(names, pool.map(lambda n: self._plan_one(proc, n, program[n])[0], names)))
-            ops.update({name: "delete" for name in self.state if name not in program})
-            return ops
-        return self._run(run)
+                ops = dict(zip(program, pool.map(
+                    lambda n: StepGenerator(self, proc, state).plan(n, program[n], Options()).op, program)))
+        ops.update({name: "delete" for name in self.state if name not in program})
+        return ops
 
 
 @dataclass
@@ -359,12 +316,12 @@ def single_number(emu: Emulator, version: str, number: str, latency_ms: float) -
     ops: list[Op] = []
 
     def up(region: str) -> Callable[[], Any]:
-        return lambda: engine.up(program([number], region))
+        return lambda: engine.up(program([number], region), skip_preview=True)
 
     ops.append(measure(emu, engine, "adopt (create, in sync)", up("DEFAULT")))
     ops.append(measure(emu, engine, "no-op up", up("DEFAULT")))
     ops.append(measure(emu, engine, "preview (in sync)", lambda: engine.preview(program([number], "DEFAULT"))))
-    ops.append(measure(emu, engine, "refresh (in sync)", lambda: engine.refresh()))
+    ops.append(measure(emu, engine, "refresh (in sync)", lambda: engine.refresh(skip_preview=True)))
     ops.append(measure(emu, engine, "preview (BR, a change)", lambda: engine.preview(program([number], "BR"))))
     ops.append(measure(emu, engine, "enable (DEFAULT -> BR)", up("BR")))
     ops.append(measure(emu, engine, "change (BR -> IN)", up("IN")))
@@ -388,10 +345,11 @@ def fleet_reads(emu: Emulator, size: int, latency_ms: float) -> dict[str, Any]:
     engine = engine_for(emu, "v25.0")
     prog = program(ids, "BR")
     ops = [
-        measure(emu, engine, "adopt (create, in sync)", lambda: engine.up(prog, parallel=ENGINE_WORKERS)),
-        measure(emu, engine, "no-op up", lambda: engine.up(prog, parallel=ENGINE_WORKERS)),
+        measure(emu, engine, "adopt (create, in sync)",
+                lambda: engine.up(prog, parallel=ENGINE_WORKERS, skip_preview=True)),
+        measure(emu, engine, "no-op up", lambda: engine.up(prog, parallel=ENGINE_WORKERS, skip_preview=True)),
         measure(emu, engine, "preview", lambda: engine.preview(prog, parallel=ENGINE_WORKERS)),
-        measure(emu, engine, "refresh", lambda: engine.refresh(parallel=ENGINE_WORKERS)),
+        measure(emu, engine, "refresh", lambda: engine.refresh(parallel=ENGINE_WORKERS, skip_preview=True)),
         measure(emu, engine, "refresh --preview-only",
                 lambda: engine.refresh(preview_only=True, parallel=ENGINE_WORKERS)),
     ]
@@ -407,7 +365,8 @@ def fleet_reads(emu: Emulator, size: int, latency_ms: float) -> dict[str, Any]:
     emu.set_latency(0)
     overhead = [
         measure(emu, engine, "preview, 0 ms latency", lambda: engine.preview(prog, parallel=ENGINE_WORKERS)).record(),
-        measure(emu, engine, "refresh, 0 ms latency", lambda: engine.refresh(parallel=ENGINE_WORKERS)).record(),
+        measure(emu, engine, "refresh, 0 ms latency",
+                lambda: engine.refresh(parallel=ENGINE_WORKERS, skip_preview=True)).record(),
     ]
     emu.set_latency(latency_ms)
     return {"size": size, "ops": records, "overhead": overhead}
@@ -419,14 +378,14 @@ def fleet_cutover(emu: Emulator, size: int, latency_ms: float, max_cutovers: int
     ids = fleet_ids(f"30{max_cutovers}5", size)
     add_numbers(emu, ids, "BR")
     engine = engine_for(emu, "v25.0", max_cutovers)
-    engine.up(program(ids, "BR"), parallel=ENGINE_WORKERS)  # adopt: puts the fleet in state
+    engine.up(program(ids, "BR"), parallel=ENGINE_WORKERS, skip_preview=True)  # adopt: puts the fleet in state
     op = measure(emu, engine, f"cutover BR -> IN, maxConcurrentCutovers={max_cutovers}",
-                 lambda: engine.up(program(ids, "IN"), parallel=ENGINE_WORKERS))
+                 lambda: engine.up(program(ids, "IN"), parallel=ENGINE_WORKERS, skip_preview=True))
     rec = op.record()
     windows = offline_windows(op.calls)
     downtimes = sorted(w["ms"] for w in windows.values())
     rec["cutovers"] = len(windows)
-    rec["max_offline"] = max_overlap([(w["start"], w["end"]) for w in windows.values()])
+    rec["max_offline"] = max_overlap(offline_intervals(op.calls))
     rec["downtime_ms_median"] = statistics.median(downtimes) if downtimes else None
     rec["downtime_ms_max"] = downtimes[-1] if downtimes else None
     rec["downtime_rt_max"] = max((w["round_trips"] for w in windows.values()), default=None)
@@ -754,8 +713,8 @@ def render(results: dict[str, Any]) -> str:
     w("# Benchmark results (issue 6)\n")
     w(f"Mode: **{results['mode']}**, written by `{results['command']}`. Emulator latency "
       f"{latency:g} ms per request, emulator in its own process. The provider is driven as the Pulumi "
-      f"engine drives it (`tests/engine.py`: one `python -m pulumi.dynamic` process per command, "
-      f"{ENGINE_WORKERS} engine workers for fleets). Counts come from the emulator's call log. "
+      f"engine drives it (`tests/engine.py`: each command with `--skip-preview`, one "
+      f"`python -m pulumi.dynamic` process; {ENGINE_WORKERS} engine workers for fleets). Counts come from the emulator's call log. "
       "benchmarks/README.md describes the method. These are benchmark figures from one run on one "
       "machine, not timed tests.\n")
     if results["mode"] == "quick":

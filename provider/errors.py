@@ -6,7 +6,7 @@ The top of the hierarchy says what to do next (kopf's PermanentError/TemporaryEr
 - ``UserActionRequired``: a person must fix something first; never retried;
 - ``FatalError``: the request itself is wrong; never retried;
 - ``ProviderError``: this provider refused before calling Meta (configuration, preflight) or
-  reports the outcome of a failed plan.
+  reports the outcome of a failed plan (``failures.ConvergeFailed``).
 
 Callers branch on these types, never on message text. Every Graph error keeps Meta's code,
 subcode and fbtrace_id, because Meta support asks for them.
@@ -41,6 +41,8 @@ class GraphAPIError(WhatsAppError):
     codes: ClassVar[tuple[int, ...]] = ()
     summary: ClassVar[str] = "the Graph API returned an error"
     fix: ClassVar[str] = ""
+    # Why a person must not simply re-run after this error ("" when re-running is fine).
+    do_not_rerun: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -263,6 +265,8 @@ class PinMismatch(UserActionRequired):
         "declare the number's current two-step PIN in its `pin` (or reset the PIN in WhatsApp "
         "Manager); each failed attempt uses a PIN guess and the 72-hour register budget"
     )
+    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
+                    "the number for 72 hours after 10 calls")
 
 
 class NotVerified(UserActionRequired):
@@ -275,12 +279,16 @@ class TooManyPinAttempts(UserActionRequired):
     codes = (133008,)
     summary = "too many two-step PIN guesses"
     fix = "wait for the time Meta states, then fix the PIN before trying again"
+    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
+                    "the number for 72 hours after 10 calls")
 
 
 class PinGuessesTooFast(UserActionRequired):
     codes = (133009,)
     summary = "two-step PIN guessed too fast"
     fix = "wait for the time Meta states, then fix the PIN before trying again"
+    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
+                    "the number for 72 hours after 10 calls")
 
 
 class NumberNotRegistered(UserActionRequired):
@@ -298,6 +306,8 @@ class RegistrationLimitReached(UserActionRequired):
     codes = (133016,)
     summary = "register/deregister limit reached: Meta blocks the number for 72 hours"
     fix = "wait 72 hours; every further attempt extends nothing but the outage"
+    do_not_rerun = ("Meta has blocked register and deregister for this number for 72 hours, and an attempt "
+                    "cannot shorten that")
 
 
 class RequestCodeFailed(UserActionRequired):
@@ -436,15 +446,14 @@ class PreflightError(ProviderError):
         super().__init__(f"whatsapp {number_id}: refused before any change (no call was made): {lines}")
 
 
-class ConvergeFailed(ProviderError):
-    """A plan failed part-way. The text says where the number was left and what to do."""
+class RetryRefused(PreflightError):
+    """An earlier attempt for this number in this process failed in a way that another attempt
+    cannot fix (a PIN or lockout refusal, or a failed cutover): refused before any call."""
 
-    def __init__(self, message: str, *, cause: BaseException | None = None, offline: bool,
-                 registration_calls: int) -> None:
-        self.cause = cause
-        self.offline = offline
-        self.registration_calls = registration_calls
-        super().__init__(message)
+
+class TokenRejectedFromState(ProviderError):
+    """The token refresh or destroy used was rejected: it came from the configuration saved by the
+    last ``pulumi up``, not from the current stack config."""
 
 
 class NumberNotVisible(ProviderError):

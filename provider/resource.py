@@ -7,6 +7,12 @@ dicts and the typed values of the planner and executor, nothing more.
 the provider *by reference* into every resource's state, and destroy/refresh unpickle it
 without running the program. Never move or rename it, and never give it instance attributes
 (credentials live in module state, set by ``configure`` or read from the environment).
+
+The engine never tells a dynamic provider which resource a call is for (no URN), so "is this a
+second resource for the same number?" is decided from what this process saw (``fleet``): the
+region each ``check`` declared per number, and the numbers a create or update converged.
+Refresh (``read``, ``diff``) records nothing, so a number's own refresh, a rename's create and
+delete, and an engine retry are never mistaken for a second resource.
 """
 
 from __future__ import annotations
@@ -28,19 +34,29 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
+from . import compliance
 from .config import KEYS, ProviderConfig
-from .errors import ConfigurationError, NumberNotVisible, ObjectNotFound, ProviderError
+from .errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    NumberNotVisible,
+    ObjectNotFound,
+    ProviderError,
+    TokenRejectedFromState,
+)
+from .fleet import current
 from .inputs import INPUT_KEYS, validate
-from .regions import DEFAULT, describe
+from .regions import DEFAULT, InvalidRegion, describe, normalize_region
 
 if TYPE_CHECKING:
     from .executor import Executor, Outcome
     from .safety import Desired
     from .models import LiveNumber
 
-SCHEMA_VERSION = 1
+# 2: ``declared_region`` (the region the resource declares; ``region`` is the live one).
+SCHEMA_VERSION = 2
 OUTPUT_ONLY_KEYS = ("storage_status", "registered", "display_phone_number", "applied_steps",
-                    "registration_calls", "schema_version")
+                    "registration_calls", "declared_region", "schema_version")
 
 # Stack config handed to configure() in the provider process (never pickled with the provider).
 _stack_config: dict[str, Any] = {}
@@ -48,6 +64,11 @@ _stack_config: dict[str, Any] = {}
 
 def _config() -> ProviderConfig:
     return ProviderConfig.load(_stack_config)
+
+
+def _policy() -> frozenset[str] | None:
+    """``whatsapp-local-storage:allowedRegions`` (None: every region allowed). Raises PolicyError."""
+    return compliance.allowed_regions_from(_stack_config)
 
 
 def _executor() -> "Executor":
@@ -85,12 +106,32 @@ def _live_outputs(live: "LiveNumber") -> dict[str, Any]:
 
 def _outputs(inputs: dict[str, Any], outcome: "Outcome") -> dict[str, Any]:
     out = {key: inputs.get(key) for key in INPUT_KEYS}
-    out.pop("region")
+    out["declared_region"] = out.pop("region")
     out.update(_live_outputs(outcome.live))
     out["applied_steps"] = outcome.applied_steps
     out["registration_calls"] = outcome.registration_calls
     out["schema_version"] = SCHEMA_VERSION
     return out
+
+
+def _declared_region(outputs: dict[str, Any]) -> str | None:
+    """The region the resource declares, from its outputs. State written before schema 2 has no
+    ``declared_region``; its ``region`` is the live region at the last converge, which was the
+    declared one (or what an older provider's refresh recorded as the new declaration)."""
+    for value in (outputs.get("declared_region"), outputs.get("region")):
+        try:
+            return normalize_region(value)
+        except InvalidRegion:
+            continue
+    return None
+
+
+def _token_from_state(number_id: str, exc: AuthenticationFailed) -> ProviderError:
+    return TokenRejectedFromState(
+        f"whatsapp {number_id}: {exc}. `pulumi refresh` and `pulumi destroy` configure the provider with the "
+        "configuration saved by the last `pulumi up`, not with the current stack config, so a token rotated "
+        "since then is not used yet: run `pulumi up` first (it saves the current configuration), or run "
+        "the command with `--run-program`.")
 
 
 def _is_unknown(value: Any) -> bool:
@@ -113,15 +154,33 @@ class PhoneNumberStorageProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         _stack_config.clear()
-        for key, _env in KEYS.values():
+        for key in [*(key for key, _env in KEYS.values()), compliance.ALLOWED_REGIONS_KEY]:
             value = req.config.get(key)
             if value is not None:
                 _stack_config[key] = value
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         raw = {k: v for k, v in news.items() if k != "__provider" and v is not None and k not in OUTPUT_ONLY_KEYS}
-        inputs, failures = validate(raw, is_unknown=_is_unknown)
-        return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in failures])
+        inputs, found = validate(raw, is_unknown=_is_unknown)
+        failures = [CheckFailure(f.property, f.reason) for f in found]
+        region, number_id = inputs.get("region"), inputs.get("phone_number_id")
+        if found or _is_unknown(region) or _is_unknown(number_id):
+            return CheckResult(inputs, failures)
+        try:
+            allowed = _policy()
+        except compliance.PolicyError as exc:
+            return CheckResult(inputs, [CheckFailure("region", f"{compliance.ALLOWED_REGIONS_KEY}: {exc}")])
+        if not compliance.allows(allowed, region):
+            return CheckResult(inputs, [CheckFailure("region", (
+                f"{describe(region)} is outside {compliance.ALLOWED_REGIONS_KEY} ({compliance.describe_policy(allowed)}):"
+                " this stack's policy does not let data rest there; declare an allowed region or change the policy"))])
+        other = current().declare(number_id, region)
+        if other is not None:
+            failures.append(CheckFailure("phone_number_id", (
+                f"two resources in this stack declare the same phone number {number_id}, one with region "
+                f"{other} and one with {region}: refused before any change (no call was made). Keep exactly "
+                "one resource per number (each number has one declared region).")))
+        return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         news = {k: v for k, v in news.items() if k != "__provider"}
@@ -130,28 +189,34 @@ class PhoneNumberStorageProvider(ResourceProvider):
             return DiffResult(changes=True, replaces=["phone_number_id"], delete_before_replace=False)
         if _has_unknown(news):
             return DiffResult(changes=True, replaces=[])
+        if news.get("region") is None:
+            # stored inputs that an older provider's read left without a region (No Storage)
+            news = {**news, "region": _declared_region(olds)}
+            if news["region"] is None:  # nothing to compare with: `pulumi up` declares it again
+                return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         inputs = _normalised(news)
-        from .executor import Executor
-
-        Executor.claim(inputs["phone_number_id"], new=False)  # a create of the same number is then refused
         echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region")
         stale = olds.get("schema_version") != SCHEMA_VERSION
         if _config().access_token:
             executor = _executor()
             live = executor.read(inputs["phone_number_id"])
             live_differs = not executor.plan_for(inputs["phone_number_id"], live, _desired(inputs)).in_sync
+            live_region = live.region
         else:
             live_differs = olds.get("region") != inputs["region"] or olds.get("registered") is not True
-        return DiffResult(changes=bool(echoes_differ or stale or live_differs), replaces=[],
+            live_region = olds.get("region")
+        violates_policy = not compliance.allows(_policy(), live_region)  # drift even when declared == live
+        return DiffResult(changes=bool(echoes_differ or stale or live_differs or violates_policy), replaces=[],
                           delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = _normalised(props)
         number_id = inputs["phone_number_id"]
         executor = _executor()
-        executor.claim(number_id, new=True)
         outcome = executor.converge(number_id, _desired(inputs), creating=True,
-                                    allow_cutover=bool(inputs.get("allow_cutover_on_create")))
+                                    allow_cutover=bool(inputs.get("allow_cutover_on_create")),
+                                    allowed_regions=_policy())
+        current().mark_converged(number_id)
         if not outcome.applied_steps:
             executor.say(number_id, f"adopted: already {describe(outcome.live.region)} and registered, no call made")
         return CreateResult(number_id, _outputs(inputs, outcome))
@@ -159,9 +224,9 @@ class PhoneNumberStorageProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = _normalised(news)
         number_id = inputs["phone_number_id"]
-        executor = _executor()
-        executor.claim(number_id, new=False)
-        outcome = executor.converge(number_id, _desired(inputs), prior_calls=olds.get("registration_calls"))
+        outcome = _executor().converge(number_id, _desired(inputs), prior_calls=olds.get("registration_calls"),
+                                       allowed_regions=_policy())
+        current().mark_converged(number_id)
         return UpdateResult(_outputs(inputs, outcome))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -173,6 +238,9 @@ class PhoneNumberStorageProvider(ResourceProvider):
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
                 return ReadResult(None, {})
             raise _not_visible(number_id, props.get("waba_id"), exc) from exc
+        except AuthenticationFailed as exc:
+            raise _token_from_state(number_id, exc) from exc
+        declared = _declared_region(props)
         outs = {k: v for k, v in props.items() if k != "__provider"}
         outs.pop("region", None)
         outs.update(_live_outputs(live))
@@ -180,9 +248,15 @@ class PhoneNumberStorageProvider(ResourceProvider):
         from .safety import format_time, recent_calls, utcnow
 
         outs["registration_calls"] = [format_time(t) for t in recent_calls(props.get("registration_calls"), utcnow())]
+        # The inputs come back to the next refresh's diff as news, so they must stay valid in every
+        # live state: the live region where it is one this provider manages (the drift becomes the
+        # declaration, as `pulumi refresh` means), else the declared one; the outputs keep the live
+        # state (No Storage, unknown), so the drift stays visible.
         inputs = {k: props[k] for k in INPUT_KEYS if props.get(k) is not None and k != "region"}
-        if live.region is not None:
-            inputs["region"] = live.region
+        region = _declared_region({"region": live.region}) or declared
+        if region is not None:  # every output of the current schema is present: read migrates state
+            inputs["region"] = outs["declared_region"] = region
+            outs["schema_version"] = SCHEMA_VERSION
         return ReadResult(number_id, outs, inputs=inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -191,18 +265,21 @@ class PhoneNumberStorageProvider(ResourceProvider):
             print(f"whatsapp {number_id}: retained (on_delete=retain): no call made; the number keeps its "
                   f"storage {describe(props.get('region'))}", file=sys.stderr, flush=True)
             return
-        executor = _executor()
-        if executor.claimed(number_id):
-            print(f"whatsapp {number_id}: not disabled: another resource in this stack manages the number "
-                  "now (renamed or moved resource), so on_delete=disable is skipped", file=sys.stderr, flush=True)
+        if current().wanted_by_deployment(number_id):
+            print(f"whatsapp {number_id}: not disabled: another resource of this deployment declares the number "
+                  "(renamed or replaced resource), so on_delete=disable is skipped", file=sys.stderr, flush=True)
             return
+        executor = _executor()
         desired = _desired({"region": DEFAULT, "pin": props.get("pin"), "enforce_pin": props.get("enforce_pin")})
         try:
-            executor.converge(number_id, desired, prior_calls=props.get("registration_calls"))
+            executor.converge(number_id, desired, prior_calls=props.get("registration_calls"),
+                              allowed_regions=_policy())
         except ObjectNotFound as exc:
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
                 return
             raise _not_visible(number_id, props.get("waba_id"), exc) from exc
+        except AuthenticationFailed as exc:
+            raise _token_from_state(number_id, exc) from exc
 
 
 def _confirmed_gone(executor: "Executor", number_id: str, waba_id: Optional[str], exc: ObjectNotFound) -> bool:
@@ -259,6 +336,7 @@ class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="Phone
     display_phone_number: pulumi.Output[Optional[str]]
     applied_steps: pulumi.Output[list]
     registration_calls: pulumi.Output[list]
+    declared_region: pulumi.Output[str]
     pin: pulumi.Output[Optional[str]]
     enforce_pin: pulumi.Output[bool]
     allow_cutover_on_create: pulumi.Output[bool]

@@ -14,7 +14,9 @@ The rules (SPEC.md, "Preflight" and "create"):
 - the 72-hour register budget (10 register/deregister calls per number);
 - the circuit breaker of the provider process;
 - the compliance policy (``allowedRegions``) for the storage the plan sets;
-- the create-cutover gate: a create never cuts a registered number over.
+- the create-cutover gate: a create never cuts a registered number over;
+- no blind retries: after an attempt failed in a way another attempt cannot fix, the process
+  refuses further attempts for that number (``retry_problem``).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class Rule(str, Enum):
     BREAKER = "breaker"
     POLICY = "policy"
     CREATE_CUTOVER = "create_cutover"
+    RETRY_REFUSED = "retry_refused"
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,13 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: li
 def breaker_problem(breaker: str) -> Problem:
     return Problem(Rule.BREAKER,
                    f"another cutover failed in this run ({breaker}); no further number is taken offline")
+
+
+def retry_problem(reason: str) -> Problem:
+    return Problem(Rule.RETRY_REFUSED,
+                   f"an earlier attempt for this number in this run failed: {reason}. Another attempt in the "
+                   "same run (an engine retry) would only spend PIN guesses and the 72-hour register "
+                   "budget: fix the cause first")
 
 
 def policy_problem(region: str, allowed_regions: frozenset[str]) -> Problem:

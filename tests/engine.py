@@ -1,196 +1,70 @@
-"""Drive the provider the way the Pulumi engine does: ``python -m pulumi.dynamic`` over gRPC.
+"""Play the Pulumi engine's call sequences against the provider (ENGINE_PROTOCOL.md).
 
-The ``pulumi`` CLI cannot be installed here, so this module plays the engine (ENGINE_PROTOCOL.md):
+``Engine`` keeps the engine's state (``{id, inputs, outputs}`` per resource, the config saved by
+the last ``up``, resources pending deletion) and sends the calls of ``preview``, ``up``,
+``refresh`` and ``destroy`` as pkg/resource/deploy does:
 
-- ``capture_resource()`` builds a real ``PhoneNumberStorage`` under ``pulumi.runtime.set_mocks``
-  in a clean subprocess and returns what the engine would receive: the type token, the inputs
-  and the dill-pickled ``__provider`` blob;
-- ``ProviderProcess`` starts ``python -u -m pulumi.dynamic`` with the project root as working
-  directory, reads its port, and exposes Configure/Check/Diff/Create/Update/Read/Delete;
-- ``Engine`` keeps ``{id, inputs, outputs}`` per resource, as the engine's state would, and runs
-  the call sequences of ``pulumi preview``, ``up``, ``refresh`` and ``destroy``, one fresh
-  provider process per simulated CLI command.
+- every command previews first in its own process unless ``skip_preview`` (``--skip-preview``):
+  ``up`` is a preview deployment (Check/Diff only), then the update in a new process;
+- ``refresh=True`` refreshes every resource in state first (Read, then Diff(olds=read outputs,
+  news=stored inputs); ReadResult.inputs stored), in parallel, and any failure fails the command;
+  the update or destroy then runs in the SAME process while the stack config equals the saved one
+  (``providers/registry.go`` ``Same``), else in a new process with the current config;
+- ``refresh`` and ``destroy`` use the config saved by the last ``up`` unless ``run_program``;
+- Check/Diff run serially in program order, Create/Update/Delete on ``parallel`` workers; a
+  failed step stops every step not yet started and every delete unless ``continue_on_error``; a
+  Check failure always stops the deployment;
+- a replacement re-Checks without olds; create-before-delete deletes the old resource at the end,
+  only if nothing failed (else it stays pending for the next ``up``); ``delete_before_replace``
+  deletes first. A resource that left the program (a rename without alias) is deleted at the end,
+  in the same process; ``Options(aliases=...)`` makes a rename a Check/Diff/Update, no Delete;
+- ``Options(on_error_retries=N)``: an ``on_error`` hook re-sending a failed Create, Update or
+  Delete for the same URN to the same process (at most 100 attempts, ``deploy/retries.go``).
 
-Used by the tests and by benchmarks/.
+``calls`` records each command's provider calls as ``Call(method, resource, process index)``.
+The process itself is ``tests/engine_process.py``; any object with its methods
+(``reliability_report.InProcessProvider``) can stand in for it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import subprocess
-import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Mapping
 
 import grpc
-from google.protobuf import empty_pb2
-from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
-ROOT = Path(__file__).resolve().parent.parent
-TYPE = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-SECRET_KEY = "4dabf18193072939515e22adb298388d"
+from tests.engine_process import (  # noqa: F401 - re-exported: the tests import them from here
+    ROOT,
+    SECRET_KEY,
+    SECRET_SIG,
+    TYPE,
+    ProviderCallError,
+    ProviderProcess,
+    capture_resource,
+    hermetic_env,
+    provider_blob,
+    unwrap_secret,
+)
 
-_CAPTURE = r"""
-import json, sys
-import pulumi
-
-captured = {}
-
-class Capture(pulumi.runtime.Mocks):
-    def new_resource(self, args):
-        captured[args.name] = {"type": args.typ, "inputs": args.inputs}
-        return [args.name + "-id", args.inputs]
-    def call(self, args):
-        return {}
-
-pulumi.runtime.set_mocks(Capture(), preview=False)
-from provider import PhoneNumberStorage, PhoneNumberStorageArgs
-
-@pulumi.runtime.test
-def build():
-    res = PhoneNumberStorage("capture", PhoneNumberStorageArgs(
-        phone_number_id="106540352242922", region="BR", pin="123456"))
-    return res.id.apply(lambda _: None)
-
-build()
-json.dump(captured["capture"], sys.stdout)
-"""
-
-_captured: dict[str, Any] | None = None
-_capture_lock = threading.Lock()
+MAX_ERROR_HOOK_ATTEMPTS = 100  # pkg/resource/deploy/retries.go: maxErrorHookRetries
 
 
-def capture_resource() -> dict[str, Any]:
-    """The type token and inputs a real PhoneNumberStorage sends the engine (cached per session)."""
-    global _captured
-    with _capture_lock:
-        if _captured is None:
-            done = subprocess.run([sys.executable, "-c", _CAPTURE], cwd=ROOT, capture_output=True,
-                                  text=True, timeout=120, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"capturing the resource under mocks failed:\n{done.stderr}")
-            _captured = json.loads(done.stdout)
-        return _captured
+def urn(name: str) -> str:
+    return f"urn:pulumi:stack::whatsapp-local-storage::{TYPE}::{name}"
 
 
-def unwrap_secret(value: Any) -> Any:
-    if isinstance(value, dict) and value.get(SECRET_KEY) == SECRET_SIG:
-        return value["value"]
-    return value
+@dataclass(frozen=True)
+class Options:
+    """The resource options the engine acts on."""
 
-
-def provider_blob() -> str:
-    return unwrap_secret(capture_resource()["inputs"]["__provider"])
-
-
-def _serialize(props: dict[str, Any]):
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(rpc.serialize_properties(props, {}))
-    finally:
-        loop.close()
-
-
-def _deserialize(struct) -> dict[str, Any]:
-    return rpc.deserialize_properties(struct, keep_unknowns=True)
-
-
-class ProviderCallError(Exception):
-    """The provider process answered a call with an error (what the CLI would print)."""
-
-    def __init__(self, method: str, code: grpc.StatusCode, details: str) -> None:
-        self.method = method
-        self.code = code
-        self.details = details
-        super().__init__(f"{method} failed ({code.name}):\n{details}")
-
-    @property
-    def last_line(self) -> str:
-        lines = [line for line in self.details.strip().splitlines() if line.strip()]
-        return lines[-1] if lines else ""
-
-
-class ProviderProcess:
-    """One ``python -u -m pulumi.dynamic`` process, as the engine starts it for one command."""
-
-    def __init__(self, config: dict[str, str] | None = None, env: dict[str, str] | None = None) -> None:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("WHATSAPP_")}
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic"], cwd=ROOT, env=full_env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        port_line = self.proc.stdout.readline().strip()
-        if not port_line.isdigit():
-            self.proc.kill()
-            raise RuntimeError(f"provider process did not print a port: {port_line!r} {self.proc.stderr.read()}")
-        self._stderr: list[str] = []
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port_line}")
-        grpc.channel_ready_future(self.channel).result(timeout=30)
-        self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
-        self.stub.GetPluginInfo(empty_pb2.Empty())
-        self.stub.Configure(provider_pb2.ConfigureRequest(args=_serialize(dict(config or {})), acceptSecrets=True))
-
-    def _drain(self) -> None:
-        for line in self.proc.stderr:
-            self._stderr.append(line)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self._stderr)
-
-    def _call(self, method: str, request):
-        try:
-            return getattr(self.stub, method)(request, timeout=240)
-        except grpc.RpcError as exc:
-            raise ProviderCallError(method, exc.code(), exc.details() or "") from None
-
-    def check(self, urn: str, olds: dict, news: dict) -> tuple[dict, list[tuple[str, str]]]:
-        resp = self._call("Check", provider_pb2.CheckRequest(urn=urn, olds=_serialize(olds), news=_serialize(news)))
-        return _deserialize(resp.inputs), [(f.property, f.reason) for f in resp.failures]
-
-    def diff(self, urn: str, id_: str, olds: dict, news: dict) -> provider_pb2.DiffResponse:
-        return self._call("Diff", provider_pb2.DiffRequest(id=id_, urn=urn, olds=_serialize(olds), news=_serialize(news)))
-
-    def create(self, urn: str, props: dict) -> tuple[str, dict]:
-        resp = self._call("Create", provider_pb2.CreateRequest(urn=urn, properties=_serialize(props)))
-        return resp.id, _deserialize(resp.properties)
-
-    def update(self, urn: str, id_: str, olds: dict, news: dict) -> dict:
-        resp = self._call("Update", provider_pb2.UpdateRequest(id=id_, urn=urn, olds=_serialize(olds), news=_serialize(news)))
-        return _deserialize(resp.properties)
-
-    def read(self, urn: str, id_: str, props: dict, inputs: dict) -> tuple[str, dict, dict | None]:
-        resp = self._call("Read", provider_pb2.ReadRequest(id=id_, urn=urn, properties=_serialize(props),
-                                                           inputs=_serialize(inputs)))
-        new_inputs = _deserialize(resp.inputs) if resp.HasField("inputs") else None
-        return resp.id, _deserialize(resp.properties), new_inputs
-
-    def delete(self, urn: str, id_: str, props: dict) -> None:
-        self._call("Delete", provider_pb2.DeleteRequest(id=id_, urn=urn, properties=_serialize(props)))
-
-    def close(self) -> None:
-        self.channel.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._reader.join(timeout=5)
-
-    def __enter__(self) -> "ProviderProcess":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    aliases: tuple[str, ...] = ()
+    delete_before_replace: bool | None = None  # None: what the provider's Diff asks for
+    retain_on_delete: bool = False
+    on_error_retries: int = 0  # how many times an on_error hook asks for the failed call again
 
 
 @dataclass
@@ -202,138 +76,387 @@ class ResourceState:
 
 @dataclass
 class Step:
-    """What one resource did in a simulated command: same, create, update, replace, delete, read, drift."""
+    """What one resource did in a command: same, create, update, replace, delete, drift, deleted
+    (gone on refresh), error, or skipped (never started: an earlier step failed)."""
 
     name: str
     op: str
     error: ProviderCallError | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    new_inputs: dict[str, Any] | None = None  # refresh: what Read returned as inputs
 
 
-def urn(name: str) -> str:
-    return f"urn:pulumi:stack::whatsapp-local-storage::{TYPE}::{name}"
+@dataclass(frozen=True)
+class Call:
+    method: str
+    name: str
+    process: int  # index in Engine.processes: equal indexes mean the same provider process
+
+
+@dataclass
+class _Planned:
+    name: str
+    op: str  # create, update, same, replace
+    checked: dict[str, Any]
+    old_name: str | None = None
+    old: ResourceState | None = None
+    delete_before_replace: bool = False
+
+
+class _Bail(Exception):
+    """The step generator stopped the deployment at this resource (a Check failure, a Diff error)."""
+
+    def __init__(self, name: str, error: ProviderCallError) -> None:
+        super().__init__(name)
+        self.name, self.error = name, error
 
 
 class Engine:
-    """The engine's state for a stack and the call sequences of the CLI's commands."""
+    """A stack's state and the call sequences of the CLI's commands."""
 
-    def __init__(self, config: dict[str, str], env: dict[str, str] | None = None, blob: str | None = None) -> None:
+    def __init__(self, config: Mapping[str, str], env: Mapping[str, str] | None = None, blob: str | None = None,
+                 *, continue_on_error: bool = False, provider: Callable[..., Any] = ProviderProcess) -> None:
         self.config = dict(config)
-        self.env = env
+        self.env = hermetic_env(**dict(env or {}))  # the CLI's whole environment, as the process gets it
         self.blob = blob or provider_blob()
+        self.continue_on_error = continue_on_error
+        self._provider = provider
         self.state: dict[str, ResourceState] = {}
+        self.saved_config: dict[str, str] | None = None
+        self.pending_deletes: list[tuple[str, ResourceState]] = []
+        self.processes: list[Any] = []
+        self.calls: list[Call] = []
         self.last_stderr = ""
+        self._lock = threading.Lock()
 
-    def process(self) -> ProviderProcess:
-        return ProviderProcess(self.config, self.env)
+    # -- processes --------------------------------------------------------------------------------
+
+    def process(self, config: Mapping[str, str] | None = None):
+        """A provider process configured with ``config`` (default: the current stack config)."""
+        return self._provider(dict(self.config if config is None else config), self.env)
+
+    def _start(self, config: Mapping[str, str]):
+        proc = self.process(config)
+        self.processes.append(proc)
+        return proc
+
+    @contextmanager
+    def _command(self) -> Iterator[None]:
+        self.processes, self.calls = [], []
+        try:
+            yield
+        finally:
+            for proc in self.processes:
+                proc.close()
+            self.last_stderr = "".join(proc.stderr for proc in self.processes)
+
+    def _rpc(self, proc, method: str, name: str, call: Callable[[], Any]) -> Any:
+        with self._lock:
+            self.calls.append(Call(method, name, self.processes.index(proc)))
+        return call()
+
+    def _stored_config(self) -> dict[str, str]:
+        """What refresh and destroy configure the provider with: the config saved in state."""
+        return dict(self.saved_config if self.saved_config is not None else self.config)
 
     def _news(self, props: dict[str, Any]) -> dict[str, Any]:
         return {**{k: v for k, v in props.items() if v is not None}, "__provider": self.blob}
 
-    def _run(self, fn):
-        proc = self.process()
-        try:
-            return fn(proc)
-        finally:
-            proc.close()
-            self.last_stderr = proc.stderr
+    # -- refresh ----------------------------------------------------------------------------------
 
-    def _plan_one(self, proc: ProviderProcess, name: str, props: dict[str, Any]) -> tuple[str, dict, Any]:
-        old = self.state.get(name)
-        checked, failures = proc.check(urn(name), old.inputs if old else {}, self._news(props))
-        if failures:
-            raise ProviderCallError("Check", grpc.StatusCode.INVALID_ARGUMENT,
-                                    "\n".join(f"{p}: {r}" for p, r in failures))
-        if old is None:
-            return "create", checked, None
-        resp = proc.diff(urn(name), old.id, old.outputs, checked)
-        if resp.replaces:
-            return "replace", checked, resp
-        if resp.changes == provider_pb2.DiffResponse.DIFF_SOME:
-            return "update", checked, resp
-        return "same", checked, resp
-
-    def preview(self, program: dict[str, dict[str, Any]]) -> dict[str, str]:
-        """Check and Diff only; Create/Update are never sent during preview."""
-        def run(proc: ProviderProcess) -> dict[str, str]:
-            ops = {name: self._plan_one(proc, name, props)[0] for name, props in program.items()}
-            ops.update({name: "delete" for name in self.state if name not in program})
-            return ops
-        return self._run(run)
-
-    def up(self, program: dict[str, dict[str, Any]], *, parallel: int = 1, refresh: bool = False) -> dict[str, Step]:
-        """``pulumi up``: per resource Check, Diff, then Create/Update; then deletes. Errors are
-        collected per resource (the engine goes on with independent resources)."""
-        def one(proc: ProviderProcess, name: str, props: dict[str, Any]) -> Step:
+    def _refresh_all(self, proc, state: dict[str, ResourceState], parallel: int) -> dict[str, Step]:
+        """Every resource in ``state``: Read, then Diff against the stored inputs; ``state`` takes
+        what Read returned. Errors never stop the other refreshes (the refresh step executor
+        ignores them until the end)."""
+        def one(name: str) -> Step:
+            old = state[name]
             try:
-                if refresh and name in self.state:
-                    self._refresh_one(proc, name, preview_only=False)
-                op, checked, _ = self._plan_one(proc, name, props)
-                old = self.state.get(name)
-                if op == "create":
-                    id_, outs = proc.create(urn(name), checked)
-                    self.state[name] = ResourceState(id_, checked, outs)
-                elif op == "update":
-                    outs = proc.update(urn(name), old.id, old.outputs, checked)
-                    self.state[name] = ResourceState(old.id, checked, outs)
-                elif op == "replace":
-                    id_, outs = proc.create(urn(name), checked)
-                    proc.delete(urn(name), old.id, old.outputs)
-                    self.state[name] = ResourceState(id_, checked, outs)
-                return Step(name, op, outputs=self.state[name].outputs if name in self.state else {})
+                id_, outs, read_inputs = self._rpc(proc, "Read", name,
+                                                   lambda: proc.read(urn(name), old.id, old.outputs, old.inputs))
+                if not id_:
+                    state.pop(name, None)
+                    return Step(name, "deleted")
+                inputs = read_inputs if read_inputs is not None else old.inputs
+                resp = self._rpc(proc, "Diff", name,
+                                 lambda: proc.diff(urn(name), id_, outs, old.inputs, old_inputs=inputs))
+                state[name] = ResourceState(id_, inputs, outs)
+                return Step(name, "drift" if _changed(resp, inputs, old.inputs) else "same", outputs=outs,
+                            new_inputs=read_inputs)
             except ProviderCallError as exc:
                 return Step(name, "error", error=exc)
+        return _each(list(state), one, parallel)
 
-        def run(proc: ProviderProcess) -> dict[str, Step]:
-            steps = _each(list(program), lambda n: one(proc, n, program[n]), parallel)
-            for name in [n for n in self.state if n not in program]:
-                steps[name] = self._delete(proc, name)
-            return steps
-        return self._run(run)
+    def _refreshed_process(self, state: dict[str, ResourceState], config: dict[str, str],
+                           parallel: int) -> tuple[Any, dict[str, Step] | None]:
+        """``--refresh``: refresh in a process configured from state, then keep that process for
+        the rest of the deployment if ``config`` is the same, else start one with ``config``."""
+        stored = self._stored_config()
+        proc = self._start(stored)
+        errors = {n: s for n, s in self._refresh_all(proc, state, parallel).items() if s.error}
+        if errors:
+            return proc, errors
+        return (proc if config == stored else self._start(config)), None
 
-    def _refresh_one(self, proc: ProviderProcess, name: str, *, preview_only: bool) -> Step:
-        old = self.state[name]
-        id_, outs, new_inputs = proc.read(urn(name), old.id, old.outputs, old.inputs)
-        if not id_:
-            if not preview_only:
-                del self.state[name]
-            return Step(name, "deleted")
-        resp = proc.diff(urn(name), id_, outs, old.inputs)
-        drift = resp.changes == provider_pb2.DiffResponse.DIFF_SOME
-        if not preview_only:
-            self.state[name] = ResourceState(id_, new_inputs if new_inputs is not None else old.inputs, outs)
-        step = Step(name, "drift" if drift else "same", outputs=outs)
-        step.new_inputs = new_inputs  # type: ignore[attr-defined]
-        return step
+    # -- commands ---------------------------------------------------------------------------------
 
-    def refresh(self, *, preview_only: bool = False, parallel: int = 1) -> dict[str, Step]:
-        """``pulumi refresh``: Read then Diff(olds=read outputs, news=old inputs) per resource."""
-        def one(proc: ProviderProcess, name: str) -> Step:
-            try:
-                return self._refresh_one(proc, name, preview_only=preview_only)
-            except ProviderCallError as exc:
-                return Step(name, "error", error=exc)
+    def preview(self, program: dict[str, dict[str, Any]], *, refresh: bool = False,
+                options: Mapping[str, Options] | None = None, parallel: int = 1) -> dict[str, str]:
+        """``pulumi preview``: Check and Diff only. Raises the first error, as the CLI stops there."""
+        ops: dict[str, str] = {}
+        with self._command():
+            failed = self._preview(program, dict(options or {}), refresh, parallel, ops)
+        if failed:
+            raise next(s.error for s in failed.values() if s.error)
+        return ops
 
-        return self._run(lambda proc: _each(list(self.state), lambda n: one(proc, n), parallel))
-
-    def _delete(self, proc: ProviderProcess, name: str) -> Step:
-        old = self.state[name]
+    def _preview(self, program, options, refresh, parallel, ops: dict[str, str]) -> dict[str, Step] | None:
+        """The preview deployment on a copy of the state; the failed steps, or None."""
+        state = dict(self.state)
+        if refresh:
+            proc, errors = self._refreshed_process(state, self.config, parallel)
+            if errors:
+                return errors
+        else:
+            proc = self._start(self.config)
         try:
-            proc.delete(urn(name), old.id, old.outputs)
+            consumed = StepGenerator(self, proc, state).plan_all(program, options,
+                                                                  lambda p: ops.update({p.name: p.op}) or True)
+        except _Bail as bail:
+            return {bail.name: Step(bail.name, "error", error=bail.error)}
+        ops.update({name: "delete" for name in state if name not in program and name not in consumed})
+        return None
+
+    def up(self, program: dict[str, dict[str, Any]], *, parallel: int = 1, refresh: bool = False,
+           skip_preview: bool = False, options: Mapping[str, Options] | None = None,
+           before_apply: Callable[[], None] | None = None) -> dict[str, Step]:
+        """``pulumi up``. ``before_apply`` runs before each Create/Update/replace is sent."""
+        options = dict(options or {})
+        with self._command():
+            if not skip_preview:
+                failed = self._preview(program, options, refresh, parallel, {})
+                if failed:
+                    return {**{n: Step(n, "skipped") for n in program}, **failed}
+            return _Deployment(self, program, options, parallel, before_apply).run(refresh)
+
+    def refresh(self, *, preview_only: bool = False, parallel: int = 1, run_program: bool = False,
+                skip_preview: bool = False) -> dict[str, Step]:
+        """``pulumi refresh``: a preview refresh (state untouched), then the refresh itself."""
+        config = dict(self.config) if run_program else self._stored_config()
+        with self._command():
+            if preview_only or not skip_preview:
+                steps = self._refresh_all(self._start(config), dict(self.state), parallel)
+                if preview_only or any(s.error for s in steps.values()):
+                    return steps
+            return self._refresh_all(self._start(config), self.state, parallel)
+
+    def destroy(self, *, refresh: bool = False, run_program: bool = False, parallel: int = 1,
+                skip_preview: bool = False, options: Mapping[str, Options] | None = None) -> dict[str, Step]:
+        """``pulumi destroy``: Delete with the stored outputs; the program is not run."""
+        config = dict(self.config) if run_program else self._stored_config()
+        options = dict(options or {})
+        with self._command():
+            if refresh and not skip_preview:  # a destroy preview calls the provider only to refresh
+                steps = self._refresh_all(self._start(config), dict(self.state), parallel)
+                if any(s.error for s in steps.values()):
+                    return steps
+            proc = self._start(config)
+            if refresh:
+                errors = {n: s for n, s in self._refresh_all(proc, self.state, parallel).items() if s.error}
+                if errors:
+                    return errors
+            cancelled = threading.Event()
+            return _each(list(self.state), lambda n: self._delete(proc, n, self.state[n], options, cancelled), parallel)
+
+    def check(self, program: dict[str, dict[str, Any]]) -> dict[str, Step]:
+        """Check alone for each resource, in one process: what each resource's own preview would
+        send first. Unlike a deployment, one failure does not hide the next resource's."""
+        steps: dict[str, Step] = {}
+        with self._command():
+            proc = self._start(self.config)
+            for name, props in program.items():
+                try:
+                    StepGenerator(self, proc, {}).check(name, {}, self._news(props))
+                    steps[name] = Step(name, "checked")
+                except ProviderCallError as exc:
+                    steps[name] = Step(name, "error", error=exc)
+        return steps
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def _retrying(self, proc, method: str, name: str, opts: Options, call: Callable[[], Any]) -> Any:
+        """A provider call, re-sent to the same process while the on_error hook asks for it."""
+        attempts = min(1 + max(0, opts.on_error_retries), MAX_ERROR_HOOK_ATTEMPTS)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._rpc(proc, method, name, call)
+            except ProviderCallError:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _delete(self, proc, name: str, old: ResourceState, options: Mapping[str, Options],
+                cancelled: threading.Event, *, pending: bool = False) -> Step:
+        if cancelled.is_set():  # a failed step stops every delete not yet started
+            return Step(name, "skipped")
+        opts = options.get(name, Options())
+        try:
+            if not opts.retain_on_delete:
+                self._retrying(proc, "Delete", name, opts,
+                               lambda: proc.delete(urn(name), old.id, old.outputs, old_inputs=old.inputs))
         except ProviderCallError as exc:
+            if not self.continue_on_error:
+                cancelled.set()
             return Step(name, "error", error=exc)
-        del self.state[name]
+        with self._lock:
+            if pending:
+                self.pending_deletes = [p for p in self.pending_deletes if p[1] is not old]
+            elif self.state.get(name) is old:
+                del self.state[name]
         return Step(name, "delete")
 
-    def destroy(self) -> dict[str, Step]:
-        """``pulumi destroy``: Delete with the stored outputs; the program is not run."""
-        return self._run(lambda proc: {name: self._delete(proc, name) for name in list(self.state)})
+
+class StepGenerator:
+    """Check and Diff, serially in program order, in one process against one view of the state."""
+
+    def __init__(self, engine: Engine, proc, state: dict[str, ResourceState]) -> None:
+        self.engine, self.proc, self.state = engine, proc, state
+
+    def plan(self, name: str, props: dict[str, Any], opts: Options) -> _Planned:
+        eng, proc, state = self.engine, self.proc, self.state
+        old_name = name if name in state else next((a for a in opts.aliases if a in state), None)
+        old = state.get(old_name) if old_name else None
+        news = eng._news(props)
+        checked = self.check(name, old.inputs if old else {}, news)
+        if old is None:
+            return _Planned(name, "create", checked)
+        resp = eng._rpc(proc, "Diff", name,
+                        lambda: proc.diff(urn(name), old.id, old.outputs, checked, old_inputs=old.inputs))
+        if resp.replaces:
+            checked = self.check(name, {}, news)  # a replacement re-Checks without olds
+            dbr = resp.deleteBeforeReplace if opts.delete_before_replace is None else opts.delete_before_replace
+            return _Planned(name, "replace", checked, old_name, old, dbr)
+        return _Planned(name, "update" if _changed(resp, old.inputs, checked) else "same", checked, old_name, old)
+
+    def check(self, name: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        proc = self.proc
+        checked, failures = self.engine._rpc(proc, "Check", name, lambda: proc.check(urn(name), olds, news))
+        if failures:
+            raise ProviderCallError("Check", grpc.StatusCode.INVALID_ARGUMENT,
+                                    "\n".join(f"{prop}: {reason}" for prop, reason in failures))
+        return checked
+
+    def plan_all(self, program, options, each: Callable[[_Planned], bool]) -> set[str]:
+        """Plan resources in program order and hand each to ``each`` (False: stop). Returns the
+        names of the state entries the program claimed (its own or an alias)."""
+        consumed: set[str] = set()
+        for name, props in program.items():
+            try:
+                planned = self.plan(name, props, options.get(name, Options()))
+            except ProviderCallError as exc:
+                raise _Bail(name, exc) from None
+            if planned.old_name:
+                consumed.add(planned.old_name)
+            if not each(planned):
+                break
+        return consumed
 
 
-def _each(names: list[str], fn, parallel: int) -> dict[str, Any]:
+class _Deployment:
+    """One update deployment: plan serially, apply on ``parallel`` workers, then the deletes."""
+
+    def __init__(self, engine: Engine, program, options, parallel: int, before_apply) -> None:
+        self.engine, self.program, self.options = engine, program, options
+        self.parallel, self.before_apply = max(1, parallel), before_apply
+        self.cancelled = threading.Event()
+        self.steps: dict[str, Step] = {}
+
+    def run(self, refresh: bool) -> dict[str, Step]:
+        eng = self.engine
+        if refresh:
+            proc, errors = eng._refreshed_process(eng.state, eng.config, self.parallel)
+            if errors:
+                return errors
+        else:
+            proc = eng._start(eng.config)
+        eng.saved_config = dict(eng.config)  # the default provider's step stores the config in state
+        futures = {}
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            def each(planned: _Planned) -> bool:
+                if planned.op == "same":
+                    old = planned.old
+                    eng.state[planned.name] = ResourceState(old.id, planned.checked, old.outputs)
+                    self.steps[planned.name] = Step(planned.name, "same", outputs=old.outputs)
+                else:
+                    futures[planned.name] = pool.submit(self._apply, proc, planned)
+                return not self.cancelled.is_set()
+            try:
+                consumed = StepGenerator(eng, proc, eng.state).plan_all(self.program, self.options, each)
+            except _Bail as bail:
+                self.steps[bail.name] = Step(bail.name, "error", error=bail.error)
+                self.cancelled.set()
+                consumed = set()
+        self.steps.update({name: f.result() for name, f in futures.items()})
+        for name in self.program:
+            self.steps.setdefault(name, Step(name, "skipped"))
+        removed = [(n, eng.state[n], False) for n in list(eng.state) if n not in self.program and n not in consumed]
+        doomed = removed + [(n, old, True) for n, old in list(eng.pending_deletes)]
+        deleted = _each(list(range(len(doomed))), lambda i: eng._delete(
+            proc, doomed[i][0], doomed[i][1], self.options, self.cancelled, pending=doomed[i][2]), self.parallel)
+        for i, step in deleted.items():
+            name, _, pending = doomed[i]
+            if not pending:
+                self.steps[name] = step
+            elif step.error is not None:  # the replaced resource's delete failed: it stays pending
+                prior = self.steps.get(name)
+                self.steps[name] = Step(name, "error", error=step.error, outputs=prior.outputs if prior else {})
+        return self.steps
+
+    def _apply(self, proc, planned: _Planned) -> Step:
+        eng, name = self.engine, planned.name
+        if self.cancelled.is_set():
+            return Step(name, "skipped")
+        if self.before_apply:
+            self.before_apply()
+        opts = self.options.get(name, Options())
+        old = planned.old
+        try:
+            if planned.op == "update":
+                outs = eng._retrying(proc, "Update", name, opts, lambda: proc.update(
+                    urn(name), old.id, old.outputs, planned.checked, old_inputs=old.inputs))
+                new = ResourceState(old.id, planned.checked, outs)
+            else:
+                if planned.op == "replace" and planned.delete_before_replace:
+                    eng._retrying(proc, "Delete", planned.old_name, opts, lambda: proc.delete(
+                        urn(planned.old_name), old.id, old.outputs, old_inputs=old.inputs))
+                    with eng._lock:
+                        eng.state.pop(planned.old_name, None)
+                id_, outs = eng._retrying(proc, "Create", name, opts, lambda: proc.create(urn(name), planned.checked))
+                new = ResourceState(id_, planned.checked, outs)
+                if planned.op == "replace" and not planned.delete_before_replace:
+                    with eng._lock:  # the old one waits for the end of the deployment
+                        eng.pending_deletes.append((planned.old_name, old))
+        except ProviderCallError as exc:
+            if not eng.continue_on_error:
+                self.cancelled.set()
+            return Step(name, "error", error=exc)
+        with eng._lock:
+            if planned.old_name and planned.old_name != name:
+                eng.state.pop(planned.old_name, None)
+            eng.state[name] = new
+        return Step(name, planned.op, outputs=outs)
+
+
+def _changed(resp: provider_pb2.DiffResponse, old_inputs: dict[str, Any], news: dict[str, Any]) -> bool:
+    """DIFF_UNKNOWN (``DiffResult(changes=None)``) makes the engine compare old and new inputs
+    itself (step_generator.go ``diffResource``)."""
+    if resp.changes == provider_pb2.DiffResponse.DIFF_UNKNOWN:
+        return old_inputs != news
+    return resp.changes == provider_pb2.DiffResponse.DIFF_SOME
+
+
+def _each(names: list, fn, parallel: int) -> dict:
     """Run ``fn`` per name, one at a time or on ``parallel`` threads (Pulumi's --parallel)."""
     if parallel <= 1:
         return {name: fn(name) for name in names}
-    from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         return dict(zip(names, pool.map(fn, names)))

@@ -1,11 +1,16 @@
 """The reliability matrices of issue 5, shared by the tests and printable on their own.
 
+This module holds what both matrices and the engine tests share (the engine config for an
+emulator, what an emulator record says, ``InProcessProvider``, the tables) and the bad-input
+matrix; the fault matrix is ``tests/fault_matrix.py``.
+
 - The fault matrix: every plan (enable, change, disable, from an unregistered number, the v20
   register flow) with a fault injected at every call position (the reads, each mutating call and
   the read-back): transient errors, answers lost after the call was applied, dropped connections,
-  permanent errors, and genuine client timeouts. Each case runs the provider as Pulumi does
-  (Check, Diff, Create/Update on ``PhoneNumberStorageProvider``, a fresh "process" per command via
-  ``reset_process_state()``) against a demo-seeded emulator, then re-runs once the fault is gone.
+  permanent errors, and genuine client timeouts. Each case runs ``pulumi up --skip-preview``
+  through ``tests/engine.py``'s ``Engine`` with ``InProcessProvider`` standing in for the provider
+  process (the provider class in this process, fresh process state per command) against a
+  demo-seeded emulator, then re-runs once the fault is gone.
 - The bad-input matrix: inputs and configuration that must be refused at check or preflight,
   through the real engine protocol (``tests/engine.py``), with zero mutating calls.
 
@@ -33,8 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python tests/reliability_report.py` as well as `-m`
     sys.path.insert(0, str(ROOT))
 
+import grpc  # noqa: E402
 from pulumi.dynamic import ConfigureRequest  # noqa: E402
 from pulumi.dynamic.config import Config  # noqa: E402
+from pulumi.runtime.proto import provider_pb2  # noqa: E402
 
 from emulator.harness import Emulator, start_emulator  # noqa: E402
 from emulator.seed import (  # noqa: E402
@@ -46,20 +53,15 @@ from emulator.seed import (  # noqa: E402
     REGISTERED_DEFAULT,
     UNREGISTERED,
 )
-from provider.client import GraphClient  # noqa: E402
-from provider.config import ProviderConfig  # noqa: E402
-from provider.executor import Executor, reset_process_state
-from provider.safety import Desired  # noqa: E402
+from provider.executor import reset_process_state  # noqa: E402
 from provider.resource import PhoneNumberStorageProvider  # noqa: E402
+from tests.engine import Engine, ProviderCallError, Step  # noqa: E402
 
 OUT_DIR = ROOT / "tests" / "out"
 FAULT_TABLE = OUT_DIR / "fault_table.md"
 BAD_INPUT_TABLE = OUT_DIR / "bad_input_table.md"
 PROJECT = "whatsapp-local-storage"
 DEFAULT = "DEFAULT"
-MUTATING = ("deregister", "settings", "register")
-PIN_AND_LOCKOUT_CODES = (133005, 133008, 133009, 133016)
-DO_NOT_RERUN = "not re-run automatically"
 
 
 def engine_config(emu: Emulator, *, version: str = "v25.0", max_cutovers: int = 1,
@@ -70,18 +72,6 @@ def engine_config(emu: Emulator, *, version: str = "v25.0", max_cutovers: int = 
         "whatsapp:apiVersion": version,
         "whatsapp:maxConcurrentCutovers": str(max_cutovers),
     }
-
-
-def call_kind(entry: dict, number_id: str) -> str:
-    """`GET number`, `GET settings`, `POST deregister`, ... for one emulator call-log entry."""
-    path = entry["path"]
-    rest = path[len(f"/{number_id}"):] if path.startswith(f"/{number_id}") else path
-    edge = rest.strip("/") or "number"
-    return f"{entry['method']} {edge}"
-
-
-def posts(calls: list[dict]) -> list[dict]:
-    return [c for c in calls if c["method"] == "POST"]
 
 
 def storage_of(record: dict) -> str | None:
@@ -99,373 +89,76 @@ def registered(record: dict) -> bool:
     return record.get("platform_type") == "CLOUD_API"
 
 
-# --- offline intervals from the emulator's call log ----------------------------------------------
+# --- the provider class standing in for a provider process ---------------------------------------
 
 
-def offline_intervals(calls: list[dict]) -> dict[str, list[tuple[float, float]]]:
-    """Per number: from a deregister's start to the end of the register that brought it back."""
-    intervals: dict[str, list[tuple[float, float]]] = {}
-    down: dict[str, float] = {}
-    for call in sorted(calls, key=lambda c: c["started"]):
-        number, _, edge = call["path"].strip("/").partition("/")
-        if call["method"] != "POST" or call.get("status") != 200:
-            continue
-        if edge == "deregister":
-            down.setdefault(number, call["started"])
-        elif edge == "register" and number in down:
-            intervals.setdefault(number, []).append((down.pop(number), call["finished"]))
-    for number, since in down.items():  # never came back in this run
-        intervals.setdefault(number, []).append((since, float("inf")))
-    return intervals
+class InProcessProvider:
+    """``PhoneNumberStorageProvider`` in this process, with the methods of ``ProviderProcess``.
 
-
-def max_overlap(intervals: dict[str, list[tuple[float, float]]]) -> int:
-    events = sorted([(s, 1) for spans in intervals.values() for s, _ in spans]
-                    + [(e, -1) for spans in intervals.values() for _, e in spans], key=lambda x: (x[0], x[1]))
-    peak = level = 0
-    for _, delta in events:
-        level += delta
-        peak = max(peak, level)
-    return peak
-
-
-# --- the engine's call sequence, in this process -------------------------------------------------
-
-
-@dataclass
-class Result:
-    """What one resource did in one simulated command."""
-
-    name: str
-    op: str  # create, update, same, error
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: BaseException | None = None
-    stage: str = ""  # the provider method that failed
-
-    @property
-    def text(self) -> str:
-        """The last line the CLI would show: `module.Class: message`, as in the gRPC traceback."""
-        if self.error is None:
-            return ""
-        cls = type(self.error)
-        return f"{cls.__module__}.{cls.__qualname__}: {self.error}"
-
-
-class InProcessEngine:
-    """Check, Diff, then Create/Update on the provider class, as the engine sends them.
-
-    Each ``up`` is one Pulumi command: process-wide state (circuit breaker, cutover slots, claims,
-    read reuse) starts fresh and ``configure`` receives the stack config. The engine's state
-    (``{id, inputs, outputs}`` per resource) survives across commands, and a failed create or
-    update keeps nothing, as in Pulumi. Calls run in this process: no gRPC, no serialisation.
+    ``tests/engine.py``'s ``Engine`` drives it exactly as it drives ``python -m pulumi.dynamic``,
+    minus gRPC and serialisation, so ~220 fault cases stay fast. A "process" starts with fresh
+    process-wide state (breaker, cutover slots, claims, read reuse) and is configured with the stack
+    config; an exception comes back as ``ProviderCallError`` whose details end, as the traceback the
+    CLI prints does, with ``module.Class: message``.
     """
 
-    def __init__(self, config: dict[str, str]) -> None:
-        self.config = dict(config)
-        self.state: dict[str, tuple[str, dict, dict]] = {}
-        self.last_stderr = ""
-
-    def up(self, program: dict[str, dict[str, Any]], *,
-           after_diff: Callable[[], None] | None = None) -> dict[str, Result]:
+    def __init__(self, config: dict[str, str], _env: dict[str, str]) -> None:
         reset_process_state()
-        provider = PhoneNumberStorageProvider()
-        provider.configure(ConfigureRequest(Config(dict(self.config), PROJECT)))
-        buf = io.StringIO()
-        results: dict[str, Result] = {}
+        self._provider = PhoneNumberStorageProvider()
+        self._provider.configure(ConfigureRequest(Config(dict(config), PROJECT)))
+        self._out = io.StringIO()
+
+    @property
+    def stderr(self) -> str:
+        return self._out.getvalue()
+
+    def _call(self, method: str, call: Callable[[], Any]) -> Any:
         try:
-            with contextlib.redirect_stderr(buf):
-                for name, props in program.items():
-                    results[name] = self._one(provider, name, props, after_diff)
-        finally:
-            self.last_stderr = buf.getvalue()
-            reset_process_state()
-        return results
+            with contextlib.redirect_stderr(self._out):
+                return call()
+        except Exception as exc:  # noqa: BLE001 - the servicer reports any failure as UNKNOWN
+            cls = type(exc)
+            raise ProviderCallError(method, grpc.StatusCode.UNKNOWN,
+                                    f"{cls.__module__}.{cls.__qualname__}: {exc}") from exc
 
-    def _one(self, provider, name, props, after_diff) -> Result:
-        old = self.state.get(name)
-        news = {k: v for k, v in props.items() if v is not None}
-        stage = "check"
-        try:
-            checked = provider.check(old[1] if old else {}, news)
-            if checked.failures:
-                text = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
-                return Result(name, "error", error=ValueError(text), stage="check")
-            inputs = checked.inputs
-            if old is None:
-                stage = "create"
-                if after_diff:
-                    after_diff()
-                created = provider.create(inputs)
-                self.state[name] = (created.id, inputs, created.outs)
-                return Result(name, "create", outputs=created.outs)
-            stage = "diff"
-            diff = provider.diff(old[0], old[2], inputs)
-            if not diff.changes:
-                return Result(name, "same", outputs=old[2])
-            if after_diff:
-                after_diff()
-            stage = "update"
-            updated = provider.update(old[0], old[2], inputs)
-            self.state[name] = (old[0], inputs, updated.outs)
-            return Result(name, "update", outputs=updated.outs)
-        except Exception as exc:  # noqa: BLE001 - the engine reports any failure per resource
-            return Result(name, "error", error=exc, stage=stage)
+    def check(self, _urn: str, olds: dict, news: dict):
+        result = self._call("Check", lambda: self._provider.check(olds, news))
+        return {**result.inputs, "__provider": news.get("__provider")}, [(f.property, f.reason)
+                                                                          for f in result.failures or []]
 
+    def diff(self, _urn: str, id_: str, olds: dict, news: dict, old_inputs: dict | None = None):
+        result = self._call("Diff", lambda: self._provider.diff(id_, olds, news))
+        changes = {None: provider_pb2.DiffResponse.DIFF_UNKNOWN, True: provider_pb2.DiffResponse.DIFF_SOME,
+                   False: provider_pb2.DiffResponse.DIFF_NONE}[result.changes]
+        return provider_pb2.DiffResponse(changes=changes, replaces=list(result.replaces or []),
+                                         deleteBeforeReplace=bool(result.delete_before_replace))
 
-# --- the fault matrix ----------------------------------------------------------------------------
+    def create(self, _urn: str, props: dict):
+        result = self._call("Create", lambda: self._provider.create(props))
+        return result.id, dict(result.outs)
 
+    def update(self, _urn: str, id_: str, olds: dict, news: dict, old_inputs: dict | None = None):
+        return dict(self._call("Update", lambda: self._provider.update(id_, olds, news)).outs)
 
-@dataclass(frozen=True)
-class PlanCase:
-    key: str
-    number: str
-    start: str  # the storage the number has (and is declared with) before the run
-    target: str
-    version: str
-    steps: tuple[str, ...]  # the mutating calls of the plan, in order
-    create: bool = False  # the number is not registered: a create runs the plan
+    def read(self, _urn: str, id_: str, props: dict, _inputs: dict):
+        result = self._call("Read", lambda: self._provider.read(id_, props))
+        return result.id or "", dict(result.outs or {}), result.inputs
 
-    @property
-    def start_registered(self) -> bool:
-        return not self.create
+    def delete(self, _urn: str, id_: str, props: dict, old_inputs: dict | None = None) -> None:
+        self._call("Delete", lambda: self._provider.delete(id_, props))
 
-    def program(self, region: str) -> dict[str, dict[str, Any]]:
-        return {"n": {"phone_number_id": self.number, "region": region, "pin": DEMO_PIN}}
-
-
-PLANS = (
-    PlanCase("enable", REGISTERED_DEFAULT, DEFAULT, "BR", "v25.0", ("deregister", "settings", "register")),
-    PlanCase("change", REGISTERED_BR, "BR", "IN", "v25.0", ("deregister", "settings", "register")),
-    PlanCase("disable", REGISTERED_BR, "BR", DEFAULT, "v25.0", ("deregister", "settings", "register")),
-    PlanCase("unregistered", UNREGISTERED, DEFAULT, "BR", "v25.0", ("settings", "register"), create=True),
-    PlanCase("v20 enable", REGISTERED_DEFAULT, DEFAULT, "BR", "v20.0", ("deregister", "register")),
-    PlanCase("v20 disable", REGISTERED_BR, "BR", DEFAULT, "v20.0", ("deregister", "register")),
-)
-PLANS_BY_KEY = {p.key: p for p in PLANS}
-
-
-@dataclass(frozen=True)
-class Fault:
-    label: str
-    kind: str  # transient, lost, dropped, permanent, timeout
-    spec: dict[str, Any]
-    applied: bool = False  # the emulator carries the call out before answering (or not answering)
-
-    @property
-    def code(self) -> int | None:
-        return self.spec.get("code")
-
-
-TRANSIENT = (
-    Fault("503 133004 (Retry-After 0)", "transient", {"status": 503, "code": 133004, "retry_after": 0}),
-    Fault("400 80007 rate limit", "transient", {"status": 400, "code": 80007}),
-)
-APPLIED_THEN_503 = Fault("503 133004 after applying", "transient",
-                         {"status": 503, "code": 133004, "apply": True}, applied=True)
-LOST = Fault("answer lost (applied, connection dropped)", "lost", {"drop": True, "apply": True}, applied=True)
-DROPPED = Fault("connection dropped (not applied)", "dropped", {"drop": True, "apply": False})
-PERMANENT = tuple(Fault(f"permanent {code}", "permanent", {"code": code}) for code in (133005, 131009, 133016, 190))
-READ_PERMANENT = tuple(f for f in PERMANENT if f.code in (131009, 190))
-LOCKOUT = tuple(Fault(f"permanent {code}", "permanent", {"code": code}) for code in (133008, 133009))
-
-READ_FAULTS = (*TRANSIENT, DROPPED, *READ_PERMANENT)
-MUTATING_FAULTS = (*TRANSIENT, APPLIED_THEN_503, LOST, DROPPED, *PERMANENT)
-TIMEOUT_FAULTS = (
-    Fault("timeout 0.5 s (applied)", "timeout", {"delay_ms": 900, "apply": True}, applied=True),
-    Fault("timeout 0.5 s (not applied)", "timeout", {"delay_ms": 900, "drop": True, "apply": False}),
-)
-READBACK_PLANS = ("enable", "v20 enable")  # the read-back is the same code in every plan
-
-
-@dataclass(frozen=True)
-class FaultCase:
-    index: int
-    plan: PlanCase
-    position: str  # "read: GET number", "deregister", "read back: GET settings", ...
-    fault: Fault
-
-    @property
-    def id(self) -> str:
-        return f"{self.plan.key} | {self.position} | {self.fault.label}"
-
-    @property
-    def phase(self) -> str:
-        if self.position.startswith("read back"):
-            return "readback"
-        if self.position.startswith("read"):
-            return "read"
-        return "mutating"
-
-    @property
-    def step(self) -> str:
-        return self.position.split()[-1] if self.phase == "mutating" else ""
-
-    @property
-    def path(self) -> str:
-        number = self.plan.number
-        if self.phase == "mutating":
-            return f"/{number}/{self.step}"
-        return f"/{number}/settings" if self.position.endswith("settings") else f"/{number}"
-
-    @property
-    def method(self) -> str:
-        return "POST" if self.phase == "mutating" else "GET"
-
-    def fault_spec(self) -> dict[str, Any]:
-        return {"method": self.method, "path": self.path, "count": 1, **self.fault.spec}
-
-
-def fault_cases() -> list[FaultCase]:
-    cases: list[FaultCase] = []
-    for plan in PLANS:
-        positions: list[tuple[str, tuple[Fault, ...]]] = [
-            ("read: GET number", READ_FAULTS), ("read: GET settings", READ_FAULTS)]
-        positions += [(step, MUTATING_FAULTS + (LOCKOUT if step == "register" else ())) for step in plan.steps]
-        if plan.key in READBACK_PLANS:
-            positions += [("read back: GET number", READ_FAULTS), ("read back: GET settings", READ_FAULTS)]
-        for position, faults in positions:
-            for fault in faults:
-                cases.append(FaultCase(len(cases) + 1, plan, position, fault))
-    return cases
-
-
-def timeout_cases() -> list[FaultCase]:
-    """Genuine client timeouts (read timeout 0.5 s) on each mutating call of the enable plan."""
-    plan = PLANS_BY_KEY["enable"]
-    start = len(fault_cases())
-    cases = []
-    for step in plan.steps:
-        for fault in TIMEOUT_FAULTS:
-            cases.append(FaultCase(start + len(cases) + 1, plan, step, fault))
-    return cases
-
-
-@dataclass
-class FaultRow:
-    case: FaultCase
-    converged: bool
-    error: str
-    registered_after: bool
-    storage_after: str | None
-    calls: list[dict]
-    stderr: str
-    rerun_converged: bool | None = None  # None: no re-run needed
-    rerun_error: str = ""
-    rerun_calls: list[dict] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kinds(self) -> list[str]:
-        return [call_kind(c, self.case.plan.number) for c in self.calls]
-
-    def count(self, kind: str) -> int:
-        return self.kinds.count(kind)
-
-    @property
-    def left_offline(self) -> str:
-        if not self.case.plan.start_registered:
-            return "no" if self.registered_after else "n/a (was not registered)"
-        return "no" if self.registered_after else "YES"
-
-    def cells(self) -> list[str]:
-        c = self.case
-        rerun = "-" if self.rerun_converged is None else ("yes" if self.rerun_converged else "NO")
-        return [str(c.index), c.plan.key, c.position, c.fault.label,
-                "yes" if self.converged else "no (error)", self.left_offline,
-                f"{len(posts(self.calls))} / {len(self.calls)}", rerun]
-
-
-def _converged(emu: Emulator, plan: PlanCase) -> tuple[bool, dict]:
-    record = emu.number(plan.number)
-    return registered(record) and storage_of(record) == plan.target, record
-
-
-def run_fault_case(emu: Emulator, case: FaultCase) -> FaultRow:
-    """One case on a freshly reset emulator: declare, inject, run, then re-run without the fault."""
-    plan = case.plan
-    emu.reset("demo")
-    if case.fault.kind == "timeout":
-        return _run_timeout_case(emu, case)
-    eng = InProcessEngine(engine_config(emu, version=plan.version))
-    if not plan.create:
-        adopted = eng.up(plan.program(plan.start))["n"]
-        assert adopted.op == "create" and adopted.outputs["applied_steps"] == [], adopted.text
-    emu.clear_calls()
-    inject = lambda: emu.fault(**case.fault_spec())  # noqa: E731
-    if case.phase != "readback":
-        inject()
-    result = eng.up(plan.program(plan.target), after_diff=inject if case.phase == "readback" else None)["n"]
-    calls = emu.calls()
-    ok, record = _converged(emu, plan)
-    row = FaultRow(case, converged=result.error is None and ok, error=result.text,
-                   registered_after=registered(record), storage_after=storage_of(record),
-                   calls=calls, stderr=eng.last_stderr, outputs=result.outputs)
-    if result.error is not None:
-        emu.clear_faults()
-        emu.clear_calls()
-        again = eng.up(plan.program(plan.target))["n"]
-        ok_again, _ = _converged(emu, plan)
-        row.rerun_converged = again.error is None and ok_again
-        row.rerun_error = again.text
-        row.rerun_calls = emu.calls()
-    return row
-
-
-def _run_timeout_case(emu: Emulator, case: FaultCase) -> FaultRow:
-    """A genuine timeout: an Executor whose client gives up reading after 0.5 s."""
-    plan = case.plan
-    reset_process_state()
-    config = ProviderConfig.parse({"access_token": emu.token, "graph_api_url": emu.url,
-                                   "api_version": plan.version})
-    client = GraphClient(config, timeout=(1.0, 0.5))
-    out = io.StringIO()
-    executor = Executor(client, out=out)
-    emu.fault(**case.fault_spec())
-    error = ""
-    try:
-        executor.converge(plan.number, Desired(region=plan.target, pin=DEMO_PIN))
-    except Exception as exc:  # noqa: BLE001
-        error = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
-    finally:
-        client.close()
+    def close(self) -> None:
         reset_process_state()
-    deadline = time.monotonic() + 5  # the emulator logs the delayed call once it has answered it
-    calls = emu.calls()
-    while not any(c.get("fault") for c in calls) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        calls = emu.calls()
-    ok, record = _converged(emu, plan)
-    return FaultRow(case, converged=not error and ok, error=error, registered_after=registered(record),
-                    storage_after=storage_of(record), calls=calls, stderr=out.getvalue())
 
 
-FAULT_HEADER = ["#", "plan", "call", "fault", "converged in the run", "left offline",
-                "calls used (POST / all)", "re-run after fix converged"]
+def in_process_engine(config: dict[str, str]) -> Engine:
+    """An Engine whose provider processes are ``InProcessProvider`` objects."""
+    return Engine(config, blob="in-process", provider=InProcessProvider)
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def render_fault_table(rows: list[FaultRow]) -> str:
-    rows = sorted(rows, key=lambda r: r.case.index)
-    converged = sum(r.converged for r in rows)
-    offline = sum(r.left_offline == "YES" for r in rows)
-    rerun = [r for r in rows if r.rerun_converged is not None]
-    head = (
-        "# Fault matrix\n\n"
-        "Each case: a demo-seeded emulator, the provider driven as Pulumi drives it (Check, Diff, "
-        "Create/Update; timeouts through an in-process Executor with a 0.5 s read timeout), one fault "
-        "injected at the named call, then a re-run once the fault is gone. `left offline`: registered "
-        "before the run and not registered after it.\n\n"
-        f"{len(rows)} cases: {converged} converged in the run, {offline} left offline, "
-        f"{sum(bool(r.rerun_converged) for r in rerun)} of {len(rerun)} failed runs converged on re-run.\n\n"
-    )
-    return head + markdown_table(FAULT_HEADER, [r.cells() for r in rows])
+def error_text(step: Step) -> str:
+    """The last line the CLI shows for a failed step: ``module.Class: message``."""
+    return step.error.details if step.error is not None else ""
 
 
 # --- the bad-input matrix ------------------------------------------------------------------------
@@ -580,14 +273,13 @@ class BadInputRow:
 def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) -> list[BadInputRow]:
     """Every entry through the engine protocol, several resources per command as in a real stack.
 
-    Entries refused at Check share one command (they never reach a provider call that could touch
-    the network: every call that command makes counts against each of them). The other entries with
-    the default configuration share commands as long as their phone numbers differ, and each gets
-    the calls made to its number. Entries with their own configuration, or declared first and then
-    updated, get a command of their own.
+    Entries refused at Check share one provider process, each sent its own Check (a deployment
+    stops at the first Check failure, so one ``up`` would hide the others); every call that
+    process makes counts against each of them. The other entries with the default configuration
+    share ``up --continue-on-error`` commands as long as their phone numbers differ, and each gets
+    the calls made to its number. Entries with their own configuration, or declared first and
+    then updated, get a command of their own.
     """
-    from tests.engine import Engine
-
     rows: dict[int, BadInputRow] = {}
     indexed = list(enumerate(entries))
     shared = [(i, e) for i, e in indexed if not e.config and not e.adopt_with]
@@ -604,7 +296,9 @@ def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) ->
         if not group:
             continue
         emu.reset("demo")
-        steps = Engine(engine_config(emu)).up({f"r{i}": e.props for i, e in group})
+        eng = Engine(engine_config(emu), continue_on_error=True)
+        program = {f"r{i}": e.props for i, e in group}
+        steps = eng.check(program) if n == 0 else eng.up(program)
         calls = emu.calls()
         for i, entry in group:
             mine = calls if n == 0 else [c for c in calls
@@ -617,7 +311,7 @@ def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) ->
         eng = Engine(entry.engine_config(emu))
         if entry.adopt_with:
             adopted = Engine(engine_config(emu))
-            first = adopted.up({"r": entry.adopt_with})["r"]
+            first = adopted.up({"r": entry.adopt_with}, skip_preview=True)["r"]
             assert first.error is None and first.outputs["applied_steps"] == [], first.error
             eng.state = adopted.state
         emu.clear_calls()
@@ -627,6 +321,8 @@ def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) ->
 
 
 def _bad_row(entry: BadInput, step, calls: list[dict]) -> BadInputRow:
+    if step.error is None and step.op == "checked":  # passed Check: it belongs in another group
+        return BadInputRow(entry, "accepted at Check", "", calls)
     if step.error is None:
         return BadInputRow(entry, "accepted", "", calls, outputs=step.outputs)
     return BadInputRow(entry, step.error.method, step.error.last_line if step.error.method != "Check"
@@ -640,6 +336,14 @@ def render_bad_input_table(rows: list[BadInputRow]) -> str:
             "mutating calls. The error column is the exact text the CLI shows (a CheckFailure, or "
             "the last line of the provider's traceback).\n\n")
     return head + markdown_table(["input", "stage", "error"], [r.cells() for r in rows])
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def write_table(path: Path, text: str) -> None:
@@ -662,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             print(path.read_text(encoding="utf-8") if path.exists() else f"({path} not written yet: run pytest)")
         return 0
     both = not (args.faults or args.bad_input)
+    from tests.fault_matrix import fault_cases, render_fault_table, run_fault_case, timeout_cases
+
     emu = start_emulator(seed="demo")
     try:
         if args.faults or both:

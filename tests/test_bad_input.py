@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 
 from emulator.seed import DEMO_PIN
+from tests.calllog import posts
 from tests.reliability_report import (
     BAD_INPUT_TABLE,
     BAD_INPUTS,
     BadInputRow,
-    posts,
     render_bad_input_table,
     run_bad_inputs,
     write_table,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from emulator.seed import DEMO_PIN, REGISTERED_DEFAULT, UNREGISTERED
+from tests.calllog import posts
 from tests.engine import Engine
 from tests.reliability_report import engine_config, registered, storage_of
 
@@ -40,7 +41,7 @@ def _adopted(emulator, number: str = N, region: str = "DEFAULT") -> Engine:
 
 
 def _posts(emulator) -> list[str]:
-    return [c["path"] for c in emulator.calls() if c["method"] == "POST"]
+    return [c["path"] for c in posts(emulator.calls())]
 
 
 def test_seeded_budget_refuses_a_cutover_with_zero_calls_and_says_when(emulator):

@@ -21,7 +21,8 @@ from provider.client import GraphClient
 from provider.config import ProviderConfig
 from provider.executor import Executor, reset_process_state
 from provider.safety import Desired
-from tests.reliability_report import call_kind, registered, storage_of
+from tests.calllog import call_kind
+from tests.reliability_report import registered, storage_of
 
 DEFAULT = "DEFAULT"
 STORAGES = (DEFAULT, *REGIONS)

@@ -1,0 +1,188 @@
+"""Runs one plan's calls and returns what happened as data (kopf's outcome idea).
+
+The runner makes only the planned calls and the recovery SPEC.md prescribes; it never raises a
+Graph error at its caller. It returns a ``Run``: the steps applied, the register/deregister
+timestamps, and, when a call failed, a ``Failure`` saying which step, why, and what the recovery
+did. ``Executor`` turns that into the one error a person reads (``errors.ConvergeFailed``).
+
+Inside a cutover (deregister ... register) it holds a cutover slot, checks the breaker once the
+slot is its own, trips the breaker in one place when the cutover fails, and stops retrying at the
+offline deadline (Pulumi's Cancel and customTimeouts never reach a dynamic provider).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from .client import GraphClient
+from .errors import DeregistrationIncomplete, GraphAPIError, TransientError
+from .fleet import current
+from .models import LiveNumber
+from .planner import Plan, Step
+from .regions import describe
+from .safety import Desired, Problem, breaker_problem, format_time
+
+REGISTRATION_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A planned call failed; ``deregistered`` says this run had taken the number offline."""
+
+    step: str
+    cause: GraphAPIError
+    deregistered: bool = False
+    restored: bool = False
+    recovery_step: str | None = None
+    recovery_cause: GraphAPIError | None = None
+
+
+@dataclass
+class Run:
+    applied: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)  # register/deregister timestamps
+    failure: Failure | None = None
+    refusal: Problem | None = None  # the breaker opened while this cutover waited for a slot
+
+
+class PlanRunner:
+    def __init__(self, client: GraphClient, *, say: Callable[[str, str], None], clock: Callable[[], datetime],
+                 sleep: Callable[[float], None], offline_deadline: float) -> None:
+        self.client = client
+        self.say = say
+        self.clock = clock
+        self.sleep = sleep
+        self.offline_deadline = offline_deadline
+
+    def run(self, plan: Plan, desired: Desired, live: LiveNumber) -> Run:
+        if not plan.deregisters:
+            return self._steps(plan, desired, live)
+        fleet = current()
+        slots = fleet.cutover_slots(self.client.config.max_concurrent_cutovers)
+        if not slots.acquire(blocking=False):
+            self.say(plan.number_id, "waiting for a cutover slot "
+                     f"(maxConcurrentCutovers={self.client.config.max_concurrent_cutovers})")
+            slots.acquire()
+        failed: BaseException | None = None
+        try:
+            if fleet.breaker:
+                return Run(refusal=breaker_problem(fleet.breaker))
+            try:
+                run = self._steps(plan, desired, live)
+            except BaseException as exc:  # a bug or an interrupt mid-cutover counts as a failed cutover
+                failed = exc
+                raise
+            failed = run.failure.cause if run.failure else None
+            return run
+        finally:
+            if failed is not None:
+                fleet.trip(plan.number_id, failed)
+            slots.release()
+
+    def _steps(self, plan: Plan, desired: Desired, live: LiveNumber) -> Run:
+        number_id = plan.number_id
+        run = Run()
+        deadline: float | None = None  # set when this run takes the number offline
+        for call in plan.calls:
+            try:
+                if call.step is Step.SET_PIN:
+                    self._timed(number_id, "set_pin", lambda: self.client.set_pin(number_id, desired.pin or ""))
+                elif call.step is Step.DEREGISTER:
+                    self._registration_call(number_id, "deregister", run, deadline=None)
+                    deadline = time.monotonic() + self.offline_deadline
+                elif call.step is Step.SETTINGS:
+                    region = call.region or ""
+                    self._timed(number_id, f"settings({region})",
+                                lambda: self.client.set_storage(number_id, region, deadline=deadline))
+                elif call.step is Step.REGISTER:
+                    self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "",
+                                            region=None if plan.settings_flow else call.region)
+            except GraphAPIError as exc:
+                deregistered = deadline is not None
+                if call.step is Step.SETTINGS and deregistered:
+                    run.failure = self._restore(plan, desired, live, run, exc)
+                else:
+                    run.failure = Failure(call.step.value, exc, deregistered=deregistered)
+                return run
+            run.applied.append(call.step.value)
+        return run
+
+    def _restore(self, plan: Plan, desired: Desired, live: LiveNumber, run: Run, cause: GraphAPIError) -> Failure:
+        """``settings`` failed while the number was offline: put back the storage that was serving
+        traffic (deregistering may have cleared it) and register, rather than leave it offline or
+        register it with storage nobody declared."""
+        number_id = plan.number_id
+        previous = live.region or ""
+        deadline = time.monotonic() + self.offline_deadline
+        self.say(number_id, f"settings failed after deregister; restoring storage {describe(live.region)} "
+                 "and registering again")
+        try:
+            self._timed(number_id, f"settings({previous}) [restore]",
+                        lambda: self.client.set_storage(number_id, previous, deadline=deadline))
+        except GraphAPIError as exc:
+            return Failure("settings", cause, deregistered=True, recovery_step="settings", recovery_cause=exc)
+        try:
+            self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "")
+        except GraphAPIError as exc:
+            return Failure("settings", cause, deregistered=True, recovery_step="register", recovery_cause=exc)
+        return Failure("settings", cause, deregistered=True, restored=True)
+
+    def _timed(self, number_id: str, label: str, action: Callable[[], None]) -> None:
+        started = time.monotonic()
+        try:
+            action()
+        except GraphAPIError as exc:
+            self.say(number_id, f"{label} failed after {time.monotonic() - started:.2f} s: {exc.summary}"
+                     + (f" ({exc.reference})" if exc.reference else ""))
+            raise
+        self.say(number_id, f"{label} ok ({time.monotonic() - started:.2f} s)")
+
+    def _registration_call(self, number_id: str, step: str, run: Run, *, deadline: float | None,
+                           pin: str = "", region: str | None = None) -> None:
+        """Register or deregister, never retried blindly.
+
+        After a transient failure or an ambiguous timeout the number is read: if the call took
+        effect it is done; otherwise it is sent again, at most REGISTRATION_ATTEMPTS times in all
+        and never past the offline deadline. 133000 on register means deregister once more first.
+        """
+        want_registered = step == "register"
+        redo_deregister = False
+        attempt = 0
+        while True:
+            attempt += 1
+            run.calls.append(format_time(self.clock()))
+            try:
+                if want_registered:
+                    self._timed(number_id, step, lambda: self.client.register(number_id, pin, region=region,
+                                                                               deadline=deadline))
+                else:
+                    self._timed(number_id, step, lambda: self.client.deregister(number_id, deadline=deadline))
+                return
+            except DeregistrationIncomplete:
+                if not want_registered or redo_deregister:
+                    raise
+                redo_deregister = True
+                self.say(number_id, "Meta says the previous deregistration is incomplete: deregistering again")
+                run.calls.append(format_time(self.clock()))
+                self._timed(number_id, "deregister", lambda: self.client.deregister(number_id, deadline=deadline))
+                attempt -= 1
+                continue
+            except TransientError as exc:
+                if attempt >= REGISTRATION_ATTEMPTS:
+                    raise
+                wait = self.client.retry.delay(attempt - 1, exc.retry_after)
+                if deadline is not None and time.monotonic() + wait >= deadline:
+                    raise
+                self.sleep(wait)
+                try:
+                    node = self.client.get_number(number_id, deadline=deadline)
+                except GraphAPIError:
+                    raise exc from None
+                if node.registered == want_registered:
+                    self.say(number_id, f"{step} took effect despite the failed answer (checked by reading the number)")
+                    return
+                self.say(number_id, f"{step}: retrying after a temporary failure "
+                         f"(attempt {attempt + 1} of {REGISTRATION_ATTEMPTS})")
