@@ -374,3 +374,19 @@ def test_python_m_provider_plan_reads_the_local_stack_file(tmp_path):
         assert (version.returncode, version.stdout) == (0, f"python -m provider {__version__}\n")
     finally:
         emu.stop()
+
+
+def test_plan_with_state_refuses_disabling_a_removed_number_when_default_is_not_an_allowed_region(project, tmp_path):
+    """The plan shows what the provider's preflight will do: on_delete=disable would move the number to
+    DEFAULT, which the stack's policy does not allow, so `pulumi up` refuses that delete."""
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(state_export({
+        REGISTERED_BR: {"on_delete": "disable", "pin": {"4dabf18193072939515e22adb298388d":
+                                                        "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}},
+    })))
+    numbers = {REGISTERED_DEFAULT: {"region": "DEFAULT", "pin": "123456"}}
+    code, out, _ = run("plan", "--stack", "test", "--format", "json", "--state", str(state),
+                       project_dir=project(numbers, **{"whatsapp-local-storage__allowedRegions": ["BR", "IN"]}))
+    removed = {n["phone_number_id"]: n for n in json.loads(out)["numbers"]}[REGISTERED_BR]
+    assert removed["status"] == "removed"
+    assert any("outside whatsapp-local-storage:allowedRegions" in p for p in removed["preflight"]["problems"])

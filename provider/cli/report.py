@@ -187,6 +187,7 @@ class _Job:
     desired: Desired
     allow_cutover_on_create: bool
     prior_calls: Sequence[object]
+    allowed_regions: frozenset[str] | None  # the stack's policy, which the provider's preflight applies too
 
 
 class _Reads:
@@ -239,8 +240,10 @@ def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: dat
     prior = recent_calls(job.prior_calls, now)
     report.live, report.plan = live, plan
     # breaker=None: the circuit breaker belongs to one `pulumi up` process, not to this command.
+    # The provider's own preflight, policy included: on_delete=disable of a removed number is refused
+    # as `pulumi up` would refuse it when DEFAULT is not an allowed region.
     report.problems = preflight(plan, live, desired, prior_calls=prior, now=now, breaker=None,
-                                allowed_regions=None if report.removed else report.allowed_regions)
+                                allowed_regions=job.allowed_regions)
     if report.policy_blocks_declaration and not any(p.rule is Rule.POLICY for p in report.problems):
         report.problems.append(policy_problem(desired.region, report.allowed_regions or frozenset()))
     if report.in_state is not None:
@@ -276,11 +279,12 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset
         report.declared = {k: v for k, v in inputs.items() if k not in ("pin", "phone_number_id")}
         desired = Desired(inputs["region"], inputs.get("pin"), bool(inputs.get("enforce_pin")))
         prior = (state.outputs(number_id) if state else {}).get("registration_calls") or []
-        jobs.append(_Job(report, desired, bool(inputs.get("allow_cutover_on_create")), prior))
+        jobs.append(_Job(report, desired, bool(inputs.get("allow_cutover_on_create")), prior, allowed))
     return reports, jobs
 
 
-def _removed_jobs(declared: set[str], state: StateFile) -> tuple[list[NumberReport], list[_Job]]:
+def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] | None
+                  ) -> tuple[list[NumberReport], list[_Job]]:
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
     for number_id in sorted(set(state.numbers) - declared, key=_sort_key):
@@ -292,7 +296,7 @@ def _removed_jobs(declared: set[str], state: StateFile) -> tuple[list[NumberRepo
         reports.append(report)
         if report.declared and report.declared["on_delete"] == "disable":
             desired = Desired(DEFAULT, pin, bool(outputs.get("enforce_pin")))
-            jobs.append(_Job(report, desired, True, outputs.get("registration_calls") or []))
+            jobs.append(_Job(report, desired, True, outputs.get("registration_calls") or [], allowed))
     return reports, jobs
 
 
@@ -306,7 +310,7 @@ def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozens
     now = now or utcnow()
     reports, jobs = _declared_jobs(stack, state, allowed_regions)
     if scope.removed and state is not None:
-        removed, removed_jobs = _removed_jobs(set(stack.phone_numbers()), state)
+        removed, removed_jobs = _removed_jobs(set(stack.phone_numbers()), state, allowed_regions)
         reports += removed
         jobs += removed_jobs
     if jobs:
