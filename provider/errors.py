@@ -258,6 +258,10 @@ class DeregistrationIncomplete(UserActionRequired):
     fix = "deregister the number again, then register it"
 
 
+_PIN_GUESS = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks the number "
+              "for 72 hours after 10 calls")
+
+
 class PinMismatch(UserActionRequired):
     codes = (133005,)
     summary = "two-step verification PIN mismatch"
@@ -265,8 +269,7 @@ class PinMismatch(UserActionRequired):
         "declare the number's current two-step PIN in its `pin` (or reset the PIN in WhatsApp "
         "Manager); each failed attempt uses a PIN guess and the 72-hour register budget"
     )
-    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
-                    "the number for 72 hours after 10 calls")
+    do_not_rerun = _PIN_GUESS
 
 
 class NotVerified(UserActionRequired):
@@ -279,16 +282,14 @@ class TooManyPinAttempts(UserActionRequired):
     codes = (133008,)
     summary = "too many two-step PIN guesses"
     fix = "wait for the time Meta states, then fix the PIN before trying again"
-    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
-                    "the number for 72 hours after 10 calls")
+    do_not_rerun = _PIN_GUESS
 
 
 class PinGuessesTooFast(UserActionRequired):
     codes = (133009,)
     summary = "two-step PIN guessed too fast"
     fix = "wait for the time Meta states, then fix the PIN before trying again"
-    do_not_rerun = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks "
-                    "the number for 72 hours after 10 calls")
+    do_not_rerun = _PIN_GUESS
 
 
 class NumberNotRegistered(UserActionRequired):
@@ -359,10 +360,6 @@ def _leaf_classes(cls: type[GraphAPIError]) -> list[type[GraphAPIError]]:
 ERRORS_BY_CODE: dict[int, type[GraphAPIError]] = {
     code: cls for cls in _leaf_classes(GraphAPIError) for code in cls.codes
 }
-
-# Codes whose failure means retrying the same request cannot help, even under a 5xx status.
-PIN_AND_LOCKOUT_CODES = frozenset({133005, 133008, 133009, 133016})
-
 
 _APPSECRET_PROOF = re.compile(r"(?i)appsecret_proof")
 
