@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The project's version, in one place: `python -m provider --version` and the CLI's JSON say it.
+__version__ = "0.3.0"
+
 __all__ = ["PhoneNumberStorage", "PhoneNumberStorageArgs", "PhoneNumberStorageProvider"]
 
 

@@ -1,4 +1,4 @@
-"""``python -m provider``: the command line (plan, drift, verify, regions); see provider/cli.py."""
+"""``python -m provider``: the command line (plan, drift, report, verify, regions); see provider/cli/."""
 
 import sys
 

@@ -1,39 +1,53 @@
 """The Graph API client: one method per endpoint, one choke point for HTTP.
 
-``GraphClient._send`` is the only place that talks HTTP. It sets a timeout on every call,
-turns every error answer into a typed error (``errors.error_from_response``), and retries
-transient failures of idempotent calls with bounded, jittered exponential backoff that honours
-Retry-After. Register, deregister, request_code and verify_code are never retried here: their
-outcome after a failure is ambiguous, so the executor reads the number before deciding.
+``GraphClient._send`` is the only place that talks HTTP. It sets a timeout on every call, adds
+``appsecret_proof`` when an app secret is configured, turns every error answer into a typed
+error (``errors.error_from_response``) and every failed connection into a ``NetworkError`` with
+a machine-readable ``reason``, and retries transient failures of idempotent calls with bounded,
+jittered exponential backoff that honours Retry-After. A throttled read waits the time Meta
+states, up to ``RetryPolicy.max_throttle_wait`` in all. Register, deregister, request_code and
+verify_code are never retried here: their outcome after a failure is ambiguous, so the executor
+reads the number before deciding.
 
 One ``requests.Session`` (its urllib3 pool is thread-safe) carries the token in a header and
-reuses connections across the provider's worker threads.
+reuses connections across the provider's worker threads. Tests pass their own session (with a
+transport adapter mounted) as ``session=``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import random
+import re
+import ssl
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, Callable, Iterator, TypeVar
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from .config import ProviderConfig
 from .errors import (
+    AppSecretProofRejected,
+    AuthenticationFailed,
     GraphAPIError,
+    InvalidParameter,
     NetworkError,
+    RateLimited,
     RequestTimeout,
     TransientError,
     error_from_response,
 )
-from .models import NODE_FIELDS, LiveNumber, PhoneNumberNode, StorageConfiguration
+from .models import NODE_FIELDS, OPTIONAL_NODE_FIELDS, LiveNumber, PhoneNumberNode, StorageConfiguration
 from .redact import redact, register_secret
 from .regions import DEFAULT
 
@@ -46,6 +60,10 @@ class RetryPolicy:
     base_seconds: float = 0.5
     cap_seconds: float = 8.0
     max_retry_after: float = 60.0
+    # A throttled read waits at most this long in all; past it the error says when Meta accepts
+    # calls again, so that a run does not hang for the hour a business-use-case limit can last.
+    max_throttle_wait: float = 60.0
+    throttle_attempts: int = 8
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -66,9 +84,9 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def _usage_percent(response: requests.Response) -> float:
-    """The highest usage figure in Meta's X-App-Usage / X-Business-Use-Case-Usage headers."""
-    peak = 0.0
+def _usage_entries(response: requests.Response) -> list[dict[str, Any]]:
+    """The usage objects of Meta's X-App-Usage and X-Business-Use-Case-Usage headers."""
+    entries: list[dict[str, Any]] = []
     for header in ("X-App-Usage", "X-Business-Use-Case-Usage"):
         raw = response.headers.get(header)
         if not raw:
@@ -77,17 +95,143 @@ def _usage_percent(response: requests.Response) -> float:
             data = json.loads(raw)
         except ValueError:
             continue
-        entries = [data] if isinstance(data, dict) and "call_count" in data else []
-        if isinstance(data, dict) and not entries:
+        if isinstance(data, dict) and "call_count" in data:
+            entries.append(data)
+        elif isinstance(data, dict):
             for value in data.values():
                 entries.extend(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, dict))
-        for entry in entries:
-            for key in ("call_count", "total_time", "total_cputime"):
-                try:
-                    peak = max(peak, float(entry.get(key, 0)))
-                except (TypeError, ValueError):
-                    pass
-    return peak
+    return entries
+
+
+def _number(entry: dict[str, Any], key: str) -> float:
+    try:
+        return float(entry.get(key, 0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _usage_percent(response: requests.Response) -> float:
+    """The highest usage figure in Meta's X-App-Usage / X-Business-Use-Case-Usage headers."""
+    return max((_number(e, k) for e in _usage_entries(response)
+                for k in ("call_count", "total_time", "total_cputime")), default=0.0)
+
+
+def _stated_wait(response: requests.Response) -> float | None:
+    """Seconds until Meta accepts calls again: Retry-After, or ``estimated_time_to_regain_access`` (minutes)."""
+    regain = max((_number(e, "estimated_time_to_regain_access") * 60 for e in _usage_entries(response)), default=0.0)
+    wait = max(_retry_after(response) or 0.0, regain)
+    return wait or None
+
+
+def _answer(response: requests.Response, method: str, path: str,
+            hints: dict[type[GraphAPIError], str]) -> dict[str, Any] | GraphAPIError:
+    """A response's payload, or the typed error it stands for."""
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if response.ok and isinstance(payload, dict) and "error" not in payload:
+        return payload
+    if response.status_code == 407:  # a plain-http target through a proxy gets 407 as an answer
+        return NetworkError("the proxy answered HTTP 407", reason="proxy_auth", method=method, path=path)
+    return error_from_response(response.status_code, payload if payload is not None else response.text,
+                               method=method, path=path, retry_after=_stated_wait(response), hints=hints)
+
+
+# --- failed connections ----------------------------------------------------------------------
+
+_POOL_PREFIX = re.compile(r"^\w+\(host='[^']*', port=\d+\): ")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first: requests wraps urllib3 wraps the socket error."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        reason = getattr(item, "reason", None)
+        todo += [item.__cause__, item.__context__, reason if isinstance(reason, BaseException) else None]
+        todo += [arg for arg in item.args if isinstance(arg, BaseException)]
+    return seen
+
+
+def _reason(chain: list[BaseException]) -> str:
+    def has(*kinds: type) -> bool:
+        return any(isinstance(item, kinds) for item in chain)
+
+    if has(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
+        return "proxy_auth" if any(" 407 " in f" {item} " for item in chain) else "proxy"
+    if has(ssl.SSLError, urllib3.exceptions.SSLError, requests.exceptions.SSLError):
+        return "tls"
+    if has(urllib3.exceptions.NameResolutionError) or any(type(i).__name__ == "gaierror" for i in chain):
+        return "dns"
+    if has(ConnectionRefusedError):  # before timeouts: urllib3's NewConnectionError is a ConnectTimeoutError
+        return "refused"
+    if has(requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+        return "timeout"
+    return "dropped"
+
+
+def network_error(exc: requests.RequestException, *, target: str, method: str, path: str) -> NetworkError:
+    """The root cause in a short form (not cut at "(Caused by"), classified into ``reason``."""
+    chain = _chain(exc)
+    reason = _reason(chain)
+    texts = [_POOL_PREFIX.sub("", str(item)) for item in chain]
+    texts = [t for t in texts if t and "(Caused by" not in t] or [type(exc).__name__]
+    root = next((t for t in reversed(texts) if len(t) > 12), texts[-1])
+    if reason not in ("proxy", "proxy_auth"):
+        root = f"{urlsplit(target).netloc}: {root}"
+    cls = RequestTimeout if reason == "timeout" else NetworkError
+    return cls(_shorten(redact(root), 200), reason=reason, method=method, path=path)
+
+
+_T = TypeVar("_T")
+
+# Fields Meta rejected as nonexisting and that are optional: process-wide, since every client
+# of the process talks to the same Graph API.
+_dropped_fields: set[str] = set()
+_dropped_lock = threading.Lock()
+_NONEXISTING_FIELD = re.compile(r"nonexisting field \((\w+)\)")
+
+
+def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
+    """Whether ``exc`` rejected an optional field that was asked for; if so, never ask for it again."""
+    # Meta's answer (100, "Tried accessing nonexisting field (NAME)") names the field in its
+    # message only: there is no code or subcode to decide on.
+    match = _NONEXISTING_FIELD.search(exc.graph_message)
+    name = match.group(1) if match else None
+    if name not in OPTIONAL_NODE_FIELDS or name not in asked:
+        return False
+    with _dropped_lock:
+        first = name not in _dropped_fields
+        _dropped_fields.add(name)
+    if first:
+        print(f"whatsapp: notice: the Graph API rejects the phone number field `{name}` as nonexisting "
+              f"({exc.reference}); reading numbers without it from now on", file=sys.stderr, flush=True)
+    return True
+
+
+def _session_for(base: str, session: requests.Session | None) -> requests.Session:
+    """A session that reads proxies and the CA bundle (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) once.
+
+    Then requests stops consulting the environment per call: that rescan costs ~0.9 ms CPU per
+    request, and with trust_env a ~/.netrc entry for the Graph host would replace the Bearer
+    token on every call. A caller's session keeps its transport (tests mount a fake Graph API).
+    """
+    own = session is None
+    session = session or requests.Session()
+    env = session.merge_environment_settings(base, {}, None, None, None)
+    session.trust_env = False
+    session.proxies.update(env["proxies"])
+    session.verify = env["verify"]
+    if own:
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
 
 
 class GraphClient:
@@ -107,29 +251,29 @@ class GraphClient:
         token = config.require_token()
         self.config = config
         self._base = f"{config.graph_api_url}/{config.api_version}"
-        self._host = urlsplit(config.graph_api_url).netloc
+        self._origin = urlsplit(config.graph_api_url)[:2]
         self._timeout = timeout
         self.retry = retry
         self._sleep = sleep
+        self._proof: dict[str, str] = {}
+        if config.app_secret:
+            proof = hmac.new(config.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+            register_secret(proof)
+            self._proof = {"appsecret_proof": proof}
+        self._hints = {AuthenticationFailed: config.token_hint(), AppSecretProofRejected: config.app_secret_hint()}
         for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             userinfo = urlsplit(os.environ.get(var, "")).netloc.rpartition("@")[0]
             register_secret(userinfo)
-        self._session = session or requests.Session()
-        # Read proxies and the CA bundle (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) once, then stop
-        # requests from consulting the environment per call: that rescan costs ~0.9 ms CPU per
-        # request, and with trust_env a ~/.netrc entry for the Graph host would replace the Bearer
-        # token on every call.
-        env = self._session.merge_environment_settings(self._base, {}, None, None, None)
-        self._session.trust_env = False
-        self._session.proxies.update(env["proxies"])
-        self._session.verify = env["verify"]
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+            register_secret(unquote(userinfo))
+            register_secret(unquote(userinfo.partition(":")[2]))  # the password alone, when long enough
+        self._session = _session_for(self._base, session)
         self._session.headers["Authorization"] = f"Bearer {token}"
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._usage = 0.0
+
+    def __reduce__(self) -> Any:
+        raise TypeError("GraphClient holds credentials and is never pickled")
 
     # -- the choke point ----------------------------------------------------------------------
 
@@ -145,7 +289,9 @@ class GraphClient:
         url: str | None = None,
     ) -> dict[str, Any]:
         target = url or f"{self._base}{path}"
+        query = {**(params or {}), **self._proof}
         attempt = 0
+        throttled_for = 0.0
         while True:
             timeout = self._timeout
             if deadline is not None:
@@ -153,42 +299,61 @@ class GraphClient:
                 if left <= 0:
                     raise RequestTimeout("offline deadline passed before the call", method=method, path=path)
                 timeout = (min(timeout[0], left), min(timeout[1], left))
-            if idempotent and method == "GET" and self._usage >= self.SLOW_DOWN_AT_PERCENT:
+            # Pace fresh reads when usage is high; a retry has just waited already.
+            if attempt == 0 and idempotent and method == "GET" and self._usage >= self.SLOW_DOWN_AT_PERCENT:
                 self._sleep(min(5.0, (self._usage - self.SLOW_DOWN_AT_PERCENT) / 2))
-            try:
-                response = self._session.request(method, target, params=params, json=body, timeout=timeout)
-            except requests.Timeout as exc:
-                error: GraphAPIError = RequestTimeout(redact(type(exc).__name__), method=method, path=path)
-            except requests.RequestException as exc:
-                error = NetworkError(_shorten(redact(exc)), method=method, path=path)
-            else:
-                try:
-                    payload = response.json()
-                except ValueError:
-                    payload = None
-                usage = _usage_percent(response)
-                self._usage = usage
-                if response.ok and isinstance(payload, dict) and "error" not in payload:
-                    return payload
-                error = error_from_response(
-                    response.status_code, payload if payload is not None else response.text,
-                    method=method, path=path, retry_after=_retry_after(response),
-                )
+            error = self._attempt(method, target, path, query, body, timeout)
+            if not isinstance(error, GraphAPIError):
+                return error
             attempt += 1
-            if not (idempotent and isinstance(error, TransientError) and attempt < self.retry.attempts):
+            if not (idempotent and isinstance(error, TransientError)):
                 raise error
-            delay = self.retry.delay(attempt - 1, error.retry_after)
+            if method == "GET" and isinstance(error, RateLimited):
+                # A throttled read waits as long as Meta says, within max_throttle_wait in all.
+                delay = error.retry_after or self.retry.delay(attempt - 1)
+                if throttled_for + delay > self.retry.max_throttle_wait or attempt >= self.retry.throttle_attempts:
+                    raise error
+                throttled_for += delay
+            elif attempt < self.retry.attempts:
+                delay = self.retry.delay(attempt - 1, error.retry_after)
+            else:
+                raise error
             if deadline is not None and time.monotonic() + delay >= deadline:
                 raise error
             self._sleep(delay)
+
+    def _attempt(self, method: str, target: str, path: str, query: dict[str, Any], body: dict[str, Any] | None,
+                 timeout: tuple[float, float]) -> dict[str, Any] | GraphAPIError:
+        """One HTTP exchange: the payload, or the typed error (returned, so that _send decides on retries)."""
+        try:
+            response = self._session.request(method, target, params=query or None, json=body, timeout=timeout)
+        except requests.RequestException as exc:
+            return network_error(exc, target=target, method=method, path=path)
+        self._usage = _usage_percent(response)
+        return _answer(response, method, path, self._hints)
 
     # -- reads ----------------------------------------------------------------------------------
 
     def get_number(self, number_id: str, *, deadline: float | None = None) -> PhoneNumberNode:
         """``GET /{id}?fields=...``: registration, verification and coexistence state."""
-        data = self._send("GET", f"/{number_id}", params={"fields": ",".join(NODE_FIELDS)},
-                          idempotent=True, deadline=deadline)
+        data = self._with_fields(NODE_FIELDS, lambda asked: self._send(
+            "GET", f"/{number_id}", params={"fields": asked}, idempotent=True, deadline=deadline))
         return PhoneNumberNode.model_validate({"id": number_id, **data})
+
+    def _with_fields(self, fields: tuple[str, ...], fetch: Callable[[str], _T]) -> _T:
+        """``fetch(fields)`` without the optional fields Meta has rejected as nonexisting.
+
+        Meta's field lists differ between its pages and versions (``is_pin_enabled``), so an
+        optional field it rejects is dropped for the rest of the process, with one notice. A
+        rejected field that a safety decision needs stays an error.
+        """
+        while True:
+            asked = [name for name in fields if name not in _dropped_fields]
+            try:
+                return fetch(",".join(asked))
+            except InvalidParameter as exc:
+                if not _drop_optional_field(exc, asked):
+                    raise
 
     def get_storage(self, number_id: str, *, deadline: float | None = None) -> StorageConfiguration:
         """``GET /{id}/settings``: only ``storage_configuration`` is used; other settings are ignored."""
@@ -211,27 +376,36 @@ class GraphClient:
         return LiveNumber(node=node, storage=storage.result())
 
     def list_business_numbers(self, waba_id: str) -> set[str]:
-        """IDs of every number in a WhatsApp Business Account, following ``paging.next``.
+        """IDs of every number in a WhatsApp Business Account."""
+        return {str(item["id"]) for item in self.list_phone_numbers(waba_id, ("id",)) if "id" in item}
 
-        Meta puts ``access_token`` into ``next``: it is stripped (the header carries the token),
-        and a ``next`` on another host is refused, so the token never goes anywhere else.
+    def list_phone_numbers(self, waba_id: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+        """``GET /{waba_id}/phone_numbers?fields=...``: every number of the account, all pages."""
+        path = f"/{waba_id}/phone_numbers"
+        return self._with_fields(fields, lambda asked: list(self._pages(path, {"fields": asked, "limit": 100})))
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a listing, following ``paging.next`` (at most 1000 pages).
+
+        Meta puts ``access_token`` into ``next``: it is stripped (the header carries the token,
+        and _send adds this client's own ``appsecret_proof``), and a ``next`` on another host or
+        scheme is refused, so the token never goes anywhere else.
         """
-        ids: set[str] = set()
         url: str | None = None
-        params: dict[str, Any] | None = {"fields": "id", "limit": 100}
+        query: dict[str, Any] | None = params
         for _ in range(1000):
-            data = self._send("GET", f"/{waba_id}/phone_numbers", params=params, idempotent=True, url=url)
-            ids.update(str(item["id"]) for item in data.get("data", []) if isinstance(item, dict) and "id" in item)
+            data = self._send("GET", path, params=query, idempotent=True, url=url)
+            yield from (item for item in data.get("data", []) if isinstance(item, dict))
             nxt = (data.get("paging") or {}).get("next")
             if not nxt:
-                return ids
+                return
             parts = urlsplit(nxt)
-            if parts.netloc != self._host:
-                raise NetworkError(f"paging.next points at another host ({parts.netloc}); not followed",
-                                   method="GET", path=f"/{waba_id}/phone_numbers")
-            query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "access_token"])
-            url, params = urlunsplit(parts._replace(query=query)), None
-        return ids
+            if parts[:2] != self._origin:
+                raise NetworkError(f"paging.next points at another host ({parts.scheme}://{parts.netloc})",
+                                   reason="foreign_host", method="GET", path=path)
+            kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                    if k not in ("access_token", "appsecret_proof")]
+            url, query = urlunsplit(parts._replace(query=urlencode(kept))), None
 
     # -- mutations ------------------------------------------------------------------------------
 

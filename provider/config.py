@@ -1,7 +1,13 @@
-"""Provider configuration: stack config wins over the environment; validated in one place."""
+"""Provider configuration: stack config wins over the environment; validated in one place.
+
+Owns where the credentials may go (``graph.facebook.com`` over https, or a loopback address for
+the emulator, or a host the *environment* allows) and where they came from, so that an error
+about the token can name the fix for that source.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
@@ -15,6 +21,10 @@ from .redact import register_secret
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
 FIRST_SETTINGS_FLOW_VERSION = 21
+META_GRAPH_HOST = "graph.facebook.com"
+# Read from the environment only: a pull request that edits a stack file must not be able to
+# send the token anywhere.
+ALLOW_HOST_VAR = "WHATSAPP_ALLOW_GRAPH_HOST"
 
 # (stack config key, environment variable)
 KEYS = {
@@ -22,47 +32,165 @@ KEYS = {
     "graph_api_url": ("whatsapp:graphApiUrl", "WHATSAPP_GRAPH_API_URL"),
     "api_version": ("whatsapp:apiVersion", "WHATSAPP_API_VERSION"),
     "max_concurrent_cutovers": ("whatsapp:maxConcurrentCutovers", "WHATSAPP_MAX_CONCURRENT_CUTOVERS"),
+    "app_secret": ("whatsapp:appSecret", "WHATSAPP_APP_SECRET"),
 }
+SECRET_SETTINGS = ("access_token", "app_secret")
 
 _VERSION = re.compile(r"^v(\d+)\.(\d+)$")
-_warned_versions: set[str] = set()
+_notices: set[str] = set()
+
+
+def _notice_once(key: str, text: str) -> None:
+    """One notice per process: the provider reloads its configuration on every call."""
+    if key in _notices:
+        return
+    _notices.add(key)
+    print(f"whatsapp: notice: {text}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a secret setting came from: ``stack``, ``env``, ``none``, or ``given`` (by code).
+
+    ``stack_origin`` names the stack config: the engine's (``configure``) or a stack file read
+    by the command line, where the value is a plain, unencrypted one.
+    """
+
+    kind: str = "given"
+    stack_origin: str = ""
+
+    def describe(self, setting: str) -> str:
+        key, var = KEYS[setting]
+        if self.kind == "stack":
+            return f"the plain value of {key} in {self.stack_origin}" if self.stack_origin else \
+                f"the stack config {key}"
+        if self.kind == "env":
+            return f"the environment variable {var}"
+        return f"{key} / {var}"
+
+
+def _token_fix(source: Source) -> str:
+    key, var = KEYS["access_token"]
+    if source.kind == "stack" and source.stack_origin:
+        return (f"store a valid token encrypted (`pulumi config set --secret {key}`), or remove the plain "
+                f"value from {source.stack_origin} so that {var} is used")
+    if source.kind == "stack":
+        return (f"replace it with `pulumi config set --secret {key}`, or remove it (`pulumi config rm {key}`) "
+                f"so that {var} is used. `pulumi refresh` and `pulumi destroy` use the configuration saved by "
+                "the last `pulumi up`: run `pulumi up` first, or pass --run-program")
+    if source.kind == "env":
+        return f"export a valid token in {var} (a value set with `pulumi config set --secret {key}` would win over it)"
+    return f"set the secret stack config {key} (pulumi config set --secret {key} ...) or {var}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(env: Mapping[str, str]) -> frozenset[str]:
+    """Host names listed in WHATSAPP_ALLOW_GRAPH_HOST (comma-separated)."""
+    return frozenset(h.strip().lower() for h in env.get(ALLOW_HOST_VAR, "").split(",") if h.strip())
+
+
+def check_graph_url(url: str, allowed: frozenset[str]) -> None:
+    """Refuse a Graph URL that the token and appsecret_proof must not be sent to."""
+    key, var = KEYS["graph_api_url"]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{key} {url!r} is not an http(s) URL; "
+                                 f"set it (or {var}) to e.g. {DEFAULT_GRAPH_API_URL}")
+    if "@" in parts.netloc:
+        raise ConfigurationError(f"{key} {url!r} must not carry credentials: requests would send them instead of "
+                                 "the access token. Put proxy credentials in HTTPS_PROXY")
+    host = parts.hostname
+    if _is_loopback(host):
+        return  # the emulator: plain http is fine, nothing leaves the machine
+    if host != META_GRAPH_HOST and host not in allowed:
+        raise ConfigurationError(
+            f"{key} {url!r} is refused: the access token and appsecret_proof are sent only to "
+            f"{DEFAULT_GRAPH_API_URL} or a loopback address (the emulator), so that a change to a stack file "
+            f"cannot send them elsewhere. To use {host} (e.g. your organisation's gateway), name it in the "
+            f"environment: {ALLOW_HOST_VAR}={host} (comma-separated host names; https only; stack config cannot "
+            "allow a host)")
+    if parts.scheme != "https":
+        raise ConfigurationError(f"{key} {url!r} is refused: plain http would send the access token unencrypted; "
+                                 f"use https://{parts.netloc} (http is allowed only to a loopback address)")
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """Everything the client and executor need to reach Meta. Never pickled with the provider."""
+    """Everything the client and executor need to reach Meta. Never pickled, with the provider or alone."""
 
     access_token: str | None = field(default=None, repr=False)
     graph_api_url: str = DEFAULT_GRAPH_API_URL
     api_version: str = DEFAULT_API_VERSION
     max_concurrent_cutovers: int = 1
+    app_secret: str | None = field(default=None, repr=False)
+    token_source: Source = Source()
+    app_secret_source: Source = Source()
+    allowed_hosts: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Here, not in parse(): no way of building a config skips the check.
+        check_graph_url(self.graph_api_url, self.allowed_hosts)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("ProviderConfig holds credentials and is never pickled; build it with ProviderConfig.load()")
 
     @classmethod
-    def load(cls, stack: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> "ProviderConfig":
-        """Read each key from stack config (fully qualified, e.g. ``whatsapp:accessToken``), else the environment."""
+    def load(cls, stack: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+             *, stack_origin: str = "") -> "ProviderConfig":
+        """Read each key from stack config (fully qualified, e.g. ``whatsapp:accessToken``), else the environment.
+
+        ``stack_origin`` names the file the stack values were read from, when a command read them
+        from a stack file rather than from the engine.
+        """
         stack = stack or {}
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        sources: dict[str, Source] = {}
         for name, (key, var) in KEYS.items():
-            value = stack.get(key)
-            if value in (None, ""):
-                value = env.get(var)
-            if value not in (None, ""):
+            value, kind = stack.get(key), "stack"
+            if name == "app_secret" and value is not None and not str(value).strip():
+                raise ConfigurationError(f"{key} is set but empty: set the app's secret "
+                                         f"(pulumi config set --secret {key}) or remove the key")
+            if value is None or not str(value).strip():
+                value, kind = env.get(var), "env"
+            if name == "app_secret" and value is not None and not str(value).strip():
+                raise ConfigurationError(f"{var} is set but empty: set it to the app's secret or unset it")
+            present = value is not None and bool(str(value).strip())
+            if present:
                 values[name] = value
-        return cls.parse(values)
+            sources[name] = Source(kind if present else "none", stack_origin)
+        for name in SECRET_SETTINGS:
+            key, var = KEYS[name]
+            from_stack, from_env = stack.get(key), env.get(var)
+            if from_stack is not None and str(from_stack).strip() and from_env and from_env.strip() \
+                    and str(from_stack).strip() != from_env.strip():
+                _notice_once(f"differ:{name}", f"{key} in the stack config and {var} in the environment differ: "
+                                               f"the stack value is used (stack config wins over the environment)")
+        return cls.parse(values, env=env, token_source=sources["access_token"],
+                         app_secret_source=sources["app_secret"])
 
     @classmethod
-    def parse(cls, values: Mapping[str, Any]) -> "ProviderConfig":
+    def parse(cls, values: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+              token_source: Source = Source(), app_secret_source: Source = Source()) -> "ProviderConfig":
+        """Validate raw values; ``env`` (default: the process environment) only for WHATSAPP_ALLOW_GRAPH_HOST."""
+        env = os.environ if env is None else env
         token = values.get("access_token")
         token = str(token).strip() if token is not None else None
         register_secret(token)
+        secret = values.get("app_secret")
+        secret = str(secret).strip() if secret is not None else None
+        if secret is not None and not secret:
+            raise ConfigurationError("whatsapp:appSecret is set but empty: set the app's secret or remove the key")
+        register_secret(secret)
         url = str(values.get("graph_api_url") or DEFAULT_GRAPH_API_URL).strip().rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigurationError(
-                f"whatsapp:graphApiUrl {url!r} is not an http(s) URL; "
-                f"set it (or WHATSAPP_GRAPH_API_URL) to e.g. {DEFAULT_GRAPH_API_URL}"
-            )
         version = str(values.get("api_version") or DEFAULT_API_VERSION).strip()
         if not version.startswith("v"):
             version = "v" + version
@@ -80,7 +208,9 @@ class ProviderConfig:
             raise ConfigurationError(
                 f"whatsapp:maxConcurrentCutovers {raw_max!r} must be a whole number of at least 1"
             )
-        config = cls(token or None, url, version, max_cutovers)
+        config = cls(access_token=token or None, graph_api_url=url, api_version=version,
+                     max_concurrent_cutovers=max_cutovers, app_secret=secret, token_source=token_source,
+                     app_secret_source=app_secret_source, allowed_hosts=allowed_hosts(env))
         config._warn_if_retired()
         return config
 
@@ -97,19 +227,33 @@ class ProviderConfig:
 
     def require_token(self) -> str:
         if not self.access_token:
-            raise ConfigurationError(
-                "no access token: set the secret stack config whatsapp:accessToken "
-                "(pulumi config set --secret whatsapp:accessToken ...) or WHATSAPP_ACCESS_TOKEN"
-            )
+            key, var = KEYS["access_token"]
+            origin = self.token_source.stack_origin
+            where = f"{key} in {origin}" if origin else f"the stack config {key}"
+            raise ConfigurationError(f"no access token: neither {where} nor {var} is set; "
+                                     f"{_token_fix(Source('none'))}")
         return self.access_token
 
+    def token_hint(self) -> str:
+        """For an error about the token: where it came from, and the fix for that source ("" if unknown)."""
+        if self.token_source.kind not in ("stack", "env"):
+            return ""
+        return f"The token came from {self.token_source.describe('access_token')}: {_token_fix(self.token_source)}"
+
+    def app_secret_hint(self) -> str:
+        """For a rejected appsecret_proof: whether a secret is configured, and from where."""
+        key, var = KEYS["app_secret"]
+        if not self.app_secret:
+            return f"No app secret is configured: neither {key} nor {var} is set"
+        return (f"The app secret from {self.app_secret_source.describe('app_secret')} does not match the app "
+                "that issued the access token")
+
     def _warn_if_retired(self) -> None:
-        if self.settings_flow or self.api_version in _warned_versions:
+        if self.settings_flow:
             return
-        _warned_versions.add(self.api_version)
-        print(
-            f"whatsapp: notice: apiVersion {self.api_version} uses the old register flow. Meta retired "
+        _notice_once(
+            f"version:{self.api_version}",
+            f"apiVersion {self.api_version} uses the old register flow. Meta retired "
             "v20.0 on 2026-09-24 and answers retired versions as the oldest live one, so calls may "
             "not behave as this version documents. Use v21.0 or later unless you know why not.",
-            file=sys.stderr,
         )

@@ -14,6 +14,8 @@ subcode and fbtrace_id, because Meta support asks for them.
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any, ClassVar
 
 from .redact import redact
@@ -53,6 +55,7 @@ class GraphAPIError(WhatsAppError):
         retry_after: float | None = None,
         method: str = "",
         path: str = "",
+        fix: str | None = None,
     ) -> None:
         self.graph_message = redact(graph_message)
         self.code = code
@@ -62,8 +65,12 @@ class GraphAPIError(WhatsAppError):
         self.details = redact(details) if details else None
         self.error_type = error_type
         self.retry_after = retry_after
+        # Wall-clock time in the text: a person reading it later cannot know when "Retry-After: 900" came.
+        self.retry_at = time.time() + retry_after if retry_after else None
         self.method = method
         self.path = path
+        if fix is not None:
+            self.fix = fix  # this instance's fix (e.g. for where the token came from) beats the class's
         super().__init__(self._render())
 
     @property
@@ -86,6 +93,9 @@ class GraphAPIError(WhatsAppError):
             text += f": {said}"
         if self.reference:
             text += f" ({self.reference})"
+        if self.retry_at is not None:
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.retry_at))
+            text += f"; Meta accepts calls again at {when}"
         if self.fix:
             text += f". Fix: {self.fix}"
         return text
@@ -120,8 +130,11 @@ class ServiceOverloaded(TransientError):
 
 
 class RateLimited(TransientError):
-    codes = (4, 17, 341, 80007, 130429)
+    """Throttled (80008 business use case, 613 call rate, 32 page level, ...): reads wait as Meta says."""
+
+    codes = (4, 17, 32, 341, 613, 80007, 80008, 130429)
     summary = "rate limited by Meta"
+    fix = "wait until the time stated, or spread the work over several runs (fewer numbers per run)"
 
 
 class ServiceUnavailable(TransientError):
@@ -144,11 +157,44 @@ class ServerError(TransientError):
 
 
 class NetworkError(TransientError):
-    """No answer: connection refused or dropped. For a mutating call the outcome is unknown."""
+    """No answer. ``reason`` is machine-readable, so that a caller can say "the Graph host cannot be
+    reached" once, not per number (``unreachable``). For a mutating call the outcome is unknown."""
 
     summary = "no answer from the Graph API (connection failed or dropped)"
     fix = ("check whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL), the network, and any "
            "HTTPS_PROXY / NO_PROXY settings")
+    REASONS: ClassVar[dict[str, tuple[str, str]]] = {  # reason -> (summary, fix)
+        "dns": ("the Graph host cannot be reached: DNS lookup failed",
+                "check the host in whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL) and this machine's DNS"),
+        "refused": ("the Graph host cannot be reached: connection refused", "check the host and port in "
+                    "whatsapp:graphApiUrl (is the emulator running?) and any HTTPS_PROXY / NO_PROXY settings"),
+        "tls": ("the Graph host cannot be reached: TLS certificate verification failed", "behind a "
+                "TLS-inspecting proxy, point REQUESTS_CA_BUNDLE at its CA certificate; never turn verification off"),
+        "proxy_auth": ("the Graph host cannot be reached: the proxy requires authentication (HTTP 407)",
+                       "put the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port)"),
+        "proxy": ("the Graph host cannot be reached: the proxy failed", "check HTTPS_PROXY / NO_PROXY and the proxy"),
+        "timeout": ("the Graph API did not answer in time",
+                    "check the network and any proxy; a mutating call may still have taken effect"),
+        "dropped": ("the connection to the Graph API dropped", ""),
+        "foreign_host": ("not followed: the token goes only to the configured Graph host",
+                         "report the paging URL Meta returned; nothing was sent to that host"),
+    }
+
+    def __init__(self, graph_message: str = "", *, reason: str = "dropped", **kw: Any) -> None:
+        self.reason = reason
+        if reason in self.REASONS:
+            self.summary, reason_fix = self.REASONS[reason]
+            if reason_fix:
+                kw.setdefault("fix", reason_fix)
+        super().__init__(graph_message, **kw)
+
+    @property
+    def unreachable(self) -> bool:
+        """Nothing reached Meta: the same failure will hit every number, so say it once."""
+        return self.reason in UNREACHABLE_REASONS
+
+
+UNREACHABLE_REASONS = frozenset({"dns", "refused", "tls", "proxy_auth", "proxy"})
 
 
 class RequestTimeout(NetworkError):
@@ -156,11 +202,34 @@ class RequestTimeout(NetworkError):
 
     summary = "the Graph API did not answer in time"
 
+    def __init__(self, graph_message: str = "", **kw: Any) -> None:
+        kw.setdefault("reason", "timeout")
+        super().__init__(graph_message, **kw)
+
 
 class AuthenticationFailed(UserActionRequired):
+    """The client adds where the token came from to ``fix`` (ProviderConfig.token_hint)."""
+
     codes = (0, 190)
     summary = "the access token was rejected"
     fix = "set a valid token in whatsapp:accessToken (secret) or WHATSAPP_ACCESS_TOKEN"
+
+
+class AppSecretProofRejected(UserActionRequired):
+    """The app has "Require App Secret" on; the call's ``appsecret_proof`` is missing or wrong (100, by message)."""
+
+    summary = "Meta requires a valid appsecret_proof for this app (Require App Secret)"
+    fix = ("set the app's secret as whatsapp:appSecret (pulumi config set --secret whatsapp:appSecret) "
+           "or WHATSAPP_APP_SECRET; it must belong to the app that issued the access token")
+
+
+class CapabilityMissing(UserActionRequired):
+    """Code 3, served as HTTP 500 although retrying cannot help."""
+
+    codes = (3,)
+    summary = "the app lacks the capability or permission for this call"
+    fix = ("check that the app has the WhatsApp product and the token whatsapp_business_management "
+           "on the number's business account")
 
 
 class PermissionDenied(UserActionRequired):
@@ -247,6 +316,14 @@ class ObjectNotFound(FatalError):
     summary = "object not found (deleted, or the token lacks permission to see it)"
 
 
+class NumberDeleted(ObjectNotFound):
+    """Code 33. An ObjectNotFound, so that callers apply the same rule before treating the number as
+    gone: its business account must confirm that it no longer lists it."""
+
+    codes = (33,)
+    summary = "the business phone number has been deleted"
+
+
 class ParameterMissing(FatalError):
     codes = (131008,)
     summary = "required parameter missing"
@@ -277,6 +354,9 @@ ERRORS_BY_CODE: dict[int, type[GraphAPIError]] = {
 PIN_AND_LOCKOUT_CODES = frozenset({133005, 133008, 133009, 133016})
 
 
+_APPSECRET_PROOF = re.compile(r"(?i)appsecret_proof")
+
+
 def _as_int(value: Any) -> int | None:
     try:
         return int(value)
@@ -291,8 +371,12 @@ def error_from_response(
     method: str = "",
     path: str = "",
     retry_after: float | None = None,
+    hints: dict[type[GraphAPIError], str] | None = None,
 ) -> GraphAPIError:
-    """Turn an HTTP error answer into the typed error for Meta's code (the choke point)."""
+    """Turn an HTTP error answer into the typed error for Meta's code (the choke point).
+
+    ``hints`` adds what the caller knows to a class's fix (and its subclasses'), e.g. where the token came from.
+    """
     envelope = body.get("error") if isinstance(body, dict) else None
     if not isinstance(envelope, dict):
         cls: type[GraphAPIError] = ServerError if status >= 500 else UnclassifiedError
@@ -304,12 +388,18 @@ def error_from_response(
     details = data.get("details") if isinstance(data, dict) else (data if isinstance(data, str) else None)
     if code == 100 and subcode == 33:
         cls = ObjectNotFound
+    elif code == 100 and _APPSECRET_PROOF.search(str(envelope.get("message") or "")):
+        # Meta gives no code or subcode of its own for a missing or wrong appsecret_proof
+        # (100, GraphMethodException): the message is the only discriminator it offers.
+        cls = AppSecretProofRejected
     elif code is not None and code in ERRORS_BY_CODE:
         cls = ERRORS_BY_CODE[code]
     elif envelope.get("is_transient") or status >= 500:
         cls = ServerError
     else:
         cls = UnclassifiedError
+    hint = next((text for kind, text in (hints or {}).items() if issubclass(cls, kind) and text), None)
+    fix = f"{cls.fix}. {hint}" if hint and cls.fix else hint
     return cls(
         str(envelope.get("message") or ""),
         code=code,
@@ -321,6 +411,7 @@ def error_from_response(
         retry_after=retry_after,
         method=method,
         path=path,
+        fix=fix,
     )
 
 

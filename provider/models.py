@@ -78,6 +78,10 @@ NODE_FIELDS = (
     "is_on_biz_app",
     "is_pin_enabled",
 )
+# Fields no safety decision reads: when Meta rejects one as nonexisting, the client reads on
+# without it. platform_type (registered?), code_verification_status (can it register?) and
+# is_on_biz_app (coexistence: never deregister) are required.
+OPTIONAL_NODE_FIELDS = frozenset({"is_pin_enabled", "verified_name", "display_phone_number", "status"})
 
 
 class PhoneNumberNode(BaseModel):

@@ -83,7 +83,7 @@ class Plan:
         return any(call.step is Step.REGISTER for call in self.calls)
 
     @property
-    def registration_calls(self) -> int:
+    def registration_call_count(self) -> int:
         """Register/deregister calls this plan uses of Meta's 10-per-72-hours budget."""
         return sum(call.step in REGISTRATION_STEPS for call in self.calls)
 

@@ -1,10 +1,11 @@
 """Scrubbing secrets from anything this package prints or raises.
 
-Long secrets are registered once (the access token when a client is built, proxy credentials
-from the environment) and every message passes through ``redact`` before a person or a log sees
-it. PINs are not registered: six digits would also match inside phone number IDs, so PINs are
+Long secrets are registered once (the access token and app secret when the configuration is
+parsed, the ``appsecret_proof`` and proxy credentials when a client is built) and every message
+passes through ``redact`` before a person or a log sees it. PINs are not registered: six digits would also match inside phone number IDs, so PINs are
 simply never put into messages, and a pattern masks PIN fields in anything that echoes a body.
-Patterns also catch bearer headers, access_token query parameters and credentials in URLs.
+Patterns also catch bearer headers, access_token and appsecret_proof query parameters and
+credentials in URLs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ _secrets: set[str] = set()
 
 _PATTERNS = (
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + MASK),
-    (re.compile(r"(?i)(access_token=)[^&\s'\"]+"), r"\1" + MASK),
+    (re.compile(r"(?i)((?:access_token|appsecret_proof|client_secret)=)[^&\s'\"]+"), r"\1" + MASK),
+    (re.compile(r"(?i)([\"']?(?:access_token|appsecret_proof)[\"']?\s*:\s*[\"'])[^\"']+"), r"\1" + MASK),
     (re.compile(r"(?i)(\"?pin\"?\s*[:=]\s*\"?)\d{1,12}"), r"\1" + MASK),
     (re.compile(r"(://)[^/\s:@]+:[^/\s@]+@"), r"\1" + MASK + "@"),
 )

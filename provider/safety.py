@@ -140,11 +140,11 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: li
         problems.append(Problem(Rule.BIZ_APP,
             "the number is shared with the WhatsApp Business app (is_on_biz_app), which cannot be "
             "deregistered through the API nor use local storage"))
-    allowed_at = budget_allows(prior_calls, plan.registration_calls, now)
+    allowed_at = budget_allows(prior_calls, plan.registration_call_count, now)
     if allowed_at is not None:
         used = len([t for t in prior_calls if now - t < BUDGET_WINDOW])
         problems.append(Problem(Rule.BUDGET,
-            f"the plan needs {plan.registration_calls} register/deregister calls and this resource made "
+            f"the plan needs {plan.registration_call_count} register/deregister calls and this resource made "
             f"{used} in the last 72 hours; Meta blocks a number for 72 hours after {REGISTER_BUDGET}. "
             f"Allowed again at {format_time(allowed_at)}"))
     if plan.deregisters and breaker:

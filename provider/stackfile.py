@@ -2,7 +2,8 @@
 
 Owns the layout of ``Pulumi.yaml`` (project name, ``stackConfigDir``, project-level config
 defaults), of ``Pulumi.<stack>.yaml`` (the ``<project>:phoneNumbers`` map and the
-``whatsapp:*`` keys) and of a ``pulumi stack export`` file. Nothing here runs Pulumi or
+``whatsapp:*`` keys) and of a ``pulumi stack export`` file (its numbers, and which stack and project
+its URNs say it is of). Nothing here runs Pulumi or
 decrypts anything: a ``secure:`` value stays an opaque ``Secure`` marker, which is enough to
 know that a PIN is declared, and a secure access token must come from the environment.
 """
@@ -94,7 +95,9 @@ class StackFile:
     def provider_config(self, env: Mapping[str, str] | None = None) -> ProviderConfig:
         """The provider configuration, with ProviderConfig.load's rule: stack config wins over env.
 
-        A ``secure:`` value cannot be read here, so its environment variable must stand in for it.
+        A ``secure:`` value (the token, the app secret) cannot be read here, so its environment
+        variable must stand in for it. A plain value is named with this file, so that an error
+        about it can say where to fix it.
         """
         env = os.environ if env is None else env
         plain: dict[str, Any] = {}
@@ -109,7 +112,11 @@ class StackFile:
                 continue
             if value is not None:
                 plain[key] = value
-        return ProviderConfig.load(plain, env)
+        try:
+            origin = self.path.relative_to(self.project_dir)
+        except ValueError:
+            origin = self.path
+        return ProviderConfig.load(plain, env, stack_origin=str(origin))
 
 
 def _project_defaults(project: str, config: Any) -> dict[str, Any]:
@@ -171,10 +178,54 @@ def load_stack(stack: str, project_dir: Path | None = None) -> StackFile:
     return StackFile(project_dir=project_dir, path=path, project=name, stack=short, config=_mark_secure(merged))
 
 
-def load_state(path: Path) -> dict[str, dict[str, Any]]:
-    """Outputs of every PhoneNumberStorage in a ``pulumi stack export`` file, by phone number ID."""
+@dataclass(frozen=True)
+class StateEntry:
+    """One PhoneNumberStorage of a state export: its outputs, and when Pulumi last changed it."""
+
+    outputs: Mapping[str, Any]
+    modified: str | None = None  # the resource's `modified` time in the export (RFC 3339), if any
+
+
+@dataclass(frozen=True)
+class StateFile:
+    """A ``pulumi stack export`` file: which stack and project it is of, and its numbers."""
+
+    path: Path
+    stacks: frozenset[tuple[str, str]]  # (stack, project) pairs named by the resources' URNs
+    numbers: Mapping[str, StateEntry]
+
+    def __contains__(self, number_id: object) -> bool:
+        return number_id in self.numbers
+
+    def outputs(self, number_id: str) -> Mapping[str, Any]:
+        entry = self.numbers.get(number_id)
+        return entry.outputs if entry is not None else {}
+
+    def require_stack(self, stack: StackFile) -> None:
+        """Refuse an export of another stack or project: its budget and removed numbers would be wrong."""
+        mine = (stack.stack, stack.project)
+        others = sorted(self.stacks - {mine})
+        if not others:
+            return
+        theirs = " and ".join(f"stack {s!r} of project {p!r}" for s, p in others)
+        raise StackFileError(
+            f"{self.path} is the state of {theirs}, not of stack {stack.stack!r} of project {stack.project!r} "
+            f"({stack.path.name}): export this stack's state with `pulumi stack export --stack {stack.stack}`")
+
+
+def _urn_stack(urn: Any) -> tuple[str, str] | None:
+    """(stack, project) from ``urn:pulumi:STACK::PROJECT::TYPE::NAME``."""
+    if not isinstance(urn, str) or not urn.startswith("urn:pulumi:"):
+        return None
+    parts = urn[len("urn:pulumi:"):].split("::")
+    return (parts[0], parts[1]) if len(parts) >= 3 and parts[0] and parts[1] else None
+
+
+def load_state(path: Path) -> StateFile:
+    """Every PhoneNumberStorage in a ``pulumi stack export`` file, by phone number ID."""
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise StackFileError(f"cannot read the state file {path}: {exc.strerror}") from None
     except ValueError as exc:
@@ -182,12 +233,19 @@ def load_state(path: Path) -> dict[str, dict[str, Any]]:
     resources = (data.get("deployment") or {}).get("resources") if isinstance(data, Mapping) else None
     if not isinstance(resources, list):
         raise StackFileError(f"{path} has no deployment.resources: pass the output of `pulumi stack export`")
-    found: dict[str, dict[str, Any]] = {}
+    stacks: set[tuple[str, str]] = set()
+    found: dict[str, StateEntry] = {}
     for resource in resources:
-        if not isinstance(resource, Mapping) or resource.get("type") != TYPE_TOKEN or resource.get("delete"):
+        if not isinstance(resource, Mapping):
+            continue
+        owner = _urn_stack(resource.get("urn"))
+        if owner:
+            stacks.add(owner)
+        if resource.get("type") != TYPE_TOKEN or resource.get("delete"):
             continue
         outputs = resource.get("outputs") or {}
         number_id = outputs.get("phone_number_id") or resource.get("id")
         if number_id:
-            found[str(number_id)] = dict(outputs)
-    return found
+            modified = resource.get("modified")
+            found[str(number_id)] = StateEntry(dict(outputs), modified if isinstance(modified, str) else None)
+    return StateFile(path, frozenset(stacks), found)

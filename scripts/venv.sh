@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts: make sure .venv exists and holds the pinned test dependencies.
 # Only Python 3.10+ and git are assumed on the machine.
 python=${PYTHON:-python3}

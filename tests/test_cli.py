@@ -27,7 +27,7 @@ from emulator.seed import (
     REGISTERED_DEFAULT,
     UNREGISTERED,
 )
-from provider import cli
+from provider import __version__, cli
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPE = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
@@ -83,12 +83,15 @@ def mutating_calls(emulator) -> list[dict]:
     return [c for c in emulator.calls() if c["method"] == "POST"]
 
 
-def state_export(resources: dict[str, dict]) -> dict:
+def state_export(resources: dict[str, dict], *, stack: str = "test", project: str = "whatsapp-local-storage",
+                 modified: str | None = None) -> dict:
+    """A `pulumi stack export` document of `stack` in `project` with one resource per number."""
     return {"version": 3, "deployment": {"resources": [
-        {"urn": "urn:pulumi:prod::whatsapp-local-storage::pulumi:pulumi:Stack::whatsapp-local-storage-prod",
+        {"urn": f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}",
          "type": "pulumi:pulumi:Stack", "custom": False},
-        *({"urn": f"urn:pulumi:prod::whatsapp-local-storage::{TYPE}::{number_id}", "custom": True,
-           "id": number_id, "type": TYPE, "outputs": {"phone_number_id": number_id, **outputs}}
+        *({"urn": f"urn:pulumi:{stack}::{project}::{TYPE}::{number_id}", "custom": True,
+           "id": number_id, "type": TYPE, "outputs": {"phone_number_id": number_id, **outputs},
+           **({"modified": modified} if modified else {})}
           for number_id, outputs in resources.items()),
     ]}}
 
@@ -156,7 +159,9 @@ def test_plan_json_has_stable_keys_and_shows_what_preflight_refuses(project, emu
     assert by_id[COEXISTENCE]["offline"] is True
     assert any("NO_STORAGE_ENABLED" in p for p in by_id[NO_STORAGE]["preflight"]["problems"])
     assert data["summary"] == {"numbers": 6, "in_sync": 2, "change": 1, "refused": 3, "error": 0,
-                               "removed": 0, "drift": 4}
+                               "removed": 0, "drift": 4, "blocked_changes": 0, "invalid": 0,
+                               "policy_violations": 0}
+    assert data["error"] == "3 numbers refused by preflight" and data["exit_code"] == 1
     assert mutating_calls(emulator) == []
 
 
@@ -364,5 +369,8 @@ def test_python_m_provider_plan_reads_the_local_stack_file(tmp_path):
         assert "calls:     settings(IN) -> register" in done.stdout
         assert "Summary: 3 numbers: 1 to change, 2 in sync, 0 refused by preflight, 0 errors." in done.stdout
         assert [c for c in emu.calls() if c["method"] == "POST"] == []
+        version = subprocess.run([sys.executable, "-m", "provider", "--version"], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert (version.returncode, version.stdout) == (0, f"python -m provider {__version__}\n")
     finally:
         emu.stop()

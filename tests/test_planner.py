@@ -40,7 +40,7 @@ def test_plan_table(registered, live, desired, settings_flow, enforce_pin, expec
     assert [str(call) for call in p.calls] == expected
     assert p.in_sync == (expected == [])
     assert p.deregisters == ("deregister" in expected)
-    assert p.registration_calls == sum(c.split("(")[0] in ("register", "deregister") for c in expected)
+    assert p.registration_call_count == sum(c.split("(")[0] in ("register", "deregister") for c in expected)
 
 
 def test_a_cutover_is_exactly_the_plans_that_deregister_a_registered_number():

@@ -1,4 +1,5 @@
-"""Secret scan (issue 5): after every scenario, the access token and the PIN appear nowhere.
+"""Secret scan (issue 5): after every scenario, the access token, the PIN, the app secret and
+the appsecret_proof appear nowhere.
 
 Places scanned after each command: the engine's state (outputs and inputs, except the `pin` key
 itself: the engine encrypts it because the resource marks the input secret), the pickled provider,
@@ -9,6 +10,8 @@ PIN are distinctive so that a leak cannot hide behind a coincidence.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -24,6 +27,10 @@ PIN = "864209"
 WRONG_PIN = "975310"
 MALFORMED_PIN = "97531"
 PROXY_PASSWORD = "proxy-pass-distinctive-5550"
+APP_SECRET = "app-secret-distinctive-scan-8080"
+WRONG_APP_SECRET = "app-secret-wrong-distinctive-9191"
+PROOFS = tuple(hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+               for secret in (APP_SECRET, WRONG_APP_SECRET) for token in (TOKEN, WRONG_TOKEN))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +60,8 @@ def _res(number: str, region: str, pin: str = PIN, **extra) -> dict:
 
 def scan(eng: Engine, emu, steps=None, *, errors=(), also=()) -> None:
     """Assert that no secret appears anywhere a person, a log or the state could show it."""
-    secrets = (TOKEN, WRONG_TOKEN, PIN, WRONG_PIN, MALFORMED_PIN, PROXY_PASSWORD, *also)
+    secrets = (TOKEN, WRONG_TOKEN, PIN, WRONG_PIN, MALFORMED_PIN, PROXY_PASSWORD, APP_SECRET, WRONG_APP_SECRET,
+               *PROOFS, *also)
     places: dict[str, str] = {}
     for name, res in eng.state.items():
         outputs = {k: v for k, v in res.outputs.items() if k not in ("pin", "__provider")}
@@ -186,3 +194,30 @@ def test_unreachable_host_and_proxy_credentials_are_not_echoed(emu):
     steps = eng.up({"n": _res(REGISTERED_BR, "BR")})
     assert steps["n"].error is not None, "the request went through the (unreachable) proxy"
     scan(eng, emu, steps)
+
+
+@pytest.fixture
+def proof_required(emu):
+    emu.set_app_secret(APP_SECRET)
+    yield emu
+    emu.set_app_secret(None)
+
+
+def test_app_secret_and_proof_with_a_cutover_a_wrong_secret_and_a_rejected_token(proof_required):
+    emu = proof_required
+    eng = _engine(emu, **{"whatsapp:appSecret": APP_SECRET})
+    steps = eng.up({"n": _res(REGISTERED_DEFAULT, "DEFAULT")})
+    assert steps["n"].error is None
+    steps = eng.up({"n": _res(REGISTERED_DEFAULT, "BR")})
+    assert steps["n"].outputs["applied_steps"] == ["deregister", "settings", "register"]
+    scan(eng, emu, steps)
+
+    wrong = _engine(emu, **{"whatsapp:appSecret": WRONG_APP_SECRET})
+    steps = wrong.up({"n": _res(REGISTERED_BR, "BR")})
+    assert "appsecret_proof" in steps["n"].error.last_line
+    scan(wrong, emu, steps)
+
+    rejected = _engine(emu, **{"whatsapp:appSecret": APP_SECRET, "whatsapp:accessToken": WRONG_TOKEN})
+    steps = rejected.up({"n": _res(REGISTERED_BR, "BR")})
+    assert steps["n"].error is not None
+    scan(rejected, emu, steps)

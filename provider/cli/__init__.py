@@ -1,0 +1,114 @@
+"""``python -m provider``: what a dynamic provider cannot show a reviewer or an on-call engineer.
+
+Pulumi shows a dynamic resource's update as a bare ``~``. ``plan`` and ``drift`` compare the
+numbers declared in a stack file with the live numbers; ``report`` is a dated evidence snapshot
+for auditors; ``verify`` runs Meta's request_code/verify_code steps; ``regions`` lists the codes.
+
+The package is split as octoDNS splits plan, renderers and command: ``report`` (the assessment,
+as data), ``render`` and ``evidence`` (the output formats), ``commands`` (arguments, exit codes,
+dispatch). This module only parses arguments, dispatches, and turns a run-level failure into
+one answer: a line on stderr and, with ``--format json``, one JSON document on stdout.
+
+Exit codes: 0 ok, 1 an error, 2 a usage error, 7 drift or non-compliance found (``drift``,
+``report``; Pulumi's code for changes under --expect-no-changes). Each command's ``--help``
+lists its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from contextlib import redirect_stdout
+from typing import NoReturn, Sequence, TextIO
+
+from .. import __version__
+from ..errors import WhatsAppError
+from ..redact import redact
+from ..stackfile import StackFileError
+from .commands import COMMANDS, EXIT_ERROR, EXIT_USAGE, Command, Streams
+from .render import error_document
+
+PROG = "python -m provider"
+
+__all__ = ["main", "build_parser", "COMMANDS", "PROG"]
+
+
+class UsageError(Exception):
+    """Bad arguments. Raised instead of argparse's exit, so a JSON run can still answer in JSON."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
+
+
+def _add(commands: argparse._SubParsersAction, command: Command) -> None:
+    cmd = commands.add_parser(command.name, help=command.help, description=command.description or command.help,
+                              epilog=command.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.arguments(cmd)
+    if command.formats:
+        cmd.add_argument("--format", choices=command.formats, default=command.formats[0],
+                         help="json: always one JSON document on stdout, with `error` and `exit_code`")
+    cmd.set_defaults(command_def=command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Show what `pulumi up` would do to WhatsApp numbers' Local Storage, detect drift, report "
+                    "compliance, verify a number, list regions.",
+        epilog="exit codes: 0 ok, 1 an error, 2 a usage error, 7 drift or non-compliance found; "
+               "see each command's --help",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        _add(commands, command)
+    return parser
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the arguments ask for JSON, read before parsing so that a usage error can answer in JSON."""
+    pairs = zip(argv, [*argv[1:], ""])
+    return any(a == "--format=json" or (a == "--format" and b == "json") for a, b in pairs)
+
+
+def _fail(streams: Streams, command: str | None, message: str, code: int, as_json: bool) -> int:
+    print(f"{PROG}{' ' + command if command else ''}: error: {message}", file=streams.err)
+    if as_json:
+        streams.out.write(error_document(command, message, code))
+    return code
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    streams = Streams(out or sys.stdout, err or sys.stderr)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        with redirect_stdout(streams.out):  # --help and --version answer on the command's output
+            args = parser.parse_args(argv)
+    except UsageError as exc:
+        exc.parser.print_usage(streams.err)
+        command = next((c.name for c in COMMANDS if c.name in argv), None)
+        return _fail(streams, command, str(exc), EXIT_USAGE, _wants_json(argv))
+    except SystemExit as exc:  # --help or --version
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    as_json = getattr(args, "format", None) == "json"
+    try:
+        return args.command_def.run(args, streams)
+    except StackFileError as exc:
+        return _fail(streams, args.command, redact(exc), EXIT_USAGE, as_json)
+    except (WhatsAppError, OSError) as exc:
+        return _fail(streams, args.command, redact(exc), EXIT_ERROR, as_json)
+    except KeyboardInterrupt:
+        return _fail(streams, args.command, "interrupted", EXIT_ERROR, as_json)
+    except Exception as exc:  # a bug: a pipeline reading JSON still gets one document, a person the traceback
+        if not as_json:
+            raise
+        streams.err.write(redact(traceback.format_exc()))
+        return _fail(streams, args.command, redact(f"internal error: {type(exc).__name__}: {exc}"), EXIT_ERROR, True)

@@ -1,0 +1,276 @@
+"""The commands: each one is its arguments, its exit codes and a ``run`` that reads, then renders.
+
+A command is a ``Command`` value; ``COMMANDS`` lists them in the order ``--help`` shows. Adding
+one is a new ``Command`` (here or in its own module) and one entry in ``COMMANDS``. The exit
+code is each command's own decision, made from the report's data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+from .. import onboard
+from ..client import GraphClient
+from ..compliance import allowed_regions_from
+from ..config import ProviderConfig
+from ..errors import ConfigurationError
+from ..regions import AREAS, DEFAULT, REGIONS
+from ..stackfile import StackFileError, available_stacks, find_project_dir, load_stack, load_state
+from . import evidence
+from .progress import Progress
+from .render import DRIFT, PLAN, RENDERERS, View
+from .report import Report, Scope, assess
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NONCOMPLIANT = 0, 1, 2, 7
+
+
+@dataclass(frozen=True)
+class Streams:
+    out: TextIO  # the report, and nothing else
+    err: TextIO  # progress and errors
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    exit_codes: tuple[tuple[int, str], ...]
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Streams], int]
+    description: str = ""
+    formats: tuple[str, ...] = field(default=())  # the first is the default; "json" means one document always
+
+    def epilog(self) -> str:
+        return "exit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in self.exit_codes)
+
+
+def _stack_options(cmd: argparse.ArgumentParser, *, required: bool) -> None:
+    cmd.add_argument("--stack", required=required, metavar="NAME",
+                     help="read stacks/Pulumi.NAME.yaml (the project's stackConfigDir)")
+    cmd.add_argument("--project-dir", type=Path, default=None, metavar="DIR",
+                     help="the directory with Pulumi.yaml (default: the working directory or above it)")
+
+
+def _state_option(cmd: argparse.ArgumentParser, text: str) -> None:
+    cmd.add_argument("--state", metavar="FILE", help=f"a `pulumi stack export` file of this stack: {text}")
+
+
+# -- reading a report -----------------------------------------------------------------------------
+
+
+def read_report(args: argparse.Namespace, streams: Streams, scope: Scope) -> Report:
+    """Every check that needs no call first (stack file, policy, state file), then the reads."""
+    stack = load_stack(args.stack, args.project_dir)
+    allowed = allowed_regions_from(stack.config)
+    stack.phone_numbers()
+    state = load_state(Path(args.state)) if args.state else None
+    if state is not None:
+        state.require_stack(stack)
+    config = stack.provider_config()
+    return assess(stack, config, allowed_regions=allowed, state=state, scope=scope,
+                  progress=lambda total: Progress(streams.err, total))
+
+
+def plan_exit(report: Report) -> int:
+    failed = report.count("error") or report.count("refused") or report.blocking_entries
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def drift_exit(report: Report) -> int:
+    if report.count("error"):
+        return EXIT_ERROR
+    return EXIT_NONCOMPLIANT if report.drift_count or report.policy_violations else EXIT_OK
+
+
+def evidence_exit(report: Report) -> int:
+    verdicts = [evidence.complies(n) for n in report.numbers if not n.removed]
+    if None in verdicts:
+        return EXIT_ERROR
+    return EXIT_NONCOMPLIANT if False in verdicts else EXIT_OK
+
+
+def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code: Callable[[Report], int]
+             ) -> Callable[[argparse.Namespace, Streams], int]:
+    def run(args: argparse.Namespace, streams: Streams) -> int:
+        report = read_report(args, streams, scope(args))
+        code = exit_code(report)
+        streams.out.write(RENDERERS[args.format](report, view, code))
+        return code
+    return run
+
+
+def _report(args: argparse.Namespace, streams: Streams) -> int:
+    report = read_report(args, streams, Scope())
+    code = evidence_exit(report)
+    streams.out.write(evidence.RENDERERS[args.format](report, code))
+    return code
+
+
+def _compare_arguments(state_text: str) -> Callable[[argparse.ArgumentParser], None]:
+    def arguments(cmd: argparse.ArgumentParser) -> None:
+        _stack_options(cmd, required=True)
+        _state_option(cmd, state_text)
+    return arguments
+
+
+PLAN_COMMAND = Command(
+    "plan", "per declared number: live -> declared, the exact calls, offline or not, preflight, policy; read-only",
+    ((0, "every number can converge as declared (or already matches)"),
+     (1, "an error, an invalid entry, or `pulumi up` would refuse a number"),
+     (2, "a usage error: bad arguments, unknown stack, a state file of another stack")),
+    _compare_arguments("adds the register budget, new and removed numbers"),
+    _compare(PLAN, lambda args: Scope(removed=args.state is not None, create_cutover_warning=args.state is None),
+             plan_exit),
+    formats=("text", "markdown", "json"))
+
+DRIFT_COMMAND = Command(
+    "drift", "like plan, for scheduled runs: exit 0 in sync, 7 drift or a policy violation found, 1 error",
+    ((0, "every number matches its declaration (and allowedRegions)"),
+     (1, "an error: token rejected, Graph API unreachable, number not visible, invalid entry"),
+     (2, "a usage error: bad arguments, unknown stack, a state file of another stack"),
+     (7, "drift found, or a live number outside allowedRegions (Pulumi's code for changes under "
+         "--expect-no-changes)")),
+    _compare_arguments("adds the register budget"),
+    _compare(DRIFT, lambda args: Scope(), drift_exit),
+    formats=("text", "markdown", "json"))
+
+REPORT_COMMAND = Command(
+    "report", "a dated evidence snapshot for auditors: per number, live vs declared vs allowedRegions",
+    ((0, "every number complies with its declaration and allowedRegions"),
+     (1, "an error: a number could not be read or its entry is invalid"),
+     (2, "a usage error: bad arguments, unknown stack, a state file of another stack"),
+     (7, "a number does not comply")),
+    _compare_arguments("adds the last applied change and when"),
+    _report,
+    description="When the numbers were read (UTC), through which API version, the policy, and per number its "
+                "ID, display number, name, declared and live region, storage status, registered, and whether it "
+                "complies with its declaration and the policy.",
+    formats=("markdown", "csv", "json"))
+
+
+# -- verify and regions ---------------------------------------------------------------------------
+
+
+def _stacks_hint(project_dir: Path | None) -> str:
+    try:
+        names = available_stacks(find_project_dir(project_dir))
+    except StackFileError:
+        names = []
+    example = "local" if "local" in names or not names else names[0]
+    known = f" (stacks with a file: {', '.join(names)})" if names else ""
+    return f"pass --stack NAME to use that stack's whatsapp:accessToken, e.g. --stack {example}{known}"
+
+
+def _verify_config(args: argparse.Namespace) -> ProviderConfig:
+    if args.stack:
+        return load_stack(args.stack, args.project_dir).provider_config()
+    config = ProviderConfig.load({})
+    if not config.access_token:
+        raise ConfigurationError("no access token: WHATSAPP_ACCESS_TOKEN is not set and no --stack was given; "
+                                 + _stacks_hint(args.project_dir))
+    return config
+
+
+def _verify(args: argparse.Namespace, streams: Streams) -> int:
+    out, number_id = streams.out, args.phone_number_id
+    client = GraphClient(_verify_config(args))
+    try:
+        node = client.get_number(number_id)
+        if node.verified:
+            print(f"{number_id} is already verified (code_verification_status {node.code_verification_status}): "
+                  "no code requested.", file=out)
+            return EXIT_OK
+        code = args.code
+        if code is None:
+            client.request_code(number_id, args.method, args.language)
+            print(f"Requested a verification code for {number_id} by {args.method} ({args.language}).",
+                  file=out, flush=True)
+            try:
+                code = input("Enter the code you received: ").strip()
+            except EOFError:
+                code = ""
+            if not code:
+                raise ConfigurationError("no code entered: run again with --code CODE once the code arrives")
+        client.verify_code(number_id, code)
+        node = client.get_number(number_id)
+    finally:
+        client.close()
+    print(f"{number_id}: code_verification_status {node.code_verification_status}.", file=out)
+    if node.verified:
+        print("The number can register now: `pulumi up` registers it with its declared region.", file=out)
+        return EXIT_OK
+    return EXIT_ERROR
+
+
+def _phone_number_id(value: str) -> str:
+    if not re.fullmatch(r"[0-9]+", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a phone number ID (digits only)")
+    return value
+
+
+def _verify_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--phone-number-id", required=True, type=_phone_number_id, metavar="ID")
+    cmd.add_argument("--method", choices=("SMS", "VOICE"), default="SMS", type=str.upper)
+    cmd.add_argument("--language", default="en_US")
+    cmd.add_argument("--code", help="a code already received: verify it without requesting a new one")
+    _stack_options(cmd, required=False)
+
+
+VERIFY_COMMAND = Command(
+    "verify", "request a verification code, then verify it",
+    ((0, "the number is verified (already, or now)"),
+     (1, "an error, or the number is still not verified"),
+     (2, "a usage error")),
+    _verify_arguments, _verify,
+    description="Reads the number first: a verified number needs nothing. Otherwise request_code then "
+                "verify_code (prompts for the code unless --code is given, in which case only verify_code "
+                "is sent).")
+
+
+def _regions(_args: argparse.Namespace, streams: Streams) -> int:
+    lines = ["Local Storage regions (ISO 3166-1 alpha-2 codes) by area:"]
+    for area, codes in AREAS.items():
+        lines.append(f"  {area}")
+        lines += [f"    {code}  {REGIONS[code]}" for code in codes]
+    lines.append(f"  {DEFAULT}")
+    lines.append(f"    {DEFAULT}  Meta's default storage (local storage off); it must be declared, never implied")
+    lines.append("UK and EU are not codes: the United Kingdom is GB, Meta's EU region is DE (Germany).")
+    streams.out.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+REGIONS_COMMAND = Command("regions", "the supported regions and their codes", ((0, "always"),),
+                          lambda _cmd: None, _regions)
+
+def _import_arguments(cmd: argparse.ArgumentParser) -> None:
+    _stack_options(cmd, required=True)
+    cmd.add_argument("--waba-id", required=True, action="append", type=onboard.waba_id, metavar="ID",
+                     help="a WhatsApp Business Account ID (repeat for several)")
+    cmd.add_argument("--write", action="store_true",
+                     help="merge the entries into stacks/Pulumi.NAME.yaml (created when missing)")
+
+
+def _import(args: argparse.Namespace, streams: Streams) -> int:
+    return onboard.run(args.stack, args.project_dir, args.waba_id, write=args.write, fmt=args.format,
+                       out=streams.out, err=streams.err)
+
+
+IMPORT_COMMAND = Command(
+    "import", "propose phoneNumbers entries for the numbers of business accounts (GET calls only); "
+              "--write merges them into the stack file",
+    ((0, "wrote the entries, or had nothing to add"),
+     (1, "an error: token rejected, business account not visible, a number could not be read"),
+     (2, "a usage error: bad arguments, a stack file that is not valid YAML")),
+    _import_arguments, _import,
+    description="Lists every number of each business account (all pages), reads each one's storage, and proposes "
+                "entries keyed by phone number ID (region = the live region, name = the verified name, wabaId) so "
+                "that the first `pulumi up` adopts them with zero calls. Never writes a PIN; never changes a "
+                "declared number.",
+    formats=onboard.FORMATS)
+
+COMMANDS: tuple[Command, ...] = (PLAN_COMMAND, DRIFT_COMMAND, REPORT_COMMAND, IMPORT_COMMAND, VERIFY_COMMAND,
+                                 REGIONS_COMMAND)

@@ -1,0 +1,202 @@
+"""The ``report`` command's evidence snapshot: one row per declared number, for auditors.
+
+``rows`` turns a report into flat, dated records (what was read, when, through which API
+version, under which policy, and whether each number complies with its declaration and the
+policy); the renderers print the same records as Markdown, CSV (a table a spreadsheet opens) or
+JSON. Nothing here reads the network.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import __version__
+from ..compliance import describe_policy
+from ..planner import REGISTRATION_STEPS
+from ..safety import format_time, parse_times
+from .render import md
+from .report import NumberReport, Report
+
+COLUMNS = (
+    "phone_number_id", "display_phone_number", "name", "declared_region", "live_region", "storage_status",
+    "registered", "complies_with_declaration", "complies_with_policy", "complies",
+    "last_applied_steps", "last_applied_at", "error",
+)
+# Every CSV row repeats the snapshot's context, so a row copied elsewhere still says what it is.
+CSV_COLUMNS = ("read_at", "stack", "api_version", "allowed_regions", *COLUMNS)
+
+
+def _rfc3339_to_iso(value: str | None) -> str | None:
+    """Pulumi's `modified` (RFC 3339, nanoseconds, any offset) as ISO-8601 UTC to the second."""
+    if not value:
+        return None
+    text = re.sub(r"(\.\d+)", "", value.strip()).replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return format_time(moment)
+
+
+def last_applied(n: NumberReport) -> tuple[list[str] | None, str | None]:
+    """The steps the last `pulumi up` applied to the number, and when (from the state export).
+
+    A register or deregister is timed by the newest ``registration_calls`` timestamp; otherwise
+    (and for exports from before that output) by the resource's ``modified`` time.
+    """
+    if n.state is None:
+        return None, None
+    steps = n.state.outputs.get("applied_steps")
+    steps = [str(s) for s in steps] if isinstance(steps, list) else None
+    calls = parse_times(n.state.outputs.get("registration_calls"))
+    registration = steps is not None and any(s in {step.value for step in REGISTRATION_STEPS} for s in steps)
+    if registration and calls:
+        return steps, format_time(calls[-1])
+    return steps, _rfc3339_to_iso(n.state.modified)
+
+
+def complies(n: NumberReport) -> bool | None:
+    if n.error or n.complies_with_declaration is None or n.live_complies_with_policy is None:
+        return None
+    return n.complies_with_declaration and n.live_complies_with_policy
+
+
+def row(n: NumberReport) -> dict[str, Any]:
+    steps, when = last_applied(n)
+    live = n.live
+    return {
+        "phone_number_id": n.number_id,
+        "display_phone_number": live.node.display_phone_number if live else None,
+        "name": n.name,
+        "declared_region": n.declared_region,
+        "live_region": live.region if live else None,
+        "storage_status": live.storage_status.value if live else None,
+        "registered": live.registered if live else None,
+        "complies_with_declaration": n.complies_with_declaration,
+        "complies_with_policy": n.live_complies_with_policy,
+        "complies": complies(n),
+        "last_applied_steps": steps,
+        "last_applied_at": when,
+        "error": n.error,
+    }
+
+
+def rows(report: Report) -> list[dict[str, Any]]:
+    return [row(n) for n in report.numbers if not n.removed]
+
+
+def _context(report: Report) -> dict[str, Any]:
+    return {
+        "read_at": format_time(report.read_at),
+        "stack": report.stack.stack,
+        "api_version": report.config.api_version,
+        "allowed_regions": None if report.allowed_regions is None else sorted(report.allowed_regions),
+    }
+
+
+def summary(report: Report) -> dict[str, int]:
+    verdicts = [r["complies"] for r in rows(report)]
+    return {"numbers": len(verdicts), "comply": verdicts.count(True), "do_not_comply": verdicts.count(False),
+            "unknown": verdicts.count(None)}
+
+
+# -- renderers ------------------------------------------------------------------------------------
+
+
+def render_json(report: Report, exit_code: int) -> str:
+    data = {
+        "command": "report",
+        "version": __version__,
+        "project": report.stack.project,
+        "stack_file": report.stack_file_label,
+        "graph_api_url": report.graph_api_url,
+        "reads_pulumi_state": report.state is not None,
+        **_context(report),
+        "numbers": rows(report),
+        "summary": summary(report),
+        "error": "some numbers could not be read (see numbers[].error)" if exit_code == 1 else None,
+        "exit_code": exit_code,
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
+_PHONE = re.compile(r"^\+?[0-9 ()\-.]+$")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return " ".join(map(str, value)) or "none"
+    text = str(value)
+    # A name from a pull request must not run as a spreadsheet formula; a phone number such as
+    # "+1 555-0100" holds no function to call, so it stays readable as it is.
+    if _FORMULA.match(text) and not _PHONE.match(text):
+        return "'" + text
+    return text
+
+
+def render_csv(report: Report, exit_code: int) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    context = _context(report)
+    for record in rows(report):
+        writer.writerow({key: _cell(value) for key, value in {**context, **record}.items()})
+    return buffer.getvalue()
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "**NO**")
+
+
+def render_markdown(report: Report, exit_code: int) -> str:
+    counts = summary(report)
+    lines = [
+        f"### WhatsApp Local Storage evidence: stack `{report.stack.stack}`",
+        "",
+        f"- Read at: {format_time(report.read_at)} (UTC)",
+        f"- Graph API: {report.config.api_version} at {report.graph_api_url}",
+        f"- Declarations: `{report.stack_file_label}` (project `{report.stack.project}`)",
+        f"- Policy: {describe_policy(report.allowed_regions)}",
+        f"- Result: {counts['comply']} of {counts['numbers']} numbers comply"
+        + (f", {counts['do_not_comply']} do not" if counts["do_not_comply"] else "")
+        + (f", {counts['unknown']} could not be checked" if counts["unknown"] else ""),
+        "",
+    ]
+    header = ["Number ID", "Display number", "Name", "Declared", "Live", "Storage status", "Registered",
+              "Matches declaration", "Within policy"]
+    with_state = report.state is not None
+    if with_state:
+        header += ["Last applied", "Applied at"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for record in rows(report):
+        cells = [f"`{record['phone_number_id']}`", md(record["display_phone_number"] or ""), md(record["name"] or ""),
+                 record["declared_region"] or "invalid", record["live_region"] or "-",
+                 record["storage_status"] or "-",
+                 "-" if record["registered"] is None else ("yes" if record["registered"] else "no"),
+                 _yes_no(record["complies_with_declaration"]), _yes_no(record["complies_with_policy"])]
+        if with_state:
+            steps = record["last_applied_steps"]
+            cells += ["-" if steps is None else (", ".join(steps) or "no change"), record["last_applied_at"] or "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    errors = [r for r in rows(report) if r["error"]]
+    if errors:
+        lines.append("")
+        lines += [f"- `{r['phone_number_id']}`: {md(r['error'])}" for r in errors]
+    lines += ["", f"> Generated by `python -m provider report` {__version__}. It compares the stack file with "
+                  "the live numbers; numbers declared in code rather than in the stack file are out of its reach."]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"markdown": render_markdown, "csv": render_csv, "json": render_json}

@@ -1,0 +1,82 @@
+"""``python -m provider import``: adopting the numbers a team already has into a stack file.
+
+``pulumi import`` cannot import into a Python dynamic provider (pulumi/pulumi#16175), so this
+writes what a person would: one ``phoneNumbers`` entry per number, keyed by phone number ID,
+with the number's live region, so that the first ``pulumi up`` adopts it with zero mutating calls.
+
+This module owns the command itself (read the stack file, read Meta, propose, merge, write,
+render). The parts: ``proposal`` decides which numbers may be adopted as they are (pure),
+``reading`` lists business accounts and reads storage (GET calls only, bounded concurrency,
+progress on stderr), ``stackedit`` merges into the stack file keeping its comments and writes it
+atomically, ``render`` prints the outcome as YAML or one JSON document. Nothing here writes a
+PIN: the outcome lists the commands that set one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from ..client import GraphClient
+from ..compliance import ALLOWED_REGIONS_KEY, parse_allowed_regions
+from ..errors import WhatsAppError
+from ..redact import redact
+from ..stackfile import StackFileError
+from .proposal import propose
+from .reading import Progress, read_accounts
+from .render import EXIT_ERROR, EXIT_USAGE, Outcome, render_json, render_yaml
+from .stackedit import load_target, merge, write_atomically
+
+FORMATS = ("yaml", "json")
+
+
+def import_numbers(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write: bool,
+                   err: TextIO) -> Outcome:
+    target = load_target(stack, project_dir)  # a broken stack file stops here, before any call
+    declared = target.stack.phone_numbers()
+    allowed = parse_allowed_regions(target.stack.config.get(ALLOWED_REGIONS_KEY))
+    config = target.stack.provider_config()
+    waba_ids = list(dict.fromkeys(waba_ids))
+    client = GraphClient(config)
+    try:
+        found = read_accounts(client, waba_ids, Progress(err))
+    finally:
+        client.close()
+    proposed = propose(found, declared, allowed=allowed, settings_flow=config.settings_flow)
+    outcome = Outcome(stack, target, waba_ids, len({f.number_id for f in found}), proposed)
+    if write and proposed.proposals:
+        text = merge(target.text, target.stack.numbers_key, proposed.proposals, path=target.stack.path)
+        write_atomically(target.stack.path, text, target.raw)
+        outcome.written = True
+    return outcome
+
+
+def run(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write: bool, fmt: str,
+        out: TextIO, err: TextIO | None = None) -> int:
+    """The command: YAML (default) or one JSON document on stdout, progress on stderr.
+
+    With ``--format json`` every failure is a JSON document too (``error``, ``exit_code``);
+    otherwise failures propagate to the CLI's one error printer.
+    """
+    err = err or sys.stderr
+    try:
+        outcome = import_numbers(stack, project_dir, waba_ids, write=write, err=err)
+    except (WhatsAppError, OSError) as exc:
+        if fmt != "json":
+            raise
+        code = EXIT_USAGE if isinstance(exc, StackFileError) else EXIT_ERROR
+        out.write(json.dumps({"command": "import", "stack": stack, "written": False,
+                              "error": redact(exc), "exit_code": code}, indent=2, sort_keys=True) + "\n")
+        return code
+    out.write(render_json(outcome) if fmt == "json" else render_yaml(outcome))
+    return outcome.exit_code
+
+
+def waba_id(value: str) -> str:
+    """argparse type for ``--waba-id``: digits only."""
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a WhatsApp Business Account ID (digits only)")
+    return value

@@ -1,0 +1,154 @@
+"""Which listed numbers may be adopted as they are, and how declared ones differ. Pure: no I/O.
+
+A number is proposed only when the entry written for it (its live region) makes the first
+`pulumi up` adopt it with zero mutating calls; every other number is left out with the reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .. import planner
+from ..compliance import ALLOWED_REGIONS_KEY
+from ..inputs import from_stack_entry
+from ..models import LiveNumber, StorageStatus
+from ..regions import InvalidRegion, describe, normalize_region
+from ..stackfile import Secure
+
+COEXISTENCE_NOTE = ("shared with the WhatsApp Business app: adopted as it is; it can never be cut over "
+                    "(Meta does not let it be deregistered through the API)")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One number listed in a business account, with its storage, or the error reading it."""
+
+    number_id: str
+    waba_id: str
+    live: LiveNumber | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``ID  +1 555-0100  Acme Support``: how a person recognises the number."""
+        if self.live is None:
+            return self.number_id
+        node = self.live.node
+        return "  ".join(bit for bit in (self.number_id, node.display_phone_number, node.verified_name) if bit)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An entry to add: the number exactly as it is, so adopting it makes no call."""
+
+    found: Found
+    entry: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A number that is not added: left out (with reasons), declared already, or unreadable."""
+
+    found: Found
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class Proposed:
+    proposals: list[Proposal] = field(default_factory=list)
+    left_out: list[Verdict] = field(default_factory=list)
+    declared: list[Verdict] = field(default_factory=list)  # reasons: the differences (none: in sync)
+    errors: list[Verdict] = field(default_factory=list)
+
+
+def _sort_key(found: Found) -> tuple[int, str]:
+    return (len(found.number_id), found.number_id)
+
+
+def reasons_to_leave_out(live: LiveNumber, allowed: frozenset[str] | None) -> list[str]:
+    """Why adopting this number as it is would be wrong; empty when it may be adopted."""
+    node, number_id = live.node, live.id
+    reasons: list[str] = []
+    if not node.verified:
+        reasons.append(f"not verified (code_verification_status {node.code_verification_status or 'unknown'}): "
+                       f"run `python -m provider verify --phone-number-id {number_id}` first")
+    if not live.registered:
+        reasons.append(f"not registered (platform_type {node.platform_type or 'unknown'}): `pulumi up` registers "
+                       "every declared number, so adopting it would register it; declare it by hand when you "
+                       "mean to bring it online")
+    if live.storage_status is StorageStatus.NO_STORAGE_ENABLED:
+        reasons.append("No Storage (NO_STORAGE_ENABLED): this provider does not manage it")
+    elif live.region is None:
+        reasons.append(f"unknown storage ({live.storage_status.value}"
+                       f"{', no region' if live.storage_status.managed else ''}): this provider does not manage it")
+    else:
+        try:
+            normalize_region(live.region)
+        except InvalidRegion:
+            reasons.append(f"its region {live.region} is not one this provider knows (`python -m provider regions`)")
+        else:
+            if allowed is not None and live.region not in allowed:
+                shown = ", ".join(sorted(allowed)) or "none"
+                reasons.append(f"POLICY: its live storage {describe(live.region)} is outside {ALLOWED_REGIONS_KEY} "
+                               f"({shown}); the stack program refuses such an entry, so move the number's data "
+                               "in WhatsApp Manager or widen the policy, then import again")
+    return reasons
+
+
+def entry_for(found: Found) -> dict[str, str]:
+    """``region`` = the live region, ``name`` = the verified name (when Meta has one), ``wabaId``."""
+    assert found.live is not None and found.live.region is not None
+    entry = {"region": found.live.region}
+    if found.live.node.verified_name:
+        entry["name"] = found.live.node.verified_name
+    entry["wabaId"] = found.waba_id
+    return entry
+
+
+def differences(found: Found, declared: Any, *, settings_flow: bool) -> list[str]:
+    """How a declared entry and its live number differ, and what `pulumi up` would do about it."""
+    assert found.live is not None
+    live = found.live
+    if isinstance(declared, Mapping) and isinstance(declared.get("pin"), Secure):
+        declared = {**declared, "pin": "000000"}  # encrypted, so unknown here; only its presence matters
+    inputs, failures = from_stack_entry(found.number_id, declared)
+    if failures:
+        return ["invalid declaration: " + "; ".join(map(str, failures))]
+    diffs: list[str] = []
+    if inputs.get("waba_id") and inputs["waba_id"] != found.waba_id:
+        diffs.append(f"wabaId: declared {inputs['waba_id']}, listed in {found.waba_id}")
+    live_storage = describe(live.region) if live.region is not None else live.storage_status.value
+    if live.region != inputs["region"]:
+        diffs.append(f"region: declared {describe(inputs['region'])}, live {live_storage}")
+    if not live.registered:
+        diffs.append("live: not registered, so `pulumi up` would register it")
+    plan = planner.plan(found.number_id, planner.LiveState(live.registered, live.region), inputs["region"],
+                        settings_flow=settings_flow, enforce_pin=bool(inputs.get("enforce_pin")))
+    if not plan.in_sync:
+        diffs.append("`pulumi up` would call: " + " -> ".join(map(str, plan.calls))
+                        + ("; the number goes offline in between" if plan.deregisters else ""))
+    return diffs
+
+
+def propose(found: Iterable[Found], declared: Mapping[str, Any], *, allowed: frozenset[str] | None,
+            settings_flow: bool) -> Proposed:
+    """Sort every listed number into: add, leave out, declared already, or could not read."""
+    result = Proposed()
+    seen: set[str] = set()
+    for item in sorted(found, key=_sort_key):
+        if item.number_id in seen:
+            continue
+        seen.add(item.number_id)
+        if item.live is None:
+            result.errors.append(Verdict(item, (item.error or "not read",)))
+        elif item.number_id in declared:
+            diff = differences(item, declared[item.number_id], settings_flow=settings_flow)
+            result.declared.append(Verdict(item, tuple(diff)))
+        elif reasons := reasons_to_leave_out(item.live, allowed):
+            result.left_out.append(Verdict(item, tuple(reasons)))
+        else:
+            notes = (COEXISTENCE_NOTE,) if item.live.node.is_on_biz_app else ()
+            result.proposals.append(Proposal(item, entry_for(item), notes))
+    return result

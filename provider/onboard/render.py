@@ -1,0 +1,115 @@
+"""The import's outcome and its renderings: a YAML fragment with comments, or one JSON document."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from ruamel.yaml.comments import CommentedMap
+
+from ..redact import redact
+from .proposal import Proposed, Verdict
+from .stackedit import Target, add_entries, dump
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class Outcome:
+    """What the import found and did; ``stack_name`` is the name as given (``org/project/stack`` too)."""
+
+    stack_name: str
+    target: Target
+    waba_ids: Sequence[str]
+    listed: int
+    proposed: Proposed
+    written: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_ERROR if self.proposed.errors else EXIT_OK
+
+    def commands(self) -> list[str]:
+        """What a person still has to run: the stack, and a secret PIN per number that has none."""
+        cmds = [f"pulumi stack init {self.stack_name}"] if self.target.text is None else []
+        declared = self.target.stack.phone_numbers()
+        ids = [number_id for number_id, entry in declared.items()
+               if not (isinstance(entry, Mapping) and entry.get("pin") is not None)]
+        ids += [p.found.number_id for p in self.proposed.proposals]
+        for number_id in sorted(set(ids), key=lambda i: (len(i), i)):
+            cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {self.stack_name}")
+        return cmds
+
+
+def _headline(outcome: Outcome) -> str:
+    p = outcome.proposed
+    counts = (f"{outcome.listed} numbers listed: {len(p.proposals)} to add, {len(p.declared)} declared already, "
+              f"{len(p.left_out)} left out, {len(p.errors)} errors")
+    if not p.proposals:
+        return f"{counts}. Nothing to add; {outcome.target.label} is unchanged."
+    if outcome.written:
+        created = " (created)" if outcome.target.text is None else ""
+        return f"{counts}. Wrote these entries to {outcome.target.label}{created}."
+    return f"{counts}. Not written: run again with --write to merge these entries into {outcome.target.label}."
+
+
+def render_yaml(outcome: Outcome) -> str:
+    p = outcome.proposed
+    lines = [f"# python -m provider import: stack {outcome.stack_name}, WhatsApp Business Accounts "
+             f"{', '.join(outcome.waba_ids)}", f"# {_headline(outcome)}"]
+    if p.proposals:
+        lines.append("# `name` is the verified name, for people: rename freely. `region` is where the number "
+                     "keeps data now, so `pulumi up` adopts it with no call.")
+    text = "\n".join(lines) + "\n"
+    if p.proposals:
+        numbers_key = outcome.target.stack.numbers_key
+        text += dump(CommentedMap(config=CommentedMap({numbers_key: add_entries(CommentedMap(), p.proposals)})))
+    sections = [("Left out (not adopted as they are)", p.left_out),
+                ("Declared already and different from the live number (left unchanged)",
+                 [v for v in p.declared if v.reasons]),
+                ("Errors (not added)", p.errors)]
+    tail: list[str] = []
+    for title, verdicts in sections:
+        if verdicts:
+            tail.append(f"# {title}:")
+            for verdict in verdicts:
+                tail.append(f"#   {verdict.found.label}")
+                tail += [f"#     - {reason}" for reason in verdict.reasons]
+    if commands := outcome.commands():
+        tail.append("# Still needed (this command never writes a PIN; each command prompts for it):")
+        tail += [f"#   {cmd}" for cmd in commands]
+    return redact(text + ("\n".join(tail) + "\n" if tail else ""))
+
+
+def _verdicts_json(verdicts: Iterable[Verdict], key: str) -> list[dict[str, Any]]:
+    out = []
+    for verdict in verdicts:
+        node = verdict.found.live.node if verdict.found.live else None
+        out.append({"phone_number_id": verdict.found.number_id, "waba_id": verdict.found.waba_id,
+                    "display_phone_number": node.display_phone_number if node else None,
+                    "verified_name": node.verified_name if node else None, key: list(verdict.reasons)})
+    return out
+
+
+def render_json(outcome: Outcome) -> str:
+    p = outcome.proposed
+    data = {
+        "command": "import",
+        "stack": outcome.stack_name,
+        "stack_file": outcome.target.label,
+        "waba_ids": list(outcome.waba_ids),
+        "listed": outcome.listed,
+        "written": outcome.written,
+        "created": outcome.written and outcome.target.text is None,
+        "add": {pr.found.number_id: pr.entry for pr in p.proposals},
+        "notes": {pr.found.number_id: list(pr.notes) for pr in p.proposals if pr.notes},
+        "left_out": _verdicts_json(p.left_out, "reasons"),
+        "declared": _verdicts_json(p.declared, "differences"),
+        "errors": _verdicts_json(p.errors, "reasons"),
+        "commands": outcome.commands(),
+        "summary": _headline(outcome),
+        "error": None,
+        "exit_code": outcome.exit_code,
+    }
+    return redact(json.dumps(data, indent=2, sort_keys=True)) + "\n"

@@ -1,0 +1,326 @@
+"""The GitHub Actions recipes in examples/: valid, pinned, and safe with the Meta token.
+
+actionlint (with shellcheck for the `run:` scripts, both from requirements-dev.txt) must report
+nothing. On top of what a linter can know, the safety properties of the recipes are checked
+from their YAML: no job that runs a pull request's code gets the Meta token, every action is
+pinned to a commit, no checkout keeps its credentials, and the scheduled and deploy jobs keep
+the promises their comments make.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / "examples").glob("*.yml"))
+BIN = Path(sys.executable).parent
+# How a job can get the Meta token: the secret by name, any secret by computed name or all of them.
+META_SECRET = re.compile(r"secrets\s*\.\s*WHATSAPP|secrets\s*\[|toJSON\s*\(\s*secrets", re.I)
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+BASE_REF = "${{ github.event.pull_request.base.sha }}"
+PR_EVENTS = {"pull_request", "pull_request_target"}
+
+
+def load(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def events(workflow: dict) -> set[str]:
+    on = workflow["on"]
+    return {on} if isinstance(on, str) else set(on)
+
+
+def steps(job: dict) -> list[dict]:
+    return job.get("steps", [])
+
+
+def checkouts(job: dict) -> list[dict]:
+    return [s for s in steps(job) if str(s.get("uses", "")).startswith("actions/checkout@")]
+
+
+def gets_meta_token(block: dict) -> bool:
+    """True when a workflow, job or step (with everything inside it) can read the Meta token."""
+    envs = [block.get("env", {})] + [s.get("env", {}) for s in steps(block)]
+    named = any(key.upper() == "WHATSAPP_ACCESS_TOKEN" for env in envs for key in env)
+    return named or bool(META_SECRET.search(yaml.safe_dump({k: v for k, v in block.items() if k != "jobs"})))
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name, path=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
+    assert path, f"{name} is missing: it comes with requirements-dev.txt (pip install -r requirements-dev.txt)"
+    return path
+
+
+def test_there_are_three_recipes():
+    assert [p.name for p in WORKFLOWS] == ["deploy-on-merge.yml", "nightly-drift.yml", "pr-preview.yml"]
+
+
+def test_actionlint_with_shellcheck_finds_nothing_in_the_recipes():
+    env = dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
+    tool("shellcheck")
+    done = subprocess.run([tool("actionlint"), "-no-color", *map(str, WORKFLOWS)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
+def test_actionlint_does_report_a_broken_workflow(tmp_path):
+    """The linter really runs: an unknown expression and a shell bug are findings."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                      "      - run: echo ${{ github.no_such_thing }} $UNQUOTED_VAR\n")
+    env = dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
+    done = subprocess.run([tool("actionlint"), "-no-color", str(broken)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "no_such_thing" in done.stdout and "SC2086" in done.stdout
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version(path):
+    text = path.read_text()
+    uses = re.findall(r"^\s*(?:-\s+)?uses:\s*(.+?)\s*$", text, re.M)
+    assert uses
+    for ref in uses:
+        assert PINNED.match(ref), f"{path.name}: `uses: {ref}` is not `owner/repo@<40-hex sha> # vX.Y.Z`"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_checkout_drops_its_credentials(path):
+    workflow = load(path)
+    found = [c for job in workflow["jobs"].values() for c in checkouts(job)]
+    assert found
+    for checkout in found:
+        assert checkout.get("with", {}).get("persist-credentials") is False, checkout
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_the_cli_release_is_the_one_of_the_pinned_sdk(path):
+    sdk = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    installs = [s for job in load(path)["jobs"].values() for s in steps(job)
+                if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert installs
+    assert {str(s["with"]["pulumi-version"]) for s in installs} == {sdk}
+
+
+def _pr_code_jobs(workflow: dict) -> dict[str, dict]:
+    """Jobs that run the pull request's code: a checkout of it at the workspace root."""
+    return {name: job for name, job in workflow["jobs"].items()
+            if any(c.get("with", {}).get("ref") != BASE_REF and not c.get("with", {}).get("path")
+                   for c in checkouts(job))}
+
+
+def test_no_job_that_runs_pull_request_code_gets_the_meta_token():
+    workflow = load(ROOT / "examples" / "pr-preview.yml")
+    assert events(workflow) & PR_EVENTS
+    assert not gets_meta_token(workflow), "the token is set for every job"
+    pr_jobs = _pr_code_jobs(workflow)
+    assert "preview" in pr_jobs
+    for name, job in pr_jobs.items():
+        assert not gets_meta_token(job), f"job {name} runs the pull request's code with the Meta token"
+
+
+def test_the_job_with_the_meta_token_runs_the_base_branch_code_and_only_reads_the_pull_request():
+    workflow = load(ROOT / "examples" / "pr-preview.yml")
+    with_token = {name: job for name, job in workflow["jobs"].items() if gets_meta_token(job)}
+    assert set(with_token) == {"plan"}
+    job = with_token["plan"]
+    base = [c for c in checkouts(job) if c["with"].get("ref") == BASE_REF]
+    pr = [c for c in checkouts(job) if c["with"].get("ref") != BASE_REF]
+    assert len(base) == 1 and len(pr) == 1
+    base_dir, pr_dir = base[0]["with"]["path"], pr[0]["with"]["path"]
+    assert base_dir and pr_dir and base_dir != pr_dir
+    for step in steps(job):
+        where = step.get("working-directory", ".")
+        assert not where.startswith(pr_dir), f"step {step.get('name')} runs inside the pull request's checkout"
+        assert not str(step.get("uses", "")).startswith("./"), "a local action would come from the checkout"
+        if re.search(r"pip install|\.venv/bin/python", step.get("run", "")):
+            assert where == base_dir, f"step {step.get('name')} must run the base branch's code"
+    plan = next(s for s in steps(job) if "python -m provider plan" in s.get("run", ""))
+    assert f"--project-dir ../{pr_dir}" in plan["run"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_only_the_steps_that_call_meta_get_the_meta_token(path):
+    workflow = load(path)
+    assert not gets_meta_token({k: v for k, v in workflow.items() if k != "jobs"})
+    given = 0
+    for name, job in workflow["jobs"].items():
+        assert not gets_meta_token({k: v for k, v in job.items() if k != "steps"}), f"job {name}: job-wide token"
+        for each in steps(job):
+            if gets_meta_token({"steps": [each]}):
+                given += 1
+                assert "uses" not in each, f"job {name}: an action gets the Meta token"
+                assert re.search(r"python -m provider (plan|drift)|pulumi (up|refresh|preview)\b", each["run"]), each
+    assert given >= 1
+
+
+def test_a_failing_preview_still_gets_the_plan_posted_and_fails_the_run():
+    workflow = load(ROOT / "examples" / "pr-preview.yml")
+    comment = workflow["jobs"]["comment"]
+    assert set(comment["needs"]) == {"preview", "plan"}
+    assert comment["if"].startswith("always()")
+    assert "needs" not in workflow["jobs"]["plan"], "the plan does not wait for (or depend on) the preview"
+    assert comment["permissions"] == {"pull-requests": "write"}
+    assert not checkouts(comment), "the job that can write comments checks out no code"
+    gate = steps(comment)[-1]
+    assert "needs.preview.result != 'success'" in gate["if"] and "needs.plan.result != 'success'" in gate["if"]
+
+
+def test_the_comment_about_forks_matches_what_happens():
+    workflow = load(ROOT / "examples" / "pr-preview.yml")
+    same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
+    for name in ("preview", "plan"):
+        assert workflow["jobs"][name]["if"] == same_repo
+    assert same_repo in workflow["jobs"]["comment"]["if"]
+    assert workflow["jobs"]["fork"]["if"] == same_repo.replace("==", "!=")
+    header = (ROOT / "examples" / "pr-preview.yml").read_text().split("\nname:")[0]
+    assert "fails with \"no access token\"" not in header
+    assert "forks get no secrets" in " ".join(header.replace("#", "").split())
+
+
+def test_the_deploy_job_is_never_cut_short_mid_cutover():
+    workflow = load(ROOT / "examples" / "deploy-on-merge.yml")
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    job = workflow["jobs"]["up"]
+    assert job.get("timeout-minutes", 360) >= 360
+    up = next(s for s in steps(job) if "pulumi up" in s.get("run", ""))
+    assert "timeout-minutes" not in up and "continue-on-error" not in up
+    assert job["environment"] == "production"
+
+
+def test_the_nightly_job_reads_once_alerts_on_drift_only_and_reuses_its_issue():
+    path = ROOT / "examples" / "nightly-drift.yml"
+    job = load(path)["jobs"]["drift"]
+    runs = "\n".join(s.get("run", "") for s in steps(job))
+    assert len(re.findall(r"\.venv/bin/python -m provider drift\b", runs)) == 1, "one drift read, not two that can disagree"
+    refresh = [line for line in runs.splitlines() if re.match(r"\s*pulumi refresh\b", line)]
+    assert len(refresh) == 1 and "--run-program" in refresh[0] and "--expect-no-changes" in refresh[0]
+    alert = next(s for s in steps(job) if "gh issue create" in s.get("run", ""))
+    assert "failure" not in alert["if"] and "== '7'" in alert["if"], "a failed refresh is an error, not drift"
+    assert "gh issue list" in alert["run"] and "gh issue comment" in alert["run"], "one issue, not one a night"
+    errors = next(s for s in steps(job) if s.get("name", "").startswith("Fail on errors"))
+    assert "!= '7'" in errors["if"] and "always()" in errors["if"]
+
+
+def test_the_shell_scripts_pass_shellcheck():
+    scripts = [ROOT / "scripts" / "up-local", ROOT / "scripts" / "test", ROOT / "scripts" / "venv.sh",
+               ROOT / ".ci" / "run"]
+    done = subprocess.run([tool("shellcheck"), "-x", *map(str, scripts)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- the steps' shell, run for real ----------------------------------------------------------------
+# GitHub runs `run:` with `bash --noprofile --norc -eo pipefail`. The project's own commands run
+# for real against the emulator; `pulumi` and `gh` are stand-ins that record their arguments
+# (`pulumi stack export` fails, as it does without a backend).
+
+LOCAL_URL = "http://127.0.0.1:8787"
+
+
+def step(path: Path, job: str, name_starts: str) -> dict:
+    return next(s for s in steps(load(path)["jobs"][job]) if s.get("name", "").startswith(name_starts))
+
+
+def run_step(script: str, cwd: Path, tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess, dict]:
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir(exist_ok=True)
+    for name in ("pulumi", "gh"):
+        fake = fake_bin / name
+        fake.write_text(f'#!/bin/sh\necho "{name} $*" >> "{tmp_path}/calls.log"\n'
+                        f'[ "{name} $1 $2" = "pulumi stack export" ] && exit 255\nexit 0\n')
+        fake.chmod(0o755)
+    outputs = tmp_path / "github-output"
+    outputs.write_text("")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "PULUMI_"))}
+    full_env.update(PATH=os.pathsep.join([str(fake_bin), str(BIN), "/usr/bin", "/bin"]), STACK="local",
+                    GITHUB_OUTPUT=str(outputs), RUNNER_TEMP=str(tmp_path), **env)
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=120, check=False)
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines() if "=" in line)
+    return done, values
+
+
+def project_copy(where: Path, url: str, region_923: str = "BR") -> Path:
+    """Pulumi.yaml and the local stack file (pointing at `url`), as a pull request's checkout has them."""
+    where.mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", where / "Pulumi.yaml")
+    (where / "stacks").mkdir()
+    stack = (ROOT / "stacks" / "Pulumi.local.yaml").read_text().replace(LOCAL_URL, url)
+    stack = stack.replace("region: BR", f"region: {region_923}")
+    (where / "stacks" / "Pulumi.local.yaml").write_text(stack)
+    return where
+
+
+def test_the_plan_step_runs_the_base_code_on_the_pull_requests_stack_file(tmp_path, emulator):
+    workspace = tmp_path / "workspace"
+    base = workspace / "base"
+    base.mkdir(parents=True)
+    for name in ("provider", ".venv", "Pulumi.yaml", "stacks"):
+        (base / name).symlink_to(ROOT / name)
+    project_copy(workspace / "pr", emulator.url, region_923="DE")
+    plan = step(ROOT / "examples" / "pr-preview.yml", "plan", "python -m provider plan")
+    assert plan["working-directory"] == "base"
+    done, outputs = run_step(plan["run"], base, tmp_path, WHATSAPP_ACCESS_TOKEN=emulator.token)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pulumi stack export failed: the plan below has no register budgets" in done.stderr
+    assert outputs == {"exit": "1"}, "a plan without register budgets must not pass"
+    markdown = (workspace / "plan.md").read_text()
+    assert "| `106540352242923` | acme-brasil | will change | BR, registered | DE, registered |" in markdown
+
+
+def test_the_comment_posts_the_plan_and_an_escaped_failed_preview(tmp_path):
+    comment = step(ROOT / "examples" / "pr-preview.yml", "comment", "Post the plan")
+    (tmp_path / "plan.md").write_text("### WhatsApp Local Storage plan: stack `prod`\n")
+    (tmp_path / "preview.txt").write_text("error: <b>boom</b>\n```\n# forged heading\n")
+    done, _ = run_step(comment["run"], tmp_path, tmp_path, PR="42", PLAN_RESULT="success", PLAN_EXIT="0",
+                       PREVIEW_RESULT="failure", PREVIEW_EXIT="255", RUN_URL="https://example.invalid/run",
+                       GH_TOKEN="x", GH_REPO="o/r")
+    assert done.returncode == 0, done.stderr
+    body = (tmp_path / "comment.md").read_text()
+    assert body.startswith("### WhatsApp Local Storage plan: stack `prod`")
+    assert "FAILED (exit 255, job failure)" in body
+    assert "error: &lt;b&gt;boom&lt;/b&gt;" in body and "<b>boom" not in body
+    assert (tmp_path / "calls.log").read_text() == "gh pr comment 42 --edit-last --body-file comment.md\n"
+
+
+def test_the_nightly_drift_step_reads_once_and_records_exit_7(tmp_path, emulator):
+    project = project_copy(tmp_path / "repo", emulator.url)
+    for name in ("provider", ".venv"):
+        (project / name).symlink_to(ROOT / name)
+    emulator.patch("106540352242923", settings={"storage_configuration": {
+        "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}})
+    drift = step(ROOT / "examples" / "nightly-drift.yml", "drift", "python -m provider drift")
+    done, outputs = run_step(drift["run"], project, tmp_path, WHATSAPP_ACCESS_TOKEN=emulator.token)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert outputs == {"exit": "7"}
+    assert "| `106540352242923` | acme-brasil | DRIFT | IN, registered | BR, registered |" in (
+        project / "drift.md").read_text()
+    assert (tmp_path / "calls.log").read_text() == "pulumi stack export --stack local --non-interactive\n"
+
+
+def test_the_preview_refuses_a_stack_config_holding_the_meta_token_before_running_any_code(tmp_path):
+    job = load(ROOT / "examples" / "pr-preview.yml")["jobs"]["preview"]
+    names = [s.get("name") or s.get("uses") for s in steps(job)]
+    guard = names.index("Refuse a Meta token in the stack config")
+    assert guard == 1, names            # right after the checkout, before pip, pulumi or python
+    script = steps(job)[guard]["run"]
+    project = project_copy(tmp_path / "clean", LOCAL_URL)
+    # stacks/Pulumi.local.yaml holds the emulator's demo token in plain text, on purpose
+    done, _ = run_step(script, project, tmp_path)
+    assert done.returncode == 1 and "whatsapp:accessToken is set in the stack config" in done.stderr
+    stack = project / "stacks" / "Pulumi.local.yaml"
+    stack.write_text("\n".join(line for line in stack.read_text().splitlines() if "accessToken" not in line))
+    done, _ = run_step(script, project, tmp_path)
+    assert done.returncode == 0, done.stderr
