@@ -254,6 +254,7 @@ def test_on_error_retries_never_burn_the_register_budget_blindly(emulator):
 
 
 def test_a_process_killed_mid_cutover_leaves_a_number_the_next_up_finishes(emulator):
+    """A CI runner's timeout kills the provider process while settings is in flight."""
     eng = Engine(engine_config(emulator))
     adopt(eng, {"n": res(REGISTERED_BR, "BR")})
     emulator.clear_calls()
@@ -268,16 +269,17 @@ def test_a_process_killed_mid_cutover_leaves_a_number_the_next_up_finishes(emula
     eng.processes[-1].kill()
     run.join(timeout=60)
     assert result["n"].op == "error"
-    while len(post_edges(emulator.calls())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert post_edges(emulator.calls()) == ["deregister", "settings"]
-    assert not registered(emulator.number(REGISTERED_BR))
+    time.sleep(2.0)  # the emulator answers the orphaned settings call (to nobody) after its delay
+    left = post_edges(emulator.calls())
+    assert left[0] == "deregister" and "register" not in left, left
+    assert not registered(emulator.number(REGISTERED_BR)), "the kill left the number offline"
+    still_needed = ["register"] if storage_of(emulator.number(REGISTERED_BR)) == "IN" else ["settings", "register"]
     emulator.clear_calls()
 
     steps = eng.up({"n": res(REGISTERED_BR, "IN")})
 
     ok(steps)
-    assert post_edges(emulator.calls()) == ["register"], "only the calls still needed"
+    assert post_edges(emulator.calls()) == still_needed, "only the calls still needed"
     assert storage_of(emulator.number(REGISTERED_BR)) == "IN" and registered(emulator.number(REGISTERED_BR))
 
 
