@@ -34,6 +34,9 @@ from emulator.seed import REGISTERED_BR
 from tests.engine import capture_resource
 from tests.test_program import numbers_config, run_program
 
+# pytest-xdist: keep these tests on one worker: one worker builds policy/.venv; two building it at once would race.
+pytestmark = pytest.mark.xdist_group("policy-venv")
+
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "policy"
 VENV = PACK / ".venv"

@@ -26,6 +26,9 @@ UP_LOCAL = ROOT / "scripts" / "up-local"
 sys.path.insert(0, str(ROOT / "scripts"))
 import install_pulumi_cli  # noqa: E402  (scripts/ is not a package)
 
+# pytest-xdist: keep these tests on one worker: they run scripts/up-local, whose emulator listens on the fixed port 8787.
+pytestmark = pytest.mark.xdist_group("port-8787")
+
 # The script's whole run when the install fails: venv check, emulator start, install attempt, plan.
 UP_LOCAL_BUDGET_S = 120
 
