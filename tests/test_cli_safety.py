@@ -23,7 +23,7 @@ from emulator.seed import (
     UNREGISTERED,
 )
 from provider import __version__, cli
-from provider.cli import progress
+from provider import progress
 from tests.test_cli import (  # noqa: F401 (fixtures)
     IN_SYNC,
     LOCAL_NUMBERS,

@@ -33,7 +33,6 @@ from provider.client import GraphClient
 from provider.config import ProviderConfig
 from provider.inputs import from_stack_entry
 from provider.onboard.proposal import Found, Proposal
-from provider.onboard.reading import Progress
 from provider.onboard import stackedit
 from provider.onboard.stackedit import merge, write_atomically
 from provider.stackfile import StackFileError
@@ -227,7 +226,7 @@ def test_without_write_it_prints_yaml_on_stdout_progress_on_stderr_and_leaves_th
     assert path.read_bytes() == original
     assert set(yaml.safe_load(out)["config"][NUMBERS_KEY]) == ADOPTABLE
     assert "run again with --write" in out
-    assert "reading storage: 211/211" in err and f"listed 205 numbers in WhatsApp Business Account {OTHER_WABA}" in err
+    assert "reading storage: 211 of 211 read" in err and f"listed 205 numbers in WhatsApp Business Account {OTHER_WABA}" in err
     assert "reading storage" not in out
     assert two_accounts.token not in out + err
 
@@ -362,24 +361,3 @@ def test_the_client_lists_every_page_with_the_fields_asked(two_accounts):
     assert items[0] == {"id": OTHER_IDS[0], "verified_name": "Test Number 0000"}
     queries = [c["query"] for c in two_accounts.calls()]
     assert len(queries) == 3 and queries[0]["fields"] == "id,verified_name" and all(q.get("access_token") in (None, "***") for q in queries)
-
-
-class _Tty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_is_a_live_counter_on_a_terminal_and_a_line_every_few_seconds_otherwise():
-    tty = _Tty()
-    progress = Progress(tty)
-    for done in range(1, 4):
-        progress.count(done, 3, "reading storage")
-    assert tty.getvalue() == "\rreading storage: 1/3\rreading storage: 2/3\rreading storage: 3/3\n"
-
-    now = [0.0]
-    log = io.StringIO()
-    progress = Progress(log, clock=lambda: now[0], every=5.0)
-    for done in range(1, 11):
-        now[0] += 1.0
-        progress.count(done, 10, "reading storage")
-    assert log.getvalue().splitlines() == ["reading storage: 5/10", "reading storage: 10/10"]

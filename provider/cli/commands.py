@@ -21,7 +21,7 @@ from ..errors import ConfigurationError
 from ..regions import AREAS, DEFAULT, REGIONS
 from ..stackfile import StackFileError, available_stacks, find_project_dir, load_stack, load_state
 from . import evidence
-from .progress import Progress
+from ..progress import Progress
 from .render import DRIFT, PLAN, RENDERERS, View
 from .report import Report, Scope, assess
 

@@ -27,7 +27,7 @@ from ..safety import (REGISTER_BUDGET, Desired, Problem, Rule, create_cutover_pr
                       recent_calls, utcnow)
 from ..stackfile import Secure, StackFile, StateEntry, StateFile
 from ..inputs import from_stack_entry
-from .progress import Progress
+from ..progress import Progress
 
 READ_WORKERS = 8
 

@@ -26,7 +26,7 @@ from ..errors import WhatsAppError
 from ..redact import redact
 from ..stackfile import StackFileError
 from .proposal import propose
-from .reading import Progress, read_accounts
+from .reading import read_accounts
 from .render import EXIT_ERROR, EXIT_USAGE, Outcome, render_json, render_yaml
 from .stackedit import load_target, merge, write_atomically
 
@@ -42,7 +42,7 @@ def import_numbers(stack: str, project_dir: Path | None, waba_ids: Sequence[str]
     waba_ids = list(dict.fromkeys(waba_ids))
     client = GraphClient(config)
     try:
-        found = read_accounts(client, waba_ids, Progress(err))
+        found = read_accounts(client, waba_ids, err)
     finally:
         client.close()
     proposed = propose(found, declared, allowed=allowed, settings_flow=config.settings_flow)

@@ -1,4 +1,4 @@
-"""Progress of a long read on stderr, so stdout stays clean for the report.
+"""Progress of a long read on stderr, so stdout stays clean for the report (plan, drift, report, import).
 
 On a terminal it is one live counter rewritten in place (``\\r``); in a CI log, where ``\\r``
 piles up into one unreadable line, it is a line every few seconds. A handful of numbers reads
