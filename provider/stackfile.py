@@ -154,8 +154,12 @@ def _read_project(project_dir: Path) -> Mapping[str, Any]:
     raise StackFileError(f"no Pulumi.yaml in {project_dir}")
 
 
-def load_stack(stack: str, project_dir: Path | None = None) -> StackFile:
-    """Read ``<stackConfigDir>/Pulumi.<stack>.yaml``; an ``org/project/stack`` name uses its last part."""
+def load_stack(stack: str, project_dir: Path | None = None, *, missing_ok: bool = False) -> StackFile:
+    """Read ``<stackConfigDir>/Pulumi.<stack>.yaml``; an ``org/project/stack`` name uses its last part.
+
+    With ``missing_ok`` a stack without a file is the project's defaults at the path a new file
+    would take (``import --write`` creates it); otherwise it is an error naming the stacks that exist.
+    """
     project_dir = find_project_dir(project_dir)
     project = _read_project(project_dir)
     name = str(project["name"])
@@ -163,6 +167,10 @@ def load_stack(stack: str, project_dir: Path | None = None) -> StackFile:
     config_dir = project_dir / str(project.get("stackConfigDir") or ".")
     candidates = [config_dir / f"Pulumi.{short}.yaml", config_dir / f"Pulumi.{short}.yml"]
     path = next((p for p in candidates if p.is_file()), None)
+    if path is None and missing_ok:
+        defaults = _project_defaults(name, project.get("config"))
+        return StackFile(project_dir=project_dir, path=candidates[0], project=name, stack=short,
+                         config=_mark_secure(defaults))
     if path is None:
         known = ", ".join(available_stacks(project_dir)) or "none"
         raise StackFileError(f"no stack file for stack {stack!r}: {candidates[0]} does not exist "

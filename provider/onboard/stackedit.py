@@ -21,15 +21,7 @@ from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from ..stackfile import (
-    StackFile,
-    StackFileError,
-    _mark_secure,
-    _project_defaults,
-    _read_project,
-    find_project_dir,
-    load_stack,
-)
+from ..stackfile import StackFile, StackFileError, load_stack
 from .proposal import Proposal
 
 
@@ -197,17 +189,10 @@ class Target:
 
 def load_target(stack: str, project_dir: Path | None) -> Target:
     """Read (and fully parse) the stack file before any call; a missing one is created on --write."""
-    project_dir = find_project_dir(project_dir)
-    project = _read_project(project_dir)
-    short = stack.rsplit("/", 1)[-1]
-    config_dir = project_dir / str(project.get("stackConfigDir") or ".")
-    paths = [config_dir / f"Pulumi.{short}.yaml", config_dir / f"Pulumi.{short}.yml"]
-    path = next((p for p in paths if p.is_file()), None)
-    if path is None:
-        name = str(project["name"])
-        declared = StackFile(project_dir, paths[0], name, short, _mark_secure(_project_defaults(name, project.get("config"))))
+    declared = load_stack(stack, project_dir, missing_ok=True)
+    if not declared.path.is_file():
         return Target(declared, None, None)
-    raw = path.read_bytes()
-    target = Target(load_stack(stack, project_dir), raw.decode("utf-8"), raw)
-    parse_round_trip(target.text or "", path)
+    raw = declared.path.read_bytes()
+    target = Target(declared, raw.decode("utf-8"), raw)
+    parse_round_trip(target.text or "", declared.path)
     return target
