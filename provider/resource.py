@@ -58,6 +58,8 @@ SCHEMA_VERSION = 2
 OUTPUT_ONLY_KEYS = ("storage_status", "registered", "display_phone_number", "applied_steps",
                     "registration_calls", "declared_region", "schema_version")
 
+_NUMBERS_KEY = "whatsapp-local-storage:phoneNumbers"  # the stack program's own key: present on any CLI >= 3.139
+
 # Stack config handed to configure() in the provider process (never pickled with the provider).
 _stack_config: dict[str, Any] = {}
 
@@ -158,6 +160,13 @@ class PhoneNumberStorageProvider(ResourceProvider):
             value = req.config.get(key)
             if value is not None:
                 _stack_config[key] = value
+        if not _stack_config and req.config.get(_NUMBERS_KEY) is None:
+            # Pulumi CLIs before 3.139 hand a dynamic provider no stack config at all, and those CLIs
+            # predate the check of Pulumi.yaml's requiredPulumiVersion: say which settings apply.
+            print("whatsapp: notice: the engine passed no stack configuration to this provider, so only "
+                  "WHATSAPP_* environment variables apply. If the stack file sets whatsapp:* keys, this "
+                  "Pulumi CLI is older than 3.139 (Pulumi.yaml requires >=3.139): upgrade it.",
+                  file=sys.stderr, flush=True)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         raw = {k: v for k, v in news.items() if k != "__provider" and v is not None and k not in OUTPUT_ONLY_KEYS}

@@ -292,3 +292,14 @@ def test_on_delete_disable_never_moves_a_number_to_default_when_default_is_not_a
     step = eng.destroy()["n"]
     assert step.op == "error" and "outside whatsapp-local-storage:allowedRegions" in step.error.last_line
     assert posts(emulator) == [] and storage(emulator, REGISTERED_BR) == "BR"
+
+
+def test_an_engine_that_passes_no_stack_config_gets_a_notice_that_only_the_environment_applies(emulator):
+    """Pulumi CLIs before 3.139 send dynamic providers no stack config (and do not check Pulumi.yaml's
+    requiredPulumiVersion): the provider must say that the stack file's whatsapp:* keys are not in force."""
+    eng = Engine({}, env={"WHATSAPP_ACCESS_TOKEN": emulator.token, "WHATSAPP_GRAPH_API_URL": emulator.url})
+    assert eng.up({"n": number(REGISTERED_BR, "BR")})["n"].error is None
+    assert "passed no stack configuration" in eng.last_stderr and "older than 3.139" in eng.last_stderr
+    eng = Engine(config(emulator))
+    assert eng.up({"n": number(REGISTERED_BR, "BR")})["n"].error is None
+    assert "passed no stack configuration" not in eng.last_stderr
