@@ -1,4 +1,4 @@
-"""``python -m provider``: the command line (plan, drift, report, verify, regions); see provider/cli/."""
+"""``python -m provider``: the command line (plan, drift, report, import, verify, regions); see provider/cli/."""
 
 import sys
 
