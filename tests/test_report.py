@@ -62,6 +62,18 @@ def test_drift_exits_7_when_a_live_number_is_outside_the_policy_even_in_sync(pro
     assert run("drift", "--stack", "test", project_dir=project(IN_SYNC, **{POLICY: ["BR", "DEFAULT"]}))[0] == 0
 
 
+def test_drift_does_not_call_an_in_sync_number_outside_the_policy_drift_nor_its_entry_invalid(project):
+    # Declared BR and live BR: the number matches its declaration; what is wrong is the policy.
+    directory = project(IN_SYNC, **{POLICY: ["DEFAULT", "DE"]})
+    code, out, _ = run("drift", "--stack", "test", project_dir=directory)
+    assert code == 7
+    assert f"{REGISTERED_BR}  OUTSIDE POLICY" in out and f"{REGISTERED_BR}  DRIFT" not in out
+    assert "invalid entr" not in out
+    assert "all 2 numbers in sync, 1 outside allowedRegions; the stack file has 1 entry outside allowedRegions" in out
+    markdown = run("drift", "--stack", "test", "--format", "markdown", project_dir=directory)[1]
+    assert "| OUTSIDE POLICY |" in markdown and "| DRIFT |" not in markdown
+
+
 def test_a_declaration_outside_the_policy_stops_the_plan(project):
     directory = project({**IN_SYNC, UNREGISTERED: {"region": "IN", "pin": "123456"}}, **{POLICY: ["BR", "DEFAULT"]})
     code, out, _ = run("plan", "--stack", "test", project_dir=directory)
