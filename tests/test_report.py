@@ -181,3 +181,13 @@ def test_report_exits_1_when_a_number_cannot_be_read(project):
     assert code == 1 and data["exit_code"] == 1 and "could not be read" in data["error"]
     unreadable = next(n for n in data["numbers"] if n["phone_number_id"] == "106540352240000")
     assert unreadable["complies"] is None and "cannot see number 106540352240000" in unreadable["error"]
+
+
+def test_report_on_an_invalid_entry_says_so_rather_than_that_a_number_could_not_be_read(project):
+    code, out, _ = run("report", "--stack", "test", "--format", "json",
+                       project_dir=project({**IN_SYNC, REGISTERED_BR: {"region": "UK", "pin": "123456"}}))
+    data = json.loads(out)
+    assert code == 1 and data["exit_code"] == 1
+    assert data["error"] == "1 invalid entry in the stack file (see numbers[].error)"
+    invalid = next(n for n in data["numbers"] if n["phone_number_id"] == REGISTERED_BR)
+    assert invalid["complies"] is None and invalid["error"].startswith("invalid declaration: ")
