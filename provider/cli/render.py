@@ -67,6 +67,8 @@ def plan_summary(report: Report) -> str:
                  f"{report.count('refused')} refused by preflight", f"{report.count('error')} errors"]
     if report.count("removed"):
         parts.append(f"{report.count('removed')} removed")
+    if report.refused_deletes:
+        parts.append(f"{_plural(len(report.refused_deletes), 'delete')} refused by preflight")
     if report.policy_violations:
         parts.append(f"{len(report.policy_violations)} outside allowedRegions")
     return f"{total} numbers: " + ", ".join(parts)
@@ -361,6 +363,9 @@ def outcome_error(report: Report, exit_code: int) -> str | None:
         parts.append(f"{_plural(report.count('error'), 'number')} could not be checked (see numbers[].error)")
     if report.count("refused"):
         parts.append(f"{_plural(report.count('refused'), 'number')} refused by preflight")
+    if report.refused_deletes:
+        parts.append(f"the delete of {_plural(len(report.refused_deletes), 'removed number')} (on_delete=disable) "
+                     "refused by preflight")
     clause = blocked_clause(report)
     if clause:
         parts.append(clause)
