@@ -2,7 +2,8 @@
 
 Pulumi shows a dynamic resource's update as a bare ``~``. ``plan`` and ``drift`` compare the
 numbers declared in a stack file with the live numbers; ``report`` is a dated evidence snapshot
-for auditors; ``verify`` runs Meta's request_code/verify_code steps; ``regions`` lists the codes.
+for auditors; ``import`` proposes stack file entries for the numbers a team already has (its logic
+is provider/onboard/); ``verify`` runs Meta's request_code/verify_code steps; ``regions`` lists the codes.
 
 The package is split as octoDNS splits plan, renderers and command: ``report`` (the assessment,
 as data), ``render`` and ``evidence`` (the output formats), ``commands`` (arguments, exit codes,
