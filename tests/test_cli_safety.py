@@ -242,3 +242,26 @@ def test_plan_fails_when_pulumi_up_would_refuse_to_delete_a_removed_number(proje
     assert removed["status"] == "removed" and removed["preflight"]["problems"], removed
     assert code == 1 and data["exit_code"] == 1
     assert "refused by preflight" in data["error"]
+
+
+HIDE = "<!-- everything below is hidden from the reviewer"
+
+
+def test_the_pull_requests_stack_file_cannot_hide_part_of_the_markdown_plan(project):
+    """The plan is posted on the pull request for reviewers; the pull request writes the names and
+    Pulumi.yaml's stackConfigDir. Raw HTML from them (an unclosed comment, </details>) would hide the
+    rows that follow, e.g. a cutover that takes a number offline."""
+    directory = project({REGISTERED_DEFAULT: {"region": "DEFAULT", "pin": "123456", "name": HIDE},
+                         REGISTERED_BR: {"region": "IN", "pin": "123456", "name": "</details></table>"}})
+    sneaky = "st`" + HIDE
+    (directory / "stacks").rename(directory / sneaky)
+    (directory / "Pulumi.yaml").write_text(f"name: whatsapp-local-storage\nruntime: python\n"
+                                           f"stackConfigDir: '{sneaky}'\n")
+    for command in ("plan", "drift"):
+        code, out, _ = run(command, "--stack", "test", "--format", "markdown", project_dir=directory)
+        assert code in (0, 7), out
+        assert "<!--" not in out and "</details>" not in out and "</table>" not in out, out
+        assert "&lt;!-- everything below" in out and "&lt;/details&gt;" in out
+        assert "| `106540352242923` |" in out and "deregister" in out  # the cutover row is there
+    report = run("report", "--stack", "test", project_dir=directory)[1]
+    assert "<!--" not in report and "</details>" not in report

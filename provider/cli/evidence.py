@@ -179,7 +179,7 @@ def render_markdown(report: Report, exit_code: int) -> str:
         "",
         f"- Read at: {format_time(report.read_at)} (UTC)",
         f"- Graph API: {report.config.api_version} at {report.graph_api_url}",
-        f"- Declarations: `{report.stack_file_label}` (project `{report.stack.project}`)",
+        f"- Declarations: `{md(report.stack_file_label)}` (project `{md(report.stack.project)}`)",
         f"- Policy: {describe_policy(report.allowed_regions)}",
         f"- Result: {counts['comply']} of {counts['numbers']} numbers comply"
         + (f", {counts['do_not_comply']} do not" if counts["do_not_comply"] else "")

@@ -261,14 +261,18 @@ def render_text(report: Report, view: View, exit_code: int) -> str:
 
 
 def md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell or line. The pull request writes names and paths, and the
+    plan is posted for its reviewers: raw HTML (an unclosed ``<!--``, ``</details>``) would hide
+    the rows after it, so ``&``, ``<`` and ``>`` become entities."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(report: Report, view: View, exit_code: int) -> str:
     lines = [
         f"### WhatsApp Local Storage {view.title}: stack `{report.stack.stack}`",
         "",
-        f"`{report.stack_file_label}` against the live numbers (Graph API {report.config.api_version}): "
+        f"`{md(report.stack_file_label)}` against the live numbers (Graph API {report.config.api_version}): "
         f"**{md(view.summary(report))}**.",
         "",
     ]
@@ -290,7 +294,7 @@ def render_markdown(report: Report, view: View, exit_code: int) -> str:
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     else:
-        lines += [f"No numbers declared under `{report.stack.numbers_key}`.", ""]
+        lines += [f"No numbers declared under `{md(report.stack.numbers_key)}`.", ""]
     detailed = [n for n in report.numbers if n.status != "in_sync" or n.warnings or n.live_complies_with_policy is False]
     for n in detailed:
         title_bits = [b for b in (n.name, n.live.node.display_phone_number if n.live else None) if b]
