@@ -265,3 +265,8 @@ def test_the_pull_requests_stack_file_cannot_hide_part_of_the_markdown_plan(proj
         assert "| `106540352242923` |" in out and "deregister" in out  # the cutover row is there
     report = run("report", "--stack", "test", project_dir=directory)[1]
     assert "<!--" not in report and "</details>" not in report
+
+
+def test_a_usage_errors_json_names_the_command_that_was_run_not_a_value_that_spells_another(project):
+    code, out, _ = run("drift", "--stack", "plan", "--format", "json", "--bogus", project_dir=project(IN_SYNC))
+    assert code == 2 and json.loads(out)["command"] == "drift"

@@ -95,7 +95,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             args = parser.parse_args(argv)
     except UsageError as exc:
         exc.parser.print_usage(streams.err)
-        command = next((c.name for c in COMMANDS if c.name in argv), None)
+        names = {c.name for c in COMMANDS}
+        command = next((a for a in argv if a in names), None)  # the first one: later ones are values
         return _fail(streams, command, str(exc), EXIT_USAGE, _wants_json(argv))
     except SystemExit as exc:  # --help or --version
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
