@@ -7,6 +7,7 @@ SIGTERM.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -25,6 +26,14 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
         return super()._get_help_string(action)
 
 
+def _latency(text: str) -> float:
+    """A delay the server can sleep: finite and >= 0, as the control API requires."""
+    value = float(text)
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds >= 0")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     width = max(len(name) for name in SEEDS) + 2
     seeds = "\n".join(f"  {name:<{width}}{SEED_HELP[name]}" for name in SEEDS)
@@ -41,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: none, numbers live in memory only)")
     p.add_argument("--token", action="append", dest="tokens", metavar="TOKEN", default=None,
                    help=f"accepted access token, repeatable (default: {DEFAULT_TOKEN})")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="milliseconds added to every Graph call")
+    p.add_argument("--latency-ms", type=_latency, default=0.0, help="milliseconds added to every Graph call")
     p.add_argument("--deregister-keeps-storage", action="store_true",
                    help="deregister leaves local storage as it was instead of clearing it to DEFAULT")
     # The default is not read into argparse: it may come from the environment and must never be printed.

@@ -7,6 +7,8 @@ Control calls need no token and no appsecret_proof; faults and latency never tou
 
 from __future__ import annotations
 
+import math
+
 from .state import State
 
 CONTROL_PREFIX = "/_emulator"
@@ -55,8 +57,10 @@ def _clear_calls(state: State, body: dict):
 
 def _advance_clock(state: State, body: dict):
     seconds = body.get("advance_seconds")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-        raise ControlError(400, "advance_seconds must be a number")
+    # Forward only: a clock moved back would hand spent register budget back; NaN or infinity
+    # (Python's JSON reader accepts both) would break every budget and lockout check.
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds < math.inf:
+        raise ControlError(400, "advance_seconds must be a finite number >= 0 (the clock only moves forward)")
     return 200, {"now": state.advance(seconds)}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -28,6 +29,7 @@ from tests.test_cli import (  # noqa: F401 (fixtures)
     IN_SYNC,
     LOCAL_NUMBERS,
     _no_whatsapp_env,
+    iso,
     mutating_calls,
     project,
     run,
@@ -219,3 +221,52 @@ def test_with_an_invalid_entry_the_summary_says_nothing_would_change(project):
     data = json.loads(run("plan", "--stack", "test", "--format", "json", project_dir=project(numbers))[1])
     assert data["summary"]["change"] == 0 and data["summary"]["blocked_changes"] == 1
     assert data["summary"]["invalid"] == 1 and "pulumi up` would stop" in data["error"]
+
+
+def test_plan_fails_when_pulumi_up_would_refuse_to_delete_a_removed_number(project, tmp_path):
+    """A removed number with on_delete=disable is deleted by `pulumi up` through the provider's
+    preflight; when that refuses (here: its register budget is spent), `pulumi up` fails, so the
+    plan must not exit 0 ("every number can converge") and let a pipeline go ahead."""
+    now = datetime.now(timezone.utc)
+    spent = [iso(now - timedelta(hours=1, minutes=i)) for i in range(10)]
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(state_export({
+        REGISTERED_DEFAULT: {"on_delete": "retain", "region": "DEFAULT"},
+        REGISTERED_BR: {"on_delete": "disable", "pin": "123456", "registration_calls": spent},
+    })))
+    numbers = {REGISTERED_DEFAULT: {"region": "DEFAULT", "pin": "123456"}}
+    code, out, _ = run("plan", "--stack", "test", "--format", "json", "--state", str(state),
+                       project_dir=project(numbers))
+    data = json.loads(out)
+    removed = {n["phone_number_id"]: n for n in data["numbers"]}[REGISTERED_BR]
+    assert removed["status"] == "removed" and removed["preflight"]["problems"], removed
+    assert code == 1 and data["exit_code"] == 1
+    assert "refused by preflight" in data["error"]
+
+
+HIDE = "<!-- everything below is hidden from the reviewer"
+
+
+def test_the_pull_requests_stack_file_cannot_hide_part_of_the_markdown_plan(project):
+    """The plan is posted on the pull request for reviewers; the pull request writes the names and
+    Pulumi.yaml's stackConfigDir. Raw HTML from them (an unclosed comment, </details>) would hide the
+    rows that follow, e.g. a cutover that takes a number offline."""
+    directory = project({REGISTERED_DEFAULT: {"region": "DEFAULT", "pin": "123456", "name": HIDE},
+                         REGISTERED_BR: {"region": "IN", "pin": "123456", "name": "</details></table>"}})
+    sneaky = "st`" + HIDE
+    (directory / "stacks").rename(directory / sneaky)
+    (directory / "Pulumi.yaml").write_text(f"name: whatsapp-local-storage\nruntime: python\n"
+                                           f"stackConfigDir: '{sneaky}'\n")
+    for command in ("plan", "drift"):
+        code, out, _ = run(command, "--stack", "test", "--format", "markdown", project_dir=directory)
+        assert code in (0, 7), out
+        assert "<!--" not in out and "</details>" not in out and "</table>" not in out, out
+        assert "&lt;!-- everything below" in out and "&lt;/details&gt;" in out
+        assert "| `106540352242923` |" in out and "deregister" in out  # the cutover row is there
+    report = run("report", "--stack", "test", project_dir=directory)[1]
+    assert "<!--" not in report and "</details>" not in report
+
+
+def test_a_usage_errors_json_names_the_command_that_was_run_not_a_value_that_spells_another(project):
+    code, out, _ = run("drift", "--stack", "plan", "--format", "json", "--bogus", project_dir=project(IN_SYNC))
+    assert code == 2 and json.loads(out)["command"] == "drift"

@@ -119,6 +119,19 @@ def test_clock_advances(emulator):
     assert emulator.now() - before == pytest.approx(3600, abs=5)
 
 
+@pytest.mark.parametrize("body", ['{"advance_seconds": -3600}', '{"advance_seconds": NaN}',
+                                  '{"advance_seconds": Infinity}'])
+def test_the_clock_only_moves_forward_by_a_finite_amount(emulator, body):
+    """Backwards would hand a rehearsal its spent register budget back; NaN or infinity (Python's
+    JSON reader accepts both) would break every budget and lockout check until a reset."""
+    s = requests.Session()
+    s.trust_env = False
+    before = emulator.now()
+    answer = s.post(emulator.url + "/_emulator/clock", data=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and "advance_seconds" in answer.json()["error"]["message"]
+    assert emulator.now() - before == pytest.approx(0, abs=5)
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 def test_fault_status_and_code_then_normal(emulator, emulator_api):

@@ -148,3 +148,14 @@ def test_state_file_in_process_is_saved_after_every_mutation(tmp_path, make_emul
         assert len(saved[REGISTERED_DEFAULT]["registration_calls"]) == 1
         emu.reset(None)
         assert json.loads(state_file.read_text())["numbers"] == []
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "inf"])
+def test_cli_refuses_a_latency_that_cannot_be_slept(value, capsys):
+    """The control API refuses ms < 0; the command line must too, or every Graph call's handler
+    fails in time.sleep and the client sees a dropped connection instead of an answer."""
+    from emulator.__main__ import parse_args
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(["--latency-ms", value])
+    assert stopped.value.code == 2 and "--latency-ms" in capsys.readouterr().err

@@ -361,3 +361,39 @@ def test_the_client_lists_every_page_with_the_fields_asked(two_accounts):
     assert items[0] == {"id": OTHER_IDS[0], "verified_name": "Test Number 0000"}
     queries = [c["query"] for c in two_accounts.calls()]
     assert len(queries) == 3 and queries[0]["fields"] == "id,verified_name" and all(q.get("access_token") in (None, "***") for q in queries)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_read_that_stops_the_import_ends_the_live_counter_before_the_error(emulator, project):
+    """On a terminal the counter is a line without its newline; the error must not run on after it."""
+    stack_file(project, connection(emulator))
+    emulator.fault("GET", f"/{REGISTERED_BR}/settings", status=401, code=190, count=None)
+    err = _Terminal()
+    argv = ["import", "--stack", "prod", "--waba-id", DEMO_WABA_ID, "--project-dir", str(project)]
+    assert cli.main(argv, out=io.StringIO(), err=err) == 1
+    said = err.getvalue()
+    assert "\rreading storage: " in said
+    assert "\npython -m provider import: error: " in said, said
+
+
+def test_write_refuses_when_pulumi_yaml_declares_the_numbers_before_any_call(emulator, project):
+    """Pulumi takes a stack file's value of a key instead of Pulumi.yaml's, whole: writing a
+    phoneNumbers map into the stack file would drop the numbers Pulumi.yaml declares, and the next
+    `pulumi up` would delete their resources (taking on_delete=disable numbers offline)."""
+    (project / "Pulumi.yaml").write_text(
+        "name: whatsapp-local-storage\nruntime: python\nstackConfigDir: stacks\nconfig:\n"
+        "  phoneNumbers:\n    value:\n"
+        f'      "{REGISTERED_DEFAULT}": {{region: DEFAULT, onDelete: disable}}\n')
+    path = stack_file(project, connection(emulator))
+    original = path.read_bytes()
+    code, out, err = run_import(project, "--write", wabas=(DEMO_WABA_ID,))
+    assert code == 2, out + err
+    assert "Pulumi.yaml" in err and NUMBERS_KEY in err and "stacks/Pulumi.prod.yaml" in err
+    assert path.read_bytes() == original
+    assert emulator.calls() == []
+    code, out, _ = run_import(project, wabas=(DEMO_WABA_ID,))  # printing only is fine
+    assert code == 0 and REGISTERED_BR in out

@@ -190,3 +190,11 @@ def test_the_emulator_walkthrough_prints_what_the_readme_says(walkthrough):
 def test_the_cli_release_the_readme_names_is_the_pinned_sdk():
     pinned = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
     assert set(re.findall(r"`pulumi==(\S+?)`", section("Start here"))) == {pinned}
+
+
+def test_the_readme_names_every_command_of_the_cli():
+    from provider.cli import COMMANDS
+
+    listed = re.search(r"a command line, `python -m provider ([a-z |]+)`", README)
+    assert listed, "the README's opening list names the commands as `python -m provider a | b | ...`"
+    assert listed.group(1).split(" | ") == [c.name for c in COMMANDS]

@@ -62,6 +62,18 @@ def test_drift_exits_7_when_a_live_number_is_outside_the_policy_even_in_sync(pro
     assert run("drift", "--stack", "test", project_dir=project(IN_SYNC, **{POLICY: ["BR", "DEFAULT"]}))[0] == 0
 
 
+def test_drift_does_not_call_an_in_sync_number_outside_the_policy_drift_nor_its_entry_invalid(project):
+    # Declared BR and live BR: the number matches its declaration; what is wrong is the policy.
+    directory = project(IN_SYNC, **{POLICY: ["DEFAULT", "DE"]})
+    code, out, _ = run("drift", "--stack", "test", project_dir=directory)
+    assert code == 7
+    assert f"{REGISTERED_BR}  OUTSIDE POLICY" in out and f"{REGISTERED_BR}  DRIFT" not in out
+    assert "invalid entr" not in out
+    assert "all 2 numbers in sync, 1 outside allowedRegions; the stack file has 1 entry outside allowedRegions" in out
+    markdown = run("drift", "--stack", "test", "--format", "markdown", project_dir=directory)[1]
+    assert "| OUTSIDE POLICY |" in markdown and "| DRIFT |" not in markdown
+
+
 def test_a_declaration_outside_the_policy_stops_the_plan(project):
     directory = project({**IN_SYNC, UNREGISTERED: {"region": "IN", "pin": "123456"}}, **{POLICY: ["BR", "DEFAULT"]})
     code, out, _ = run("plan", "--stack", "test", project_dir=directory)
@@ -169,3 +181,13 @@ def test_report_exits_1_when_a_number_cannot_be_read(project):
     assert code == 1 and data["exit_code"] == 1 and "could not be read" in data["error"]
     unreadable = next(n for n in data["numbers"] if n["phone_number_id"] == "106540352240000")
     assert unreadable["complies"] is None and "cannot see number 106540352240000" in unreadable["error"]
+
+
+def test_report_on_an_invalid_entry_says_so_rather_than_that_a_number_could_not_be_read(project):
+    code, out, _ = run("report", "--stack", "test", "--format", "json",
+                       project_dir=project({**IN_SYNC, REGISTERED_BR: {"region": "UK", "pin": "123456"}}))
+    data = json.loads(out)
+    assert code == 1 and data["exit_code"] == 1
+    assert data["error"] == "1 invalid entry in the stack file (see numbers[].error)"
+    invalid = next(n for n in data["numbers"] if n["phone_number_id"] == REGISTERED_BR)
+    assert invalid["complies"] is None and invalid["error"].startswith("invalid declaration: ")

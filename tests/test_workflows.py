@@ -314,7 +314,8 @@ def test_the_preview_refuses_a_stack_config_holding_the_meta_token_before_runnin
     job = load(ROOT / "examples" / "pr-preview.yml")["jobs"]["preview"]
     names = [s.get("name") or s.get("uses") for s in steps(job)]
     guard = names.index("Refuse a Meta token in the stack config")
-    assert guard == 1, names            # right after the checkout, before pip, pulumi or python
+    # right after the checkouts, before pip, pulumi or python
+    assert all("checkout" in str(s.get("uses", "")) for s in steps(job)[:guard]), names
     script = steps(job)[guard]["run"]
     project = project_copy(tmp_path / "clean", LOCAL_URL)
     # stacks/Pulumi.local.yaml holds the emulator's demo token in plain text, on purpose
@@ -324,3 +325,28 @@ def test_the_preview_refuses_a_stack_config_holding_the_meta_token_before_runnin
     stack.write_text("\n".join(line for line in stack.read_text().splitlines() if "accessToken" not in line))
     done, _ = run_step(script, project, tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_preview_refuses_a_token_on_the_base_branch_whatever_the_pull_request_respells(tmp_path):
+    """A pull request controls its own stack file: it can quote the key, use flow style, or drop the
+    line and move the ciphertext under another key. The base branch's file is out of its reach."""
+    job = load(ROOT / "examples" / "pr-preview.yml")["jobs"]["preview"]
+    base = next(c for c in checkouts(job) if c.get("with", {}).get("ref") == BASE_REF)
+    assert base["with"]["path"] == ".base" and base["with"]["sparse-checkout"] == "stacks"
+    script = step(ROOT / "examples" / "pr-preview.yml", "preview", "Refuse a Meta token")["run"]
+    project = project_copy(tmp_path / "pr", LOCAL_URL)
+    (project / ".base").mkdir()
+    shutil.copytree(project / "stacks", project / ".base" / "stacks")  # the base holds the token
+    stack = project / "stacks" / "Pulumi.local.yaml"
+    original = stack.read_text()
+    for respelled in (original.replace("whatsapp:accessToken:", '"whatsapp:accessToken":'),
+                      original.replace("whatsapp:accessToken:", "acme:notTheToken:")):
+        stack.write_text(respelled)
+        done, _ = run_step(script, project, tmp_path)
+        assert done.returncode == 1, done.stderr
+        assert "whatsapp:accessToken is set in the stack config (.base/stacks/Pulumi.local.yaml)" in done.stderr
+    quoted_in_pr_only = original.replace("whatsapp:accessToken:", '"whatsapp:accessToken":')
+    shutil.rmtree(project / ".base")
+    stack.write_text(quoted_in_pr_only)
+    done, _ = run_step(script, project, tmp_path)
+    assert done.returncode == 1 and "(stacks/Pulumi.local.yaml)" in done.stderr

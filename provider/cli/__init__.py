@@ -2,7 +2,8 @@
 
 Pulumi shows a dynamic resource's update as a bare ``~``. ``plan`` and ``drift`` compare the
 numbers declared in a stack file with the live numbers; ``report`` is a dated evidence snapshot
-for auditors; ``verify`` runs Meta's request_code/verify_code steps; ``regions`` lists the codes.
+for auditors; ``import`` proposes stack file entries for the numbers a team already has (its logic
+is provider/onboard/); ``verify`` runs Meta's request_code/verify_code steps; ``regions`` lists the codes.
 
 The package is split as octoDNS splits plan, renderers and command: ``report`` (the assessment,
 as data), ``render`` and ``evidence`` (the output formats), ``commands`` (arguments, exit codes,
@@ -94,7 +95,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             args = parser.parse_args(argv)
     except UsageError as exc:
         exc.parser.print_usage(streams.err)
-        command = next((c.name for c in COMMANDS if c.name in argv), None)
+        names = {c.name for c in COMMANDS}
+        command = next((a for a in argv if a in names), None)  # the first one: later ones are values
         return _fail(streams, command, str(exc), EXIT_USAGE, _wants_json(argv))
     except SystemExit as exc:  # --help or --version
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE

@@ -76,7 +76,7 @@ def read_report(args: argparse.Namespace, streams: Streams, scope: Scope) -> Rep
 
 
 def plan_exit(report: Report) -> int:
-    failed = report.count("error") or report.count("refused") or report.blocking_entries
+    failed = report.count("error") or report.count("refused") or report.blocking_entries or report.refused_deletes
     return EXIT_ERROR if failed else EXIT_OK
 
 

@@ -107,6 +107,18 @@ def summary(report: Report) -> dict[str, int]:
             "unknown": verdicts.count(None)}
 
 
+def _error(report: Report, exit_code: int) -> str | None:
+    """Why the report could not give every verdict: numbers not read, or entries not valid."""
+    if exit_code != 1:
+        return None
+    declared = [n for n in report.numbers if not n.removed and n.error]
+    invalid = sum(n.invalid for n in declared)
+    unread = len(declared) - invalid
+    parts = ([f"{unread} number{'s' if unread != 1 else ''} could not be read"] if unread else []) + (
+        [f"{invalid} invalid entr{'ies' if invalid != 1 else 'y'} in the stack file"] if invalid else [])
+    return "; ".join(parts) + " (see numbers[].error)" if parts else "failed"
+
+
 # -- renderers ------------------------------------------------------------------------------------
 
 
@@ -121,7 +133,7 @@ def render_json(report: Report, exit_code: int) -> str:
         **_context(report),
         "numbers": rows(report),
         "summary": summary(report),
-        "error": "some numbers could not be read (see numbers[].error)" if exit_code == 1 else None,
+        "error": _error(report, exit_code),
         "exit_code": exit_code,
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -167,7 +179,7 @@ def render_markdown(report: Report, exit_code: int) -> str:
         "",
         f"- Read at: {format_time(report.read_at)} (UTC)",
         f"- Graph API: {report.config.api_version} at {report.graph_api_url}",
-        f"- Declarations: `{report.stack_file_label}` (project `{report.stack.project}`)",
+        f"- Declarations: `{md(report.stack_file_label)}` (project `{md(report.stack.project)}`)",
         f"- Policy: {describe_policy(report.allowed_regions)}",
         f"- Result: {counts['comply']} of {counts['numbers']} numbers comply"
         + (f", {counts['do_not_comply']} do not" if counts["do_not_comply"] else "")

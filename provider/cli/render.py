@@ -37,16 +37,23 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
-def blocked_clause(report: Report) -> str | None:
-    """Why nothing would change at all: the stack program refuses to declare any resource."""
+def _blocking_entries_text(report: Report) -> str | None:
+    """``1 invalid entry and 2 entries outside allowedRegions``: what stops the stack program."""
     blocking = report.blocking_entries
     if not blocking:
         return None
     invalid = sum(n.invalid for n in blocking)
     outside = len(blocking) - invalid
-    what = " and ".join(part for part in (
+    return " and ".join(part for part in (
         _plural(invalid, "invalid entry", "invalid entries") if invalid else "",
         f"{_plural(outside, 'entry', 'entries')} outside allowedRegions" if outside else "") if part)
+
+
+def blocked_clause(report: Report) -> str | None:
+    """Why nothing would change at all: the stack program refuses to declare any resource."""
+    what = _blocking_entries_text(report)
+    if what is None:
+        return None
     return f"nothing would change: the stack file has {what}, and `pulumi up` would stop before declaring any resource"
 
 
@@ -60,6 +67,8 @@ def plan_summary(report: Report) -> str:
                  f"{report.count('refused')} refused by preflight", f"{report.count('error')} errors"]
     if report.count("removed"):
         parts.append(f"{report.count('removed')} removed")
+    if report.refused_deletes:
+        parts.append(f"{_plural(len(report.refused_deletes), 'delete')} refused by preflight")
     if report.policy_violations:
         parts.append(f"{len(report.policy_violations)} outside allowedRegions")
     return f"{total} numbers: " + ", ".join(parts)
@@ -71,8 +80,8 @@ def drift_summary(report: Report) -> str:
             else f"all {total} numbers in sync")
     if report.policy_violations:
         head += f", {len(report.policy_violations)} outside allowedRegions"
-    if report.blocking_entries:
-        head += f", {_plural(len(report.blocking_entries), 'invalid entry', 'invalid entries')}"
+    if what := _blocking_entries_text(report):  # an entry outside the policy is not an invalid one
+        head += f"; the stack file has {what}"
     return head + (f", {report.count('error')} errors" if report.count("error") else "")
 
 
@@ -85,17 +94,22 @@ class View:
     labels: Mapping[str, str]
     summary: Callable[[Report], str]
     blocked_change_label: str | None = None  # a change that cannot happen while the stack file is invalid
+    # A number that matches its declaration, but the declaration (so the live storage) is outside
+    # allowedRegions: refused by `pulumi up`, yet not drift.
+    outside_policy_label: str | None = None
 
     def label(self, n: NumberReport, report: Report) -> str:
         if n.status == "change" and self.blocked_change_label and report.blocking_entries:
             return self.blocked_change_label
+        if self.outside_policy_label and n.policy_blocks_declaration and not n.drifted and not n.error:
+            return self.outside_policy_label
         return self.labels[n.status]
 
 
 PLAN = View("plan", "plan", {"error": "ERROR", "in_sync": "in sync", "change": "will change", "refused": "REFUSED",
                              "removed": "removed"}, plan_summary, blocked_change_label="blocked")
 DRIFT = View("drift", "drift check", {"error": "ERROR", "in_sync": "in sync", "change": "DRIFT", "refused": "DRIFT",
-                                      "removed": "removed"}, drift_summary)
+                                      "removed": "removed"}, drift_summary, outside_policy_label="OUTSIDE POLICY")
 
 
 def note(report: Report) -> str:
@@ -247,14 +261,18 @@ def render_text(report: Report, view: View, exit_code: int) -> str:
 
 
 def md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell or line. The pull request writes names and paths, and the
+    plan is posted for its reviewers: raw HTML (an unclosed ``<!--``, ``</details>``) would hide
+    the rows after it, so ``&``, ``<`` and ``>`` become entities."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(report: Report, view: View, exit_code: int) -> str:
     lines = [
         f"### WhatsApp Local Storage {view.title}: stack `{report.stack.stack}`",
         "",
-        f"`{report.stack_file_label}` against the live numbers (Graph API {report.config.api_version}): "
+        f"`{md(report.stack_file_label)}` against the live numbers (Graph API {report.config.api_version}): "
         f"**{md(view.summary(report))}**.",
         "",
     ]
@@ -276,7 +294,7 @@ def render_markdown(report: Report, view: View, exit_code: int) -> str:
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     else:
-        lines += [f"No numbers declared under `{report.stack.numbers_key}`.", ""]
+        lines += [f"No numbers declared under `{md(report.stack.numbers_key)}`.", ""]
     detailed = [n for n in report.numbers if n.status != "in_sync" or n.warnings or n.live_complies_with_policy is False]
     for n in detailed:
         title_bits = [b for b in (n.name, n.live.node.display_phone_number if n.live else None) if b]
@@ -349,6 +367,9 @@ def outcome_error(report: Report, exit_code: int) -> str | None:
         parts.append(f"{_plural(report.count('error'), 'number')} could not be checked (see numbers[].error)")
     if report.count("refused"):
         parts.append(f"{_plural(report.count('refused'), 'number')} refused by preflight")
+    if report.refused_deletes:
+        parts.append(f"the delete of {_plural(len(report.refused_deletes), 'removed number')} (on_delete=disable) "
+                     "refused by preflight")
     clause = blocked_clause(report)
     if clause:
         parts.append(clause)

@@ -140,6 +140,11 @@ class Report:
         return [n for n in self.numbers if n.invalid or n.policy_blocks_declaration]
 
     @property
+    def refused_deletes(self) -> list[NumberReport]:
+        """Removed numbers (on_delete=disable) whose delete the provider's preflight refuses: `pulumi up` fails."""
+        return [n for n in self.numbers if n.removed and n.problems]
+
+    @property
     def policy_violations(self) -> list[NumberReport]:
         """Numbers whose live storage is outside allowedRegions."""
         return [n for n in self.numbers if n.live_complies_with_policy is False]

@@ -28,7 +28,7 @@ from ..stackfile import StackFileError
 from .proposal import propose
 from .reading import read_accounts
 from .render import EXIT_ERROR, EXIT_USAGE, Outcome, render_json, render_yaml
-from .stackedit import load_target, merge, write_atomically
+from .stackedit import load_target, merge, require_numbers_in_stack_file, write_atomically
 
 FORMATS = ("yaml", "json")
 
@@ -36,6 +36,8 @@ FORMATS = ("yaml", "json")
 def import_numbers(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write: bool,
                    err: TextIO) -> Outcome:
     target = load_target(stack, project_dir)  # a broken stack file stops here, before any call
+    if write:
+        require_numbers_in_stack_file(target)
     declared = target.stack.phone_numbers()
     allowed = parse_allowed_regions(target.stack.config.get(ALLOWED_REGIONS_KEY))
     config = target.stack.provider_config()

@@ -51,21 +51,23 @@ def read_accounts(client: GraphClient, waba_ids: Sequence[str], err: TextIO) -> 
         return found
     progress = Progress(err, len(listed), label="reading storage")
     progress.start()
-    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(listed)), thread_name_prefix="import") as pool:
-        futures = {pool.submit(client.get_storage, node.id): (waba_id, node) for waba_id, node in listed}
-        try:
-            for future in as_completed(futures):
-                waba_id, node = futures[future]
-                try:
-                    found.append(Found(node.id, waba_id, LiveNumber(node=node, storage=future.result())))
-                except AuthenticationFailed:
-                    raise
-                except WhatsAppError as exc:
-                    found.append(Found(node.id, waba_id, error=f"cannot read its storage: {exc}"))
-                progress.advance()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    progress.finish()
+    try:
+        with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(listed)), thread_name_prefix="import") as pool:
+            futures = {pool.submit(client.get_storage, node.id): (waba_id, node) for waba_id, node in listed}
+            try:
+                for future in as_completed(futures):
+                    waba_id, node = futures[future]
+                    try:
+                        found.append(Found(node.id, waba_id, LiveNumber(node=node, storage=future.result())))
+                    except AuthenticationFailed:
+                        raise
+                    except WhatsAppError as exc:
+                        found.append(Found(node.id, waba_id, error=f"cannot read its storage: {exc}"))
+                    progress.advance()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:  # also when a read stops the import: a terminal's counter line needs its newline
+        progress.finish()
     return found

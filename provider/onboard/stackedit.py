@@ -187,6 +187,27 @@ class Target:
         return self.stack.path.relative_to(self.stack.project_dir).as_posix()
 
 
+def require_numbers_in_stack_file(target: Target) -> None:
+    """Refuse to write when only Pulumi.yaml declares the numbers map.
+
+    Pulumi takes a stack file's value of a key instead of the project's, whole (no deep merge): a
+    map written into the stack file would drop every number Pulumi.yaml declares, and the next
+    `pulumi up` would delete their resources.
+    """
+    key = target.stack.numbers_key
+    if target.stack.config.get(key) is None:
+        return
+    own = yaml.safe_load(target.text or "") or {}
+    config = own.get("config") if isinstance(own, dict) else None
+    if isinstance(config, dict) and config.get(key) is not None:
+        return
+    raise StackFileError(
+        f"{key} is declared in Pulumi.yaml (project config), not in {target.label}; writing entries to "
+        f"{target.label} would replace that whole map, dropping the numbers Pulumi.yaml declares (and "
+        f"`pulumi up` would delete their resources). Nothing written: move the map into {target.label} "
+        "first, then import again (or run without --write and add the entries by hand)")
+
+
 def load_target(stack: str, project_dir: Path | None) -> Target:
     """Read (and fully parse) the stack file before any call; a missing one is created on --write."""
     declared = load_stack(stack, project_dir, missing_ok=True)
