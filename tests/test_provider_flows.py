@@ -260,6 +260,25 @@ def test_a_rejected_token_in_refresh_or_destroy_says_they_use_the_configuration_
     assert posts(emulator) == []
 
 
+@pytest.mark.parametrize("command", ["refresh", "destroy"])
+def test_an_app_secret_added_since_the_last_up_is_named_as_config_saved_by_that_up(emulator, command):
+    """Meta turned on Require App Secret and the stack config now sets whatsapp:appSecret: refresh
+    and destroy still use the saved config without it, so "set whatsapp:appSecret" alone misleads."""
+    secret = "review-app-secret-0f3c9a"
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")})
+    emulator.set_app_secret(secret)
+    eng.config["whatsapp:appSecret"] = secret
+    try:
+        step = (eng.refresh() if command == "refresh" else eng.destroy())["n"]
+    finally:
+        emulator.set_app_secret(None)
+    assert step.op == "error"
+    line = step.error.last_line
+    assert "configuration saved by the last `pulumi up`" in line and "--run-program" in line, line
+    assert secret not in step.error.details
+    assert posts(emulator) == []
+
+
 # --- allowedRegions --------------------------------------------------------------------------------
 
 
