@@ -210,7 +210,10 @@ class PhoneNumberStorageProvider(ResourceProvider):
             if news["region"] is None:  # nothing to compare with: `pulumi up` declares it again
                 return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         inputs = _normalised(news)
-        echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region")
+        # `region` in the outputs is the live one; the region input's echo is `declared_region`
+        # (absent before schema 2, which `stale` covers).
+        echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region") or (
+            "declared_region" in olds and olds["declared_region"] != inputs["region"])
         stale = olds.get("schema_version") != SCHEMA_VERSION
         if _config().access_token:
             executor = _executor()

@@ -126,6 +126,22 @@ def test_a_number_moved_to_no_storage_out_of_band_keeps_refreshing_and_shows_the
     assert posts(emulator) == []
 
 
+def test_a_new_declared_region_the_number_already_has_is_recorded_without_a_call(emulator):
+    """The number was moved BR -> IN out of band and the program now declares IN: no call is
+    needed, but ``declared_region`` is the region input's stored echo, so diff asks for an update
+    that rewrites it. Else a later move to No Storage makes refresh store BR, which nobody declares."""
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
+    emulator.patch(REGISTERED_BR, settings={"storage_configuration": {
+        "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}})
+    step = eng.up({"n": number(REGISTERED_BR, "IN")})["n"]
+    assert step.op == "update" and step.outputs["applied_steps"] == [], step
+    assert eng.state["n"].outputs["declared_region"] == "IN"
+    emulator.patch(REGISTERED_BR, settings={"storage_configuration": {"status": "NO_STORAGE_ENABLED"}})
+    eng.refresh()
+    assert eng.state["n"].inputs["region"] == "IN", "refresh keeps the region the program declares"
+    assert posts(emulator) == []
+
+
 def test_stored_inputs_without_a_region_from_an_older_provider_are_diffed_not_failed(emulator):
     eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
     del eng.state["n"].inputs["region"]  # what the old read stored for a No Storage number
