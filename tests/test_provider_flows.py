@@ -142,6 +142,14 @@ def test_a_new_declared_region_the_number_already_has_is_recorded_without_a_call
     assert posts(emulator) == []
 
 
+def test_enabled_storage_that_names_no_region_is_never_cut_over(emulator):
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
+    emulator.patch(REGISTERED_BR, settings={"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED"}})
+    step = eng.up({"n": number(REGISTERED_BR, "BR")})["n"]
+    assert step.op == "error" and "UNKNOWN, which this provider does not manage" in step.error.last_line
+    assert posts(emulator) == [] and registered(emulator, REGISTERED_BR)
+
+
 def test_stored_inputs_without_a_region_from_an_older_provider_are_diffed_not_failed(emulator):
     eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
     del eng.state["n"].inputs["region"]  # what the old read stored for a No Storage number

@@ -64,6 +64,14 @@ def test_no_storage_and_unknown_storage_are_never_changed():
     assert Rule.UNMANAGED_STORAGE in rules(live(status="SOMETHING_NEW"), "BR")
 
 
+def test_enabled_storage_that_names_no_region_is_unknown_and_never_changed():
+    """Without the region, the provider cannot tell whether the number already has the declared one,
+    nor restore it after a failed settings call: it is an unrecognised state, not a cutover."""
+    number = live(status="IN_COUNTRY_STORAGE_ENABLED")
+    assert number.storage_status.value == "UNKNOWN" and number.region is None
+    assert rules(number, "BR") == [Rule.UNMANAGED_STORAGE]
+
+
 @pytest.mark.parametrize("pin,rule", [(None, Rule.PIN_MISSING), ("12345", Rule.PIN_FORMAT), ("12a456", Rule.PIN_FORMAT)])
 def test_a_plan_that_registers_needs_a_six_digit_pin(pin, rule):
     assert rules(live("BR"), "IN", pin=pin) == [rule]
