@@ -206,6 +206,25 @@ def test_calls_of_failed_attempts_count_against_the_budget_of_a_retry(emulator):
     assert "made 10 in the last 72 hours" in retry.value.last_line
 
 
+def test_the_register_retries_inside_one_attempt_never_pass_the_budget(emulator):
+    """9 calls in state leave one: the register is sent once, and its transient failure is not
+    retried into Meta's 11th call (133016 would block the offline number for 72 hours)."""
+    now = datetime.now(timezone.utc)
+    eng = adopt(emulator, {"n": number(UNREGISTERED, "DEFAULT")})
+    emulator.patch(UNREGISTERED, platform_type="NOT_APPLICABLE", status="DISCONNECTED")
+    eng.state["n"].outputs["registration_calls"] = [
+        (now - timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in range(1, 10)]
+    emulator.fault("POST", f"/{UNREGISTERED}/register", status=503, code=133004, count=3, retry_after=0)
+    emulator.clear_calls()
+    old = eng.state["n"]
+    with eng.process() as proc:
+        checked, _ = proc.check(urn("n"), old.inputs, news(eng, number(UNREGISTERED, "DEFAULT")))
+        with pytest.raises(ProviderCallError) as failed:
+            proc.update(urn("n"), old.id, old.outputs, checked)
+    assert posts(emulator) == ["register"]
+    assert "This run made 1 register/deregister calls" in failed.value.last_line
+
+
 def test_a_retry_after_a_failed_read_converges(emulator):
     eng = Engine(config(emulator))
     emulator.fault("GET", f"/{UNREGISTERED}", status=400, code=100, count=1)
