@@ -25,6 +25,7 @@ from .models import LiveNumber
 from .planner import Plan
 from .runner import Failure, PlanRunner, Run
 from .safety import (
+    REGISTER_BUDGET,
     Desired,
     create_cutover_problem,
     format_time,
@@ -117,7 +118,7 @@ class Executor:
             if problems:
                 raise PreflightError(number_id, problems)
             try:
-                run = self.runner.run(plan, desired, live)
+                run = self.runner.run(plan, desired, live, budget=REGISTER_BUDGET - len(recent_calls(kept, now)))
             finally:
                 self.forget(number_id)
             if run.refusal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from .regions import DEFAULT
 
@@ -40,6 +40,18 @@ class StorageConfiguration(BaseModel):
     status: StorageStatus = StorageStatus.DEFAULT
     data_localization_region: str | None = None
     retention_minutes: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _enabled_without_region(cls, data: Any) -> Any:
+        """In-country storage that names no region is not a state this provider knows (UNKNOWN):
+        it cannot tell whether the number already has the declared region, nor restore it after a
+        failed settings call, so it must not plan a cutover from it."""
+        if (isinstance(data, dict)
+                and str(data.get("status") or "").strip().upper() == StorageStatus.IN_COUNTRY_STORAGE_ENABLED.value
+                and not str(data.get("data_localization_region") or "").strip()):
+            return {**data, "status": StorageStatus.UNKNOWN.value}
+        return data
 
     @field_validator("status", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ _PATTERNS = (
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + MASK),
     (re.compile(r"(?i)((?:access_token|appsecret_proof|client_secret)=)[^&\s'\"]+"), r"\1" + MASK),
     (re.compile(r"(?i)([\"']?(?:access_token|appsecret_proof)[\"']?\s*:\s*[\"'])[^\"']+"), r"\1" + MASK),
-    (re.compile(r"(?i)(\"?pin\"?\s*[:=]\s*\"?)\d{1,12}"), r"\1" + MASK),
+    (re.compile(r"(?i)([\"']?pin[\"']?\s*[:=]\s*[\"']?)\d{1,12}"), r"\1" + MASK),
     (re.compile(r"(://)[^/\s:@]+:[^/\s@]+@"), r"\1" + MASK + "@"),
 )
 

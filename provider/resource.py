@@ -37,8 +37,10 @@ from pulumi.runtime.rpc import UNKNOWN
 from . import compliance
 from .config import KEYS, ProviderConfig
 from .errors import (
+    AppSecretProofRejected,
     AuthenticationFailed,
     ConfigurationError,
+    GraphAPIError,
     NumberNotVisible,
     ObjectNotFound,
     ProviderError,
@@ -128,12 +130,16 @@ def _declared_region(outputs: dict[str, Any]) -> str | None:
     return None
 
 
-def _token_from_state(number_id: str, exc: AuthenticationFailed) -> ProviderError:
+# Credentials Meta rejected: refresh and destroy may be using the ones saved by the last `up`.
+_CREDENTIALS_REJECTED = (AuthenticationFailed, AppSecretProofRejected)
+
+
+def _token_from_state(number_id: str, exc: GraphAPIError) -> ProviderError:
     return TokenRejectedFromState(
         f"whatsapp {number_id}: {exc}. `pulumi refresh` and `pulumi destroy` configure the provider with the "
-        "configuration saved by the last `pulumi up`, not with the current stack config, so a token rotated "
-        "since then is not used yet: run `pulumi up` first (it saves the current configuration), or run "
-        "the command with `--run-program`.")
+        "configuration saved by the last `pulumi up`, not with the current stack config, so a token or app "
+        "secret changed since then is not used yet: run `pulumi up` first (it saves the current "
+        "configuration), or run the command with `--run-program`.")
 
 
 def _is_unknown(value: Any) -> bool:
@@ -204,7 +210,10 @@ class PhoneNumberStorageProvider(ResourceProvider):
             if news["region"] is None:  # nothing to compare with: `pulumi up` declares it again
                 return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         inputs = _normalised(news)
-        echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region")
+        # `region` in the outputs is the live one; the region input's echo is `declared_region`
+        # (absent before schema 2, which `stale` covers).
+        echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region") or (
+            "declared_region" in olds and olds["declared_region"] != inputs["region"])
         stale = olds.get("schema_version") != SCHEMA_VERSION
         if _config().access_token:
             executor = _executor()
@@ -247,7 +256,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
                 return ReadResult(None, {})
             raise _not_visible(number_id, props.get("waba_id"), exc) from exc
-        except AuthenticationFailed as exc:
+        except _CREDENTIALS_REJECTED as exc:
             raise _token_from_state(number_id, exc) from exc
         declared = _declared_region(props)
         outs = {k: v for k, v in props.items() if k != "__provider"}
@@ -287,7 +296,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
                 return
             raise _not_visible(number_id, props.get("waba_id"), exc) from exc
-        except AuthenticationFailed as exc:
+        except _CREDENTIALS_REJECTED as exc:
             raise _token_from_state(number_id, exc) from exc
 
 

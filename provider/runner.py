@@ -46,6 +46,11 @@ class Run:
     calls: list[str] = field(default_factory=list)  # register/deregister timestamps
     failure: Failure | None = None
     refusal: Problem | None = None  # the breaker opened while this cutover waited for a slot
+    budget: int | None = None  # register/deregister calls this run may make (None: no limit given)
+
+    def may_spend(self, more: int) -> bool:
+        """Whether ``more`` calls still fit: past Meta's limit a call only earns 133016, a 72-hour block."""
+        return self.budget is None or len(self.calls) + more <= self.budget
 
 
 class PlanRunner:
@@ -57,9 +62,11 @@ class PlanRunner:
         self.sleep = sleep
         self.offline_deadline = offline_deadline
 
-    def run(self, plan: Plan, desired: Desired, live: LiveNumber) -> Run:
+    def run(self, plan: Plan, desired: Desired, live: LiveNumber, *, budget: int | None = None) -> Run:
+        """``budget``: the register/deregister calls left in Meta's 72-hour window (preflight made
+        sure the plan fits); the bounded retries of a failed call stay inside it too."""
         if not plan.deregisters:
-            return self._steps(plan, desired, live)
+            return self._steps(plan, desired, live, budget)
         fleet = current()
         slots = fleet.cutover_slots(self.client.config.max_concurrent_cutovers)
         if not slots.acquire(blocking=False):
@@ -71,7 +78,7 @@ class PlanRunner:
             if fleet.breaker:
                 return Run(refusal=breaker_problem(fleet.breaker))
             try:
-                run = self._steps(plan, desired, live)
+                run = self._steps(plan, desired, live, budget)
             except BaseException as exc:  # a bug or an interrupt mid-cutover counts as a failed cutover
                 failed = exc
                 raise
@@ -82,9 +89,9 @@ class PlanRunner:
                 fleet.trip(plan.number_id, failed)
             slots.release()
 
-    def _steps(self, plan: Plan, desired: Desired, live: LiveNumber) -> Run:
+    def _steps(self, plan: Plan, desired: Desired, live: LiveNumber, budget: int | None) -> Run:
         number_id = plan.number_id
-        run = Run()
+        run = Run(budget=budget)
         deadline: float | None = None  # set when this run takes the number offline
         for call in plan.calls:
             try:
@@ -145,8 +152,8 @@ class PlanRunner:
         """Register or deregister, never retried blindly.
 
         After a transient failure or an ambiguous timeout the number is read: if the call took
-        effect it is done; otherwise it is sent again, at most REGISTRATION_ATTEMPTS times in all
-        and never past the offline deadline. 133000 on register means deregister once more first.
+        effect it is done; otherwise it is sent again, at most REGISTRATION_ATTEMPTS times in all,
+        never past the offline deadline, and never past the run's share of the 72-hour budget. 133000 on register means deregister once more first.
         """
         want_registered = step == "register"
         redo_deregister = False
@@ -162,7 +169,7 @@ class PlanRunner:
                     self._timed(number_id, step, lambda: self.client.deregister(number_id, deadline=deadline))
                 return
             except DeregistrationIncomplete:
-                if not want_registered or redo_deregister:
+                if not want_registered or redo_deregister or not run.may_spend(2):
                     raise
                 redo_deregister = True
                 self.say(number_id, "Meta says the previous deregistration is incomplete: deregistering again")
@@ -184,5 +191,9 @@ class PlanRunner:
                 if node.registered == want_registered:
                     self.say(number_id, f"{step} took effect despite the failed answer (checked by reading the number)")
                     return
+                if not run.may_spend(1):
+                    self.say(number_id, f"{step}: not retried: another call would pass Meta's limit of register/"
+                             "deregister calls in 72 hours, which blocks the number for 72 hours")
+                    raise exc from None
                 self.say(number_id, f"{step}: retrying after a temporary failure "
                          f"(attempt {attempt + 1} of {REGISTRATION_ATTEMPTS})")

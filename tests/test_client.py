@@ -214,6 +214,12 @@ def test_secret_shaped_values_are_redacted_by_pattern():
     assert "access_token=***" in text and "appsecret_proof=***" in text and "123456" not in text
 
 
+def test_a_pin_in_a_python_repr_is_redacted_like_one_in_json():
+    """A dict's repr quotes keys with ' (the access_token pattern already allows it): {'pin': '123456'}."""
+    for text in (str({"pin": "123456"}), str({"pin": 123456}), "{'pin':'654321'}"):
+        assert not any(pin in redact(text) for pin in ("123456", "654321")), redact(text)
+
+
 def test_usage_headers_are_read_to_slow_down_before_throttling(emulator):
     emulator.set_usage(97)
     sleeps = Sleeps()

@@ -126,6 +126,30 @@ def test_a_number_moved_to_no_storage_out_of_band_keeps_refreshing_and_shows_the
     assert posts(emulator) == []
 
 
+def test_a_new_declared_region_the_number_already_has_is_recorded_without_a_call(emulator):
+    """The number was moved BR -> IN out of band and the program now declares IN: no call is
+    needed, but ``declared_region`` is the region input's stored echo, so diff asks for an update
+    that rewrites it. Else a later move to No Storage makes refresh store BR, which nobody declares."""
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
+    emulator.patch(REGISTERED_BR, settings={"storage_configuration": {
+        "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}})
+    step = eng.up({"n": number(REGISTERED_BR, "IN")})["n"]
+    assert step.op == "update" and step.outputs["applied_steps"] == [], step
+    assert eng.state["n"].outputs["declared_region"] == "IN"
+    emulator.patch(REGISTERED_BR, settings={"storage_configuration": {"status": "NO_STORAGE_ENABLED"}})
+    eng.refresh()
+    assert eng.state["n"].inputs["region"] == "IN", "refresh keeps the region the program declares"
+    assert posts(emulator) == []
+
+
+def test_enabled_storage_that_names_no_region_is_never_cut_over(emulator):
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
+    emulator.patch(REGISTERED_BR, settings={"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED"}})
+    step = eng.up({"n": number(REGISTERED_BR, "BR")})["n"]
+    assert step.op == "error" and "UNKNOWN, which this provider does not manage" in step.error.last_line
+    assert posts(emulator) == [] and registered(emulator, REGISTERED_BR)
+
+
 def test_stored_inputs_without_a_region_from_an_older_provider_are_diffed_not_failed(emulator):
     eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
     del eng.state["n"].inputs["region"]  # what the old read stored for a No Storage number
@@ -180,6 +204,25 @@ def test_calls_of_failed_attempts_count_against_the_budget_of_a_retry(emulator):
             proc.update(urn("n"), old.id, old.outputs, checked)
     assert posts(emulator) == []
     assert "made 10 in the last 72 hours" in retry.value.last_line
+
+
+def test_the_register_retries_inside_one_attempt_never_pass_the_budget(emulator):
+    """9 calls in state leave one: the register is sent once, and its transient failure is not
+    retried into Meta's 11th call (133016 would block the offline number for 72 hours)."""
+    now = datetime.now(timezone.utc)
+    eng = adopt(emulator, {"n": number(UNREGISTERED, "DEFAULT")})
+    emulator.patch(UNREGISTERED, platform_type="NOT_APPLICABLE", status="DISCONNECTED")
+    eng.state["n"].outputs["registration_calls"] = [
+        (now - timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in range(1, 10)]
+    emulator.fault("POST", f"/{UNREGISTERED}/register", status=503, code=133004, count=3, retry_after=0)
+    emulator.clear_calls()
+    old = eng.state["n"]
+    with eng.process() as proc:
+        checked, _ = proc.check(urn("n"), old.inputs, news(eng, number(UNREGISTERED, "DEFAULT")))
+        with pytest.raises(ProviderCallError) as failed:
+            proc.update(urn("n"), old.id, old.outputs, checked)
+    assert posts(emulator) == ["register"]
+    assert "This run made 1 register/deregister calls" in failed.value.last_line
 
 
 def test_a_retry_after_a_failed_read_converges(emulator):
@@ -257,6 +300,25 @@ def test_a_rejected_token_in_refresh_or_destroy_says_they_use_the_configuration_
     line = step.error.last_line
     assert "configuration saved by the last `pulumi up`" in line and "--run-program" in line
     assert "revoked-token" not in step.error.details
+    assert posts(emulator) == []
+
+
+@pytest.mark.parametrize("command", ["refresh", "destroy"])
+def test_an_app_secret_added_since_the_last_up_is_named_as_config_saved_by_that_up(emulator, command):
+    """Meta turned on Require App Secret and the stack config now sets whatsapp:appSecret: refresh
+    and destroy still use the saved config without it, so "set whatsapp:appSecret" alone misleads."""
+    secret = "review-app-secret-0f3c9a"
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")})
+    emulator.set_app_secret(secret)
+    eng.config["whatsapp:appSecret"] = secret
+    try:
+        step = (eng.refresh() if command == "refresh" else eng.destroy())["n"]
+    finally:
+        emulator.set_app_secret(None)
+    assert step.op == "error"
+    line = step.error.last_line
+    assert "configuration saved by the last `pulumi up`" in line and "--run-program" in line, line
+    assert secret not in step.error.details
     assert posts(emulator) == []
 
 

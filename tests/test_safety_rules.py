@@ -64,6 +64,14 @@ def test_no_storage_and_unknown_storage_are_never_changed():
     assert Rule.UNMANAGED_STORAGE in rules(live(status="SOMETHING_NEW"), "BR")
 
 
+def test_enabled_storage_that_names_no_region_is_unknown_and_never_changed():
+    """Without the region, the provider cannot tell whether the number already has the declared one,
+    nor restore it after a failed settings call: it is an unrecognised state, not a cutover."""
+    number = live(status="IN_COUNTRY_STORAGE_ENABLED")
+    assert number.storage_status.value == "UNKNOWN" and number.region is None
+    assert rules(number, "BR") == [Rule.UNMANAGED_STORAGE]
+
+
 @pytest.mark.parametrize("pin,rule", [(None, Rule.PIN_MISSING), ("12345", Rule.PIN_FORMAT), ("12a456", Rule.PIN_FORMAT)])
 def test_a_plan_that_registers_needs_a_six_digit_pin(pin, rule):
     assert rules(live("BR"), "IN", pin=pin) == [rule]
@@ -255,3 +263,36 @@ def test_a_cutover_waiting_for_a_slot_is_refused_when_the_cutover_holding_it_fai
         assert [entry for entry in log if entry.startswith("2 ")] == [], "the waiting number never went offline"
     finally:
         reset_process_state()
+
+
+# --- the runner's own retries stay inside the 72-hour budget ----------------------------------
+
+
+class _FlakyRegister(_Client):
+    """register answers 133004 (temporarily unavailable) and the number reads as not registered."""
+
+    def register(self, number_id, pin, *, region=None, deadline=None):
+        from provider.errors import ServerTemporarilyUnavailable
+
+        self.log.append(f"{number_id} register")
+        raise ServerTemporarilyUnavailable("try later", code=133004)
+
+    def get_number(self, number_id, *, deadline=None):
+        return live("DEFAULT", registered=False).node
+
+
+def test_a_register_retry_that_would_pass_the_budget_is_not_sent():
+    """With one call left, a retry would be Meta's 11th call in 72 hours: 133016, a 72-hour block
+    of a number that is offline. The transient failure is reported instead."""
+    from provider.runner import PlanRunner
+
+    log: list[str] = []
+    runner = PlanRunner(_FlakyRegister(log), say=lambda *_: None, clock=lambda: NOW, sleep=lambda _: None,
+                        offline_deadline=60)
+    plan = planner.plan("1", planner.LiveState(False, "DEFAULT"), "DEFAULT", settings_flow=True)
+    run = runner.run(plan, Desired("DEFAULT", PIN), live("DEFAULT", registered=False), budget=1)
+    assert log == ["1 register"] and len(run.calls) == 1
+    assert run.failure is not None and run.failure.cause.code == 133004
+    log.clear()
+    run = runner.run(plan, Desired("DEFAULT", PIN), live("DEFAULT", registered=False), budget=10)
+    assert log == ["1 register"] * 3, "with budget left, the bounded retries still run"
