@@ -30,11 +30,10 @@ REGISTRATION_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class Failure:
-    """A planned call failed; ``deregistered`` says this run had taken the number offline."""
+    """A planned call failed, and what recovery did (after a failed settings call only)."""
 
     step: str
     cause: GraphAPIError
-    deregistered: bool = False
     restored: bool = False
     recovery_step: str | None = None
     recovery_cause: GraphAPIError | None = None
@@ -108,11 +107,10 @@ class PlanRunner:
                     self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "",
                                             region=None if plan.settings_flow else call.region)
             except GraphAPIError as exc:
-                deregistered = deadline is not None
-                if call.step is Step.SETTINGS and deregistered:
+                if call.step is Step.SETTINGS and deadline is not None:  # the number was deregistered
                     run.failure = self._restore(plan, desired, live, run, exc)
                 else:
-                    run.failure = Failure(call.step.value, exc, deregistered=deregistered)
+                    run.failure = Failure(call.step.value, exc)
                 return run
             run.applied.append(call.step.value)
         return run
@@ -130,12 +128,12 @@ class PlanRunner:
             self._timed(number_id, f"settings({previous}) [restore]",
                         lambda: self.client.set_storage(number_id, previous, deadline=deadline))
         except GraphAPIError as exc:
-            return Failure("settings", cause, deregistered=True, recovery_step="settings", recovery_cause=exc)
+            return Failure("settings", cause, recovery_step="settings", recovery_cause=exc)
         try:
             self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "")
         except GraphAPIError as exc:
-            return Failure("settings", cause, deregistered=True, recovery_step="register", recovery_cause=exc)
-        return Failure("settings", cause, deregistered=True, restored=True)
+            return Failure("settings", cause, recovery_step="register", recovery_cause=exc)
+        return Failure("settings", cause, restored=True)
 
     def _timed(self, number_id: str, label: str, action: Callable[[], None]) -> None:
         started = time.monotonic()
