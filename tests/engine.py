@@ -115,8 +115,12 @@ class Engine:
     """A stack's state and the call sequences of the CLI's commands."""
 
     def __init__(self, config: Mapping[str, str], env: Mapping[str, str] | None = None, blob: str | None = None,
-                 *, continue_on_error: bool = False, provider: Callable[..., Any] = ProviderProcess) -> None:
+                 *, continue_on_error: bool = False, skip_preview: bool = False,
+                 provider: Callable[..., Any] = ProviderProcess) -> None:
         self.config = dict(config)
+        # Every command with --skip-preview (a common CI form): for tests of the provider's own rules
+        # in Create/Update/Delete, where a preview adds only a process start and a read.
+        self.skip_preview = skip_preview
         self.env = hermetic_env(**dict(env or {}))  # the CLI's whole environment, as the process gets it
         self.blob = blob or provider_blob()
         self.continue_on_error = continue_on_error
@@ -227,35 +231,35 @@ class Engine:
         return None
 
     def up(self, program: dict[str, dict[str, Any]], *, parallel: int = 1, refresh: bool = False,
-           skip_preview: bool = False, options: Mapping[str, Options] | None = None,
+           skip_preview: bool | None = None, options: Mapping[str, Options] | None = None,
            before_apply: Callable[[], None] | None = None) -> dict[str, Step]:
         """``pulumi up``. ``before_apply`` runs before each Create/Update/replace is sent."""
         options = dict(options or {})
         with self._command():
-            if not skip_preview:
+            if not self._skips_preview(skip_preview):
                 failed = self._preview(program, options, refresh, parallel, {})
                 if failed:
                     return {**{n: Step(n, "skipped") for n in program}, **failed}
             return _Deployment(self, program, options, parallel, before_apply).run(refresh)
 
     def refresh(self, *, preview_only: bool = False, parallel: int = 1, run_program: bool = False,
-                skip_preview: bool = False) -> dict[str, Step]:
+                skip_preview: bool | None = None) -> dict[str, Step]:
         """``pulumi refresh``: a preview refresh (state untouched), then the refresh itself."""
         config = dict(self.config) if run_program else self._stored_config()
         with self._command():
-            if preview_only or not skip_preview:
+            if preview_only or not self._skips_preview(skip_preview):
                 steps = self._refresh_all(self._start(config), dict(self.state), parallel)
                 if preview_only or any(s.error for s in steps.values()):
                     return steps
             return self._refresh_all(self._start(config), self.state, parallel)
 
     def destroy(self, *, refresh: bool = False, run_program: bool = False, parallel: int = 1,
-                skip_preview: bool = False, options: Mapping[str, Options] | None = None) -> dict[str, Step]:
+                skip_preview: bool | None = None, options: Mapping[str, Options] | None = None) -> dict[str, Step]:
         """``pulumi destroy``: Delete with the stored outputs; the program is not run."""
         config = dict(self.config) if run_program else self._stored_config()
         options = dict(options or {})
         with self._command():
-            if refresh and not skip_preview:  # a destroy preview calls the provider only to refresh
+            if refresh and not self._skips_preview(skip_preview):  # a destroy preview calls the provider only to refresh
                 steps = self._refresh_all(self._start(config), dict(self.state), parallel)
                 if any(s.error for s in steps.values()):
                     return steps
@@ -266,6 +270,9 @@ class Engine:
                     return errors
             cancelled = threading.Event()
             return _each(list(self.state), lambda n: self._delete(proc, n, self.state[n], options, cancelled), parallel)
+
+    def _skips_preview(self, skip_preview: bool | None) -> bool:
+        return self.skip_preview if skip_preview is None else skip_preview
 
     def check(self, program: dict[str, dict[str, Any]]) -> dict[str, Step]:
         """Check alone for each resource, in one process: what each resource's own preview would

@@ -296,7 +296,7 @@ def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) ->
         if not group:
             continue
         emu.reset("demo")
-        eng = Engine(engine_config(emu), continue_on_error=True)
+        eng = Engine(engine_config(emu), continue_on_error=True, skip_preview=True)
         program = {f"r{i}": e.props for i, e in group}
         steps = eng.check(program) if n == 0 else eng.up(program)
         calls = emu.calls()
@@ -308,9 +308,9 @@ def run_bad_inputs(emu: Emulator, entries: tuple[BadInput, ...] = BAD_INPUTS) ->
         if i in rows:
             continue
         emu.reset("demo")
-        eng = Engine(entry.engine_config(emu))
+        eng = Engine(entry.engine_config(emu), skip_preview=True)
         if entry.adopt_with:
-            adopted = Engine(engine_config(emu))
+            adopted = Engine(engine_config(emu), skip_preview=True)
             first = adopted.up({"r": entry.adopt_with}, skip_preview=True)["r"]
             assert first.error is None and first.outputs["applied_steps"] == [], first.error
             eng.state = adopted.state

@@ -34,7 +34,7 @@ def _program(region: str, number: str = N) -> dict:
 
 
 def _adopted(emulator, number: str = N, region: str = "DEFAULT") -> Engine:
-    eng = Engine(engine_config(emulator))
+    eng = Engine(engine_config(emulator), skip_preview=True)
     step = eng.up(_program(region, number))["n"]
     assert step.error is None, step.error and step.error.details
     return eng
@@ -113,7 +113,7 @@ def test_running_enough_updates_exhausts_the_budget_then_refuses_with_zero_calls
 
 
 def test_a_register_only_plan_needs_one_call_and_is_refused_when_none_is_left(emulator):
-    eng = Engine(engine_config(emulator))
+    eng = Engine(engine_config(emulator), skip_preview=True)
     step = eng.up(_program("BR", UNREGISTERED))["n"]
     assert step.error is None and step.outputs["applied_steps"] == ["settings", "register"]
     emulator.patch(UNREGISTERED, platform_type="NOT_APPLICABLE")  # deregistered by hand (drift)
