@@ -184,15 +184,21 @@ def test_a_retried_create_after_a_pin_refusal_is_refused_before_any_call(emulato
     assert "an earlier attempt for this number in this run failed" in retry.value.last_line
 
 
-def test_calls_of_failed_attempts_count_against_the_budget_of_a_retry(emulator):
+def _unregistered_with_failing_register(emulator, calls_in_state: int) -> Engine:
+    """An adopted number, back to unregistered, with ``calls_in_state`` register/deregister calls in
+    its state and Meta answering its next three registers with a transient 503."""
     now = datetime.now(timezone.utc)
     eng = adopt(emulator, {"n": number(UNREGISTERED, "DEFAULT")})
-    # get the number back to unregistered, with 7 calls recorded in state
     emulator.patch(UNREGISTERED, platform_type="NOT_APPLICABLE", status="DISCONNECTED")
     eng.state["n"].outputs["registration_calls"] = [
-        (now - timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in range(1, 8)]
+        (now - timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in range(1, calls_in_state + 1)]
     emulator.fault("POST", f"/{UNREGISTERED}/register", status=503, code=133004, count=3, retry_after=0)
     emulator.clear_calls()
+    return eng
+
+
+def test_calls_of_failed_attempts_count_against_the_budget_of_a_retry(emulator):
+    eng = _unregistered_with_failing_register(emulator, 7)
     old = eng.state["n"]
     with eng.process() as proc:
         checked, _ = proc.check(urn("n"), old.inputs, news(eng, number(UNREGISTERED, "DEFAULT")))
@@ -209,13 +215,7 @@ def test_calls_of_failed_attempts_count_against_the_budget_of_a_retry(emulator):
 def test_the_register_retries_inside_one_attempt_never_pass_the_budget(emulator):
     """9 calls in state leave one: the register is sent once, and its transient failure is not
     retried into Meta's 11th call (133016 would block the offline number for 72 hours)."""
-    now = datetime.now(timezone.utc)
-    eng = adopt(emulator, {"n": number(UNREGISTERED, "DEFAULT")})
-    emulator.patch(UNREGISTERED, platform_type="NOT_APPLICABLE", status="DISCONNECTED")
-    eng.state["n"].outputs["registration_calls"] = [
-        (now - timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in range(1, 10)]
-    emulator.fault("POST", f"/{UNREGISTERED}/register", status=503, code=133004, count=3, retry_after=0)
-    emulator.clear_calls()
+    eng = _unregistered_with_failing_register(emulator, 9)
     old = eng.state["n"]
     with eng.process() as proc:
         checked, _ = proc.check(urn("n"), old.inputs, news(eng, number(UNREGISTERED, "DEFAULT")))
