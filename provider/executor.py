@@ -20,7 +20,7 @@ from . import planner
 from .client import GraphClient
 from .errors import GraphAPIError, PreflightError, RetryRefused, TransientError
 from .failures import ConvergeFailed
-from .fleet import current, reset_process_state
+from .fleet import current
 from .models import LiveNumber
 from .planner import Plan
 from .runner import Failure, PlanRunner, Run
@@ -35,7 +35,7 @@ from .safety import (
     utcnow,
 )
 
-__all__ = ["Executor", "Outcome", "reset_process_state"]
+__all__ = ["Executor", "Outcome"]
 
 OFFLINE_DEADLINE_SECONDS = 60.0
 

@@ -53,7 +53,7 @@ from emulator.seed import (  # noqa: E402
     REGISTERED_DEFAULT,
     UNREGISTERED,
 )
-from provider.executor import reset_process_state  # noqa: E402
+from provider.fleet import reset_process_state  # noqa: E402
 from provider.resource import PhoneNumberStorageProvider  # noqa: E402
 from tests.engine import Engine, ProviderCallError, Step  # noqa: E402
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from emulator.seed import DEMO_PIN, REGIONS
 from provider.client import GraphClient
 from provider.config import ProviderConfig
-from provider.executor import Executor, reset_process_state
+from provider.executor import Executor
+from provider.fleet import reset_process_state
 from provider.safety import Desired
 from tests.calllog import call_kind
 from tests.reliability_report import registered, storage_of

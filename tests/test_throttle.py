@@ -17,7 +17,9 @@ from provider import errors
 from provider.client import GraphClient, RetryPolicy
 from provider.config import ProviderConfig
 from provider.errors import ERRORS_BY_CODE, error_from_response
-from provider.executor import Desired, Executor, reset_process_state
+from provider.executor import Executor
+from provider.fleet import reset_process_state
+from provider.safety import Desired
 from tests.graph_transport import graph_error, graph_session, ok
 
 THROTTLE_CODES = (4, 17, 32, 341, 613, 80007, 80008, 130429)
