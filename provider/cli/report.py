@@ -25,14 +25,11 @@ from ..redact import redact
 from ..regions import DEFAULT
 from ..safety import (REGISTER_BUDGET, Desired, Problem, Rule, create_cutover_problem, policy_problem, preflight,
                       recent_calls, utcnow)
-from ..stackfile import Secure, StackFile, StateEntry, StateFile
+from ..stackfile import PLACEHOLDER_PIN, Secure, StackFile, StateEntry, StateFile, without_secrets
 from ..inputs import from_stack_entry
 from ..progress import Progress
 
 READ_WORKERS = 8
-
-# Stands in for a `secure:` PIN in the "PIN present and 6 digits" preflight check only. Never printed.
-_PLACEHOLDER_PIN = "000000"
 
 
 @dataclass(frozen=True)
@@ -169,13 +166,6 @@ def _pin_status(entry: Any) -> str:
     return "missing" if pin is None else "plain"
 
 
-def _without_secrets(entry: Any) -> Any:
-    """The entry as the input rules should see it: a `secure:` PIN becomes a stand-in value."""
-    if isinstance(entry, Mapping) and isinstance(entry.get("pin"), Secure):
-        return {**entry, "pin": _PLACEHOLDER_PIN}
-    return entry
-
-
 def _name(entry: Any) -> str | None:
     name = entry.get("name") if isinstance(entry, Mapping) else None
     return None if name is None else str(name)
@@ -276,7 +266,7 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset
                               in_state=None if state is None else number_id in state,
                               state=None if state is None else state.numbers.get(number_id))
         reports.append(report)
-        inputs, failures = from_stack_entry(number_id, _without_secrets(entry))
+        inputs, failures = from_stack_entry(number_id, without_secrets(entry))
         if failures:
             report.invalid = True
             report.error = "invalid declaration: " + "; ".join(map(str, failures))
@@ -294,7 +284,7 @@ def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] 
     jobs: list[_Job] = []
     for number_id in sorted(set(state.numbers) - declared, key=_sort_key):
         outputs = state.outputs(number_id)
-        pin = None if outputs.get("pin") is None else _PLACEHOLDER_PIN  # encrypted in the export
+        pin = None if outputs.get("pin") is None else PLACEHOLDER_PIN  # encrypted in the export
         report = NumberReport(number_id, in_state=True, removed=True, pin="missing" if pin is None else "secure",
                               state=state.numbers[number_id],
                               declared={"on_delete": outputs.get("on_delete") or "retain"})

@@ -14,7 +14,7 @@ from ..compliance import ALLOWED_REGIONS_KEY
 from ..inputs import from_stack_entry
 from ..models import LiveNumber, StorageStatus
 from ..regions import InvalidRegion, describe, normalize_region
-from ..stackfile import Secure
+from ..stackfile import without_secrets
 
 COEXISTENCE_NOTE = ("shared with the WhatsApp Business app: adopted as it is; it can never be cut over "
                     "(Meta does not let it be deregistered through the API)")
@@ -111,9 +111,7 @@ def differences(found: Found, declared: Any, *, settings_flow: bool) -> list[str
     """How a declared entry and its live number differ, and what `pulumi up` would do about it."""
     assert found.live is not None
     live = found.live
-    if isinstance(declared, Mapping) and isinstance(declared.get("pin"), Secure):
-        declared = {**declared, "pin": "000000"}  # encrypted, so unknown here; only its presence matters
-    inputs, failures = from_stack_entry(found.number_id, declared)
+    inputs, failures = from_stack_entry(found.number_id, without_secrets(declared))
     if failures:
         return ["invalid declaration: " + "; ".join(map(str, failures))]
     diffs: list[str] = []
