@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .regions import DEFAULT, describe
+from .regions import describe
 
 
 class Step(str, Enum):

@@ -110,7 +110,7 @@ def test_import_write_then_plan_is_in_sync_and_up_adopts_every_number_with_zero_
     assert numbers[REGISTERED_BR] == {"region": "BR", "name": "Acme Brasil", "wabaId": DEMO_WABA_ID}
     assert numbers[OTHER_IDS[-1]] == {"region": "DE", "name": "Test Number 0204", "wabaId": OTHER_WABA}
     assert all("pin" not in entry for entry in numbers.values())
-    assert f"Wrote these entries to stacks/Pulumi.prod.yaml" in out
+    assert "Wrote these entries to stacks/Pulumi.prod.yaml" in out
 
     capsys.readouterr()
     plan = io.StringIO()

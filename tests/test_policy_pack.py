@@ -15,7 +15,6 @@ policy/.venv built from policy/requirements.txt, once, and rebuilt only when tha
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import empty_pb2, json_format, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from provider.regions import DEFAULT, REGIONS
 from emulator.seed import REGISTERED_BR

@@ -15,7 +15,7 @@ from emulator.seed import (
     UNREGISTERED,
 )
 from tests.calllog import post_edges
-from tests.engine import Engine, ProviderProcess, TYPE, urn
+from tests.engine import Engine, ProviderProcess, urn
 
 
 def config(emu, version="v25.0", **extra):

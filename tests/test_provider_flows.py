@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED, NO_STORAGE
-from tests.engine import Engine, Options, ProviderCallError, ProviderProcess, ResourceState, urn
+from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+from tests.engine import Engine, Options, ProviderCallError, ResourceState, urn
 
 POLICY = "whatsapp-local-storage:allowedRegions"
 
