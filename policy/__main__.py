@@ -10,7 +10,7 @@ pack's configuration) that returns the violation message or None:
 
 The pack is self-contained on purpose: Pulumi runs it from this directory in its own virtualenv
 (and ``pulumi policy publish`` ships only this directory), so it cannot import the project's
-``provider`` package. The region codes are repeated here; tests/test_policy_pack.py pins them to
+``provider`` package. The region codes are repeated here; tests/project/test_policy_pack.py pins them to
 provider/regions.py through the config schema the engine validates against.
 
 A value the engine does not know yet (during preview, an input computed from another resource's

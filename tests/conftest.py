@@ -8,13 +8,31 @@ test needs other tokens, a state file or a subprocess.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import pytest
 import requests
 
 from emulator.harness import Emulator, start_emulator
+from tests.graph_transport import appsecret_proof
+
+
+def _controller(session: pytest.Session) -> bool:
+    """The pytest-xdist controller, or a run without workers (not a worker)."""
+    return not hasattr(session.config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _controller(session):
+        from tests.reliability_report import clear_fault_rows
+
+        clear_fault_rows()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The fault table holds every worker's rows (each worker saved its own share)."""
+    if _controller(session):
+        from tests.reliability_report import merge_fault_rows
+
+        merge_fault_rows()
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +59,6 @@ def emulator(_emulator_server) -> Emulator:
 def emulator_keeps_storage(_emulator_keeps_storage_server) -> Emulator:
     _emulator_keeps_storage_server.reset("demo")
     return Emulator(_emulator_keeps_storage_server.url, _emulator_keeps_storage_server.token)
-
-
-def appsecret_proof(app_secret: str, token: str) -> str:
-    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
 class EmulatorHTTP:

@@ -4,7 +4,7 @@ Plans: enable, change, disable, from an unregistered number, and the v20 registe
 the reads, each mutating call and the read-back. Faults: transient errors, answers lost after the
 call was applied, dropped connections, permanent errors, and genuine client timeouts. Each case
 runs ``pulumi up --skip-preview`` through ``tests/engine.py`` with ``InProcessProvider`` standing in
-for the provider process, then re-runs once the fault is gone. ``tests/test_faults.py`` asserts on
+for the provider process, then re-runs once the fault is gone. ``tests/protocol/test_faults.py`` asserts on
 the rows; ``python -m tests.reliability_report --faults`` prints the table.
 """
 

@@ -8,6 +8,8 @@ would raise. Nothing private of the client is patched.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -72,3 +74,8 @@ def graph_session(handler: Callable[[requests.PreparedRequest], Answer]) -> tupl
 def path_of(request: requests.PreparedRequest) -> str:
     """``/v25.0/123/settings`` -> ``/123/settings``."""
     return "/" + urlsplit(request.url).path.strip("/").split("/", 1)[1]
+
+
+def appsecret_proof(app_secret: str, token: str) -> str:
+    """Meta's ``appsecret_proof``: HMAC-SHA256 of the token keyed by the app secret, lower-case hex."""
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()

@@ -14,7 +14,7 @@ matrix; the fault matrix is ``tests/fault_matrix.py``.
 - The bad-input matrix: inputs and configuration that must be refused at check or preflight,
   through the real engine protocol (``tests/engine.py``), with zero mutating calls.
 
-``tests/test_faults.py`` and ``tests/test_bad_input.py`` assert on these rows and write the tables
+``tests/protocol/test_faults.py`` and ``tests/protocol/test_bad_input.py`` assert on these rows and write the tables
 to ``tests/out/``. Print them without pytest:
 
     .venv/bin/python -m tests.reliability_report            # run both matrices, print both tables
@@ -28,6 +28,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import pickle
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -59,6 +61,7 @@ from tests.engine import Engine, ProviderCallError, Step  # noqa: E402
 
 OUT_DIR = ROOT / "tests" / "out"
 FAULT_TABLE = OUT_DIR / "fault_table.md"
+FAULT_ROWS = OUT_DIR / "fault_rows"  # one pickle per pytest-xdist worker, merged at the end
 BAD_INPUT_TABLE = OUT_DIR / "bad_input_table.md"
 PROJECT = "whatsapp-local-storage"
 DEFAULT = "DEFAULT"
@@ -349,6 +352,26 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def write_table(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def save_fault_rows(worker: str, rows: list) -> None:
+    """One worker's share of the fault matrix, for ``merge_fault_rows`` at the session's end."""
+    FAULT_ROWS.mkdir(parents=True, exist_ok=True)
+    (FAULT_ROWS / f"{worker}.pickle").write_bytes(pickle.dumps(rows))
+
+
+def clear_fault_rows() -> None:
+    shutil.rmtree(FAULT_ROWS, ignore_errors=True)
+
+
+def merge_fault_rows() -> int:
+    """Write the fault table from every worker's rows; returns how many rows it holds (0: none ran)."""
+    from tests.fault_matrix import render_fault_table
+
+    rows = [row for path in sorted(FAULT_ROWS.glob("*.pickle")) for row in pickle.loads(path.read_bytes())]
+    if rows:
+        write_table(FAULT_TABLE, render_fault_table(rows))
+    return len(rows)
 
 
 # --- command line --------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import requests
 # pytest-xdist: keep these tests on one worker: the README's commands start the emulator on the fixed port 8787.
 pytestmark = pytest.mark.xdist_group("port-8787")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 PORT = 8787
 

@@ -176,7 +176,7 @@ def test_business_account_listing_follows_paging_without_sending_the_token_in_th
     assert all("access_token" not in c["query"] for c in pages)
 
 
-# paging.next on another host or scheme: tests/test_graph_host.py (through a fake transport).
+# paging.next on another host or scheme: tests/provider/test_graph_host.py (through a fake transport).
 
 
 def test_a_rejected_token_never_appears_in_the_error(emulator):

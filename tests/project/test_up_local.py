@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UP_LOCAL = ROOT / "scripts" / "up-local"
 sys.path.insert(0, str(ROOT / "scripts"))
 import install_pulumi_cli  # noqa: E402  (scripts/ is not a package)

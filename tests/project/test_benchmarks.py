@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "benchmarks" / "run.py"
 
 
@@ -25,6 +25,11 @@ def sections() -> tuple[str, ...]:
     sys.modules.setdefault(spec.name, module)
     spec.loader.exec_module(module)
     return module.SECTIONS
+
+
+# The module's fixture runs `benchmarks/run.py --quick` once: keep its tests on one pytest-xdist worker, or each
+# worker that gets one of them runs it again.
+pytestmark = pytest.mark.xdist_group("benchmarks")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import requests
 from emulator.harness import start_emulator
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REGISTER = {"messaging_product": "whatsapp", "pin": DEMO_PIN}
 
 

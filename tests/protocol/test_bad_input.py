@@ -22,6 +22,11 @@ from tests.reliability_report import (
 )
 
 
+# The module's fixture runs the whole bad-input matrix once: keep its tests on one pytest-xdist worker, or each
+# worker that gets one of them runs it again.
+pytestmark = pytest.mark.xdist_group("bad-input")
+
+
 @pytest.fixture(scope="module")
 def bad_input_rows(_emulator_server) -> dict[str, BadInputRow]:
     """Runs the whole matrix once (on the session emulator, reset per entry) and writes the table."""

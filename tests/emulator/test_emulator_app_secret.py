@@ -11,13 +11,13 @@ import pytest
 
 from emulator.harness import start_emulator
 from emulator.seed import APP_SECRET_ENV, DEMO_PIN, DEMO_WABA_ID, REGISTERED_DEFAULT, UNREGISTERED
-from tests.conftest import appsecret_proof
+from tests.graph_transport import appsecret_proof
 
 SECRET = "s3cr3t-app-secret-for-tests"
 REGISTER = {"messaging_product": "whatsapp", "pin": DEMO_PIN}
 MISSING = "API calls from the server require an appsecret_proof argument"
 INVALID = "Invalid appsecret_proof provided in the API argument"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CALLS = {
     "read": ("GET", f"/{REGISTERED_DEFAULT}", {}),

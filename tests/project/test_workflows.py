@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / "examples").glob("*.yml"))
 BIN = Path(sys.executable).parent
 # How a job can get the Meta token: the secret by name, any secret by computed name or all of them.

@@ -24,7 +24,7 @@ from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 # pytest-xdist: keep these tests on one worker: the local stack points at the fixed port 8787.
 pytestmark = pytest.mark.xdist_group("port-8787")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL_URL = "http://127.0.0.1:8787"
 
 

@@ -148,4 +148,4 @@ def test_a_timeout_and_a_dropped_connection_are_not_unreachable_hosts(emulator):
     assert caught.value.reason == "dropped" and not caught.value.unreachable
 
 
-# The redaction of proxy credentials in a transport error: tests/test_client.py.
+# The redaction of proxy credentials in a transport error: tests/provider/test_client.py.

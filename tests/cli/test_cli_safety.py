@@ -3,7 +3,7 @@ an unreachable Graph host reported once, progress on stderr, --version, exit cod
 verify on a verified number, the stack file's spelling in refusals, invalid entries that stop
 the whole stack.
 
-Driven like tests/test_cli.py: `provider.cli.main([...])` in-process with a temporary project.
+Driven like tests/cli/test_cli.py: `provider.cli.main([...])` in-process with a temporary project.
 """
 
 from __future__ import annotations
@@ -25,16 +25,7 @@ from emulator.seed import (
 )
 from provider import __version__, cli
 from provider import progress
-from tests.test_cli import (  # noqa: F401 (fixtures)
-    IN_SYNC,
-    LOCAL_NUMBERS,
-    _no_whatsapp_env,
-    iso,
-    mutating_calls,
-    project,
-    run,
-    state_export,
-)
+from tests.cli.support import IN_SYNC, LOCAL_NUMBERS, iso, mutating_calls, run, state_export
 
 
 # -- GitOps safety: JSON on failure, state ownership, unreachable host, progress, help ------------

@@ -9,7 +9,7 @@ import dill
 
 from tests.engine import ROOT, capture_resource, provider_blob
 
-SAVED_V1 = (Path(__file__).parent / "data" / "provider_blob_v1.b64").read_text().strip()
+SAVED_V1 = (Path(__file__).parents[1] / "data" / "provider_blob_v1.b64").read_text().strip()
 
 _UNPICKLE = r"""
 import base64, sys

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import io
 import json
-import os
 import re
 from pathlib import Path
 
@@ -44,12 +43,6 @@ NUMBERS_KEY = "whatsapp-local-storage:phoneNumbers"
 ADOPTABLE = {REGISTERED_DEFAULT, REGISTERED_BR, COEXISTENCE, *OTHER_IDS}
 
 
-@pytest.fixture(autouse=True)
-def _no_whatsapp_env(monkeypatch):
-    for var in [v for v in os.environ if v.startswith("WHATSAPP_")]:
-        monkeypatch.delenv(var)
-
-
 @pytest.fixture
 def two_accounts(emulator):
     """The demo account (6 numbers) and a second one with 205 registered numbers in DE."""
@@ -59,15 +52,8 @@ def two_accounts(emulator):
     return emulator
 
 
-@pytest.fixture
-def project(tmp_path):
-    (tmp_path / "Pulumi.yaml").write_text("name: whatsapp-local-storage\nruntime: python\nstackConfigDir: stacks\n")
-    (tmp_path / "stacks").mkdir()
-    return tmp_path
-
-
-def stack_file(project: Path, text: str, stack: str = "prod") -> Path:
-    path = project / "stacks" / f"Pulumi.{stack}.yaml"
+def stack_file(project_dir: Path, text: str, stack: str = "prod") -> Path:
+    path = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
     path.write_text(text)
     return path
 
@@ -77,10 +63,10 @@ def connection(emu) -> str:
             "  whatsapp:apiVersion: v25.0\n")
 
 
-def run_import(project: Path, *args: str, stack: str = "prod", wabas=(DEMO_WABA_ID, OTHER_WABA)):
+def run_import(project_dir: Path, *args: str, stack: str = "prod", wabas=(DEMO_WABA_ID, OTHER_WABA)):
     out, err = io.StringIO(), io.StringIO()
     argv = ["import", "--stack", stack, *[a for w in wabas for a in ("--waba-id", w)], *args,
-            "--project-dir", str(project)]
+            "--project-dir", str(project_dir)]
     code = cli.main(argv, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
@@ -97,10 +83,10 @@ def methods(emu) -> set[str]:
 
 
 def test_import_write_then_plan_is_in_sync_and_up_adopts_every_number_with_zero_mutating_calls(
-        two_accounts, project, capsys):
+        two_accounts, project_dir, capsys):
     emu = two_accounts
-    path = stack_file(project, connection(emu))
-    code, out, _ = run_import(project, "--write")
+    path = stack_file(project_dir, connection(emu))
+    code, out, _ = run_import(project_dir, "--write")
     assert code == 0, out
     assert methods(emu) == {"GET"}
     listing = [c for c in emu.calls() if c["path"].endswith("/phone_numbers")]
@@ -114,7 +100,7 @@ def test_import_write_then_plan_is_in_sync_and_up_adopts_every_number_with_zero_
 
     capsys.readouterr()
     plan = io.StringIO()
-    assert cli.main(["plan", "--stack", "prod", "--format", "json", "--project-dir", str(project)], out=plan) == 0
+    assert cli.main(["plan", "--stack", "prod", "--format", "json", "--project-dir", str(project_dir)], out=plan) == 0
     report = json.loads(plan.getvalue())
     assert {n["phone_number_id"]: n["status"] for n in report["numbers"]} == {i: "in_sync" for i in ADOPTABLE}
 
@@ -132,16 +118,16 @@ def test_import_write_then_plan_is_in_sync_and_up_adopts_every_number_with_zero_
     assert methods(emu) == {"GET"}
 
 
-def test_a_hand_written_comment_in_an_existing_stack_file_survives_write(two_accounts, project):
+def test_a_hand_written_comment_in_an_existing_stack_file_survives_write(two_accounts, project_dir):
     before = (connection(two_accounts)
               + "  # Numbers are reviewed by the payments team before every change.\n"
               + f"  {NUMBERS_KEY}:\n"
               + f"    \"{REGISTERED_BR}\":   # Brazil: do not move, contract BR-7\n"
               + "      region: BR\n      pin:\n        secure: v1:abcdef\n"
               + "  whatsapp:maxConcurrentCutovers: 1  # one number offline at a time\n")
-    path = stack_file(project, "# Production numbers. Owner: platform team.\n" + before)
+    path = stack_file(project_dir, "# Production numbers. Owner: platform team.\n" + before)
     original = path.read_text()
-    code, _, _ = run_import(project, "--write")
+    code, _, _ = run_import(project_dir, "--write")
     assert code == 0
     after = path.read_text()
     removed = [line for line in difflib.ndiff(original.splitlines(), after.splitlines()) if line.startswith("- ")]
@@ -156,10 +142,10 @@ def test_a_hand_written_comment_in_an_existing_stack_file_survives_write(two_acc
 # -- what is proposed ----------------------------------------------------------------------------
 
 
-def test_numbers_that_must_not_be_adopted_as_they_are_stay_out_with_the_reason(emulator, project):
+def test_numbers_that_must_not_be_adopted_as_they_are_stay_out_with_the_reason(emulator, project_dir):
     emulator.add_number(id="200000000000009", settings={"storage_configuration": {"status": "SOMETHING_NEW"}})
-    stack_file(project, connection(emulator))
-    code, out, _ = run_import(project, "--format", "json", wabas=(DEMO_WABA_ID,))
+    stack_file(project_dir, connection(emulator))
+    code, out, _ = run_import(project_dir, "--format", "json", wabas=(DEMO_WABA_ID,))
     assert code == 0
     data = json.loads(out)
     reasons = {item["phone_number_id"]: " ".join(item["reasons"]) for item in data["left_out"]}
@@ -173,11 +159,11 @@ def test_numbers_that_must_not_be_adopted_as_they_are_stay_out_with_the_reason(e
     assert data["written"] is False and data["exit_code"] == 0 and data["error"] is None
 
 
-def test_declared_numbers_are_never_changed_and_their_differences_are_listed(emulator, project):
-    path = stack_file(project, connection(emulator) + f"  {NUMBERS_KEY}:\n"
+def test_declared_numbers_are_never_changed_and_their_differences_are_listed(emulator, project_dir):
+    path = stack_file(project_dir, connection(emulator) + f"  {NUMBERS_KEY}:\n"
                       f"    \"{REGISTERED_DEFAULT}\": {{region: BR, name: mine, wabaId: \"{OTHER_WABA}\"}}\n"
                       f"    {REGISTERED_BR}:\n      region: BR\n")
-    code, out, _ = run_import(project, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
+    code, out, _ = run_import(project_dir, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
     assert code == 0
     data = json.loads(out)
     numbers = declared(path)
@@ -193,19 +179,19 @@ def test_declared_numbers_are_never_changed_and_their_differences_are_listed(emu
     ]
 
 
-def test_numbers_outside_allowed_regions_are_flagged_and_left_out(two_accounts, project):
-    path = stack_file(project, connection(two_accounts) + "  whatsapp-local-storage:allowedRegions: [DE, BR]\n")
-    code, out, _ = run_import(project, "--write")
+def test_numbers_outside_allowed_regions_are_flagged_and_left_out(two_accounts, project_dir):
+    path = stack_file(project_dir, connection(two_accounts) + "  whatsapp-local-storage:allowedRegions: [DE, BR]\n")
+    code, out, _ = run_import(project_dir, "--write")
     assert code == 0
     assert set(declared(path)) == {REGISTERED_BR, *OTHER_IDS}
     assert f"#   {REGISTERED_DEFAULT}  +1 555-0100  Acme Support\n#     - POLICY: its live storage DEFAULT" in out
     assert "outside whatsapp-local-storage:allowedRegions (BR, DE)" in out
 
 
-def test_it_never_writes_a_pin_and_prints_the_commands_still_needed(emulator, project):
-    path = stack_file(project, connection(emulator) + f"  {NUMBERS_KEY}:\n"
+def test_it_never_writes_a_pin_and_prints_the_commands_still_needed(emulator, project_dir):
+    path = stack_file(project_dir, connection(emulator) + f"  {NUMBERS_KEY}:\n"
                       f"    \"{REGISTERED_BR}\":\n      region: BR\n      pin: \"{DEMO_PIN}\"\n")
-    code, out, _ = run_import(project, "--write", wabas=(DEMO_WABA_ID,))
+    code, out, _ = run_import(project_dir, "--write", wabas=(DEMO_WABA_ID,))
     assert code == 0
     assert path.read_text().count(DEMO_PIN) == 1
     for number_id in (REGISTERED_DEFAULT, COEXISTENCE):
@@ -218,10 +204,10 @@ def test_it_never_writes_a_pin_and_prints_the_commands_still_needed(emulator, pr
 # -- printing and writing ---------------------------------------------------------------------------
 
 
-def test_without_write_it_prints_yaml_on_stdout_progress_on_stderr_and_leaves_the_file(two_accounts, project):
-    path = stack_file(project, connection(two_accounts))
+def test_without_write_it_prints_yaml_on_stdout_progress_on_stderr_and_leaves_the_file(two_accounts, project_dir):
+    path = stack_file(project_dir, connection(two_accounts))
     original = path.read_bytes()
-    code, out, err = run_import(project)
+    code, out, err = run_import(project_dir)
     assert code == 0
     assert path.read_bytes() == original
     assert set(yaml.safe_load(out)["config"][NUMBERS_KEY]) == ADOPTABLE
@@ -231,12 +217,12 @@ def test_without_write_it_prints_yaml_on_stdout_progress_on_stderr_and_leaves_th
     assert two_accounts.token not in out + err
 
 
-def test_a_missing_stack_file_is_created_and_the_stack_init_command_printed(emulator, project, monkeypatch):
+def test_a_missing_stack_file_is_created_and_the_stack_init_command_printed(emulator, project_dir, monkeypatch):
     monkeypatch.setenv("WHATSAPP_GRAPH_API_URL", emulator.url)
     monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", emulator.token)
-    code, out, _ = run_import(project, "--write", stack="acme/whatsapp/eu", wabas=(DEMO_WABA_ID,))
+    code, out, _ = run_import(project_dir, "--write", stack="acme/whatsapp/eu", wabas=(DEMO_WABA_ID,))
     assert code == 0
-    path = project / "stacks" / "Pulumi.eu.yaml"
+    path = project_dir / "stacks" / "Pulumi.eu.yaml"
     assert set(declared(path)) == {REGISTERED_DEFAULT, REGISTERED_BR, COEXISTENCE}
     assert emulator.token not in path.read_text()
     assert "Wrote these entries to stacks/Pulumi.eu.yaml (created)" in out
@@ -244,11 +230,11 @@ def test_a_missing_stack_file_is_created_and_the_stack_init_command_printed(emul
     assert "'phoneNumbers[\"106540352242922\"].pin' --stack acme/whatsapp/eu\n" in out
 
 
-def test_nothing_to_add_exits_0_and_leaves_the_file_untouched(emulator, project):
-    path = stack_file(project, connection(emulator))
-    assert run_import(project, "--write", wabas=(DEMO_WABA_ID,))[0] == 0
+def test_nothing_to_add_exits_0_and_leaves_the_file_untouched(emulator, project_dir):
+    path = stack_file(project_dir, connection(emulator))
+    assert run_import(project_dir, "--write", wabas=(DEMO_WABA_ID,))[0] == 0
     written = path.read_bytes()
-    code, out, _ = run_import(project, "--write", wabas=(DEMO_WABA_ID,))
+    code, out, _ = run_import(project_dir, "--write", wabas=(DEMO_WABA_ID,))
     assert code == 0 and "Nothing to add" in out
     assert path.read_bytes() == written
 
@@ -296,10 +282,10 @@ def test_the_file_is_not_replaced_when_it_changed_while_the_numbers_were_read(tm
 # -- bad input -------------------------------------------------------------------------------------
 
 
-def test_a_stack_file_that_is_not_yaml_stops_it_before_any_call(emulator, project):
-    path = stack_file(project, connection(emulator) + "  broken: [unclosed\n")
+def test_a_stack_file_that_is_not_yaml_stops_it_before_any_call(emulator, project_dir):
+    path = stack_file(project_dir, connection(emulator) + "  broken: [unclosed\n")
     original = path.read_bytes()
-    code, out, _ = run_import(project, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
+    code, out, _ = run_import(project_dir, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
     assert code == 2
     data = json.loads(out)
     assert data["exit_code"] == 2 and "is not valid YAML" in data["error"]
@@ -307,22 +293,22 @@ def test_a_stack_file_that_is_not_yaml_stops_it_before_any_call(emulator, projec
     assert path.read_bytes() == original
 
 
-def test_an_invisible_business_account_names_the_id_and_the_missing_permission(emulator, project):
-    path = stack_file(project, connection(emulator))
-    code, out, err = run_import(project, "--write", wabas=(DEMO_WABA_ID, "999999999999999"))
+def test_an_invisible_business_account_names_the_id_and_the_missing_permission(emulator, project_dir):
+    path = stack_file(project_dir, connection(emulator))
+    code, out, err = run_import(project_dir, "--write", wabas=(DEMO_WABA_ID, "999999999999999"))
     assert code == 1 and out == ""
     assert "999999999999999" in err and "whatsapp_business_management" in err
     assert "Graph error 100/33" in err
     assert declared(path) == {}  # nothing written when an account cannot be listed
-    code, out, _ = run_import(project, "--format", "json", wabas=("999999999999999",))
+    code, out, _ = run_import(project_dir, "--format", "json", wabas=("999999999999999",))
     assert code == 1 and json.loads(out)["exit_code"] == 1
 
 
-def test_a_rejected_token_is_one_json_error_that_never_shows_the_token(emulator, project):
+def test_a_rejected_token_is_one_json_error_that_never_shows_the_token(emulator, project_dir):
     token = "EAAG-not-a-token-the-emulator-accepts-1234"
-    path = stack_file(project, connection(emulator).replace(emulator.token, token))
+    path = stack_file(project_dir, connection(emulator).replace(emulator.token, token))
     original = path.read_bytes()
-    code, out, err = run_import(project, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
+    code, out, err = run_import(project_dir, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
     assert code == 1
     data = json.loads(out)  # one document
     assert data["exit_code"] == 1 and "access token was rejected" in data["error"]
@@ -330,10 +316,10 @@ def test_a_rejected_token_is_one_json_error_that_never_shows_the_token(emulator,
     assert path.read_bytes() == original
 
 
-def test_a_number_whose_storage_cannot_be_read_is_an_error_and_the_others_are_written(emulator, project):
-    path = stack_file(project, connection(emulator))
+def test_a_number_whose_storage_cannot_be_read_is_an_error_and_the_others_are_written(emulator, project_dir):
+    path = stack_file(project_dir, connection(emulator))
     emulator.fault("GET", f"/{REGISTERED_BR}/settings", code=100, subcode=33, count=None)
-    code, out, _ = run_import(project, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
+    code, out, _ = run_import(project_dir, "--write", "--format", "json", wabas=(DEMO_WABA_ID,))
     assert code == 1
     data = json.loads(out)
     assert [e["phone_number_id"] for e in data["errors"]] == [REGISTERED_BR]
@@ -342,8 +328,8 @@ def test_a_number_whose_storage_cannot_be_read_is_an_error_and_the_others_are_wr
 
 @pytest.mark.parametrize("argv", [["--stack", "prod"], ["--stack", "prod", "--waba-id", "12ab"],
                                   ["--waba-id", "1"], ["--stack", "prod", "--waba-id", "1", "--format", "csv"]])
-def test_usage_errors_exit_2(argv, project, capsys):
-    assert cli.main(["import", *argv, "--project-dir", str(project)]) == 2
+def test_usage_errors_exit_2(argv, project_dir, capsys):
+    assert cli.main(["import", *argv, "--project-dir", str(project_dir)]) == 2
     assert "usage:" in capsys.readouterr().err
 
 
@@ -368,32 +354,32 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_a_read_that_stops_the_import_ends_the_live_counter_before_the_error(emulator, project):
+def test_a_read_that_stops_the_import_ends_the_live_counter_before_the_error(emulator, project_dir):
     """On a terminal the counter is a line without its newline; the error must not run on after it."""
-    stack_file(project, connection(emulator))
+    stack_file(project_dir, connection(emulator))
     emulator.fault("GET", f"/{REGISTERED_BR}/settings", status=401, code=190, count=None)
     err = _Terminal()
-    argv = ["import", "--stack", "prod", "--waba-id", DEMO_WABA_ID, "--project-dir", str(project)]
+    argv = ["import", "--stack", "prod", "--waba-id", DEMO_WABA_ID, "--project-dir", str(project_dir)]
     assert cli.main(argv, out=io.StringIO(), err=err) == 1
     said = err.getvalue()
     assert "\rreading storage: " in said
     assert "\npython -m provider import: error: " in said, said
 
 
-def test_write_refuses_when_pulumi_yaml_declares_the_numbers_before_any_call(emulator, project):
+def test_write_refuses_when_pulumi_yaml_declares_the_numbers_before_any_call(emulator, project_dir):
     """Pulumi takes a stack file's value of a key instead of Pulumi.yaml's, whole: writing a
     phoneNumbers map into the stack file would drop the numbers Pulumi.yaml declares, and the next
     `pulumi up` would delete their resources (taking on_delete=disable numbers offline)."""
-    (project / "Pulumi.yaml").write_text(
+    (project_dir / "Pulumi.yaml").write_text(
         "name: whatsapp-local-storage\nruntime: python\nstackConfigDir: stacks\nconfig:\n"
         "  phoneNumbers:\n    value:\n"
         f'      "{REGISTERED_DEFAULT}": {{region: DEFAULT, onDelete: disable}}\n')
-    path = stack_file(project, connection(emulator))
+    path = stack_file(project_dir, connection(emulator))
     original = path.read_bytes()
-    code, out, err = run_import(project, "--write", wabas=(DEMO_WABA_ID,))
+    code, out, err = run_import(project_dir, "--write", wabas=(DEMO_WABA_ID,))
     assert code == 2, out + err
     assert "Pulumi.yaml" in err and NUMBERS_KEY in err and "stacks/Pulumi.prod.yaml" in err
     assert path.read_bytes() == original
     assert emulator.calls() == []
-    code, out, _ = run_import(project, wabas=(DEMO_WABA_ID,))  # printing only is fine
+    code, out, _ = run_import(project_dir, wabas=(DEMO_WABA_ID,))  # printing only is fine
     assert code == 0 and REGISTERED_BR in out

@@ -27,20 +27,21 @@ from tests.fault_matrix import (
     FaultCase,
     FaultRow,
     fault_cases,
-    render_fault_table,
     run_fault_case,
     timeout_cases,
 )
-from tests.reliability_report import DEFAULT, FAULT_TABLE, engine_config, registered, storage_of, write_table
+from tests.reliability_report import DEFAULT, engine_config, registered, save_fault_rows, storage_of
 
 _ROWS: list[FaultRow] = []
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _write_fault_table():
+def _save_fault_rows(worker_id):
+    """Each pytest-xdist worker runs part of the matrix: it saves its rows, and the session's end
+    (tests/conftest.py) merges every worker's rows into one table."""
     yield
     if _ROWS:
-        write_table(FAULT_TABLE, render_fault_table(_ROWS))
+        save_fault_rows(worker_id, _ROWS)
 
 
 def _post_kinds(row: FaultRow) -> Counter:

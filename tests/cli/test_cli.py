@@ -7,16 +7,12 @@ local` as a subprocess against a subprocess emulator, with the repository's own 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
-import yaml
 
 from emulator.harness import start_emulator
 from emulator.seed import (
@@ -27,78 +23,8 @@ from emulator.seed import (
     REGISTERED_DEFAULT,
     UNREGISTERED,
 )
-from provider import __version__, cli
-
-ROOT = Path(__file__).resolve().parent.parent
-TYPE = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
-MUTATING = ("register", "deregister", "settings", "request_code", "verify_code")
-
-# The local stack's declarations: registered numbers as they are, the unregistered one to IN.
-LOCAL_NUMBERS = {
-    REGISTERED_DEFAULT: {"region": "DEFAULT", "pin": "123456", "name": "acme-support"},
-    REGISTERED_BR: {"region": "BR", "pin": "123456", "name": "acme-brasil"},
-    UNREGISTERED: {"region": "IN", "pin": "123456", "name": "acme-india"},
-}
-IN_SYNC = {
-    REGISTERED_DEFAULT: {"region": "DEFAULT", "pin": "123456"},
-    REGISTERED_BR: {"region": "BR", "pin": "123456"},
-}
-
-
-@pytest.fixture(autouse=True)
-def _no_whatsapp_env(monkeypatch):
-    for var in [v for v in os.environ if v.startswith("WHATSAPP_")]:
-        monkeypatch.delenv(var)
-
-
-@pytest.fixture
-def project(tmp_path, emulator):
-    """write(numbers, stack=..., **config overrides) -> the project directory."""
-    (tmp_path / "Pulumi.yaml").write_text("name: whatsapp-local-storage\nruntime: python\nstackConfigDir: stacks\n")
-    (tmp_path / "stacks").mkdir()
-
-    def write(numbers, stack="test", **overrides):
-        config = {
-            "whatsapp:graphApiUrl": emulator.url,
-            "whatsapp:accessToken": emulator.token,
-            "whatsapp:apiVersion": "v25.0",
-            "whatsapp-local-storage:phoneNumbers": numbers,
-        }
-        config.update({k.replace("__", ":"): v for k, v in overrides.items()})
-        config = {k: v for k, v in config.items() if v is not None}
-        (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
-        return tmp_path
-
-    return write
-
-
-def run(*argv: str, project_dir: Path | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    args = list(argv) + (["--project-dir", str(project_dir)] if project_dir else [])
-    code = cli.main(args, out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def mutating_calls(emulator) -> list[dict]:
-    return [c for c in emulator.calls() if c["method"] == "POST"]
-
-
-def state_export(resources: dict[str, dict], *, stack: str = "test", project: str = "whatsapp-local-storage",
-                 modified: str | None = None) -> dict:
-    """A `pulumi stack export` document of `stack` in `project` with one resource per number."""
-    return {"version": 3, "deployment": {"resources": [
-        {"urn": f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}",
-         "type": "pulumi:pulumi:Stack", "custom": False},
-        *({"urn": f"urn:pulumi:{stack}::{project}::{TYPE}::{number_id}", "custom": True,
-           "id": number_id, "type": TYPE, "outputs": {"phone_number_id": number_id, **outputs},
-           **({"modified": modified} if modified else {})}
-          for number_id, outputs in resources.items()),
-    ]}}
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
+from provider import __version__
+from tests.cli.support import IN_SYNC, LOCAL_NUMBERS, ROOT, iso, mutating_calls, run, state_export
 
 # -- plan ---------------------------------------------------------------------------------------
 

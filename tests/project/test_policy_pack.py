@@ -31,12 +31,12 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from provider.regions import DEFAULT, REGIONS
 from emulator.seed import REGISTERED_BR
 from tests.engine import capture_resource
-from tests.test_program import numbers_config, run_program
+from tests.project.program import numbers_config, run_program
 
 # pytest-xdist: keep these tests on one worker: one worker builds policy/.venv; two building it at once would race.
 pytestmark = pytest.mark.xdist_group("policy-venv")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policy"
 VENV = PACK / ".venv"
 STAMP = VENV / "requirements.sha256"

@@ -1,6 +1,6 @@
 """The compliance policy in `plan` and `drift`, and `report`, the evidence snapshot for auditors.
 
-Driven like tests/test_cli.py: `provider.cli.main([...])` in-process, with a temporary project
+Driven like tests/cli/test_cli.py: `provider.cli.main([...])` in-process, with a temporary project
 whose stack file points at the emulator.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from emulator.seed import NO_STORAGE, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from provider.cli.evidence import CSV_COLUMNS
-from tests.test_cli import IN_SYNC, _no_whatsapp_env, iso, project, run, state_export  # noqa: F401 (fixtures)
+from tests.cli.support import IN_SYNC, iso, run, state_export
 
 POLICY = "whatsapp-local-storage__allowedRegions"
 

@@ -22,7 +22,7 @@ NUMBER = "106540352242922"
 WABA = "102290129340398"
 
 
-def config(**values) -> ProviderConfig:
+def provider_config(**values) -> ProviderConfig:
     return ProviderConfig.parse({"access_token": TOKEN, "app_secret": APP_SECRET, **values}, env={})
 
 
@@ -57,7 +57,7 @@ def every_call(client: GraphClient) -> None:
 
 def test_every_call_carries_one_appsecret_proof_of_the_token():
     session, fake = graph_session(meta)
-    every_call(GraphClient(config(), session=session))
+    every_call(GraphClient(provider_config(), session=session))
     assert len(fake.requests) == 12  # read() is two requests; the listing two pages
     for request in fake.requests:
         query = query_of(request)
@@ -99,7 +99,7 @@ def test_the_stack_app_secret_wins_over_the_environment_with_one_notice(capsys, 
 
 
 def test_the_secret_and_the_proof_appear_in_no_repr_pickle_or_error():
-    cfg = config()
+    cfg = provider_config()
     session, _ = graph_session(lambda r: graph_error(190, f"Invalid token {TOKEN} proof {PROOF} secret {APP_SECRET}",
                                                      status=401))
     client = GraphClient(cfg, session=session)
@@ -135,7 +135,7 @@ def test_metas_proof_refusal_becomes_a_typed_error_naming_the_fix(message, confi
 
 def test_other_invalid_parameter_errors_stay_invalid_parameter():
     session, _ = graph_session(lambda r: graph_error(100, "(#100) Param pin must be 6 digits"))
-    client = GraphClient(config(), session=session, retry=RetryPolicy(attempts=1))
+    client = GraphClient(provider_config(), session=session, retry=RetryPolicy(attempts=1))
     with pytest.raises(errors.InvalidParameter) as caught:
         client.set_pin(NUMBER, "12345")
     assert not isinstance(caught.value, errors.AppSecretProofRejected)
