@@ -113,9 +113,10 @@ def test_a_numbers_own_windows_win_over_the_stacks(emulator, tmp_path):
 
 
 def test_destroy_with_on_delete_disable_waits_for_the_window_too(emulator, tmp_path):
+    """destroy runs no program: the windows come from the resource's stored outputs."""
     clock = Clock(tmp_path / "now", WEDNESDAY_NOON)
-    eng = engine(emulator, clock, [WINDOW])
-    adopted(eng, {"n": res(REGISTERED_BR, "BR", on_delete="disable")})
+    eng = engine(emulator, clock)
+    adopted(eng, {"n": res(REGISTERED_BR, "BR", on_delete="disable", cutover_windows=[WINDOW])})
     emulator.clear_calls()
 
     steps = eng.destroy()
