@@ -269,7 +269,7 @@ def parse_windows(value: Any, *, setting: str = SETTING, today: date) -> Windows
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass  # one window written as plain text: a list of one
     if isinstance(value, str):
         value = [value]

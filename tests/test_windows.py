@@ -11,13 +11,14 @@ DST facts used (tz database, 2026-2027):
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from provider import clock
 from provider.errors import ConfigurationError
-from provider.windows import WindowError, parse_window, parse_windows, state
+from provider.windows import DAYS, WindowError, parse_window, parse_windows, state
 
 TODAY = date(2026, 1, 1)
 
@@ -208,3 +209,32 @@ def test_malformed_windows_stop_the_program_before_any_resource_with_every_probl
     message = result["error"]["message"]
     assert "cutoverWindows[0]: Sun 02:00-04:00 Europe/Berlin opens at a time the clocks skip" in message
     assert f'phoneNumbers["{REGISTERED_BR}"].cutover_windows' in message and "'Mars/Base' is not an IANA" in message
+
+
+# -- properties over zones with odd clock changes -----------------------------------------------
+
+ZONES = ("Europe/Berlin", "America/Santiago", "Asia/Kolkata", "Australia/Lord_Howe", "America/New_York",
+         "Pacific/Chatham", "UTC")
+
+
+@settings(max_examples=300, deadline=None)
+@given(weekday=st.integers(0, 6), opens=st.integers(0, 1439), length=st.integers(1, 1440),
+       zone=st.sampled_from(ZONES), offset=st.integers(0, 3 * 365 * 24 * 3600))
+def test_the_next_opening_is_the_windows_own_wall_time_and_later_than_now(weekday, opens, length, zone, offset):
+    closes = (opens + length) % 1440 or 1440
+    if closes == opens:
+        return
+    text = f"{DAYS[weekday]} {opens // 60:02d}:{opens % 60:02d}-{closes // 60:02d}:{closes % 60:02d} {zone}"
+    try:
+        [window] = parse_windows([text], today=TODAY)
+    except WindowError as exc:
+        assert "clocks skip" in str(exc)
+        return
+    now = at("2026-01-01T00:00:00Z") + timedelta(seconds=offset)
+    where = state([window], now)
+    assert where.next is not None and where.next.opens > now
+    local = where.next.opens.astimezone(window.tz)
+    assert (local.weekday(), local.hour * 60 + local.minute) == (weekday, opens), "opens at its own wall time"
+    assert state([window], where.next.opens).inside, "the opening instant is inside"
+    if where.current is not None:
+        assert where.current.opens <= now < where.current.closes
