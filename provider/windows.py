@@ -150,6 +150,11 @@ def format_local(moment: datetime, tz: ZoneInfo) -> str:
     return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}, {tz.key}"
 
 
+def _shown(text: str) -> str:
+    """A value for an error message: quoted, escaped, and cut short."""
+    return repr(text[:60]) + ("..." if len(text) > 60 else "")
+
+
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -198,7 +203,7 @@ def _zone(name: str) -> str:
             pass
     near = [zone for zone in _zones() if zone.lower() == name.lower()]
     hint = f" (did you mean {near[0]}?)" if near else " such as Europe/Berlin, America/Santiago or UTC"
-    raise WindowError(f"{name!r} is not an IANA time zone name{hint}")
+    raise WindowError(f"{_shown(name)} is not an IANA time zone name{hint}")
 
 
 def _day(text: str) -> int:
@@ -206,7 +211,7 @@ def _day(text: str) -> int:
     for index, (short, full) in enumerate(zip(DAYS, _FULL_DAYS)):
         if lowered in (short.lower(), full):
             return index
-    raise WindowError(f"{text!r} is not a day; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
+    raise WindowError(f"{_shown(text)} is not a day; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
 
 
 def _minutes(text: str, *, closing: bool) -> int:
@@ -227,14 +232,14 @@ def parse_window(text: Any, *, today: date) -> Window:
         raise WindowError(f"must be text such as \"Sun 03:00-05:00 Europe/Berlin\", got {type(text).__name__}")
     match = _FORM.fullmatch(text.strip())
     if match is None:
-        raise WindowError(f"{text!r} is not a window: write \"<day> <HH:MM>-<HH:MM> <IANA time zone>\", "
+        raise WindowError(f"{_shown(text)} is not a window: write \"<day> <HH:MM>-<HH:MM> <IANA time zone>\", "
                           "e.g. \"Sun 03:00-05:00 Europe/Berlin\" (a closing time before the opening time "
                           "crosses midnight)")
     weekday = _day(match["day"])
     opens = _minutes(match["opens"], closing=False)
     closes = _minutes(match["closes"], closing=True)
     if closes == opens:
-        raise WindowError(f"{text!r} opens and closes at the same time; to allow cutovers at any time, remove "
+        raise WindowError(f"{_shown(text)} opens and closes at the same time; to allow cutovers at any time, remove "
                           f"{SETTING}")
     window = Window(weekday, opens, closes, _zone(match["zone"]))
     _check_opening_exists(window, today)
