@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +23,10 @@ OUTSIDE, INSIDE = "2026-12-09T12:00:00Z", "2026-12-13T02:30:00Z"
 NEXT = "next opening 2026-12-13T02:00:00Z (Sun 2026-12-13 03:00 CET, Europe/Berlin)"
 
 
-@pytest.fixture(autouse=True)
-def _no_whatsapp_env(monkeypatch):
-    for var in [v for v in os.environ if v.startswith("WHATSAPP_")]:
-        monkeypatch.delenv(var)
-
-
 @pytest.fixture
-def stack(tmp_path, emulator):
+def stack(project_dir, emulator):
     """write(numbers, windows) -> the project directory of a stack `test` pointing at the emulator."""
-    (tmp_path / "Pulumi.yaml").write_text("name: whatsapp-local-storage\nruntime: python\nstackConfigDir: stacks\n")
-    (tmp_path / "stacks").mkdir()
+    tmp_path = project_dir
 
     def write(numbers: dict[str, Any], windows: Any = None) -> Path:
         config: dict[str, Any] = {"whatsapp:graphApiUrl": emulator.url, "whatsapp:accessToken": emulator.token,
