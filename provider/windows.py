@@ -230,6 +230,12 @@ def parse_window(text: Any, *, today: date) -> Window:
     """
     if not isinstance(text, str):
         raise WindowError(f"must be text such as \"Sun 03:00-05:00 Europe/Berlin\", got {type(text).__name__}")
+    return _parse(text, today)
+
+
+@lru_cache(maxsize=512)
+def _parse(text: str, today: date) -> Window:
+    """Cached: check, diff and update each read a number's windows, and the DST scan is ~500 dates."""
     match = _FORM.fullmatch(text.strip())
     if match is None:
         raise WindowError(f"{_shown(text)} is not a window: write \"<day> <HH:MM>-<HH:MM> <IANA time zone>\", "

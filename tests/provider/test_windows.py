@@ -15,8 +15,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from provider import clock
+from provider import clock, planner
 from provider.errors import ConfigurationError
+from provider.models import LiveNumber, PhoneNumberNode, StorageConfiguration
+from provider.safety import Desired, preflight
 from provider.windows import DAYS, WindowError, parse_window, parse_windows, state
 
 TODAY = date(2026, 1, 1)
@@ -198,3 +200,36 @@ def test_the_next_opening_is_the_windows_own_wall_time_and_later_than_now(weekda
     assert state([window], where.next.opens).inside, "the opening instant is inside"
     if where.current is not None:
         assert where.current.opens <= now < where.current.closes
+
+
+# -- the safety rule: which plans the windows restrict ------------------------------------------
+
+
+def _preflight(live_region: str | None, registered: bool, declared: str, windows, now: str) -> list[str]:
+    storage = ({"status": "DEFAULT"} if live_region == "DEFAULT" else
+               {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": live_region})
+    number = LiveNumber(node=PhoneNumberNode(id="1", platform_type="CLOUD_API" if registered else "NOT_APPLICABLE",
+                                             code_verification_status="VERIFIED"),
+                        storage=StorageConfiguration.model_validate(storage))
+    plan = planner.plan("1", planner.LiveState(number.registered, number.region), declared, settings_flow=True,
+                        enforce_pin=True)
+    parsed = None if windows is None else parse_windows(windows, today=TODAY)
+    problems = preflight(plan, number, Desired(declared, "123456", True, windows=parsed), prior_calls=[],
+                         now=at(now), breaker=None)
+    return [p.rule.value for p in problems]
+
+
+@pytest.mark.parametrize("live_region, registered, declared, windows, now, rules", [
+    # a cutover (set_pin -> deregister -> settings -> register): only inside a window
+    ("BR", True, "IN", ["Sun 03:00-05:00 Europe/Berlin"], "2026-12-09T12:00:00Z", ["outside_window"]),
+    ("BR", True, "IN", ["Sun 03:00-05:00 Europe/Berlin"], "2026-12-13T02:00:00Z", []),
+    ("BR", True, "IN", [], "2026-12-13T02:00:00Z", ["outside_window"]),  # an empty list: never
+    ("BR", True, "IN", None, "2026-12-09T12:00:00Z", []),  # no windows: any time
+    # nothing offline: an unregistered number's settings and register, an adoption
+    ("DEFAULT", False, "IN", ["Sun 03:00-05:00 Europe/Berlin"], "2026-12-09T12:00:00Z", []),
+    ("DEFAULT", False, "DEFAULT", ["Sun 03:00-05:00 Europe/Berlin"], "2026-12-09T12:00:00Z", []),
+    ("BR", True, "BR", ["Sun 03:00-05:00 Europe/Berlin"], "2026-12-09T12:00:00Z", []),
+])
+def test_only_a_plan_that_takes_the_number_offline_waits_for_a_window(live_region, registered, declared, windows,
+                                                                       now, rules):
+    assert _preflight(live_region, registered, declared, windows, now) == rules
