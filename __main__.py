@@ -7,6 +7,11 @@ bad entry stops the whole program with every problem listed, instead of a half-d
 
 When the stack config sets ``allowedRegions`` (SPEC "Compliance policy"), an entry whose region is
 outside it is one more such problem: no number is declared, so none can be moved there.
+
+Change windows (SPEC "Change windows"): each resource gets its number's ``cutoverWindows`` if the
+entry has them, else the stack's ``cutoverWindows``, as its ``cutover_windows`` input. The windows
+that apply to a number are then in its inputs, where a reviewer, the state and the CrossGuard
+pack see them; a malformed window is one more problem that stops the program.
 """
 
 from __future__ import annotations
@@ -16,22 +21,28 @@ from typing import Any, Mapping
 import pulumi
 
 from provider import PhoneNumberStorage, PhoneNumberStorageArgs
+from provider import clock
 from provider.compliance import SETTING, outside, parse_allowed_regions
 from provider.errors import ConfigurationError
 from provider.inputs import from_stack_entry
 from provider.regions import describe
+from provider.windows import SETTING as WINDOWS_SETTING, canonical, parse_windows
 
 EXAMPLE = ('pulumi config set --path \'phoneNumbers["106540352242922"].region\' BR, then '
            'pulumi config set --path --secret \'phoneNumbers["106540352242922"].pin\' 123456')
 
 
-def stack_allowed_regions(config: pulumi.Config) -> Any:
-    """The raw ``allowedRegions`` value: parsed JSON, or the text itself when it is not JSON (as
+def stack_object(config: pulumi.Config, setting: str) -> Any:
+    """A structured setting's raw value: parsed JSON, or the text itself when it is not JSON (as
     ``pulumi config set allowedRegions BR`` stores it), for the parser to explain."""
     try:
-        return config.get_object(SETTING)
+        return config.get_object(setting)
     except pulumi.ConfigTypeError:
-        return config.get(SETTING)
+        return config.get(setting)
+
+
+def stack_allowed_regions(config: pulumi.Config) -> Any:
+    return stack_object(config, SETTING)
 
 
 def outside_policy(numbers: list[tuple[str, dict[str, Any], str | None]], allowed: frozenset[str]) -> list[str]:
@@ -43,14 +54,21 @@ def outside_policy(numbers: list[tuple[str, dict[str, Any], str | None]], allowe
             for number_id in outside(regions, allowed)]
 
 
-def declared_numbers(raw: Any, allowed_raw: Any = None) -> list[tuple[str, dict[str, Any], str | None]]:
+def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
+                     ) -> list[tuple[str, dict[str, Any], str | None]]:
     """(phone number ID, normalised inputs, name) per entry, or one error listing every problem,
-    ``allowedRegions`` violations included."""
+    ``allowedRegions`` violations and malformed windows included. Each entry's inputs carry the
+    windows that apply to it (its own, else the stack's) as ``cutover_windows``."""
     problems: list[Any] = []
     try:
         allowed = parse_allowed_regions(allowed_raw)
     except ConfigurationError as exc:
         allowed = None  # no policy to check entries against; the problem itself stops the program
+        problems.append(exc)
+    try:
+        stack_windows = canonical(parse_windows(windows_raw, setting=WINDOWS_SETTING, today=clock.now().date()))
+    except ConfigurationError as exc:
+        stack_windows = None
         problems.append(exc)
     if raw is None:
         problems.append("stack config has no phoneNumbers: declare the numbers this stack manages, keyed by "
@@ -64,6 +82,8 @@ def declared_numbers(raw: Any, allowed_raw: Any = None) -> list[tuple[str, dict[
         entry = raw[key]
         inputs, failures = from_stack_entry(str(key), entry)
         problems.extend(failures)
+        if inputs.get("cutover_windows") is None and stack_windows is not None:
+            inputs["cutover_windows"] = stack_windows
         name = entry.get("name") if isinstance(entry, Mapping) else None
         numbers.append((str(key), inputs, None if name is None else str(name)))
     if allowed is not None:
@@ -87,12 +107,14 @@ def declare(numbers: list[tuple[str, dict[str, Any], str | None]]) -> dict[str, 
             allow_cutover_on_create=inputs["allow_cutover_on_create"],
             on_delete=inputs["on_delete"],
             waba_id=inputs.get("waba_id"),
+            cutover_windows=inputs.get("cutover_windows"),
         ))
     return resources
 
 
 stack_config = pulumi.Config()
-numbers = declared_numbers(stack_config.get_object("phoneNumbers"), stack_allowed_regions(stack_config))
+numbers = declared_numbers(stack_config.get_object("phoneNumbers"), stack_allowed_regions(stack_config),
+                           stack_object(stack_config, WINDOWS_SETTING))
 resources = declare(numbers)
 pulumi.export("numbers", {
     number_id: {

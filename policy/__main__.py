@@ -1,12 +1,15 @@
 """CrossGuard policy pack for whatsapp-local-storage's ``PhoneNumberStorage`` resources.
 
-It owns three rules, each a pure function of one resource's inputs (and, for the first, the
+It owns four rules, each a pure function of one resource's inputs (and, for the first, the
 pack's configuration) that returns the violation message or None:
 
 - ``whatsapp-allowed-regions`` (mandatory): the declared region is in the configured
   ``allowedRegions`` list; ``DEFAULT`` (Meta's default storage) only when listed;
 - ``whatsapp-no-disable-on-delete`` (advisory by default): ``on_delete`` is not ``disable``;
-- ``whatsapp-no-cutover-on-create`` (advisory by default): ``allow_cutover_on_create`` is off.
+- ``whatsapp-no-cutover-on-create`` (advisory by default): ``allow_cutover_on_create`` is off;
+- ``whatsapp-cutover-windows`` (advisory by default): a number that a change can take offline
+  declares change windows (``cutover_windows``, which the stack program fills from the number's
+  ``cutoverWindows`` or the stack's ``whatsapp-local-storage:cutoverWindows``).
 
 The pack is self-contained on purpose: Pulumi runs it from this directory in its own virtualenv
 (and ``pulumi policy publish`` ships only this directory), so it cannot import the project's
@@ -107,6 +110,19 @@ def cutover_on_create_violation(props: Mapping[str, Any], _config: Any) -> Optio
             "change it in a separate, reviewed update.")
 
 
+def cutover_windows_violation(props: Mapping[str, Any], _config: Any) -> Optional[str]:
+    """A number is cutover-capable when it declares its PIN: every cutover ends with a register,
+    which needs the PIN, so the provider never deregisters a number without one. Such a number
+    should say when the business lets it go offline. An empty list counts: it says "never"."""
+    if props.get("pin") is None or props.get("cutover_windows") is not None:
+        return None
+    number = number_of(props)
+    return (f"phone number {number} can be taken offline by a region change (it declares its PIN), but declares "
+            "no change windows, so `pulumi up` cuts it over whenever it runs. Set the stack's "
+            "whatsapp-local-storage:cutoverWindows (e.g. [\"Sun 03:00-05:00 Europe/Berlin\"]) or the number's "
+            "cutoverWindows to the windows your change board approved.")
+
+
 Rule = Callable[[Mapping[str, Any], Optional[Mapping[str, Any]]], Optional[str]]
 
 
@@ -159,7 +175,14 @@ no_cutover_on_create = ResourceValidationPolicy(
     validate=validate_with(cutover_on_create_violation),
 )
 
+cutover_windows = ResourceValidationPolicy(
+    name="whatsapp-cutover-windows",
+    description="A number that a change can take offline declares change windows (cutoverWindows).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=validate_with(cutover_windows_violation),
+)
+
 PolicyPack(
     name="whatsapp-local-storage-compliance",
-    policies=[allowed_regions, no_disable_on_delete, no_cutover_on_create],
+    policies=[allowed_regions, no_disable_on_delete, no_cutover_on_create, cutover_windows],
 )

@@ -7,9 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from . import clock
 from .regions import InvalidRegion, normalize_region
+from .windows import WindowError, canonical, parse_windows
 
-INPUT_KEYS = ("phone_number_id", "region", "pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "waba_id")
+INPUT_KEYS = ("phone_number_id", "region", "pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "waba_id",
+              "cutover_windows")
 ON_DELETE = ("retain", "disable")
 
 # camelCase spellings accepted in the stack file's phoneNumbers map
@@ -20,6 +23,7 @@ STACK_KEYS = {
     "allowCutoverOnCreate": "allow_cutover_on_create",
     "onDelete": "on_delete",
     "wabaId": "waba_id",
+    "cutoverWindows": "cutover_windows",
 }
 STACK_ONLY_KEYS = ("name",)
 
@@ -124,6 +128,17 @@ def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _nev
             fail("waba_id", f"must be the WhatsApp Business Account ID, digits only, got {waba!r}")
         else:
             out["waba_id"] = text
+
+    windows = raw.get("cutover_windows")
+    if is_unknown(windows) or (isinstance(windows, list) and any(map(is_unknown, windows))):
+        out["cutover_windows"] = windows
+    elif windows is not None:
+        try:
+            # stored as normalised text, so that an echo compares equal however it was spelled
+            out["cutover_windows"] = canonical(parse_windows(windows, setting="cutover_windows",
+                                                             today=clock.now().date()))
+        except WindowError as exc:
+            fail("cutover_windows", f"{exc}")
 
     if out.get("enforce_pin") is True and "pin" not in out and not is_unknown(pin):
         fail("pin", "enforce_pin sets the number's PIN to `pin`, so `pin` is required with it")

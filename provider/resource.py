@@ -34,7 +34,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
-from . import compliance
+from . import clock, compliance, windows
 from .config import KEYS, ProviderConfig
 from .errors import (
     AppSecretProofRejected,
@@ -84,10 +84,17 @@ def _executor() -> "Executor":
     return Executor.for_config(_config())
 
 
+def _windows(own: Any) -> windows.Windows | None:
+    """The number's change windows: its ``cutover_windows`` input, else the stack's
+    ``whatsapp-local-storage:cutoverWindows`` (for resources declared in code). Raises WindowError."""
+    return windows.effective(own, _stack_config.get(windows.STACK_KEY), today=clock.now().date())
+
+
 def _desired(inputs: dict[str, Any]) -> "Desired":
     from .safety import Desired
 
-    return Desired(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")))
+    return Desired(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")),
+                   windows=_windows(inputs.get("cutover_windows")))
 
 
 def _normalised(props: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +169,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         _stack_config.clear()
-        for key in [*(key for key, _env in KEYS.values()), compliance.ALLOWED_REGIONS_KEY]:
+        for key in [*(key for key, _env in KEYS.values()), compliance.ALLOWED_REGIONS_KEY, windows.STACK_KEY]:
             value = req.config.get(key)
             if value is not None:
                 _stack_config[key] = value
@@ -185,6 +192,11 @@ class PhoneNumberStorageProvider(ResourceProvider):
             allowed = _policy()
         except compliance.PolicyError as exc:
             return CheckResult(inputs, [CheckFailure("region", f"{compliance.ALLOWED_REGIONS_KEY}: {exc}")])
+        if inputs.get("cutover_windows") is None:
+            try:
+                _windows(None)
+            except windows.WindowError as exc:
+                return CheckResult(inputs, [CheckFailure("cutover_windows", str(exc))])
         if not compliance.allows(allowed, region):
             return CheckResult(inputs, [CheckFailure("region", (
                 f"{describe(region)} is outside {compliance.ALLOWED_REGIONS_KEY} ({compliance.describe_policy(allowed)}):"
@@ -288,7 +300,8 @@ class PhoneNumberStorageProvider(ResourceProvider):
                   "(renamed or replaced resource), so on_delete=disable is skipped", file=sys.stderr, flush=True)
             return
         executor = _executor()
-        desired = _desired({"region": DEFAULT, "pin": props.get("pin"), "enforce_pin": props.get("enforce_pin")})
+        desired = _desired({"region": DEFAULT, "pin": props.get("pin"), "enforce_pin": props.get("enforce_pin"),
+                            "cutover_windows": props.get("cutover_windows")})
         try:
             executor.converge(number_id, desired, prior_calls=props.get("registration_calls"),
                               allowed_regions=_policy())
@@ -334,6 +347,7 @@ class PhoneNumberStorageArgs:
         allow_cutover_on_create: Optional[pulumi.Input[bool]] = None,
         on_delete: Optional[pulumi.Input[str]] = None,
         waba_id: Optional[pulumi.Input[str]] = None,
+        cutover_windows: Optional[pulumi.Input[list[str]]] = None,
     ) -> None:
         self.phone_number_id = phone_number_id
         self.region = region
@@ -342,6 +356,7 @@ class PhoneNumberStorageArgs:
         self.allow_cutover_on_create = allow_cutover_on_create
         self.on_delete = on_delete
         self.waba_id = waba_id
+        self.cutover_windows = cutover_windows  # e.g. ["Sun 03:00-05:00 Europe/Berlin"]; SPEC "Change windows"
 
 
 class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="PhoneNumberStorage"):
@@ -360,6 +375,7 @@ class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="Phone
     allow_cutover_on_create: pulumi.Output[bool]
     on_delete: pulumi.Output[str]
     waba_id: pulumi.Output[Optional[str]]
+    cutover_windows: pulumi.Output[Optional[list[str]]]
     schema_version: pulumi.Output[int]
 
     def __init__(self, resource_name: str, args: PhoneNumberStorageArgs,
@@ -372,6 +388,7 @@ class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="Phone
             "allow_cutover_on_create": args.allow_cutover_on_create,
             "on_delete": args.on_delete,
             "waba_id": args.waba_id,
+            "cutover_windows": args.cutover_windows,
             **{key: None for key in OUTPUT_ONLY_KEYS},
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["pin"]))

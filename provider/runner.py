@@ -5,8 +5,8 @@ Graph error at its caller. It returns a ``Run``: the steps applied, the register
 timestamps, and, when a call failed, a ``Failure`` saying which step, why, and what the recovery
 did. ``Executor`` turns that into the one error a person reads (``errors.ConvergeFailed``).
 
-Inside a cutover (deregister ... register) it holds a cutover slot, checks the breaker once the
-slot is its own, trips the breaker in one place when the cutover fails, and stops retrying at the
+Inside a cutover (deregister ... register) it holds a cutover slot, checks the breaker and the
+number's change windows once the slot is its own (the moment the cutover really starts), trips the breaker in one place when the cutover fails, and stops retrying at the
 offline deadline (Pulumi's Cancel and customTimeouts never reach a dynamic provider).
 """
 
@@ -23,7 +23,7 @@ from .fleet import current
 from .models import LiveNumber
 from .planner import Plan, Step
 from .regions import describe
-from .safety import Desired, Problem, breaker_problem, format_time
+from .safety import Desired, Problem, breaker_problem, format_time, window_problem
 
 REGISTRATION_ATTEMPTS = 3
 
@@ -44,7 +44,7 @@ class Run:
     applied: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)  # register/deregister timestamps
     failure: Failure | None = None
-    refusal: Problem | None = None  # the breaker opened while this cutover waited for a slot
+    refusal: Problem | None = None  # the breaker opened, or its window closed, while this cutover waited for a slot
     budget: int | None = None  # register/deregister calls this run may make (None: no limit given)
 
     def may_spend(self, more: int) -> bool:
@@ -68,7 +68,8 @@ class PlanRunner:
             return self._steps(plan, desired, live, budget)
         fleet = current()
         slots = fleet.cutover_slots(self.client.config.max_concurrent_cutovers)
-        if not slots.acquire(blocking=False):
+        waited = not slots.acquire(blocking=False)
+        if waited:
             self.say(plan.number_id, "waiting for a cutover slot "
                      f"(maxConcurrentCutovers={self.client.config.max_concurrent_cutovers})")
             slots.acquire()
@@ -76,6 +77,11 @@ class PlanRunner:
         try:
             if fleet.breaker:
                 return Run(refusal=breaker_problem(fleet.breaker))
+            # Preflight checked the window; this is the moment the cutover starts (its first call
+            # follows), which may be later when it waited for a slot.
+            outside = window_problem(desired.windows, self.clock(), waited=waited)
+            if outside is not None:
+                return Run(refusal=outside)
             try:
                 run = self._steps(plan, desired, live, budget)
             except BaseException as exc:  # a bug or an interrupt mid-cutover counts as a failed cutover

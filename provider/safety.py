@@ -16,7 +16,9 @@ The rules (SPEC.md, "Preflight" and "create"):
 - the compliance policy (``allowedRegions``) for the storage the plan sets;
 - the create-cutover gate: a create never cuts a registered number over;
 - no blind retries: after an attempt failed in a way another attempt cannot fix, the process
-  refuses further attempts for that number (``retry_problem``).
+  refuses further attempts for that number (``retry_problem``);
+- change windows: a plan that deregisters starts only inside one of the number's windows
+  (``window_problem``; checked again when the cutover really starts, after its slot).
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Iterable, Mapping
 
+from . import clock
 from .inputs import STACK_KEYS
 from .models import LiveNumber
 from .planner import Plan
 from .regions import describe
+from .windows import Windows, state as window_state
 
 REGISTER_BUDGET = 10
 BUDGET_WINDOW = timedelta(hours=72)
@@ -40,7 +44,8 @@ STACK_SPELLING: Mapping[str, str] = {snake: camel for camel, snake in STACK_KEYS
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    """The provider's clock (``clock.now``: injectable by tests through the environment)."""
+    return clock.now()
 
 
 def format_time(moment: datetime) -> str:
@@ -81,6 +86,7 @@ class Desired:
     region: str
     pin: str | None = field(default=None, repr=False)
     enforce_pin: bool = False
+    windows: Windows | None = None  # change windows; None: a cutover may start at any time
 
 
 class Rule(str, Enum):
@@ -94,6 +100,7 @@ class Rule(str, Enum):
     POLICY = "policy"
     CREATE_CUTOVER = "create_cutover"
     RETRY_REFUSED = "retry_refused"
+    OUTSIDE_WINDOW = "outside_window"
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ class Problem:
         return self.render()
 
 
-_INPUT_NAMES = ("pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "region", "waba_id")
+_INPUT_NAMES = ("pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "region", "waba_id", "cutover_windows")
 
 
 def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: list[datetime], now: datetime,
@@ -154,12 +161,35 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: li
         problems.append(breaker_problem(breaker))
     if allowed_regions is not None and plan.storage_changes and plan.desired_region not in allowed_regions:
         problems.append(policy_problem(plan.desired_region, allowed_regions))
+    if plan.deregisters and (outside := window_problem(desired.windows, now)) is not None:
+        problems.append(outside)
     return problems
 
 
 def breaker_problem(breaker: str) -> Problem:
     return Problem(Rule.BREAKER,
                    f"another cutover failed in this run ({breaker}); no further number is taken offline")
+
+
+def window_problem(windows: Windows | None, now: datetime, *, waited: bool = False) -> Problem | None:
+    """Why a cutover must not start at ``now``, or None (no windows, or inside one).
+
+    ``waited``: the cutover waited for a slot and the window closed meanwhile. A cutover that
+    started inside a window finishes; none starts after the window's end.
+    """
+    if windows is None:
+        return None
+    where = window_state(windows, now)
+    if where.inside:
+        return None
+    listed = "; ".join(map(str, windows)) or "an empty list"
+    when = (f"the next window opens at {where.next.opens_utc} ({where.next.opens_local})" if where.next
+            else "no window will open: add one")
+    cause = ("its change window closed while it waited for a cutover slot" if waited
+             else "the plan takes the number offline (deregister) outside its change windows")
+    return Problem(Rule.OUTSIDE_WINDOW,
+                   f"{cause}: it is {format_time(now)}, and `{{cutover_windows}}` is {listed}; {when}. "
+                   "Run `pulumi up` inside a window (e.g. a scheduled deployment), or change the windows")
 
 
 def retry_problem(reason: str) -> Problem:

@@ -25,7 +25,7 @@ from .report import NumberReport, Report
 COLUMNS = (
     "phone_number_id", "display_phone_number", "name", "declared_region", "live_region", "storage_status",
     "registered", "complies_with_declaration", "complies_with_policy", "complies",
-    "last_applied_steps", "last_applied_at", "error",
+    "last_applied_steps", "last_applied_at", "in_window", "next_window_opening", "next_window_opening_local", "error",
 )
 # Every CSV row repeats the snapshot's context, so a row copied elsewhere still says what it is.
 CSV_COLUMNS = ("read_at", "stack", "api_version", "allowed_regions", *COLUMNS)
@@ -84,6 +84,10 @@ def row(n: NumberReport) -> dict[str, Any]:
         "complies": complies(n),
         "last_applied_steps": steps,
         "last_applied_at": when,
+        # change windows (None: no windows, cutovers at any time)
+        "in_window": None if n.window is None else n.window.inside,
+        "next_window_opening": n.window.next.opens_utc if n.window and n.window.next else None,
+        "next_window_opening_local": n.window.next.opens_local if n.window and n.window.next else None,
         "error": n.error,
     }
 
@@ -172,6 +176,16 @@ def _yes_no(value: bool | None) -> str:
     return "unknown" if value is None else ("yes" if value else "**NO**")
 
 
+def _window_cell(record: dict[str, Any]) -> str:
+    if record["in_window"] is None:
+        return "any time"
+    if record["in_window"]:
+        return "in a window"
+    if record["next_window_opening"] is None:
+        return "never (no window)"
+    return md(f"next opening {record['next_window_opening']} ({record['next_window_opening_local']})")
+
+
 def render_markdown(report: Report, exit_code: int) -> str:
     counts = summary(report)
     lines = [
@@ -189,8 +203,11 @@ def render_markdown(report: Report, exit_code: int) -> str:
     header = ["Number ID", "Display number", "Name", "Declared", "Live", "Storage status", "Registered",
               "Matches declaration", "Within policy"]
     with_state = report.state is not None
+    with_windows = any(n.window is not None for n in report.numbers if not n.removed)
     if with_state:
         header += ["Last applied", "Applied at"]
+    if with_windows:
+        header += ["Change window"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for record in rows(report):
         cells = [f"`{record['phone_number_id']}`", md(record["display_phone_number"] or ""), md(record["name"] or ""),
@@ -201,6 +218,8 @@ def render_markdown(report: Report, exit_code: int) -> str:
         if with_state:
             steps = record["last_applied_steps"]
             cells += ["-" if steps is None else (", ".join(steps) or "no change"), record["last_applied_at"] or "-"]
+        if with_windows:
+            cells.append(_window_cell(record))
         lines.append("| " + " | ".join(cells) + " |")
     errors = [r for r in rows(report) if r["error"]]
     if errors:

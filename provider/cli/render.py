@@ -197,6 +197,29 @@ def _policy_long(n: NumberReport, report: Report) -> str | None:
     return f"VIOLATION: live storage {where} is outside allowedRegions ({allowed})"
 
 
+def _window_short(n: NumberReport) -> str:
+    """The Window column: ``in a window until ...``, ``next opening ...``, or ``any time``."""
+    if n.window is None:
+        return "-" if n.removed and n.plan is None else "any time"
+    if n.window.current is not None:
+        return f"in a window until {n.window.current.closes_utc}"
+    if n.window.next is None:
+        return "never (no window)"
+    return f"next opening {n.window.next.opens_utc} ({n.window.next.opens_local})"
+
+
+def _window_json(n: NumberReport) -> dict[str, Any] | None:
+    if n.window is None:
+        return None
+    current, upcoming = n.window.current, n.window.next
+    return {
+        "windows": [str(window) for window in n.windows or ()],
+        "inside": current is not None,
+        "closes": None if current is None else {"utc": current.closes_utc, "local": current.closes_local},
+        "next_opening": None if upcoming is None else {"utc": upcoming.opens_utc, "local": upcoming.opens_local},
+    }
+
+
 def _budget(n: NumberReport) -> str:
     text = f"{n.budget_left} of {REGISTER_BUDGET} left in the last 72 hours"
     if n.in_state is False:
@@ -229,6 +252,9 @@ def _detail_lines(n: NumberReport, report: Report, arrow: str) -> list[tuple[str
     if policy:
         rows.append(("policy", policy))
     rows.extend(("warning", warning.render(STACK_SPELLING)) for warning in n.warnings)
+    if n.window is not None:
+        listed = "; ".join(map(str, n.windows or ())) or "none"
+        rows.append(("window", f"{n.window.describe()} (cutoverWindows: {listed})"))
     if n.budget_left is not None:
         rows.append(("budget", _budget(n)))
     return rows
@@ -280,8 +306,9 @@ def render_markdown(report: Report, view: View, exit_code: int) -> str:
         lines += [f"Policy: {describe_policy(report.allowed_regions)}.", ""]
     if report.numbers:
         budget, policy = report.state is not None, report.allowed_regions is not None
+        windows = any(n.window is not None for n in report.numbers)
         header = ["Number", "Name", "Status", "Live", "Declared", "Calls", "Offline", "Preflight"]
-        header += (["Policy"] if policy else []) + (["Budget left"] if budget else [])
+        header += (["Policy"] if policy else []) + (["Window"] if windows else []) + (["Budget left"] if budget else [])
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         for n in report.numbers:
@@ -289,6 +316,8 @@ def render_markdown(report: Report, view: View, exit_code: int) -> str:
                    _declared_short(n), md(_calls(n.plan, "→")), _offline(n), _preflight_short(n)]
             if policy:
                 row.append(_policy_short(n))
+            if windows:
+                row.append(md(_window_short(n)))
             if budget:
                 row.append("-" if n.budget_left is None else f"{n.budget_left} of {REGISTER_BUDGET}")
             lines.append("| " + " | ".join(row) + " |")
@@ -350,6 +379,7 @@ def _number_json(n: NumberReport) -> dict[str, Any]:
             "declared_complies": None if n.declared_region is None else not n.policy_blocks_declaration,
         },
         "warnings": [w.render(STACK_SPELLING) for w in n.warnings],
+        "window": _window_json(n),
         "in_state": n.in_state,
         "budget": None if n.budget_used is None else {
             "limit": REGISTER_BUDGET, "used": n.budget_used, "left": n.budget_left,

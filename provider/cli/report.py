@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
+from .. import windows as change_windows
 from ..client import GraphClient
 from ..compliance import allows
 from ..config import ProviderConfig
@@ -74,6 +75,8 @@ class NumberReport:
     budget_used: int | None = None
     removed: bool = False
     allowed_regions: frozenset[str] | None = None
+    windows: change_windows.Windows | None = None  # None: cutovers at any time
+    window: change_windows.WindowState | None = None  # where the read time stands in them
 
     @property
     def status(self) -> str:
@@ -255,8 +258,17 @@ def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: dat
                 "{allow_cutover_on_create} to true (pass --state to know)"))
 
 
-def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset[str] | None
-                   ) -> tuple[list[NumberReport], list[_Job]]:
+def _windows_of(report: NumberReport, own: Any, stack_windows: Any, now: datetime) -> change_windows.Windows | None:
+    """The number's change windows (its own, else the stack's), recorded with where ``now`` stands."""
+    found = change_windows.effective(own, stack_windows, today=now.date())
+    report.windows = found
+    report.window = None if found is None else change_windows.state(found, now)
+    return found
+
+
+def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset[str] | None,
+                   stack_windows: Any = None, now: datetime | None = None) -> tuple[list[NumberReport], list[_Job]]:
+    now = now or utcnow()
     declared = stack.phone_numbers()
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
@@ -272,14 +284,16 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset
             report.error = "invalid declaration: " + "; ".join(map(str, failures))
             continue
         report.declared = {k: v for k, v in inputs.items() if k not in ("pin", "phone_number_id")}
-        desired = Desired(inputs["region"], inputs.get("pin"), bool(inputs.get("enforce_pin")))
+        desired = Desired(inputs["region"], inputs.get("pin"), bool(inputs.get("enforce_pin")),
+                          windows=_windows_of(report, inputs.get("cutover_windows"), stack_windows, now))
         prior = (state.outputs(number_id) if state else {}).get("registration_calls") or []
         jobs.append(_Job(report, desired, bool(inputs.get("allow_cutover_on_create")), prior, allowed))
     return reports, jobs
 
 
-def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] | None
-                  ) -> tuple[list[NumberReport], list[_Job]]:
+def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] | None,
+                  stack_windows: Any = None, now: datetime | None = None) -> tuple[list[NumberReport], list[_Job]]:
+    now = now or utcnow()
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
     for number_id in sorted(set(state.numbers) - declared, key=_sort_key):
@@ -290,7 +304,9 @@ def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] 
                               declared={"on_delete": outputs.get("on_delete") or "retain"})
         reports.append(report)
         if report.declared and report.declared["on_delete"] == "disable":
-            desired = Desired(DEFAULT, pin, bool(outputs.get("enforce_pin")))
+            # the delete runs on the stored inputs: the windows in state, else the stack's
+            desired = Desired(DEFAULT, pin, bool(outputs.get("enforce_pin")),
+                              windows=_windows_of(report, outputs.get("cutover_windows"), stack_windows, now))
             jobs.append(_Job(report, desired, True, outputs.get("registration_calls") or [], allowed))
     return reports, jobs
 
@@ -303,9 +319,11 @@ def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozens
     ``progress(total)`` makes the counter for the reads, once their number is known.
     """
     now = now or utcnow()
-    reports, jobs = _declared_jobs(stack, state, allowed_regions)
+    stack_windows = stack.config.get(change_windows.STACK_KEY)
+    change_windows.parse_windows(stack_windows, setting=change_windows.STACK_KEY, today=now.date())  # before any read
+    reports, jobs = _declared_jobs(stack, state, allowed_regions, stack_windows, now)
     if scope.removed and state is not None:
-        removed, removed_jobs = _removed_jobs(set(stack.phone_numbers()), state, allowed_regions)
+        removed, removed_jobs = _removed_jobs(set(stack.phone_numbers()), state, allowed_regions, stack_windows, now)
         reports += removed
         jobs += removed_jobs
     if jobs:

@@ -47,6 +47,8 @@ NUMBER = "106540352242922"
 REGIONS_POLICY = "whatsapp-allowed-regions"
 DELETE_POLICY = "whatsapp-no-disable-on-delete"
 CUTOVER_POLICY = "whatsapp-no-cutover-on-create"
+WINDOWS_POLICY = "whatsapp-cutover-windows"
+WINDOW = "Sun 03:00-05:00 Europe/Berlin"
 LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
           analyzer_pb2.REMEDIATE: "remediate", analyzer_pb2.DISABLED: "disabled"}
 LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
@@ -160,7 +162,7 @@ def inputs(**changes: Any) -> dict[str, Any]:
     """The inputs the engine sends for the stack program's resource: internal keys left out,
     the PIN still wrapped as a secret, every input the program sets present."""
     props = {key: value for key, value in capture_resource()["inputs"].items() if not key.startswith("__")}
-    props.update(enforce_pin=False, allow_cutover_on_create=False, on_delete="retain")
+    props.update(enforce_pin=False, allow_cutover_on_create=False, on_delete="retain", cutover_windows=[WINDOW])
     props.update(changes)
     return props
 
@@ -180,11 +182,12 @@ def pack():
     analyzer.close()
 
 
-def test_the_pack_announces_its_three_policies_with_their_default_levels(pack):
+def test_the_pack_announces_its_four_policies_with_their_default_levels(pack):
     info = pack.info()
     assert info.name == "whatsapp-local-storage-compliance" and info.supportsConfig
     levels = {policy.name: LEVELS[policy.enforcementLevel] for policy in info.policies}
-    assert levels == {REGIONS_POLICY: "mandatory", DELETE_POLICY: "advisory", CUTOVER_POLICY: "advisory"}
+    assert levels == {REGIONS_POLICY: "mandatory", DELETE_POLICY: "advisory", CUTOVER_POLICY: "advisory",
+                      WINDOWS_POLICY: "advisory"}
     assert pack.stub.GetPluginInfo(empty_pb2.Empty()).version
 
 
@@ -281,10 +284,44 @@ def test_other_resource_types_are_left_alone(pack):
     assert diagnostics(response) == []
 
 
+def test_a_number_that_can_be_cut_over_without_windows_gets_an_advisory_warning(pack):
+    pack.configure(allowed("BR"))
+    found = diagnostics(pack.analyze(inputs(cutover_windows=None)))
+    assert [(name, level) for name, level, _ in found] == [(WINDOWS_POLICY, "advisory")]
+    assert NUMBER in found[0][2] and "cutoverWindows" in found[0][2] and "123456" not in found[0][2]
+    assert diagnostics(pack.analyze(inputs(cutover_windows=[]))) == [], "an empty list says: never"
+
+
+def test_a_number_without_a_pin_cannot_be_cut_over_so_needs_no_window(pack):
+    pack.configure(allowed("BR"))
+    props = {k: v for k, v in inputs(cutover_windows=None).items() if k != "pin"}
+    assert diagnostics(pack.analyze(props)) == []
+
+
+def test_windows_not_known_during_preview_are_skipped(pack):
+    pack.configure(allowed("BR"))
+    response = pack.analyze(inputs(cutover_windows=UNKNOWN))
+    assert diagnostics(response) == []
+    assert WINDOWS_POLICY in {entry.policy_name for entry in response.not_applicable}
+
+
+def test_the_stack_programs_windows_reach_the_pack(pack):
+    result = run_program({**numbers_config({REGISTERED_BR: {"region": "BR", "pin": "123456"}}),
+                          "whatsapp-local-storage:cutoverWindows": f'["{WINDOW}"]'})
+    registered = result["resources"][0]
+    props = {key: value for key, value in registered["inputs"].items() if not key.startswith("__")}
+    pack.configure(allowed("BR"))
+    assert diagnostics(pack.analyze(props, type_token=registered["type"])) == []
+    without = run_program(numbers_config({REGISTERED_BR: {"region": "BR", "pin": "123456"}}))["resources"][0]
+    props = {key: value for key, value in without["inputs"].items() if not key.startswith("__")}
+    assert [name for name, _, _ in diagnostics(pack.analyze(props, type_token=without["type"]))] == [WINDOWS_POLICY]
+
+
 def test_the_inputs_the_stack_program_registers_are_the_ones_the_pack_reads(pack):
     # Property names and values as __main__.py really sends them (under mocks), not as written here.
     result = run_program(numbers_config({REGISTERED_BR: {
-        "region": "br", "pin": "123456", "onDelete": "disable", "allowCutoverOnCreate": "true"}}))
+        "region": "br", "pin": "123456", "onDelete": "disable", "allowCutoverOnCreate": "true",
+        "cutoverWindows": [WINDOW]}}))
     assert result["error"] is None
     registered = result["resources"][0]
     props = {key: value for key, value in registered["inputs"].items() if not key.startswith("__")}

@@ -14,10 +14,13 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import yaml
+
+from provider.windows import parse_windows, state
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / "examples").glob("*.yml"))
@@ -350,3 +353,31 @@ def test_the_preview_refuses_a_token_on_the_base_branch_whatever_the_pull_reques
     stack.write_text(quoted_in_pr_only)
     done, _ = run_step(script, project, tmp_path)
     assert done.returncode == 1 and "(stacks/Pulumi.local.yaml)" in done.stderr
+
+
+def test_the_deploy_runs_in_the_change_window_and_merging_alone_deploys_nothing():
+    path = ROOT / "examples" / "deploy-on-merge.yml"
+    workflow = load(path)
+    assert events(workflow) == {"schedule", "workflow_dispatch"}, "merge any time: no push trigger"
+    [cron] = [entry["cron"] for entry in workflow["on"]["schedule"]]
+    minute, hour, _day, _month, weekday = cron.split()
+    # "Sun 03:00-05:00 Europe/Berlin", the window the header names: inside it in winter and summer
+    windows = parse_windows(["Sun 03:00-05:00 Europe/Berlin"], today=datetime(2026, 1, 1).date())
+    for sunday in (datetime(2026, 1, 4), datetime(2026, 7, 5)):
+        moment = sunday.replace(hour=int(hour), minute=int(minute), tzinfo=timezone.utc)
+        assert weekday == "0" and state(windows, moment).inside, moment
+    assert "Sun 03:00-05:00 Europe/Berlin" in path.read_text().split("\nname:")[0]
+    job = workflow["jobs"]["up"]
+    plan = next(s for s in steps(job) if "python -m provider plan" in s.get("run", ""))
+    up = next(s for s in steps(job) if "pulumi up" in s.get("run", ""))
+    assert steps(job).index(plan) < steps(job).index(up), "a manual run outside the window stops at the plan"
+    assert "if" not in plan and "continue-on-error" not in plan
+
+
+def test_a_manual_dispatch_runs_pulumi_up_from_main_only():
+    workflow = load(ROOT / "examples" / "deploy-on-merge.yml")
+    assert workflow["jobs"]["up"]["if"] == "github.ref == 'refs/heads/main'"
+    refuse = workflow["jobs"]["refuse-other-branches"]
+    assert refuse["if"] == "github.ref != 'refs/heads/main'"
+    assert "exit 1" in steps(refuse)[0]["run"] and not gets_meta_token(refuse) and "environment" not in refuse
+    assert not any(re.search(r"^\s*pulumi\b", s.get("run", ""), re.M) for s in steps(refuse)), "it runs nothing"

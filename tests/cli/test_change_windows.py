@@ -1,0 +1,133 @@
+"""`plan`, `drift` and `report` with change windows: a per-number "in a window" / "next opening"
+column, and `plan` exiting 1 when `pulumi up` would refuse a cutover now. The clock is the
+provider's (``WHATSAPP_TEST_NOW``); 2026-12-09 is a Wednesday, 2026-12-13 a Sunday."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+from provider import cli
+from provider.cli.evidence import CSV_COLUMNS
+
+WINDOWS_KEY = "whatsapp-local-storage:cutoverWindows"
+WINDOW = "Sun 03:00-05:00 Europe/Berlin"
+OUTSIDE, INSIDE = "2026-12-09T12:00:00Z", "2026-12-13T02:30:00Z"
+NEXT = "next opening 2026-12-13T02:00:00Z (Sun 2026-12-13 03:00 CET, Europe/Berlin)"
+
+
+@pytest.fixture
+def stack(project_dir, emulator):
+    """write(numbers, windows) -> the project directory of a stack `test` pointing at the emulator."""
+    tmp_path = project_dir
+
+    def write(numbers: dict[str, Any], windows: Any = None) -> Path:
+        config: dict[str, Any] = {"whatsapp:graphApiUrl": emulator.url, "whatsapp:accessToken": emulator.token,
+                                  "whatsapp-local-storage:phoneNumbers": numbers}
+        if windows is not None:
+            config[WINDOWS_KEY] = windows
+        (tmp_path / "stacks" / "Pulumi.test.yaml").write_text(yaml.safe_dump({"config": config}))
+        return tmp_path
+
+    return write
+
+
+def run(project: Path, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main([*argv, "--stack", "test", "--project-dir", str(project)], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+CUTOVER = {REGISTERED_BR: {"region": "IN", "pin": "123456"}}
+
+
+def test_plan_exits_1_when_a_cutover_would_be_refused_now_and_names_the_next_opening(stack, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    code, out, _err = run(stack(CUTOVER, [WINDOW]), "plan")
+
+    assert code == 1
+    assert "REFUSED" in out
+    assert f"window:    outside its windows; {NEXT} (cutoverWindows: {WINDOW})" in out
+    assert "`cutoverWindows` is Sun 03:00-05:00 Europe/Berlin; the next window opens at 2026-12-13T02:00:00Z" in out
+
+
+def test_plan_inside_the_window_exits_0_and_says_until_when(stack, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", INSIDE)
+    code, out, _err = run(stack(CUTOVER, [WINDOW]), "plan")
+
+    assert code == 0
+    assert "window:    in a window (Sun 03:00-05:00 Europe/Berlin) until 2026-12-13T04:00:00Z " \
+           "(Sun 2026-12-13 05:00 CET, Europe/Berlin)" in out
+
+
+def test_a_plan_that_takes_no_number_offline_is_not_refused_outside_the_window(stack, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    numbers = {UNREGISTERED: {"region": "BR", "pin": "123456"}, REGISTERED_DEFAULT: {"region": "DEFAULT"}}
+    code, out, _err = run(stack(numbers, [WINDOW]), "plan", "--format", "json")
+
+    assert code == 0
+    data = json.loads(out)
+    assert [n["status"] for n in data["numbers"]] == ["in_sync", "change"]
+    assert all(n["window"]["next_opening"]["utc"] == "2026-12-13T02:00:00Z" for n in data["numbers"])
+
+
+def test_the_markdown_plan_has_a_window_column_and_a_numbers_own_windows_win(stack, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    numbers = {**CUTOVER, REGISTERED_DEFAULT: {"region": "DEFAULT", "cutoverWindows": ["Wed 11:00-13:00 UTC"]}}
+    code, out, _err = run(stack(numbers, [WINDOW]), "plan", "--format", "markdown")
+
+    assert code == 1
+    header = next(line for line in out.splitlines() if line.startswith("| Number"))
+    assert "| Window |" in header
+    rows = {line.split("|")[1].strip(" `"): line for line in out.splitlines() if line.startswith("| `")}
+    assert NEXT in rows[REGISTERED_BR]
+    assert "in a window until 2026-12-09T13:00:00Z" in rows[REGISTERED_DEFAULT]
+
+
+def test_without_windows_the_column_says_any_time_and_json_has_no_window(stack, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    code, out, _err = run(stack(CUTOVER), "plan", "--format", "json")
+
+    assert code == 0
+    assert json.loads(out)["numbers"][0]["window"] is None
+
+
+def test_drift_shows_the_window_and_keeps_its_exit_codes(stack, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    code, out, _err = run(stack(CUTOVER, [WINDOW]), "drift")
+
+    assert code == 7, "drift is drift, whatever the window"
+    assert f"outside its windows; {NEXT}" in out
+
+
+def test_report_has_in_window_and_next_opening_columns(stack, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    project = stack({REGISTERED_BR: {"region": "BR"}}, [WINDOW])
+
+    code, out, _err = run(project, "report", "--format", "csv")
+    assert code == 0
+    [record] = list(csv.DictReader(io.StringIO(out)))
+    assert tuple(record) == CSV_COLUMNS
+    assert record["in_window"] == "no"
+    assert record["next_window_opening"] == "2026-12-13T02:00:00Z"
+    assert record["next_window_opening_local"] == "Sun 2026-12-13 03:00 CET, Europe/Berlin"
+
+    code, out, _err = run(project, "report", "--format", "markdown")
+    assert "Change window" in out and NEXT in out
+
+
+def test_a_malformed_stack_window_is_an_error_naming_the_setting_before_any_read(stack, emulator, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    emulator.clear_calls()
+    code, out, err = run(stack(CUTOVER, ["Sun 02:00-04:00 Europe/Berlin"]), "plan", "--format", "json")
+
+    assert code == 1
+    assert WINDOWS_KEY in json.loads(out)["error"] and "clocks skip" in err
+    assert emulator.calls() == []
