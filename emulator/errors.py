@@ -17,7 +17,7 @@ def http_status_for(code: int) -> int:
     """The HTTP status Meta uses for a Graph error code."""
     if code in (0, 190):
         return 401
-    if code == 10 or 200 <= code <= 299 or code in (131005, 368):
+    if code == 10 or 200 <= code <= 299 or code in (131005, 131031, 368):
         return 403
     if code == 2 or code == 133004:
         return 503

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 
 from .errors import http_status_for
+from .limits import latency_value
 
 FAULT_KEYS = ("method", "path", "count", "status", "code", "subcode", "message", "error_data",
               "retry_after", "delay_ms", "drop", "apply")
@@ -28,7 +29,7 @@ def fault_from_spec(spec: dict) -> dict:
              "message": spec.get("message"),
              "error_data": spec.get("error_data"),
              "retry_after": spec.get("retry_after"),
-             "delay_ms": float(spec.get("delay_ms") or 0),
+             "delay_ms": latency_value(spec.get("delay_ms") or 0, "delay_ms"),
              "drop": bool(spec.get("drop", False)),
              "apply": bool(spec.get("apply", False))}
     if fault["count"] is not None and (not isinstance(fault["count"], int) or fault["count"] < 1):

@@ -17,6 +17,7 @@ import sys
 import threading
 import urllib.parse
 
+from .limits import DEFAULT_PAGE_SIZE
 from .seed import APP_SECRET_ENV, DEFAULT_TOKEN
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,6 +90,14 @@ class Emulator:
     def set_latency(self, ms: float) -> None:
         self._control("POST", "/latency", {"ms": ms})
 
+    def set_page_size(self, size: int) -> None:
+        """Numbers per listing page when a call gives no `limit` (back to the start-up value on reset)."""
+        self._control("POST", "/page_size", {"size": size})
+
+    def pin_matches(self, id: str, pin: str) -> bool:
+        """Whether `pin` is the number's two-step PIN: the control API never shows a PIN."""
+        return bool(self._control("POST", f"/numbers/{id}/pin_check", {"pin": pin})["matches"])
+
     def set_usage(self, percent: int | None) -> None:
         self._control("POST", "/usage", {"percent": percent})
 
@@ -133,27 +142,29 @@ class Emulator:
 def start_emulator(*, seed: str | None = "demo", tokens=(DEFAULT_TOKEN,), latency_ms: float = 0,
                    deregister_keeps_storage: bool = False, state_file: str | None = None,
                    subprocess: bool = False, host: str = "127.0.0.1",
-                   app_secret: str | None = None) -> Emulator:
+                   app_secret: str | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Emulator:
     """Start an emulator; `app_secret` requires appsecret_proof on every Graph call from the start."""
     tokens = tuple(tokens) or (DEFAULT_TOKEN,)
     if subprocess:
         return _start_subprocess(seed, tokens, latency_ms, deregister_keeps_storage, state_file, host,
-                                 app_secret)
+                                 app_secret, page_size)
     from .server import make_server
 
     server = make_server(host, 0, seed=seed, tokens=tokens, latency_ms=latency_ms,
                          deregister_keeps_storage=deregister_keeps_storage,
                          state_file=os.fspath(state_file) if state_file else None,
-                         app_secret=app_secret)
+                         app_secret=app_secret, page_size=page_size)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"emulator-{server.server_address[1]}", daemon=True)
     thread.start()
     return Emulator(server.url, tokens[0], server=server, thread=thread)
 
 
-def _start_subprocess(seed, tokens, latency_ms, keeps, state_file, host, app_secret) -> Emulator:
+def _start_subprocess(seed: str | None, tokens: tuple[str, ...], latency_ms: float, keeps: bool,
+                      state_file: str | os.PathLike[str] | None, host: str, app_secret: str | None,
+                      page_size: int) -> Emulator:
     cmd = [sys.executable, "-m", "emulator", "--host", host, "--port", "0",
-           "--seed", seed or "none", "--latency-ms", str(latency_ms)]
+           "--seed", seed or "none", "--latency-ms", str(latency_ms), "--page-size", str(page_size)]
     for token in tokens:
         cmd += ["--token", token]
     if keeps:

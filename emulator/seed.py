@@ -45,7 +45,9 @@ def demo_numbers() -> list[NumberRecord]:
     unregistered = {"platform_type": "NOT_APPLICABLE"}
     return [
         num(REGISTERED_DEFAULT, "+1 555-0100", "Acme Support",
-            settings={"storage_configuration": default_storage(), "calling": {"status": "ENABLED"}}),
+            settings={"storage_configuration": default_storage(), "calling": {"status": "ENABLED"}},
+            business_profile={"about": "Acme customer support", "vertical": "RETAIL",
+                              "email": "support@example.com", "websites": ["https://example.com/"]}),
         num(REGISTERED_BR, "+55 11 5555-0101", "Acme Brasil",
             settings={"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED",
                                                 "data_localization_region": "BR"}}),

@@ -86,6 +86,7 @@ def test_pywa_reads_an_unregistered_number(wa):
 
 
 def test_pywa_lists_a_business_accounts_numbers_across_pages(emulator, wa):
+    emulator.set_page_size(2)
     extra = [emulator.add_number(id=str(300000000000000 + i))["id"] for i in range(3)]
     page = wa.get_business_phone_numbers()
     pages = [page]
