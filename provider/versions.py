@@ -69,14 +69,12 @@ def served(version: str, today: datetime.date) -> str:
 
 
 def retired_on(version: str) -> datetime.date | None:
-    """The date ``version`` was (or will be) retired, when the table knows it."""
+    """The date ``version`` was (or will be) retired, when the table knows it (versions older
+    than the table were retired earlier, on dates it does not hold)."""
     requested = parse(version)
     for release in RELEASES:
         if parse(release.version) == requested:
             return release.retires
-    first = RELEASES[0]
-    if requested < parse(first.version):
-        return first.retires  # older than the table: retired no later than its first entry
     return None
 
 
