@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from typing import Any
 
 PHONE_NUMBER_NODE = "WhatsAppBusinessPhoneNumber"
 BUSINESS_ACCOUNT_NODE = "WhatsAppBusinessAccount"
@@ -36,8 +37,8 @@ class GraphError(Exception):
 
     def __init__(self, code: int, message: str, *, subcode: int | None = None,
                  details: str | None = None, status: int | None = None,
-                 error_type: str | None = None, error_data=None, prefix: bool = True,
-                 headers: dict | None = None):
+                 error_type: str | None = None, error_data: object = None, prefix: bool = True,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = f"(#{code}) {message}" if prefix and not message.startswith("(#") else message
@@ -50,7 +51,7 @@ class GraphError(Exception):
         self.error_data = error_data
         self.headers = headers or {}
 
-    def envelope(self) -> dict:
+    def envelope(self) -> dict[str, Any]:
         err = {"message": self.message, "type": self.error_type, "code": self.code}
         if self.subcode is not None:
             err["error_subcode"] = self.subcode

@@ -17,11 +17,17 @@ import json
 import re
 import secrets
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GraphError, bad_param
 from .record import NumberRecord
 from .seed import REGIONS
+
+if TYPE_CHECKING:
+    from .graph import ApiRequest
+    from .state import State
+
+Answer = tuple[int, dict[str, Any]]
 
 BUDGET_WINDOW = 72 * 3600
 BUDGET_LIMIT = 10
@@ -53,7 +59,7 @@ def _wait_text(seconds: float) -> str:
 
 # -- PIN ------------------------------------------------------------------------------------
 
-def _pin_value(value, name="pin") -> str:
+def _pin_value(value: object, name: str = "pin") -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if value is None or value == "":
@@ -64,7 +70,7 @@ def _pin_value(value, name="pin") -> str:
     return value
 
 
-def set_pin(state, req, rec):
+def set_pin(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     params = req.params
     params.pop("messaging_product", None)
     extra = sorted(set(params) - {"pin"})
@@ -77,7 +83,7 @@ def set_pin(state, req, rec):
     return 200, {"success": True}
 
 
-def _pin_locked(rec, now: float) -> None:
+def _pin_locked(rec: NumberRecord, now: float) -> None:
     until = rec.pin_locked_until
     if until is None:
         return
@@ -91,7 +97,7 @@ def _pin_locked(rec, now: float) -> None:
 
 # -- settings -------------------------------------------------------------------------------
 
-def _region(value) -> str:
+def _region(value: object) -> str:
     if not isinstance(value, str) or value.strip().upper() not in REGIONS:
         raise bad_param(
             f"Param data_localization_region must be one of {', '.join(REGIONS)}",
@@ -99,7 +105,7 @@ def _region(value) -> str:
     return value.strip().upper()
 
 
-def _maybe_json(value):
+def _maybe_json(value: object) -> object:
     """Form-encoded bodies carry nested objects as JSON text."""
     if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
@@ -109,11 +115,11 @@ def _maybe_json(value):
     return value
 
 
-def get_settings(state, req, rec):
+def get_settings(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     return 200, copy.deepcopy(rec.settings)
 
 
-def _storage_config(value) -> dict:
+def _storage_config(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_param("Param storage_configuration must be an object.")
     status = value.get("status")
@@ -137,8 +143,8 @@ def _storage_config(value) -> dict:
                     "use IN_COUNTRY_STORAGE_ENABLED or IN_COUNTRY_STORAGE_DISABLED.")
 
 
-def post_settings(state, req, rec):
-    updates = {}
+def post_settings(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
+    updates: dict[str, dict[str, Any]] = {}
     for key, value in req.params.items():
         value = _maybe_json(value)
         if not isinstance(value, dict):
@@ -165,7 +171,7 @@ def post_settings(state, req, rec):
 
 # -- register / deregister ------------------------------------------------------------------
 
-def _spend_budget(rec, now: float) -> None:
+def _spend_budget(rec: NumberRecord, now: float) -> None:
     """Count one register/deregister call in the moving window, or refuse it with 133016."""
     blocked = rec.blocked_until
     if blocked is not None and now < blocked:
@@ -186,7 +192,7 @@ def _spend_budget(rec, now: float) -> None:
     rec.registration_calls = window
 
 
-def register(state, req, rec):
+def register(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     now = state.now()
     _spend_budget(rec, now)
     params = req.params
@@ -234,7 +240,7 @@ def _in_country(region: str) -> dict[str, Any]:
     return {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": region}
 
 
-def deregister(state, req, rec):
+def deregister(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     _spend_budget(rec, state.now())
     refuse_if_locked(rec)
     if not rec.registered:
@@ -252,7 +258,7 @@ def deregister(state, req, rec):
 
 # -- verification ---------------------------------------------------------------------------
 
-def request_code(state, req, rec):
+def request_code(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     params = req.params
     method = params.get("code_method")
     if not isinstance(method, str) or method.upper() not in ("SMS", "VOICE"):
@@ -266,7 +272,7 @@ def request_code(state, req, rec):
     return 200, {"success": True}
 
 
-def verify_code(state, req, rec):
+def verify_code(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     code = req.params.get("code")
     if isinstance(code, int) and not isinstance(code, bool):
         code = str(code)

@@ -6,8 +6,14 @@ descriptions, and the list of Local Storage regions the emulator accepts.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .record import DEFAULT_WABA_ID as DEMO_WABA_ID
 from .record import NumberRecord
+
+__all__ = ["APP_SECRET_ENV", "COEXISTENCE", "DEFAULT_TOKEN", "DEMO_IDS", "DEMO_PIN", "DEMO_WABA_ID",
+           "NOT_VERIFIED", "NO_STORAGE", "REGIONS", "REGISTERED_BR", "REGISTERED_DEFAULT", "SEEDS",
+           "SEED_HELP", "UNREGISTERED", "default_storage", "demo_numbers", "numbers_for_seed"]
 
 DEMO_PIN = "123456"
 DEFAULT_TOKEN = "local-dev-token"
@@ -33,12 +39,12 @@ SEED_HELP = {
 }
 
 
-def default_storage() -> dict:
+def default_storage() -> dict[str, Any]:
     return {"status": "DEFAULT"}
 
 
 def demo_numbers() -> list[NumberRecord]:
-    def num(id_, display, name, **kw):
+    def num(id_: str, display: str, name: str, **kw: Any) -> NumberRecord:
         return NumberRecord.from_dict({"id": id_, "display_phone_number": display,
                                        "verified_name": name, "pin": DEMO_PIN, **kw})
 

@@ -27,7 +27,7 @@ _SECRET_KEYS = ("pin", "access_token", "appsecret_proof")
 _REDACTED = "***"
 
 
-def redact(value):
+def redact(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: (_REDACTED if k in _SECRET_KEYS and v is not None else redact(v))
                 for k, v in value.items()}
@@ -41,7 +41,7 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address, state: State):
+    def __init__(self, address: tuple[str, int], state: State) -> None:
         super().__init__(address, Handler)
         self.state = state
         self._conns: set[socket.socket] = set()
@@ -50,9 +50,9 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
-    def track(self, conn, add: bool) -> None:
+    def track(self, conn: socket.socket, add: bool) -> None:
         with self._conns_lock:
             (self._conns.add if add else self._conns.discard)(conn)
 
@@ -72,7 +72,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.close_connections()
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8787, **state_kwargs) -> EmulatorServer:
+def make_server(host: str = "127.0.0.1", port: int = 8787, **state_kwargs: Any) -> EmulatorServer:
     return EmulatorServer((host, port), State(**state_kwargs))
 
 
@@ -131,22 +131,22 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 120  # idle keep-alive connections are closed after this many seconds
     server: EmulatorServer
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
 
-    def finish(self):
+    def finish(self) -> None:
         try:
             super().finish()
         finally:
             self.server.track(self.connection, False)
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def version_string(self):
+    def version_string(self) -> str:
         return self.server_version
 
     def do_GET(self) -> None:
@@ -208,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(400, "request body shorter than its Content-Length")
         return data
 
-    def _usage_headers(self, business_id: str | None) -> dict:
+    def _usage_headers(self, business_id: str | None) -> dict[str, str]:
         pct = self.server.state.usage()
         app = {"call_count": pct, "total_cputime": min(pct, 1), "total_time": pct}
         biz = {business_id or "0": [{"type": "whatsapp_business_management", "call_count": pct,
@@ -217,7 +217,8 @@ class Handler(BaseHTTPRequestHandler):
         return {"X-App-Usage": json.dumps(app, separators=(",", ":")),
                 "X-Business-Use-Case-Usage": json.dumps(biz, separators=(",", ":"))}
 
-    def _send(self, status: int, body, headers: dict | None = None, business_id: str | None = None):
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
+              business_id: str | None = None) -> None:
         data = json.dumps(body).encode()
         try:
             self.send_response(status)
@@ -230,7 +231,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def _drop(self):
+    def _drop(self) -> None:
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -238,7 +239,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     # Graph API
-    def _parse_body(self, raw: bytes):
+    def _parse_body(self, raw: bytes) -> Any:
         if not raw.strip():
             return None
         ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -251,15 +252,14 @@ class Handler(BaseHTTPRequestHandler):
                 return graph.INVALID_BODY
         return _single(urllib.parse.parse_qs(text, keep_blank_values=True))
 
-    def _token(self, query: dict, body) -> str | None:
+    def _token(self, query: dict[str, str], body: Any) -> str | None:
         auth = self.headers.get("Authorization", "")
         if auth[:7].lower() == "bearer " and auth[7:].strip():
             return auth[7:].strip()
         if query.get("access_token"):
             return query["access_token"]
-        if isinstance(body, dict) and isinstance(body.get("access_token"), str):
-            return body["access_token"]
-        return None
+        token = body.get("access_token") if isinstance(body, dict) else None
+        return token if isinstance(token, str) else None
 
     def _api(self, url: urllib.parse.SplitResult, raw: bytes) -> None:
         state = self.server.state
@@ -271,7 +271,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": method, "path": path, "version": version, "served_version": None,
             "query": redact(query), "body": "<unparseable>" if body is graph.INVALID_BODY else redact(body),
             "status": None, "code": None, "started": state.now(), "finished": None, "fault": None}
-        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        host = self.headers.get("Host") or "%s:%s" % (str(self.server.server_address[0]), self.server.server_address[1])
         req = graph.ApiRequest(method=method, path=path, version=version, query=query, body=body,
                                token=self._token(query, body), base_url=f"http://{host}")
         business_id = state.business_id_for(next((s for s in path.split("/") if s), None))
@@ -281,7 +281,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(latency_ms / 1000)
         with state.lock:
             if state.generation != generation:
-                return self._drop()
+                self._drop()
+                return
             fault = state.faults.take(method, path)
         entry["fault"] = fault
         if fault is not None and not fault["apply"]:
@@ -289,7 +290,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
         with state.lock:
             if state.generation != generation:
-                return self._drop()
+                self._drop()
+                return
             headers: dict[str, str] = {}
             try:
                 status, response = graph.handle(state, req)
@@ -307,7 +309,8 @@ class Handler(BaseHTTPRequestHandler):
         state.log_call(entry, generation)
         self._send(status, response, headers, business_id)
 
-    def _fault_answer(self, fault: dict, entry: dict, business_id, generation: int) -> bool:
+    def _fault_answer(self, fault: dict[str, Any], entry: dict[str, Any], business_id: str | None,
+                      generation: int) -> bool:
         """Apply a fault's delay, drop or error. True when the fault answered the request."""
         if fault["delay_ms"]:
             time.sleep(fault["delay_ms"] / 1000)
