@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from . import versions
+from . import clock, versions
 from .errors import ConfigurationError
 from .redact import register_secret
 
@@ -123,6 +123,10 @@ def check_graph_url(url: str, allowed: frozenset[str]) -> None:
                                  f"use https://{parts.netloc} (http is allowed only to a loopback address)")
 
 
+def _clock_today() -> datetime.date:
+    return clock.now().date()
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
     """Everything the client and executor need to reach Meta. Never pickled, with the provider or alone."""
@@ -136,7 +140,7 @@ class ProviderConfig:
     app_secret_source: Source = Source()
     allowed_hosts: frozenset[str] = frozenset()
     # The UTC day the configuration is for: which version Meta serves for api_version depends on it.
-    today: datetime.date = field(default_factory=versions.utc_today)
+    today: datetime.date = field(default_factory=_clock_today)
 
     def __post_init__(self) -> None:
         # Here, not in parse(): no way of building a config skips the check.
@@ -147,7 +151,7 @@ class ProviderConfig:
 
     @classmethod
     def load(cls, stack: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-             *, stack_origin: str = "", today: Callable[[], datetime.date] = versions.utc_today) -> "ProviderConfig":
+             *, stack_origin: str = "", today: Callable[[], datetime.date] | None = None) -> "ProviderConfig":
         """Read each key from stack config (fully qualified, e.g. ``whatsapp:accessToken``), else the environment.
 
         ``stack_origin`` names the file the stack values were read from, when a command read them
@@ -183,10 +187,11 @@ class ProviderConfig:
     @classmethod
     def parse(cls, values: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
               token_source: Source = Source(), app_secret_source: Source = Source(),
-              today: Callable[[], datetime.date] = versions.utc_today) -> "ProviderConfig":
+              today: Callable[[], datetime.date] | None = None) -> "ProviderConfig":
         """Validate raw values; ``env`` (default: the process environment) only for WHATSAPP_ALLOW_GRAPH_HOST.
 
-        ``today`` gives the UTC day (tests pass their own): the version Meta serves depends on it.
+        ``today`` gives the UTC day (default: the provider's one clock, provider/clock.py): the version
+        Meta serves depends on it.
         """
         env = os.environ if env is None else env
         token = values.get("access_token")
@@ -219,7 +224,8 @@ class ProviderConfig:
             )
         config = cls(access_token=token or None, graph_api_url=url, api_version=version,
                      max_concurrent_cutovers=max_cutovers, app_secret=secret, token_source=token_source,
-                     app_secret_source=app_secret_source, allowed_hosts=allowed_hosts(env), today=today())
+                     app_secret_source=app_secret_source, allowed_hosts=allowed_hosts(env),
+                     today=(today or _clock_today)())
         config._version_notices()
         return config
 

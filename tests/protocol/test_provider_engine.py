@@ -279,6 +279,23 @@ def test_a_retired_v20_converges_with_the_flow_meta_serves_today_and_says_so(emu
     assert notice in eng.last_stderr
 
 
+def test_after_2027_01_21_a_retired_v20_is_served_as_v22_by_both_clocks(emulator):
+    import datetime
+
+    after = datetime.datetime(2027, 2, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    if emulator.now() < after.timestamp():
+        emulator.advance(after.timestamp() - emulator.now())  # the emulator's control clock
+    day = datetime.datetime.fromtimestamp(emulator.now(), datetime.timezone.utc)
+    # the provider's one clock (provider/clock.py), set the way the CLI's environment sets it
+    eng = Engine(config(emulator, "v20.0"), env={"WHATSAPP_TEST_NOW": day.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.clear_calls()
+    ok(eng.up({"n": number(REGISTERED_BR, "IN")}), "n")
+    assert posts(emulator) == ["deregister", "settings", "register"]
+    assert {c["served_version"] for c in emulator.calls()} == {versions.served("v20.0", day.date())} == {"v22.0"}
+    assert f"on {day.date().isoformat()} Meta serves it as v22.0" in eng.last_stderr
+
+
 def test_a_version_that_ends_within_90_days_gets_a_notice(emulator):
     eng = Engine(config(emulator, "v21.0"))
     ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
