@@ -7,12 +7,13 @@ SIGTERM.
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import re
 import signal
 import sys
 import threading
 
+from .limits import DEFAULT_PAGE_SIZE, latency_value, page_size_value
 from .seed import APP_SECRET_ENV, DEFAULT_TOKEN, SEED_HELP, SEEDS
 from .server import make_server
 
@@ -20,18 +21,25 @@ from .server import make_server
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows every default; an option whose default is None says in its own words what happens."""
 
-    def _get_help_string(self, action):
+    def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default is None:
             return action.help
         return super()._get_help_string(action)
 
 
 def _latency(text: str) -> float:
-    """A delay the server can sleep: finite and >= 0, as the control API requires."""
-    value = float(text)
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds >= 0")
-    return value
+    """A delay the server can sleep, bounded as the control API bounds it."""
+    try:
+        return latency_value(float(text), "--latency-ms")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
+
+
+def _page_size(text: str) -> int:
+    try:
+        return page_size_value(int(text) if re.fullmatch(r"[0-9]{1,3}", text) else None)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--token", action="append", dest="tokens", metavar="TOKEN", default=None,
                    help=f"accepted access token, repeatable (default: {DEFAULT_TOKEN})")
     p.add_argument("--latency-ms", type=_latency, default=0.0, help="milliseconds added to every Graph call")
+    p.add_argument("--page-size", type=_page_size, default=DEFAULT_PAGE_SIZE,
+                   help="numbers per page of a business account listing when the call gives no limit "
+                        "(Meta's default is 25)")
     p.add_argument("--deregister-keeps-storage", action="store_true",
                    help="deregister leaves local storage as it was instead of clearing it to DEFAULT")
     # The default is not read into argparse: it may come from the environment and must never be printed.
@@ -60,18 +71,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = _parser().parse_args(argv)
     args.app_secret = args.app_secret or os.environ.get(APP_SECRET_ENV) or None
     return args
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         server = make_server(args.host, args.port, seed=args.seed,
                              tokens=tuple(args.tokens or (DEFAULT_TOKEN,)),
-                             latency_ms=args.latency_ms,
+                             latency_ms=args.latency_ms, page_size=args.page_size,
                              deregister_keeps_storage=args.deregister_keeps_storage,
                              state_file=args.state, app_secret=args.app_secret)
     except (OSError, ValueError) as err:

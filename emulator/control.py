@@ -8,19 +8,22 @@ Control calls need no token and no appsecret_proof; faults and latency never tou
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 
 from .state import State
 
 CONTROL_PREFIX = "/_emulator"
+Body = dict[str, Any]
+Answer = tuple[int, Any]
 
 
 class ControlError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
-def route(state: State, method: str, path: str, body: dict):
+def route(state: State, method: str, path: str, body: Body) -> Answer:
     parts = [p for p in path.split("/") if p]
     if parts and parts[0] == "numbers":
         return _numbers(state, method, parts[1:], body)
@@ -30,32 +33,36 @@ def route(state: State, method: str, path: str, body: dict):
     return handler(state, body)
 
 
-def _reset(state: State, body: dict):
+def _reset(state: State, body: Body) -> Answer:
     return 200, {"ok": True, "numbers": state.reset(body.get("seed"))}
 
 
-def _add_fault(state: State, body: dict):
+def _add_fault(state: State, body: Body) -> Answer:
     return 200, state.faults.add(body)
 
 
-def _clear_faults(state: State, body: dict):
+def _clear_faults(state: State, body: Body) -> Answer:
     state.faults.clear()
     return 200, {"ok": True}
 
 
-def _set_latency(state: State, body: dict):
-    ms = body.get("ms")
-    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or ms < 0:
-        raise ControlError(400, "ms must be a number >= 0")
-    return 200, {"ms": state.set_latency(ms)}
+def _set_latency(state: State, body: Body) -> Answer:
+    # NaN, infinity or 1e300 (Python's JSON reader accepts all three) would make every call hang.
+    return 200, {"ms": state.set_latency(body.get("ms"))}
 
 
-def _clear_calls(state: State, body: dict):
+def _set_page_size(state: State, body: Body) -> Answer:
+    if set(body) != {"size"}:
+        raise ControlError(400, 'send {"size": N} (1-100): the listing\'s page size when no limit is given')
+    return 200, {"size": state.set_page_size(body["size"])}
+
+
+def _clear_calls(state: State, body: Body) -> Answer:
     state.clear_calls()
     return 200, {"ok": True}
 
 
-def _advance_clock(state: State, body: dict):
+def _advance_clock(state: State, body: Body) -> Answer:
     seconds = body.get("advance_seconds")
     # Forward only: a clock moved back would hand spent register budget back; NaN or infinity
     # (Python's JSON reader accepts both) would break every budget and lockout check.
@@ -64,7 +71,7 @@ def _advance_clock(state: State, body: dict):
     return 200, {"now": state.advance(seconds)}
 
 
-def _set_usage(state: State, body: dict):
+def _set_usage(state: State, body: Body) -> Answer:
     pct = body.get("percent")
     if pct is not None and (not isinstance(pct, int) or isinstance(pct, bool) or not 0 <= pct <= 100):
         raise ControlError(400, "percent must be an integer 0-100, or null")
@@ -72,7 +79,7 @@ def _set_usage(state: State, body: dict):
     return 200, {"percent": pct}
 
 
-def _set_app_secret(state: State, body: dict):
+def _set_app_secret(state: State, body: Body) -> Answer:
     if set(body) != {"secret"}:
         raise ControlError(400, 'send {"secret": "..."} to require appsecret_proof, '
                                 'or {"secret": null} to stop requiring it')
@@ -80,13 +87,13 @@ def _set_app_secret(state: State, body: dict):
     return 200, {"required": body["secret"] is not None}
 
 
-def _reject_fields(state: State, body: dict):
+def _reject_fields(state: State, body: Body) -> Answer:
     if set(body) != {"reject"}:
         raise ControlError(400, 'send {"reject": ["field", ...]}; [] makes every field exist again')
     return 200, {"rejected": state.reject_fields(body["reject"])}
 
 
-_ROUTES = {
+_ROUTES: dict[tuple[str, str], Callable[[State, Body], Answer]] = {
     ("GET", ""): lambda state, body: (200, state.summary()),
     ("POST", "reset"): _reset,
     ("POST", "faults"): _add_fault,
@@ -94,6 +101,8 @@ _ROUTES = {
     ("DELETE", "faults"): _clear_faults,
     ("POST", "latency"): _set_latency,
     ("GET", "latency"): lambda state, body: (200, {"ms": state.get_latency()}),
+    ("POST", "page_size"): _set_page_size,
+    ("GET", "page_size"): lambda state, body: (200, {"size": state.get_page_size()}),
     ("GET", "calls"): lambda state, body: (200, state.list_calls()),
     ("DELETE", "calls"): _clear_calls,
     ("POST", "clock"): _advance_clock,
@@ -106,7 +115,7 @@ _ROUTES = {
 }
 
 
-def _numbers(state: State, method: str, rest: list[str], body: dict):
+def _numbers(state: State, method: str, rest: list[str], body: Body) -> Answer:
     if not rest:
         if method == "GET":
             return 200, state.list_numbers()
@@ -116,6 +125,14 @@ def _numbers(state: State, method: str, rest: list[str], body: dict):
             except KeyError:
                 raise ControlError(409, f"number {body.get('id')} already exists") from None
         raise ControlError(405, f"{method} not allowed on {CONTROL_PREFIX}/numbers")
+    if len(rest) == 2 and rest[1] == "pin_check" and method == "POST":
+        # Answers whether a PIN is the number's, never the PIN itself.
+        if set(body) != {"pin"}:
+            raise ControlError(400, 'send {"pin": "123456"}')
+        matches = state.pin_matches(rest[0], body["pin"])
+        if matches is None:
+            raise ControlError(404, f"no number {rest[0]}")
+        return 200, {"matches": matches}
     if len(rest) != 1:
         raise ControlError(404, "no such control endpoint")
     id_ = rest[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from typing import Any
 
 PHONE_NUMBER_NODE = "WhatsAppBusinessPhoneNumber"
 BUSINESS_ACCOUNT_NODE = "WhatsAppBusinessAccount"
@@ -17,7 +18,7 @@ def http_status_for(code: int) -> int:
     """The HTTP status Meta uses for a Graph error code."""
     if code in (0, 190):
         return 401
-    if code == 10 or 200 <= code <= 299 or code in (131005, 368):
+    if code == 10 or 200 <= code <= 299 or code in (131005, 131031, 368):
         return 403
     if code == 2 or code == 133004:
         return 503
@@ -36,8 +37,8 @@ class GraphError(Exception):
 
     def __init__(self, code: int, message: str, *, subcode: int | None = None,
                  details: str | None = None, status: int | None = None,
-                 error_type: str | None = None, error_data=None, prefix: bool = True,
-                 headers: dict | None = None):
+                 error_type: str | None = None, error_data: object = None, prefix: bool = True,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = f"(#{code}) {message}" if prefix and not message.startswith("(#") else message
@@ -50,7 +51,7 @@ class GraphError(Exception):
         self.error_data = error_data
         self.headers = headers or {}
 
-    def envelope(self) -> dict:
+    def envelope(self) -> dict[str, Any]:
         err = {"message": self.message, "type": self.error_type, "code": self.code}
         if self.subcode is not None:
             err["error_subcode"] = self.subcode

@@ -10,6 +10,7 @@ pending review, the lowest messaging tier), a number not registered with Cloud A
 from __future__ import annotations
 
 import base64
+from typing import Any, Callable, Iterable
 
 from .errors import PHONE_NUMBER_NODE, nonexisting_field
 from .record import NumberRecord
@@ -69,8 +70,8 @@ def _certificate(rec: NumberRecord) -> str:
     return base64.b64encode(f"wa-cert:{rec.id}:{rec.verified_name}".encode()).decode()
 
 
-def _health(rec: NumberRecord) -> dict:
-    number = {"entity_type": "PHONE_NUMBER", "id": rec.id, "can_send_message": "AVAILABLE"}
+def _health(rec: NumberRecord) -> dict[str, Any]:
+    number: dict[str, Any] = {"entity_type": "PHONE_NUMBER", "id": rec.id, "can_send_message": "AVAILABLE"}
     if not rec.registered:
         number["can_send_message"] = "BLOCKED"
         number["errors"] = [{"error_code": 133010,
@@ -85,7 +86,7 @@ def _host_platform(rec: NumberRecord) -> str:
     return rec.platform_type if rec.platform_type in ("CLOUD_API", "ON_PREMISE") else "NOT_APPLICABLE"
 
 
-_DERIVED = {
+_DERIVED: dict[str, Callable[[NumberRecord], Any]] = {
     "is_pin_enabled": lambda r: r.pin is not None,
     "quality_rating": _quality,
     "quality_score": lambda r: {"score": _quality(r)},
@@ -113,7 +114,7 @@ _DERIVED = {
 }
 
 
-def rejectable_fields(names) -> frozenset[str]:
+def rejectable_fields(names: object) -> frozenset[str]:
     """The control API's list of fields to make "nonexisting"; ValueError names the problem."""
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ValueError("reject must be a list of phone number field names")
@@ -126,7 +127,7 @@ def rejectable_fields(names) -> frozenset[str]:
     return frozenset(names)
 
 
-def requested_fields(raw: str | None, rejected=frozenset()) -> list[str]:
+def requested_fields(raw: str | None, rejected: frozenset[str] = frozenset()) -> list[str]:
     """The fields a `fields=` parameter asks for, or the default ones.
 
     A name that is not a phone number field, or one made "nonexisting" by the control API,
@@ -141,9 +142,9 @@ def requested_fields(raw: str | None, rejected=frozenset()) -> list[str]:
     return wanted
 
 
-def number_view(rec: NumberRecord, fields) -> dict:
+def number_view(rec: NumberRecord, fields: Iterable[str]) -> dict[str, Any]:
     """The node as Graph serves it: `id` always, then the fields asked for; unknown values omitted."""
-    out = {"id": rec.id}
+    out: dict[str, Any] = {"id": rec.id}
     for name in fields:
         if name == "id":
             continue

@@ -1,6 +1,9 @@
 """The rules of the calls that change a phone number: set PIN, settings (local storage),
-register and deregister (by API version, with the 72-hour budget and the PIN lockout), and
-code verification.
+register and deregister (with the 72-hour budget and the PIN lockout), and code verification.
+
+Every version is served as v21.0 or later (a retired one as the oldest live version, see
+provider/versions.py), so there is one flow: storage through `/settings`, or through register's
+`data_localization_region`, on a number that is not registered.
 
 Each handler takes `(state, request, record)`, is called under `State.lock`, changes the
 `NumberRecord` in place and returns `(200, body)` or raises `GraphError`.
@@ -14,9 +17,17 @@ import json
 import re
 import secrets
 import string
+from typing import TYPE_CHECKING, Any
 
 from .errors import GraphError, bad_param
+from .record import NumberRecord
 from .seed import REGIONS
+
+if TYPE_CHECKING:
+    from .graph import ApiRequest
+    from .state import State
+
+Answer = tuple[int, dict[str, Any]]
 
 BUDGET_WINDOW = 72 * 3600
 BUDGET_LIMIT = 10
@@ -24,6 +35,15 @@ BLOCK_SECONDS = 72 * 3600
 PIN_GUESSES = 5
 PIN_LOCKOUT_SECONDS = 3600
 DEFAULT = {"status": "DEFAULT"}
+RETENTION_MINUTES = (60,)  # No Storage: Meta, "currently, only the 60 value is allowed"
+
+
+def refuse_if_locked(rec: NumberRecord) -> None:
+    """131031: Meta locked the business account (for example after a wrong two-step PIN)."""
+    if rec.account_locked:
+        raise GraphError(131031, "Account has been locked",
+                         details="The business account is locked; see WhatsApp Manager. "
+                                 "Retrying does not unlock it.")
 
 
 def _iso(ts: float) -> str:
@@ -39,7 +59,7 @@ def _wait_text(seconds: float) -> str:
 
 # -- PIN ------------------------------------------------------------------------------------
 
-def _pin_value(value, name="pin") -> str:
+def _pin_value(value: object, name: str = "pin") -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if value is None or value == "":
@@ -50,18 +70,20 @@ def _pin_value(value, name="pin") -> str:
     return value
 
 
-def set_pin(state, req, rec):
+def set_pin(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     params = req.params
     params.pop("messaging_product", None)
     extra = sorted(set(params) - {"pin"})
     if extra:
         raise bad_param(f"Unsupported parameter(s) for this node: {', '.join(extra)}")
-    rec.pin = _pin_value(params.get("pin"))
+    pin = _pin_value(params.get("pin"))
+    refuse_if_locked(rec)
+    rec.pin = pin
     rec.failed_pin_attempts = 0
     return 200, {"success": True}
 
 
-def _pin_locked(rec, now: float) -> None:
+def _pin_locked(rec: NumberRecord, now: float) -> None:
     until = rec.pin_locked_until
     if until is None:
         return
@@ -75,7 +97,7 @@ def _pin_locked(rec, now: float) -> None:
 
 # -- settings -------------------------------------------------------------------------------
 
-def _region(value) -> str:
+def _region(value: object) -> str:
     if not isinstance(value, str) or value.strip().upper() not in REGIONS:
         raise bad_param(
             f"Param data_localization_region must be one of {', '.join(REGIONS)}",
@@ -83,7 +105,7 @@ def _region(value) -> str:
     return value.strip().upper()
 
 
-def _maybe_json(value):
+def _maybe_json(value: object) -> object:
     """Form-encoded bodies carry nested objects as JSON text."""
     if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
@@ -93,11 +115,11 @@ def _maybe_json(value):
     return value
 
 
-def get_settings(state, req, rec):
+def get_settings(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     return 200, copy.deepcopy(rec.settings)
 
 
-def _storage_config(value) -> dict:
+def _storage_config(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_param("Param storage_configuration must be an object.")
     status = value.get("status")
@@ -113,15 +135,16 @@ def _storage_config(value) -> dict:
         return dict(DEFAULT)
     if status == "NO_STORAGE_ENABLED":
         minutes = value.get("retention_minutes")
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
-            raise bad_param("Param storage_configuration.retention_minutes must be a positive integer.")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes not in RETENTION_MINUTES:
+            raise bad_param("Param storage_configuration.retention_minutes must be 60 "
+                            "(currently the only value allowed).")
         return {"status": status, "retention_minutes": minutes}
     raise bad_param(f"Param storage_configuration.status has an invalid value '{value.get('status')}'; "
                     "use IN_COUNTRY_STORAGE_ENABLED or IN_COUNTRY_STORAGE_DISABLED.")
 
 
-def post_settings(state, req, rec):
-    updates = {}
+def post_settings(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
+    updates: dict[str, dict[str, Any]] = {}
     for key, value in req.params.items():
         value = _maybe_json(value)
         if not isinstance(value, dict):
@@ -129,11 +152,8 @@ def post_settings(state, req, rec):
         updates[key] = value
     if not updates:
         raise bad_param("No settings were given; send e.g. storage_configuration.")
+    refuse_if_locked(rec)
     if "storage_configuration" in updates:
-        if req.old_flow:
-            raise bad_param(
-                f"storage_configuration cannot be changed with /settings in {req.version}; "
-                "in v20.0 and earlier pass data_localization_region to /register.")
         updates["storage_configuration"] = _storage_config(updates["storage_configuration"])
         if rec.registered:
             raise bad_param("Local storage can only be enabled or disabled on unregistered phone numbers",
@@ -151,7 +171,7 @@ def post_settings(state, req, rec):
 
 # -- register / deregister ------------------------------------------------------------------
 
-def _spend_budget(rec, now: float) -> None:
+def _spend_budget(rec: NumberRecord, now: float) -> None:
     """Count one register/deregister call in the moving window, or refuse it with 133016."""
     blocked = rec.blocked_until
     if blocked is not None and now < blocked:
@@ -172,7 +192,7 @@ def _spend_budget(rec, now: float) -> None:
     rec.registration_calls = window
 
 
-def register(state, req, rec):
+def register(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     now = state.now()
     _spend_budget(rec, now)
     params = req.params
@@ -183,15 +203,18 @@ def register(state, req, rec):
         raise bad_param("Param messaging_product must be 'whatsapp'.")
     pin = _pin_value(params.get("pin"))
     region = None
-    if "data_localization_region" in params:
-        if not req.old_flow:
-            raise bad_param(
-                f"Param data_localization_region is deprecated for /register in {req.version_name}; "
-                "use POST /{phone-number-id}/settings with storage_configuration before registering.")
+    if params.get("data_localization_region") not in (None, ""):
+        # Every version: Meta's registration reference documents the parameter on current
+        # versions too ("only if enabling local storage").
         region = _region(params["data_localization_region"])
         if rec.is_on_biz_app:
             raise bad_param("Local storage is not supported for phone numbers shared with the "
                             "WhatsApp Business app.")
+        if rec.registered and rec.storage != _in_country(region):
+            raise bad_param("Local storage can only be enabled or disabled on unregistered phone numbers",
+                            "Deregister the phone number before registering it with another "
+                            "data_localization_region.")
+    refuse_if_locked(rec)
     if rec.code_verification_status != "VERIFIED":
         raise GraphError(133006, "Phone number needs to be verified before registering",
                          details="Verify the phone number with request_code and verify_code first.")
@@ -208,17 +231,18 @@ def register(state, req, rec):
     rec.failed_pin_attempts = 0
     rec.platform_type = "CLOUD_API"
     rec.status = "CONNECTED"
-    if req.old_flow:
-        if region is not None:
-            rec.settings["storage_configuration"] = {"status": "IN_COUNTRY_STORAGE_ENABLED",
-                                                     "data_localization_region": region}
-        elif rec.storage.get("status") != "NO_STORAGE_ENABLED":
-            rec.settings["storage_configuration"] = dict(DEFAULT)
+    if region is not None:
+        rec.settings["storage_configuration"] = _in_country(region)
     return 200, {"success": True}
 
 
-def deregister(state, req, rec):
+def _in_country(region: str) -> dict[str, Any]:
+    return {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": region}
+
+
+def deregister(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     _spend_budget(rec, state.now())
+    refuse_if_locked(rec)
     if not rec.registered:
         raise GraphError(133010, "Phone number Not Registered",
                          details="The phone number is not registered with Cloud API.")
@@ -234,7 +258,7 @@ def deregister(state, req, rec):
 
 # -- verification ---------------------------------------------------------------------------
 
-def request_code(state, req, rec):
+def request_code(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     params = req.params
     method = params.get("code_method")
     if not isinstance(method, str) or method.upper() not in ("SMS", "VOICE"):
@@ -248,7 +272,7 @@ def request_code(state, req, rec):
     return 200, {"success": True}
 
 
-def verify_code(state, req, rec):
+def verify_code(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     code = req.params.get("code")
     if isinstance(code, int) and not isinstance(code, bool):
         code = str(code)

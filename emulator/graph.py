@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hmac
 import re
 import urllib.parse
 from dataclasses import dataclass, field
+from typing import Any
 
-from . import flows
+from provider import versions
+
+from . import flows, profile
 from .errors import (BUSINESS_ACCOUNT_NODE, PHONE_NUMBER_NODE, GraphError, bad_param,
                      invalid_appsecret_proof, invalid_token, missing_appsecret_proof, missing_token,
                      no_such_object, nonexisting_field)
 from .fields import number_view, requested_fields
+from .record import NumberRecord
 from .state import State
 
-DEFAULT_PAGE_SIZE = 2
 DEFAULT_VERSION = "v25.0"
-EDGES = ("settings", "register", "deregister", "request_code", "verify_code", "phone_numbers")
-_VERSION_RE = re.compile(r"^v(\d{1,3})\.(\d{1,2})$")
+SERVED_VERSION_HEADER = "facebook-api-version"
+EDGES = ("settings", "register", "deregister", "request_code", "verify_code", "phone_numbers",
+         profile.EDGE)
+_VERSION_RE = re.compile(r"v([0-9]{1,3})\.([0-9]{1,2})")
 # Graph-wide parameters that any call may carry; they are never part of an endpoint's payload.
 TRANSPORT_PARAMS = ("access_token", "appsecret_proof", "appsecret_time", "pretty", "format",
                     "suppress_http_code", "debug", "method")
@@ -38,13 +44,17 @@ class ApiRequest:
     method: str
     path: str                      # without the version prefix, e.g. "/106540352242922/register"
     version: str | None            # "v21.0", or None for an unversioned path
-    query: dict = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
     body: object = None            # parsed JSON/form body, INVALID_BODY, or None
     token: str | None = None
     base_url: str = "http://127.0.0.1"
+    # The version the call is served as on the emulator's clock (set by `handle`): a retired
+    # version is served as the oldest live one, as Meta does.
+    served: str = DEFAULT_VERSION
+    served_known: bool = False
 
     @property
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         """Query parameters overlaid with body parameters (curl -d sends either form or JSON)."""
         merged = dict(self.query)
         if isinstance(self.body, dict):
@@ -53,27 +63,30 @@ class ApiRequest:
             merged.pop(name, None)
         return merged
 
-    @property
-    def appsecret_proof(self):
-        """The proof from the query or, failing that, from a form or JSON body parameter."""
-        if "appsecret_proof" in self.query:
-            return self.query["appsecret_proof"]
+    def transport_param(self, name: str) -> object:
+        """A Graph-wide parameter from the query or, failing that, from a form or JSON body."""
+        if name in self.query:
+            return self.query[name]
         if isinstance(self.body, dict):
-            return self.body.get("appsecret_proof")
+            return self.body.get(name)
         return None
+
+    @property
+    def appsecret_proof(self) -> object:
+        return self.transport_param("appsecret_proof")
 
     @property
     def version_name(self) -> str:
         """The version the call is served as: an unversioned path gets the default one."""
         return self.version or DEFAULT_VERSION
 
-    @property
-    def old_flow(self) -> bool:
-        return parse_version(self.version_name) <= (20, 0)
+
+def clock_date(epoch: float) -> datetime.date:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).date()
 
 
 def parse_version(text: str) -> tuple[int, int]:
-    m = _VERSION_RE.match(text)
+    m = _VERSION_RE.fullmatch(text)
     if not m:
         raise bad_param(f"Unknown API version '{text}'; use a path like /v25.0/...")
     return int(m.group(1)), int(m.group(2))
@@ -87,7 +100,7 @@ def split_version(path: str) -> tuple[str | None, str]:
     """
     parts = path.split("/", 2)
     first = parts[1] if len(parts) > 1 else ""
-    if first[:1] in ("v", "V") and not first.isdigit():
+    if first[:1] in ("v", "V"):
         rest = "/" + parts[2] if len(parts) > 2 else "/"
         return first, rest
     return None, path or "/"
@@ -95,10 +108,12 @@ def split_version(path: str) -> tuple[str | None, str]:
 
 # -- dispatch -------------------------------------------------------------------------------
 
-def handle(state: State, req: ApiRequest) -> tuple[int, dict]:
+def handle(state: State, req: ApiRequest) -> tuple[int, dict[str, Any]]:
     if req.version is not None:
         parse_version(req.version)
     with state.lock:
+        req.served = versions.served(req.version_name, clock_date(state.now()))
+        req.served_known = True
         _authenticate(state, req)
         segments = [s for s in req.path.split("/") if s]
         if not segments or len(segments) > 2 or (len(segments) == 2 and segments[1] not in EDGES):
@@ -119,13 +134,24 @@ def handle(state: State, req: ApiRequest) -> tuple[int, dict]:
     raise no_such_object(req.method, object_id)
 
 
+APPSECRET_TIME_SKEW = 300  # seconds an appsecret_time may differ from the clock (choice)
+
+
 def _authenticate(state: State, req: ApiRequest) -> None:
-    """The token must be accepted and, while an app secret is required, carry its proof."""
+    """The token must be accepted and, while an app secret is required, carry its proof: the
+    HMAC of the token, or (with `appsecret_time`) of `token|time`, Meta's time-based form."""
     if req.token is None:
         raise missing_token()
     if req.token not in state.tokens:
         raise invalid_token()
-    expected = state.expected_appsecret_proof(req.token)
+    stamp = req.transport_param("appsecret_time")
+    signed = req.token
+    if stamp is not None and stamp != "":
+        if not isinstance(stamp, str) or not re.fullmatch(r"[0-9]{1,12}", stamp) \
+                or abs(int(stamp) - state.now()) > APPSECRET_TIME_SKEW:
+            raise invalid_appsecret_proof()
+        signed = f"{req.token}|{stamp}"
+    expected = state.expected_appsecret_proof(signed)
     if expected is None:
         return
     proof = req.appsecret_proof
@@ -148,10 +174,13 @@ _NUMBER_HANDLERS = {
     ("deregister", "POST"): flows.deregister,
     ("request_code", "POST"): flows.request_code,
     ("verify_code", "POST"): flows.verify_code,
+    (profile.EDGE, "GET"): profile.get_profile,
+    (profile.EDGE, "POST"): profile.post_profile,
 }
 
 
-def _number_call(state: State, req: ApiRequest, rec, edge: str | None):
+def _number_call(state: State, req: ApiRequest, rec: NumberRecord,
+                 edge: str | None) -> tuple[int, dict[str, Any]]:
     if edge == "phone_numbers":
         raise nonexisting_field(edge, PHONE_NUMBER_NODE)
     if (edge, req.method) == (None, "GET"):
@@ -175,7 +204,8 @@ def _uncursor(text: str) -> str:
         raise bad_param("Invalid paging cursor.") from None
 
 
-def _waba_call(state: State, req: ApiRequest, waba_id: str, edge: str | None):
+def _waba_call(state: State, req: ApiRequest, waba_id: str,
+               edge: str | None) -> tuple[int, dict[str, Any]]:
     if edge is None and req.method == "GET":
         raw = req.query.get("fields")
         for name in (f.strip() for f in (raw or "").split(",") if f.strip()):
@@ -187,10 +217,10 @@ def _waba_call(state: State, req: ApiRequest, waba_id: str, edge: str | None):
     if req.method != "GET":
         raise _unsupported_method(req, edge)
     fields = requested_fields(req.query.get("fields"), state.rejected_fields)
-    limit = req.query.get("limit", str(DEFAULT_PAGE_SIZE))
-    if not limit.isdigit() or int(limit) < 1:
+    raw_limit = req.query.get("limit", str(state.get_page_size()))
+    if not re.fullmatch(r"[0-9]{1,6}", raw_limit) or int(raw_limit) < 1:
         raise bad_param("Param limit must be a positive integer.")
-    limit = int(limit)
+    limit = int(raw_limit)
     ids = sorted(i for i, r in state.numbers.items() if r.waba_id == waba_id)
     if "after" in req.query:
         after = _uncursor(req.query["after"])
@@ -200,10 +230,10 @@ def _waba_call(state: State, req: ApiRequest, waba_id: str, edge: str | None):
         page_ids = [i for i in ids if i < before][-limit:]
     else:
         page_ids = ids[:limit]
-    body = {"data": [number_view(state.numbers[i], fields) for i in page_ids]}
+    body: dict[str, Any] = {"data": [number_view(state.numbers[i], fields) for i in page_ids]}
     if not page_ids:
         return 200, body
-    paging = {"cursors": {"before": _cursor(page_ids[0]), "after": _cursor(page_ids[-1])}}
+    paging: dict[str, Any] = {"cursors": {"before": _cursor(page_ids[0]), "after": _cursor(page_ids[-1])}}
     base = f"{req.base_url}/{req.version_name}/{waba_id}/phone_numbers"
     # Like Meta's, the page links carry the caller's token (and its appsecret_proof, if it came
     # in the query) so that they work as they are.

@@ -16,8 +16,13 @@ import subprocess as _subprocess
 import sys
 import threading
 import urllib.parse
+from typing import TYPE_CHECKING, Any, Iterable
 
+from .limits import DEFAULT_PAGE_SIZE
 from .seed import APP_SECRET_ENV, DEFAULT_TOKEN
+
+if TYPE_CHECKING:
+    from .server import EmulatorServer
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,25 +34,27 @@ class EmulatorControlError(RuntimeError):
 class Emulator:
     """A running emulator: `url`, the first accepted `token`, and control-API helpers."""
 
-    def __init__(self, url: str, token: str, *, server=None, thread=None, process=None):
+    def __init__(self, url: str, token: str, *, server: EmulatorServer | None = None,
+                 thread: threading.Thread | None = None,
+                 process: _subprocess.Popen[str] | None = None) -> None:
         self.url = url
         self.token = token
         self._server = server
         self._thread = thread
         self._process = process
         parts = urllib.parse.urlsplit(url)
-        self._host, self._port = parts.hostname, parts.port
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Emulator {self.url}>"
 
-    def __enter__(self):
+    def __enter__(self) -> Emulator:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _control(self, method: str, path: str, body=None):
+    def _control(self, method: str, path: str, body: object = None) -> Any:
         conn = http.client.HTTPConnection(self._host, self._port, timeout=30)
         try:
             data = json.dumps(body).encode() if body is not None else None
@@ -65,22 +72,22 @@ class Emulator:
     def reset(self, seed: str | None = "demo") -> None:
         self._control("POST", "/reset", {"seed": seed} if seed else {})
 
-    def numbers(self) -> list[dict]:
-        return self._control("GET", "/numbers")
+    def numbers(self) -> list[dict[str, Any]]:
+        return list(self._control("GET", "/numbers"))
 
-    def number(self, id: str) -> dict:
-        return self._control("GET", f"/numbers/{id}")
+    def number(self, id: str) -> dict[str, Any]:
+        return dict(self._control("GET", f"/numbers/{id}"))
 
-    def add_number(self, **fields) -> dict:
-        return self._control("POST", "/numbers", fields)
+    def add_number(self, **fields: Any) -> dict[str, Any]:
+        return dict(self._control("POST", "/numbers", fields))
 
-    def patch(self, id: str, **fields) -> dict:
-        return self._control("PATCH", f"/numbers/{id}", fields)
+    def patch(self, id: str, **fields: Any) -> dict[str, Any]:
+        return dict(self._control("PATCH", f"/numbers/{id}", fields))
 
     def delete_number(self, id: str) -> None:
         self._control("DELETE", f"/numbers/{id}")
 
-    def fault(self, method: str, path: str, **kw) -> None:
+    def fault(self, method: str, path: str, **kw: Any) -> None:
         self._control("POST", "/faults", {"method": method, "path": path, **kw})
 
     def clear_faults(self) -> None:
@@ -89,6 +96,14 @@ class Emulator:
     def set_latency(self, ms: float) -> None:
         self._control("POST", "/latency", {"ms": ms})
 
+    def set_page_size(self, size: int) -> None:
+        """Numbers per listing page when a call gives no `limit` (back to the start-up value on reset)."""
+        self._control("POST", "/page_size", {"size": size})
+
+    def pin_matches(self, id: str, pin: str) -> bool:
+        """Whether `pin` is the number's two-step PIN: the control API never shows a PIN."""
+        return bool(self._control("POST", f"/numbers/{id}/pin_check", {"pin": pin})["matches"])
+
     def set_usage(self, percent: int | None) -> None:
         self._control("POST", "/usage", {"percent": percent})
 
@@ -96,12 +111,12 @@ class Emulator:
         """Require `appsecret_proof` on every Graph call (keyed by `secret`), or stop with None."""
         self._control("POST", "/app_secret", {"secret": secret})
 
-    def reject_fields(self, names) -> None:
+    def reject_fields(self, names: Iterable[str]) -> None:
         """Make these phone number fields "nonexisting", as if Meta dropped them; [] undoes it."""
         self._control("POST", "/fields", {"reject": list(names)})
 
-    def calls(self) -> list[dict]:
-        return self._control("GET", "/calls")
+    def calls(self) -> list[dict[str, Any]]:
+        return list(self._control("GET", "/calls"))
 
     def clear_calls(self) -> None:
         self._control("DELETE", "/calls")
@@ -110,12 +125,13 @@ class Emulator:
         self._control("POST", "/clock", {"advance_seconds": seconds})
 
     def now(self) -> float:
-        return self._control("GET", "/clock")["now"]
+        return float(self._control("GET", "/clock")["now"])
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
-            self._thread.join(timeout=5)
+            if self._thread is not None:
+                self._thread.join(timeout=5)
             self._server = None
         if self._process is not None:
             proc, self._process = self._process, None
@@ -130,30 +146,33 @@ class Emulator:
                 proc.stdout.close()
 
 
-def start_emulator(*, seed: str | None = "demo", tokens=(DEFAULT_TOKEN,), latency_ms: float = 0,
-                   deregister_keeps_storage: bool = False, state_file: str | None = None,
+def start_emulator(*, seed: str | None = "demo", tokens: Iterable[str] = (DEFAULT_TOKEN,),
+                   latency_ms: float = 0, deregister_keeps_storage: bool = False,
+                   state_file: str | os.PathLike[str] | None = None,
                    subprocess: bool = False, host: str = "127.0.0.1",
-                   app_secret: str | None = None) -> Emulator:
+                   app_secret: str | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Emulator:
     """Start an emulator; `app_secret` requires appsecret_proof on every Graph call from the start."""
     tokens = tuple(tokens) or (DEFAULT_TOKEN,)
     if subprocess:
         return _start_subprocess(seed, tokens, latency_ms, deregister_keeps_storage, state_file, host,
-                                 app_secret)
+                                 app_secret, page_size)
     from .server import make_server
 
     server = make_server(host, 0, seed=seed, tokens=tokens, latency_ms=latency_ms,
                          deregister_keeps_storage=deregister_keeps_storage,
                          state_file=os.fspath(state_file) if state_file else None,
-                         app_secret=app_secret)
+                         app_secret=app_secret, page_size=page_size)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"emulator-{server.server_address[1]}", daemon=True)
     thread.start()
     return Emulator(server.url, tokens[0], server=server, thread=thread)
 
 
-def _start_subprocess(seed, tokens, latency_ms, keeps, state_file, host, app_secret) -> Emulator:
+def _start_subprocess(seed: str | None, tokens: tuple[str, ...], latency_ms: float, keeps: bool,
+                      state_file: str | os.PathLike[str] | None, host: str, app_secret: str | None,
+                      page_size: int) -> Emulator:
     cmd = [sys.executable, "-m", "emulator", "--host", host, "--port", "0",
-           "--seed", seed or "none", "--latency-ms", str(latency_ms)]
+           "--seed", seed or "none", "--latency-ms", str(latency_ms), "--page-size", str(page_size)]
     for token in tokens:
         cmd += ["--token", token]
     if keeps:
@@ -169,8 +188,10 @@ def _start_subprocess(seed, tokens, latency_ms, keeps, state_file, host, app_sec
         env[APP_SECRET_ENV] = app_secret
     proc = _subprocess.Popen(cmd, stdout=_subprocess.PIPE, stdin=_subprocess.DEVNULL,
                              env=env, cwd=_PROJECT_ROOT, text=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = proc.stdout
+    assert stdout is not None
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
     try:
         first = lines.get(timeout=30)
     except queue.Empty:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from typing import Iterable
 
 from .record import NumberRecord
 
@@ -24,7 +25,8 @@ def read_state_file(path: str) -> tuple[list[NumberRecord], set[str], float]:
     return numbers, wabas, float(data.get("clock_offset", 0.0))
 
 
-def write_state_file(path: str, numbers, wabas, clock_offset: float) -> None:
+def write_state_file(path: str, numbers: Iterable[NumberRecord], wabas: Iterable[str],
+                     clock_offset: float) -> None:
     data = {"version": STATE_FILE_VERSION,
             "numbers": [rec.to_dict() for rec in sorted(numbers, key=lambda r: r.id)],
             "wabas": sorted(wabas),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
+import re
+from typing import Any
 
 # The demo seed's business account; also the default for numbers added without a waba_id.
 DEFAULT_WABA_ID = "102290129340398"
@@ -18,7 +20,7 @@ _STRING_KEYS = ("id", "waba_id", "display_phone_number", "verified_name",
                 "code_verification_status", "platform_type", "status")
 
 
-def _default_settings() -> dict:
+def _default_settings() -> dict[str, Any]:
     return {"storage_configuration": {"status": "DEFAULT"}}
 
 
@@ -33,17 +35,21 @@ class NumberRecord:
     status: str = ""
     is_on_biz_app: bool = False
     pin: str | None = None
-    settings: dict = dataclasses.field(default_factory=_default_settings)
+    settings: dict[str, Any] = dataclasses.field(default_factory=_default_settings)
     # Emulator-clock epoch seconds of the register/deregister calls in the moving window.
-    registration_calls: list = dataclasses.field(default_factory=list)
+    registration_calls: list[float] = dataclasses.field(default_factory=list)
     blocked_until: float | None = None
     failed_pin_attempts: int = 0
     verification_code: str | None = None
     # The end of a two-step PIN lockout (133008).
     pin_locked_until: float | None = None
+    # Meta locked the business account (131031): every call that changes the number is refused.
+    account_locked: bool = False
+    # The whatsapp_business_profile fields that have a value (see profile.py).
+    business_profile: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, fields: dict) -> NumberRecord:
+    def from_dict(cls, fields: dict[str, Any]) -> NumberRecord:
         """A record from a partial dict: unknown keys and wrong types raise ValueError.
 
         Defaults: a random 15-digit id, the demo WABA, VERIFIED, registered (CLOUD_API,
@@ -67,13 +73,13 @@ class NumberRecord:
         rec.validate()
         return rec
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {name: copy.deepcopy(getattr(self, name)) for name in RECORD_KEYS}
 
     def copy(self) -> NumberRecord:
         return copy.deepcopy(self)
 
-    def merged(self, fields: dict) -> NumberRecord:
+    def merged(self, fields: dict[str, Any]) -> NumberRecord:
         """A new record with `fields` replacing top-level keys (`settings` wholesale)."""
         if "id" in fields and str(fields["id"]) != self.id:
             raise ValueError("id cannot be changed")
@@ -84,7 +90,7 @@ class NumberRecord:
         return self.platform_type == "CLOUD_API"
 
     @property
-    def storage(self) -> dict:
+    def storage(self) -> dict[str, Any]:
         return self.settings.get("storage_configuration") or {}
 
     def validate(self) -> None:
@@ -92,12 +98,15 @@ class NumberRecord:
         for key in _STRING_KEYS:
             if not isinstance(getattr(self, key), str):
                 raise ValueError(f"{key} must be a string")
-        if not self.id.isdigit():
+        if not re.fullmatch(r"[0-9]+", self.id):
             raise ValueError("id must be digits only")
         if self.pin is not None and not isinstance(self.pin, str):
             raise ValueError("pin must be a string or null")
-        if not isinstance(self.is_on_biz_app, bool):
-            raise ValueError("is_on_biz_app must be a boolean")
+        for key in ("is_on_biz_app", "account_locked"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be a boolean")
+        if not isinstance(self.business_profile, dict):
+            raise ValueError("business_profile must be an object")
         if not isinstance(self.settings, dict):
             raise ValueError("settings must be an object")
         if not isinstance(self.registration_calls, list) or not all(

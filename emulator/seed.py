@@ -6,8 +6,14 @@ descriptions, and the list of Local Storage regions the emulator accepts.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .record import DEFAULT_WABA_ID as DEMO_WABA_ID
 from .record import NumberRecord
+
+__all__ = ["APP_SECRET_ENV", "COEXISTENCE", "DEFAULT_TOKEN", "DEMO_IDS", "DEMO_PIN", "DEMO_WABA_ID",
+           "NOT_VERIFIED", "NO_STORAGE", "REGIONS", "REGISTERED_BR", "REGISTERED_DEFAULT", "SEEDS",
+           "SEED_HELP", "UNREGISTERED", "default_storage", "demo_numbers", "numbers_for_seed"]
 
 DEMO_PIN = "123456"
 DEFAULT_TOKEN = "local-dev-token"
@@ -33,19 +39,21 @@ SEED_HELP = {
 }
 
 
-def default_storage() -> dict:
+def default_storage() -> dict[str, Any]:
     return {"status": "DEFAULT"}
 
 
 def demo_numbers() -> list[NumberRecord]:
-    def num(id_, display, name, **kw):
+    def num(id_: str, display: str, name: str, **kw: Any) -> NumberRecord:
         return NumberRecord.from_dict({"id": id_, "display_phone_number": display,
                                        "verified_name": name, "pin": DEMO_PIN, **kw})
 
     unregistered = {"platform_type": "NOT_APPLICABLE"}
     return [
         num(REGISTERED_DEFAULT, "+1 555-0100", "Acme Support",
-            settings={"storage_configuration": default_storage(), "calling": {"status": "ENABLED"}}),
+            settings={"storage_configuration": default_storage(), "calling": {"status": "ENABLED"}},
+            business_profile={"about": "Acme customer support", "vertical": "RETAIL",
+                              "email": "support@example.com", "websites": ["https://example.com/"]}),
         num(REGISTERED_BR, "+55 11 5555-0101", "Acme Brasil",
             settings={"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED",
                                                 "data_localization_region": "BR"}}),

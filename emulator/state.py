@@ -17,28 +17,35 @@ import hmac
 import os
 import threading
 import time
+from typing import Any, Iterable
 
 from . import seed as seeds
 from .faults import FaultBook
 from .fields import rejectable_fields
+from .limits import DEFAULT_PAGE_SIZE, latency_value, page_size_value
 from .persistence import read_state_file, write_state_file
 from .record import NumberRecord
 
+HIDDEN_PIN = "***"
+
 
 class State:
-    def __init__(self, *, seed: str | None = "demo", tokens=(seeds.DEFAULT_TOKEN,),
+    def __init__(self, *, seed: str | None = "demo", tokens: Iterable[str] = (seeds.DEFAULT_TOKEN,),
                  latency_ms: float = 0, deregister_keeps_storage: bool = False,
-                 state_file: str | None = None, app_secret: str | None = None):
+                 state_file: str | None = None, app_secret: str | None = None,
+                 page_size: int = DEFAULT_PAGE_SIZE):
         self.lock = threading.RLock()
+        self.startup_page_size = page_size_value(page_size)
+        self.page_size = self.startup_page_size
         self.tokens = tuple(tokens) or (seeds.DEFAULT_TOKEN,)
         self.deregister_keeps_storage = bool(deregister_keeps_storage)
         self.state_file = state_file
-        self.startup_latency_ms = float(latency_ms or 0)
+        self.startup_latency_ms = latency_value(latency_ms or 0, "latency_ms")
         self.startup_app_secret = app_secret or None
         self.numbers: dict[str, NumberRecord] = {}
         self.wabas: set[str] = set()
         self.faults = FaultBook(self.lock)
-        self.calls: list[dict] = []
+        self.calls: list[dict[str, Any]] = []
         self.latency_ms = self.startup_latency_ms
         self.app_secret = self.startup_app_secret
         self.rejected_fields: frozenset[str] = frozenset()
@@ -46,7 +53,7 @@ class State:
         self.usage_percent: int | None = None
         # Bumped by reset(): requests still in flight from before a reset must not touch the new world.
         self.generation = 0
-        self._recent = collections.deque()
+        self._recent: collections.deque[float] = collections.deque()
         if state_file and os.path.exists(state_file):
             self._load()
         else:
@@ -82,6 +89,7 @@ class State:
             self.faults.clear()
             self.calls.clear()
             self.latency_ms = self.startup_latency_ms
+            self.page_size = self.startup_page_size
             self.app_secret = self.startup_app_secret
             self.rejected_fields = frozenset()
             self.clock_offset = 0.0
@@ -91,6 +99,7 @@ class State:
             return len(self.numbers)
 
     def _load(self) -> None:
+        assert self.state_file is not None
         numbers, self.wabas, self.clock_offset = read_state_file(self.state_file)
         self.numbers = {rec.id: rec for rec in numbers}
 
@@ -100,16 +109,34 @@ class State:
                 write_state_file(self.state_file, self.numbers.values(), self.wabas, self.clock_offset)
 
     # numbers (control API)
-    def list_numbers(self) -> list[dict]:
-        with self.lock:
-            return [self.numbers[k].to_dict() for k in sorted(self.numbers)]
+    # The control API never answers with a PIN: a web page that reached it must not learn one,
+    # and a test asks `pin_matches` instead.
+    @staticmethod
+    def _shown(rec: NumberRecord) -> dict[str, Any]:
+        out = rec.to_dict()
+        if out["pin"] is not None:
+            out["pin"] = HIDDEN_PIN
+        return out
 
-    def get_number(self, id_: str) -> dict | None:
+    def list_numbers(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self._shown(self.numbers[k]) for k in sorted(self.numbers)]
+
+    def get_number(self, id_: str) -> dict[str, Any] | None:
         with self.lock:
             rec = self.numbers.get(id_)
-            return rec.to_dict() if rec is not None else None
+            return self._shown(rec) if rec is not None else None
 
-    def add_number(self, fields: dict) -> dict:
+    def pin_matches(self, id_: str, pin: object) -> bool | None:
+        """Whether `pin` is the number's two-step PIN (None: no such number)."""
+        with self.lock:
+            rec = self.numbers.get(id_)
+            if rec is None:
+                return None
+            return isinstance(pin, str) and rec.pin is not None and hmac.compare_digest(
+                pin.encode(), rec.pin.encode())
+
+    def add_number(self, fields: dict[str, Any]) -> dict[str, Any]:
         rec = NumberRecord.from_dict(fields)
         with self.lock:
             if rec.id in self.numbers:
@@ -117,9 +144,9 @@ class State:
             self.numbers[rec.id] = rec
             self.wabas.add(rec.waba_id)
             self.save()
-            return rec.to_dict()
+            return self._shown(rec)
 
-    def patch_number(self, id_: str, fields: dict) -> dict | None:
+    def patch_number(self, id_: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         with self.lock:
             rec = self.numbers.get(id_)
             if rec is None:
@@ -128,7 +155,7 @@ class State:
             self.numbers[id_] = merged
             self.wabas.add(merged.waba_id)
             self.save()
-            return merged.to_dict()
+            return self._shown(merged)
 
     def delete_number(self, id_: str) -> bool:
         with self.lock:
@@ -146,17 +173,28 @@ class State:
             rec = self.numbers.get(object_id)
             return rec.waba_id if rec is not None else object_id
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         with self.lock:
             return {"emulator": "whatsapp-graph", "numbers": len(self.numbers),
                     "deregister_keeps_storage": self.deregister_keeps_storage,
-                    "latency_ms": self.latency_ms, "now": self.now()}
+                    "latency_ms": self.latency_ms, "page_size": self.page_size, "now": self.now()}
 
     # knobs (control API)
-    def set_latency(self, ms: float) -> float:
+    def set_latency(self, ms: object) -> float:
+        value = latency_value(ms)
         with self.lock:
-            self.latency_ms = float(ms)
+            self.latency_ms = value
             return self.latency_ms
+
+    def set_page_size(self, size: object) -> int:
+        value = page_size_value(size)
+        with self.lock:
+            self.page_size = value
+            return value
+
+    def get_page_size(self) -> int:
+        with self.lock:
+            return self.page_size
 
     def get_latency(self) -> float:
         with self.lock:
@@ -188,26 +226,26 @@ class State:
                 return None
             return hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
-    def reject_fields(self, names) -> list[str]:
+    def reject_fields(self, names: object) -> list[str]:
         """Make these phone number fields "nonexisting" (replacing the previous list)."""
-        names = rejectable_fields(names)
+        rejected = rejectable_fields(names)
         with self.lock:
-            self.rejected_fields = names
-            return sorted(names)
+            self.rejected_fields = rejected
+            return sorted(rejected)
 
     def get_rejected_fields(self) -> list[str]:
         with self.lock:
             return sorted(self.rejected_fields)
 
     # call log
-    def log_call(self, entry: dict, generation: int) -> None:
+    def log_call(self, entry: dict[str, Any], generation: int) -> None:
         """Log a finished call, unless a reset happened since it started."""
         with self.lock:
             entry["finished"] = self.now()
             if self.generation == generation:
                 self.calls.append(entry)
 
-    def list_calls(self) -> list[dict]:
+    def list_calls(self) -> list[dict[str, Any]]:
         with self.lock:
             return copy.deepcopy(self.calls)
 

@@ -7,6 +7,7 @@ Pulumi.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 # The project's version, in one place: `python -m provider --version` and the CLI's JSON say it.
@@ -17,7 +18,8 @@ __all__ = ["PhoneNumberStorage", "PhoneNumberStorageArgs", "PhoneNumberStoragePr
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from . import resource
-
+        # By name, not `from . import resource`: a type check of a pure module that imports this
+        # package (the emulator imports provider.versions) must not pull in the Pulumi adapter.
+        resource = importlib.import_module(f"{__name__}.resource")
         return getattr(resource, name)
     raise AttributeError(f"module 'provider' has no attribute {name!r}")

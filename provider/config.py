@@ -7,20 +7,22 @@ about the token can name the fix for that source.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
-import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from . import clock, versions
 from .errors import ConfigurationError
 from .redact import register_secret
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
-FIRST_SETTINGS_FLOW_VERSION = 21
+# A notice when the configured version (or the one Meta serves for it) ends within this many days.
+VERSION_ENDS_NOTICE_DAYS = 90
 META_GRAPH_HOST = "graph.facebook.com"
 # Read from the environment only: a pull request that edits a stack file must not be able to
 # send the token anywhere.
@@ -36,7 +38,6 @@ KEYS = {
 }
 SECRET_SETTINGS = ("access_token", "app_secret")
 
-_VERSION = re.compile(r"^v(\d+)\.(\d+)$")
 _notices: set[str] = set()
 
 
@@ -122,6 +123,10 @@ def check_graph_url(url: str, allowed: frozenset[str]) -> None:
                                  f"use https://{parts.netloc} (http is allowed only to a loopback address)")
 
 
+def _clock_today() -> datetime.date:
+    return clock.now().date()
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
     """Everything the client and executor need to reach Meta. Never pickled, with the provider or alone."""
@@ -134,6 +139,8 @@ class ProviderConfig:
     token_source: Source = Source()
     app_secret_source: Source = Source()
     allowed_hosts: frozenset[str] = frozenset()
+    # The UTC day the configuration is for: which version Meta serves for api_version depends on it.
+    today: datetime.date = field(default_factory=_clock_today)
 
     def __post_init__(self) -> None:
         # Here, not in parse(): no way of building a config skips the check.
@@ -144,7 +151,7 @@ class ProviderConfig:
 
     @classmethod
     def load(cls, stack: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-             *, stack_origin: str = "") -> "ProviderConfig":
+             *, stack_origin: str = "", today: Callable[[], datetime.date] | None = None) -> "ProviderConfig":
         """Read each key from stack config (fully qualified, e.g. ``whatsapp:accessToken``), else the environment.
 
         ``stack_origin`` names the file the stack values were read from, when a command read them
@@ -175,12 +182,17 @@ class ProviderConfig:
                 _notice_once(f"differ:{name}", f"{key} in the stack config and {var} in the environment differ: "
                                                f"the stack value is used (stack config wins over the environment)")
         return cls.parse(values, env=env, token_source=sources["access_token"],
-                         app_secret_source=sources["app_secret"])
+                         app_secret_source=sources["app_secret"], today=today)
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-              token_source: Source = Source(), app_secret_source: Source = Source()) -> "ProviderConfig":
-        """Validate raw values; ``env`` (default: the process environment) only for WHATSAPP_ALLOW_GRAPH_HOST."""
+              token_source: Source = Source(), app_secret_source: Source = Source(),
+              today: Callable[[], datetime.date] | None = None) -> "ProviderConfig":
+        """Validate raw values; ``env`` (default: the process environment) only for WHATSAPP_ALLOW_GRAPH_HOST.
+
+        ``today`` gives the UTC day (default: the provider's one clock, provider/clock.py): the version
+        Meta serves depends on it.
+        """
         env = os.environ if env is None else env
         token = values.get("access_token")
         token = str(token).strip() if token is not None else None
@@ -194,11 +206,13 @@ class ProviderConfig:
         version = str(values.get("api_version") or DEFAULT_API_VERSION).strip()
         if not version.startswith("v"):
             version = "v" + version
-        if not _VERSION.match(version):
+        try:
+            versions.parse(version)  # ASCII digits, matched whole
+        except ValueError:
             raise ConfigurationError(
                 f"whatsapp:apiVersion {values.get('api_version')!r} is not a Graph API version; "
                 f"use the form {DEFAULT_API_VERSION}"
-            )
+            ) from None
         raw_max = values.get("max_concurrent_cutovers", 1)
         try:
             max_cutovers = int(str(raw_max).strip())
@@ -210,20 +224,22 @@ class ProviderConfig:
             )
         config = cls(access_token=token or None, graph_api_url=url, api_version=version,
                      max_concurrent_cutovers=max_cutovers, app_secret=secret, token_source=token_source,
-                     app_secret_source=app_secret_source, allowed_hosts=allowed_hosts(env))
-        config._warn_if_retired()
+                     app_secret_source=app_secret_source, allowed_hosts=allowed_hosts(env),
+                     today=(today or _clock_today)())
+        config._version_notices()
         return config
 
     @property
-    def major_version(self) -> int:
-        match = _VERSION.match(self.api_version)
-        assert match
-        return int(match.group(1))
+    def served_version(self) -> str:
+        """The version Meta runs for ``api_version`` on ``today``: a retired version is served as the
+        oldest live one (GRAPH_API.md, "Versions")."""
+        return versions.served(self.api_version, self.today)
 
     @property
     def settings_flow(self) -> bool:
-        """v21.0+ change storage through /settings; earlier versions through register."""
-        return self.major_version >= FIRST_SETTINGS_FLOW_VERSION
+        """Storage changes through /settings when the version Meta really serves is v21.0+ (today,
+        always: v20.0 and earlier are retired); through register on an older served version."""
+        return versions.settings_flow(self.served_version)
 
     def require_token(self) -> str:
         if not self.access_token:
@@ -248,12 +264,26 @@ class ProviderConfig:
         return (f"The app secret from {self.app_secret_source.describe('app_secret')} does not match the app "
                 "that issued the access token")
 
-    def _warn_if_retired(self) -> None:
-        if self.settings_flow:
-            return
-        _notice_once(
-            f"version:{self.api_version}",
-            f"apiVersion {self.api_version} uses the old register flow. Meta retired "
-            "v20.0 on 2026-09-24 and answers retired versions as the oldest live one, so calls may "
-            "not behave as this version documents. Use v21.0 or later unless you know why not.",
-        )
+    def _version_notices(self) -> None:
+        """Say which version Meta will really serve, and when the configured one ends soon."""
+        served = self.served_version
+        day = self.today.isoformat()
+        if served != self.api_version:
+            retired = versions.retired_on(self.api_version)
+            when = f" on {retired.isoformat()}" if retired else ""
+            flow = "/settings" if self.settings_flow else "register"
+            _notice_once(
+                f"served:{self.api_version}:{served}",
+                f"apiVersion {self.api_version} was retired by Meta{when}; on {day} Meta serves it as {served}, "
+                f"so this provider plans with {served}'s flow (storage through {flow}). Set apiVersion to "
+                f"{served} or later to say so.")
+        ends = versions.ends_within(served, self.today, VERSION_ENDS_NOTICE_DAYS)
+        if ends is not None:
+            after = versions.served(served, ends)
+            _notice_once(
+                f"ends:{served}:{ends.isoformat()}",
+                f"apiVersion {self.api_version}"
+                + (f" (served as {served})" if served != self.api_version else "")
+                + f": Meta retires {served} on {ends.isoformat()}, {(ends - self.today).days} days after {day}; "
+                f"from then on its calls are served as {after}. Move apiVersion to a newer version "
+                f"(e.g. {DEFAULT_API_VERSION}) before then.")

@@ -272,6 +272,17 @@ class PinMismatch(UserActionRequired):
     do_not_rerun = _PIN_GUESS
 
 
+class AccountLocked(UserActionRequired):
+    """131031: Meta locked the business account; among its reasons, a wrong two-step PIN."""
+
+    codes = (131031,)
+    summary = "the business account is locked (for example after a wrong two-step PIN)"
+    fix = ("see the account's status in WhatsApp Manager and unlock it there; if a PIN was wrong, declare "
+           "the number's current two-step PIN in its `pin`")
+    do_not_rerun = ("Meta locked the account, and every further register attempt uses a PIN guess and the "
+                    "72-hour register budget without unlocking it")
+
+
 class NotVerified(UserActionRequired):
     codes = (133006,)
     summary = "the number must be verified before it can register"
@@ -333,6 +344,13 @@ class NumberDeleted(ObjectNotFound):
 
     codes = (33,)
     summary = "the business phone number has been deleted"
+
+
+class UnconfirmedMissingObject(FatalError):
+    """Code 33 without Meta's subcode 33: reported, never taken as proof that the number is gone."""
+
+    summary = "Meta says the object is missing, without the subcode that confirms it"
+    fix = "check the number in WhatsApp Manager; nothing was marked deleted on this answer"
 
 
 class ParameterMissing(FatalError):
@@ -401,6 +419,11 @@ def error_from_response(
         cls = AppSecretProofRejected
     elif code is not None and code in ERRORS_BY_CODE:
         cls = ERRORS_BY_CODE[code]
+        if issubclass(cls, ObjectNotFound) and subcode != 33:
+            # `error_subcode` is documented as deprecated: an answer that says "deleted" without
+            # Meta's subcode 33 never counts as a confirmed missing object (nothing is dropped from
+            # state on it); it stays a plain refusal.
+            cls = UnconfirmedMissingObject
     elif envelope.get("is_transient") or status >= 500:
         cls = ServerError
     else:

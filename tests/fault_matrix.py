@@ -60,8 +60,9 @@ PLANS = (
     PlanCase("change", REGISTERED_BR, "BR", "IN", "v25.0", ("deregister", "settings", "register")),
     PlanCase("disable", REGISTERED_BR, "BR", DEFAULT, "v25.0", ("deregister", "settings", "register")),
     PlanCase("unregistered", UNREGISTERED, DEFAULT, "BR", "v25.0", ("settings", "register"), create=True),
-    PlanCase("v20 enable", REGISTERED_DEFAULT, DEFAULT, "BR", "v20.0", ("deregister", "register")),
-    PlanCase("v20 disable", REGISTERED_BR, "BR", DEFAULT, "v20.0", ("deregister", "register")),
+    # A retired v20.0 is served as the oldest live version (v21.0+): the /settings flow.
+    PlanCase("v20 enable", REGISTERED_DEFAULT, DEFAULT, "BR", "v20.0", ("deregister", "settings", "register")),
+    PlanCase("v20 disable", REGISTERED_BR, "BR", DEFAULT, "v20.0", ("deregister", "settings", "register")),
 )
 PLANS_BY_KEY = {p.key: p for p in PLANS}
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import urllib.parse
 
 import pytest
+
+from provider import versions
 
 from emulator.seed import (COEXISTENCE, DEMO_PIN, DEMO_WABA_ID, NO_STORAGE, NOT_VERIFIED,
                            REGIONS, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED)
@@ -261,49 +264,72 @@ def test_invalid_json_body_is_400_100(emulator_api):
 
 # -- versions --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["v19.0", "v20.0"])
-def test_old_versions_reject_storage_change_via_settings(emulator, emulator_api, version):
-    err = error_of(emulator_api.post(f"/{UNREGISTERED}/settings", json=ENABLE_BR, version=version), 400, 100)
-    assert "register" in err["message"]
-    assert storage(emulator_api, UNREGISTERED) == {"status": "DEFAULT"}
-    # reading settings works on every version
-    assert emulator_api.get(f"/{REGISTERED_BR}/settings", version=version).status_code == 200
+RETIREMENT_OF_V21 = datetime.datetime(2027, 1, 21, tzinfo=datetime.timezone.utc).timestamp()
 
 
-@pytest.mark.parametrize("version", ["v19.0", "v20.0"])
-def test_old_versions_register_with_region_enables_storage(emulator, emulator_api, version):
-    body = {**REGISTER, "data_localization_region": "IN"}
+def served_as(resp) -> str:
+    return resp.headers["facebook-api-version"]
+
+
+@pytest.mark.parametrize("version", ["v17.0", "v19.0", "v20.0"])
+def test_retired_versions_are_served_as_the_oldest_live_one(emulator, emulator_api, version):
+    today = datetime.datetime.fromtimestamp(emulator.now(), datetime.timezone.utc).date()
+    resp = emulator_api.post(f"/{UNREGISTERED}/settings", json=ENABLE_BR, version=version)
+    assert resp.status_code == 200, resp.text  # the /settings flow: a retired path runs v21.0+
+    assert served_as(resp) == versions.oldest_live(today) != version
+    assert storage(emulator_api, UNREGISTERED)["data_localization_region"] == "BR"
+    (call, _read) = emulator.calls()
+    assert (call["version"], call["served_version"]) == (version, served_as(resp))
+
+
+@pytest.mark.parametrize("version", ["v17.0", "v20.0"])
+def test_a_retired_version_is_served_as_v21_until_2027_01_21_then_as_v22(emulator, emulator_api, version):
+    if emulator.now() < RETIREMENT_OF_V21 - 60:  # the clock only moves forward: true until that day
+        emulator.advance(RETIREMENT_OF_V21 - 60 - emulator.now())
+        assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version=version)) == "v21.0"
+        assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version="v21.0")) == "v21.0"
+    emulator.advance(max(0.0, RETIREMENT_OF_V21 + 1 - emulator.now()))
+    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version=version)) == "v22.0"
+    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version="v21.0")) == "v22.0"
+    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version="v25.0")) == "v25.0"
+
+
+@pytest.mark.parametrize("version", ["v17.0", "v20.0", "v21.0", "v25.0", "v27.0", ""])
+def test_register_with_a_region_enables_storage_on_every_version(emulator, emulator_api, version):
+    body = {**REGISTER, "data_localization_region": "in"}
     assert emulator_api.post(f"/{UNREGISTERED}/register", json=body, version=version).json() == {"success": True}
     assert storage(emulator_api, UNREGISTERED) == {"status": "IN_COUNTRY_STORAGE_ENABLED",
                                                    "data_localization_region": "IN"}
     assert emulator.number(UNREGISTERED)["platform_type"] == "CLOUD_API"
 
 
-def test_old_version_register_without_region_sets_default(emulator, emulator_api):
-    assert emulator_api.post(f"/{REGISTERED_BR}/register", json=REGISTER, version="v20.0").status_code == 200
-    assert storage(emulator_api, REGISTERED_BR) == {"status": "DEFAULT"}
-    # No Storage is a separate option that register does not touch
-    assert emulator_api.post(f"/{NO_STORAGE}/register", json=REGISTER, version="v20.0").status_code == 200
-    assert storage(emulator_api, NO_STORAGE)["status"] == "NO_STORAGE_ENABLED"
+def test_register_with_another_region_on_a_registered_number_is_400_100(emulator, emulator_api):
+    body = {**REGISTER, "data_localization_region": "IN"}
+    err = error_of(emulator_api.post(f"/{REGISTERED_BR}/register", json=body), 400, 100)
+    assert "unregistered" in err["message"]
+    assert storage(emulator_api, REGISTERED_BR)["data_localization_region"] == "BR"
+    # the region it already has is fine: re-registering changes nothing
+    same = {**REGISTER, "data_localization_region": "BR"}
+    assert emulator_api.post(f"/{REGISTERED_BR}/register", json=same).status_code == 200
 
 
-def test_old_version_register_with_invalid_region_is_400_100(emulator, emulator_api):
+def test_register_with_a_region_on_a_business_app_number_is_400_100(emulator, emulator_api):
+    body = {**REGISTER, "data_localization_region": "GB"}
+    error_of(emulator_api.post(f"/{COEXISTENCE}/register", json=body), 400, 100)
+
+
+def test_register_with_invalid_region_is_400_100(emulator, emulator_api):
     body = {**REGISTER, "data_localization_region": "UK"}
     error_of(emulator_api.post(f"/{UNREGISTERED}/register", json=body, version="v20.0"), 400, 100)
     assert emulator.number(UNREGISTERED)["platform_type"] == "NOT_APPLICABLE"
 
 
-@pytest.mark.parametrize("version", ["v21.0", "v25.0", "v26.0"])
-def test_new_versions_reject_region_on_register(emulator, emulator_api, version):
-    body = {**REGISTER, "data_localization_region": "IN"}
-    err = error_of(emulator_api.post(f"/{UNREGISTERED}/register", json=body, version=version), 400, 100)
-    assert "deprecated" in err["message"] and "settings" in err["message"]
-    assert emulator.number(UNREGISTERED)["platform_type"] == "NOT_APPLICABLE"
-
-
-def test_new_version_register_never_changes_storage(emulator_api):
-    assert emulator_api.post(f"/{REGISTERED_BR}/register", json=REGISTER).status_code == 200
+@pytest.mark.parametrize("version", ["v20.0", "v25.0"])
+def test_register_without_a_region_never_changes_storage(emulator_api, version):
+    assert emulator_api.post(f"/{REGISTERED_BR}/register", json=REGISTER, version=version).status_code == 200
     assert storage(emulator_api, REGISTERED_BR)["data_localization_region"] == "BR"
+    assert emulator_api.post(f"/{NO_STORAGE}/register", json=REGISTER, version=version).status_code == 200
+    assert storage(emulator_api, NO_STORAGE)["status"] == "NO_STORAGE_ENABLED"
 
 
 # -- register --------------------------------------------------------------------------------
@@ -345,7 +371,7 @@ def test_register_unverified_number_is_133006(emulator, emulator_api):
 def test_number_without_pin_takes_the_pin_sent(emulator, emulator_api):
     assert emulator.number(UNREGISTERED)["pin"] is None
     assert emulator_api.post(f"/{UNREGISTERED}/register", json={**REGISTER, "pin": "654321"}).status_code == 200
-    assert emulator.number(UNREGISTERED)["pin"] == "654321"
+    assert emulator.pin_matches(UNREGISTERED, "654321")
     assert emulator_api.get(f"/{UNREGISTERED}", params={"fields": "is_pin_enabled"}).json()["is_pin_enabled"]
     # from now on that PIN is required
     error_of(emulator_api.post(f"/{UNREGISTERED}/register", json=REGISTER), 400, 133005)
@@ -535,7 +561,7 @@ def test_verify_code_without_request_is_400_100(emulator_api):
 
 def test_set_pin(emulator, emulator_api):
     assert emulator_api.post(f"/{REGISTERED_DEFAULT}", json={"pin": "246810"}).json() == {"success": True}
-    assert emulator.number(REGISTERED_DEFAULT)["pin"] == "246810"
+    assert emulator.pin_matches(REGISTERED_DEFAULT, "246810")
     error_of(_reregister(emulator_api), 400, 133005)
     assert emulator_api.post(f"/{REGISTERED_DEFAULT}/register", json={**REGISTER, "pin": "246810"}).status_code == 200
 
@@ -543,12 +569,13 @@ def test_set_pin(emulator, emulator_api):
 @pytest.mark.parametrize("body", [{"pin": "12345"}, {"pin": "abcdef"}, {}, {"pin": "123456", "colour": "red"}])
 def test_set_pin_invalid_is_400_100(emulator, emulator_api, body):
     error_of(emulator_api.post(f"/{REGISTERED_DEFAULT}", json=body), 400, 100)
-    assert emulator.number(REGISTERED_DEFAULT)["pin"] == DEMO_PIN
+    assert emulator.pin_matches(REGISTERED_DEFAULT, DEMO_PIN)
 
 
 # -- business account listing ----------------------------------------------------------------
 
 def test_waba_listing_pages_with_access_token_in_next(emulator, emulator_api, make_emulator_http):
+    emulator.set_page_size(2)
     first = emulator_api.get(f"/{DEMO_WABA_ID}/phone_numbers", params={"fields": "id"})
     assert first.status_code == 200
     page = first.json()
@@ -586,7 +613,7 @@ def test_waba_listing_limit_fields_and_last_page(emulator_api):
 
 def test_waba_listing_uses_the_callers_token(make_emulator_http):
     from emulator.harness import start_emulator
-    with start_emulator(tokens=("alpha", "beta")) as emu:
+    with start_emulator(tokens=("alpha", "beta"), page_size=2) as emu:
         page = make_emulator_http(emu, token="beta").get(f"/{DEMO_WABA_ID}/phone_numbers").json()
         assert "access_token=beta" in page["paging"]["next"]
 
@@ -682,6 +709,5 @@ def test_graph_wide_parameters_are_ignored_by_endpoints(emulator, emulator_api):
 
 
 def test_unversioned_path_uses_the_current_version(emulator_api):
-    assert emulator_api.get(f"/{REGISTERED_DEFAULT}", version="").status_code == 200
-    body = {**REGISTER, "data_localization_region": "IN"}
-    error_of(emulator_api.post(f"/{UNREGISTERED}/register", json=body, version=""), 400, 100)
+    resp = emulator_api.get(f"/{REGISTERED_DEFAULT}", version="")
+    assert resp.status_code == 200 and served_as(resp) == "v25.0"

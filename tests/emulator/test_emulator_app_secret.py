@@ -91,6 +91,7 @@ def test_a_bad_token_is_still_190_before_the_proof_is_checked(secret_emulator, m
 
 def test_waba_paging_links_work_with_the_proof_and_fail_without(secret_emulator, make_emulator_http):
     http = make_emulator_http(secret_emulator, app_secret=SECRET)
+    secret_emulator.set_page_size(2)
     first = http.get(f"/{DEMO_WABA_ID}/phone_numbers").json()
     bare = make_emulator_http(secret_emulator, token="")  # the link alone: its token and proof
     bare.session.params = {}

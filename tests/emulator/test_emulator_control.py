@@ -30,7 +30,8 @@ def test_demo_seed(emulator):
         assert keys <= set(rec)
         assert rec["waba_id"] == DEMO_WABA_ID
     assert numbers[REGISTERED_DEFAULT]["settings"]["calling"] == {"status": "ENABLED"}
-    assert numbers[REGISTERED_DEFAULT]["pin"] == DEMO_PIN
+    assert numbers[REGISTERED_DEFAULT]["pin"] == "***"  # the control API never shows a PIN
+    assert emulator.pin_matches(REGISTERED_DEFAULT, DEMO_PIN)
     assert numbers[UNREGISTERED]["pin"] is None
 
 
@@ -299,8 +300,8 @@ def test_call_log_records_and_redacts(emulator, emulator_api):
     calls = emulator.calls()
     assert len(calls) == 5
     first = calls[0]
-    assert set(first) == {"method", "path", "version", "query", "body", "status", "code",
-                          "started", "finished", "fault"}
+    assert set(first) == {"method", "path", "version", "served_version", "query", "body", "status",
+                          "code", "started", "finished", "fault"}
     assert first["method"] == "POST" and first["path"] == f"/{UNREGISTERED}/register"
     assert first["version"] == "v21.0" and first["status"] == 200 and first["code"] is None
     assert first["body"] == {"messaging_product": "whatsapp", "pin": "***"}

@@ -97,7 +97,7 @@ def test_cli_help_shows_every_option_with_its_default_and_every_seed():
     entries = re.split(r"\n(?=  -)", options.strip("\n"))
     documented = {re.match(r"\s*(-[-\w]+)", e).group(1): " ".join(e.split()) for e in entries}
     expected = {"--host": "127.0.0.1", "--port": "8787", "--seed": "demo", "--state": "memory",
-                "--token": "local-dev-token", "--latency-ms": "0.0",
+                "--token": "local-dev-token", "--latency-ms": "0.0", "--page-size": "25",
                 "--deregister-keeps-storage": "False", "--app-secret": "not required"}
     for option, default in expected.items():
         assert "(default: " in documented[option], documented[option]
@@ -129,7 +129,7 @@ def test_state_file_survives_a_subprocess_restart(tmp_path):
     with start_emulator(subprocess=True, state_file=state_file, seed="demo") as emu:
         rec = emu.number(UNREGISTERED)
         assert rec["platform_type"] == "CLOUD_API"
-        assert rec["pin"] == DEMO_PIN
+        assert rec["pin"] == "***" and emu.pin_matches(UNREGISTERED, DEMO_PIN)
         assert rec["settings"]["storage_configuration"] == {"status": "IN_COUNTRY_STORAGE_ENABLED",
                                                             "data_localization_region": "CH"}
         assert rec["registration_calls"] == calls_before

@@ -86,18 +86,48 @@ def test_pywa_reads_an_unregistered_number(wa):
 
 
 def test_pywa_lists_a_business_accounts_numbers_across_pages(emulator, wa):
+    emulator.set_page_size(2)
     extra = [emulator.add_number(id=str(300000000000000 + i))["id"] for i in range(3)]
     page = wa.get_business_phone_numbers()
     pages = [page]
     while page.has_next:
         page = page.next()
         pages.append(page)
-    assert [len(p) for p in pages] == [2, 2, 2, 2, 1]  # the emulator pages 2 at a time
+    assert [len(p) for p in pages] == [2, 2, 2, 2, 1]  # pages of 2, set above
     ids = [n.id for p in pages for n in p]
     assert ids == sorted(list(DEMO_IDS) + extra)
     assert all(isinstance(n, BusinessPhoneNumber) and n.display_phone_number for p in pages for n in p)
     assert [n.id for n in wa.get_business_phone_numbers().all()] == ids
     assert pages[-1].has_previous and [n.id for n in pages[-1].previous()] == ids[-3:-1]
+
+
+def test_pywa_reads_a_six_number_account_in_one_page(emulator, wa, transport):
+    page = wa.get_business_phone_numbers()  # no limit: Meta's default page of 25
+    assert [n.id for n in page] == sorted(DEMO_IDS)
+    assert not page.has_next
+    assert sum(url.path.endswith("/phone_numbers") for url in transport.seen) == 1
+
+
+def test_pywa_registers_with_a_region_and_the_number_comes_up_with_its_data_there(emulator, wa):
+    assert wa.register_phone_number(pin=DEMO_PIN, data_localization_region="DE", phone_id=UNREGISTERED)
+    rec = emulator.number(UNREGISTERED)
+    assert rec["platform_type"] == "CLOUD_API"
+    assert rec["settings"]["storage_configuration"] == {"status": "IN_COUNTRY_STORAGE_ENABLED",
+                                                        "data_localization_region": "DE"}
+    (call,) = emulator.calls()
+    assert call["body"]["data_localization_region"] == "DE" and call["status"] == 200
+    settings = wa.get_business_phone_number_settings(phone_id=UNREGISTERED).storage_configuration
+    assert (settings.status, settings.data_localization_region) == (StorageStatus.IN_COUNTRY_STORAGE_ENABLED, "DE")
+
+
+def test_pywa_reads_and_updates_the_business_profile(emulator, wa):
+    profile = wa.get_business_profile()
+    assert profile.about == "Acme customer support" and profile.email == "support@example.com"
+    assert list(profile.websites) == ["https://example.com/"]
+    assert wa.update_business_profile(about="Open 9-5", address="1 Main St", websites=["https://a.example"])
+    profile = wa.get_business_profile()
+    assert (profile.about, profile.address, list(profile.websites)) == ("Open 9-5", "1 Main St",
+                                                                        ["https://a.example"])
 
 
 def test_pywa_reads_and_updates_settings(emulator, wa):

@@ -14,6 +14,7 @@ from emulator.seed import (
     REGISTERED_DEFAULT,
     UNREGISTERED,
 )
+from provider import versions
 from tests.calllog import post_edges
 from tests.engine import Engine, ProviderProcess, urn
 
@@ -234,6 +235,23 @@ def test_a_number_the_token_cannot_see_is_an_error_not_a_deletion(emulator):
     assert "n" in eng.state
 
 
+@pytest.mark.parametrize("fault", [
+    {"status": 400, "code": 33, "message": "The business phone number has been deleted"},
+    {"status": 400, "code": 100, "message": "Unsupported get request. Object with ID '106540352242923' does "
+                                            "not exist, cannot be loaded due to missing permissions, or does "
+                                            "not support this operation"},
+], ids=["code 33", "code 100"])
+def test_a_missing_object_answer_without_subcode_33_never_confirms_a_deletion(emulator, fault):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR", waba_id=DEMO_WABA_ID)}), "n")
+    emulator.delete_number(REGISTERED_BR)  # the business account no longer lists it either
+    emulator.fault("GET", f"/{REGISTERED_BR}", count=10, **fault)
+    step = eng.refresh()["n"]
+    assert step.op == "error", "nothing is marked deleted without Meta's subcode 33"
+    assert str(fault["code"]) in step.error.last_line
+    assert "n" in eng.state
+
+
 def test_without_waba_id_a_vanished_number_is_never_marked_deleted(emulator):
     eng = Engine(config(emulator))
     ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
@@ -243,25 +261,63 @@ def test_without_waba_id_a_vanished_number_is_never_marked_deleted(emulator):
     assert "n" in eng.state
 
 
-def test_the_v20_flow_registers_with_the_region(emulator):
+@pytest.mark.parametrize("target", ["IN", "DEFAULT"])
+def test_a_retired_v20_converges_with_the_flow_meta_serves_today_and_says_so(emulator, target):
+    today = versions.utc_today()
+    served = versions.served("v20.0", today)
+    assert served != "v20.0" and versions.settings_flow(served)  # retired on 2026-09-24
     eng = Engine(config(emulator, "v20.0"))
     ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
     emulator.clear_calls()
-    out = ok(eng.up({"n": number(REGISTERED_BR, "IN")}), "n").outputs
-    assert posts(emulator) == ["deregister", "register"]
-    register = [c for c in emulator.calls() if c["path"].endswith("/register")][0]
-    assert register["body"]["data_localization_region"] == "IN"
-    assert out["region"] == "IN" and out["registered"] is True
-    assert "v20.0 uses the old register flow" in eng.last_stderr
-
-
-def test_the_v20_flow_goes_to_default_by_registering_without_a_region(emulator):
-    eng = Engine(config(emulator, "v20.0"))
-    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
-    out = ok(eng.up({"n": number(REGISTERED_BR, "DEFAULT")}), "n").outputs
+    out = ok(eng.up({"n": number(REGISTERED_BR, target)}), "n").outputs
+    assert posts(emulator) == ["deregister", "settings", "register"]
     register = [c for c in emulator.calls() if c["path"].endswith("/register")][0]
     assert "data_localization_region" not in register["body"]
-    assert out["region"] == "DEFAULT"
+    assert {c["served_version"] for c in emulator.calls()} == {served}
+    assert out["region"] == target and out["registered"] is True and storage(emulator, REGISTERED_BR) == target
+    notice = f"apiVersion v20.0 was retired by Meta on 2026-09-24; on {today.isoformat()} Meta serves it as {served}"
+    assert notice in eng.last_stderr
+
+
+def test_after_2027_01_21_a_retired_v20_is_served_as_v22_by_both_clocks(emulator):
+    import datetime
+
+    after = datetime.datetime(2027, 2, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    if emulator.now() < after.timestamp():
+        emulator.advance(after.timestamp() - emulator.now())  # the emulator's control clock
+    day = datetime.datetime.fromtimestamp(emulator.now(), datetime.timezone.utc)
+    # the provider's one clock (provider/clock.py), set the way the CLI's environment sets it
+    eng = Engine(config(emulator, "v20.0"), env={"WHATSAPP_TEST_NOW": day.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.clear_calls()
+    ok(eng.up({"n": number(REGISTERED_BR, "IN")}), "n")
+    assert posts(emulator) == ["deregister", "settings", "register"]
+    assert {c["served_version"] for c in emulator.calls()} == {versions.served("v20.0", day.date())} == {"v22.0"}
+    assert f"on {day.date().isoformat()} Meta serves it as v22.0" in eng.last_stderr
+
+
+def test_a_version_that_ends_within_90_days_gets_a_notice(emulator):
+    eng = Engine(config(emulator, "v21.0"))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    ends = versions.ends_within("v21.0", versions.utc_today(), 90)
+    if ends is not None:  # until 2027-01-21
+        assert f"Meta retires v21.0 on {ends.isoformat()}" in eng.last_stderr
+    else:
+        assert "served as v2" in eng.last_stderr  # from then on: retired, served as a newer one
+
+
+def test_a_locked_account_refuses_without_taking_the_number_offline_and_says_do_not_rerun(emulator):
+    eng = Engine(config(emulator))
+    ok(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
+    emulator.patch(REGISTERED_BR, account_locked=True)
+    emulator.clear_calls()
+    step = eng.up({"n": number(REGISTERED_BR, "IN")})["n"]
+    assert step.op == "error"
+    message = step.error.last_line
+    assert "131031" in message and "Do NOT re-run automatically" in message, message
+    assert "WhatsApp Manager" in message
+    assert emulator.number(REGISTERED_BR)["platform_type"] == "CLOUD_API"  # never offline
+    assert posts(emulator) == ["deregister"]
 
 
 def test_enforce_pin_sets_the_pin_before_deregistering(emulator):
@@ -271,7 +327,7 @@ def test_enforce_pin_sets_the_pin_before_deregistering(emulator):
     out = ok(eng.up({"n": number(REGISTERED_BR, "IN", enforce_pin=True, pin="246810")}), "n").outputs
     assert posts(emulator) == ["set_pin", "deregister", "settings", "register"]
     assert out["applied_steps"] == ["set_pin", "deregister", "settings", "register"]
-    assert emulator.number(REGISTERED_BR)["pin"] == "246810"
+    assert emulator.pin_matches(REGISTERED_BR, "246810")
 
 
 def test_registration_calls_accumulate_across_updates_and_survive_refresh(emulator):

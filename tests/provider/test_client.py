@@ -50,7 +50,8 @@ CODES = [
     (613, errors.RateLimited, errors.TransientError),
     (80008, errors.RateLimited, errors.TransientError),
     (3, errors.CapabilityMissing, errors.UserActionRequired),
-    (33, errors.NumberDeleted, errors.FatalError),
+    (33, errors.UnconfirmedMissingObject, errors.FatalError),  # no subcode 33: never a confirmed deletion
+    (131031, errors.AccountLocked, errors.UserActionRequired),
     (131000, errors.ServiceUnavailable, errors.TransientError),
     (131016, errors.ServiceUnavailable, errors.TransientError),
     (131057, errors.AccountInMaintenance, errors.TransientError),
@@ -77,6 +78,23 @@ def test_each_graph_error_code_becomes_its_typed_error_over_http(emulator, code,
     assert caught.value.code == code
     assert caught.value.fbtrace_id, "Meta support asks for the fbtrace_id"
     assert f"Graph error {code}" in str(caught.value)
+
+
+def test_code_33_with_subcode_33_is_a_number_deleted_and_without_it_is_not_an_object_not_found(emulator):
+    emulator.fault("POST", f"/{UNREGISTERED}/register", code=33, subcode=33, count=1)
+    with pytest.raises(errors.NumberDeleted):
+        client_for(emulator).register(UNREGISTERED, "123456")
+    emulator.fault("POST", f"/{UNREGISTERED}/register", code=33, count=1)
+    with pytest.raises(errors.GraphAPIError) as caught:
+        client_for(emulator).register(UNREGISTERED, "123456")
+    assert not isinstance(caught.value, errors.ObjectNotFound)
+
+
+def test_131031_is_a_refusal_that_says_do_not_rerun(emulator):
+    emulator.fault("POST", f"/{UNREGISTERED}/register", code=131031, count=1)
+    with pytest.raises(errors.AccountLocked) as caught:
+        client_for(emulator).register(UNREGISTERED, "123456")
+    assert caught.value.http_status == 403 and caught.value.do_not_rerun
 
 
 def test_100_with_subcode_33_is_object_not_found_and_keeps_the_subcode(emulator):

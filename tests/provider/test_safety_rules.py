@@ -178,7 +178,7 @@ def test_failed_attempts_accumulate_calls_and_the_most_specific_refusal():
 
 def test_do_not_rerun_is_a_property_of_exactly_the_pin_and_lockout_errors():
     flagged = {code for code, cls in ERRORS_BY_CODE.items() if cls.do_not_rerun}
-    assert flagged == {133005, 133008, 133009, 133016}
+    assert flagged == {131031, 133005, 133008, 133009, 133016}  # 131031: account locked (e.g. a wrong PIN)
     assert all(cls.do_not_rerun for cls in (PinMismatch, TooManyPinAttempts, PinGuessesTooFast,
                                             RegistrationLimitReached))
     assert GraphAPIError.do_not_rerun == ""

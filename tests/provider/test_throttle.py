@@ -144,15 +144,21 @@ def test_code_3_is_never_retried_despite_http_500():
     assert isinstance(caught.value, errors.UserActionRequired) and len(fake.requests) == 1 and sleeps == []
 
 
-def test_code_33_is_a_deleted_number_under_the_object_not_found_rule(emulator):
-    emulator.fault("GET", f"/{REGISTERED_BR}", code=33, message="The business phone number has been deleted.",
-                   count=1)
+def test_code_33_is_a_deleted_number_under_the_object_not_found_rule_only_with_subcode_33(emulator):
     config = ProviderConfig.parse({"access_token": emulator.token, "graph_api_url": emulator.url}, env={})
     client = GraphClient(config, sleep=Sleeps())
+    emulator.fault("GET", f"/{REGISTERED_BR}", code=33, subcode=33,
+                   message="The business phone number has been deleted.", count=1)
     with pytest.raises(errors.ObjectNotFound) as caught:
         client.get_number(REGISTERED_BR)
     assert isinstance(caught.value, errors.NumberDeleted) and caught.value.code == 33
     assert len(emulator.calls()) == 1, "never retried"
+    # without Meta's subcode 33 it is never an ObjectNotFound, so it can never confirm a deletion
+    emulator.fault("GET", f"/{REGISTERED_BR}", code=33, message="The business phone number has been deleted.",
+                   count=1)
+    with pytest.raises(errors.UnconfirmedMissingObject):
+        client.get_number(REGISTERED_BR)
+    assert len(emulator.calls()) == 2, "never retried"
 
 
 @pytest.mark.parametrize("listed", [True, False])
@@ -166,8 +172,9 @@ def test_code_33_on_refresh_marks_the_number_gone_only_when_its_business_account
     assert eng.up(program)["n"].error is None
     if not listed:
         emulator.delete_number(REGISTERED_BR)
-    emulator.fault("GET", f"/{REGISTERED_BR}", code=33, message="The business phone number has been deleted.",
-                   count=10)
+    # with Meta's subcode 33 (without it nothing is ever marked deleted: tests/protocol/test_provider_engine.py)
+    emulator.fault("GET", f"/{REGISTERED_BR}", code=33, subcode=33,
+                   message="The business phone number has been deleted.", count=10)
     step = eng.refresh()["n"]
     if listed:
         assert step.op == "error" and f"cannot see number {REGISTERED_BR}" in step.error.last_line
