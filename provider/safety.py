@@ -23,6 +23,7 @@ The rules (SPEC.md, "Preflight" and "create"):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -108,21 +109,23 @@ class Problem:
     """One reason a plan must not start.
 
     ``message`` may name inputs as ``{pin}`` or ``{allow_cutover_on_create}``: ``render`` spells
-    them as the reader wrote them (snake_case in a program, camelCase in a stack file).
+    them as the reader wrote them (snake_case in a program, camelCase in a stack file). Only those
+    names are replaced, never by ``str.format``: a message quotes Meta's data (a status such as
+    ``{EXPIRED}``), which must come out as Meta sent it.
     """
 
     rule: Rule
     message: str
 
     def render(self, spelling: Mapping[str, str] | None = None) -> str:
-        names = {key: (spelling or {}).get(key, key) for key in _INPUT_NAMES}
-        return self.message.format(**names)
+        names = spelling or {}
+        return _INPUT_NAME.sub(lambda m: names.get(m.group(1), m.group(1)), self.message)
 
     def __str__(self) -> str:
         return self.render()
 
 
-_INPUT_NAMES = ("pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "region", "waba_id", "cutover_windows")
+_INPUT_NAME = re.compile(r"\{(pin|enforce_pin|allow_cutover_on_create|on_delete|region|waba_id|cutover_windows)\}")
 
 
 def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: list[datetime], now: datetime,
