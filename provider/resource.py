@@ -197,10 +197,8 @@ class PhoneNumberStorageProvider(ResourceProvider):
                 _windows(None)
             except windows.WindowError as exc:
                 return CheckResult(inputs, [CheckFailure("cutover_windows", str(exc))])
-        if not compliance.allows(allowed, region):
-            return CheckResult(inputs, [CheckFailure("region", (
-                f"{describe(region)} is outside {compliance.ALLOWED_REGIONS_KEY} ({compliance.describe_policy(allowed)}):"
-                " this stack's policy does not let data rest there; declare an allowed region or change the policy"))])
+        if (violation := compliance.verdict(allowed, region)) is not None:
+            return CheckResult(inputs, [CheckFailure("region", violation.message("") + "; declare an allowed region or change the policy")])
         other = current().declare(number_id, region)
         if other is not None:
             failures.append(CheckFailure("phone_number_id", (

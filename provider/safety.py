@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Iterable, Mapping
 
-from . import clock
+from . import clock, compliance
 from .inputs import STACK_KEYS
 from .models import LiveNumber
 from .planner import Plan
@@ -162,8 +162,9 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: li
             f"Allowed again at {format_time(allowed_at)}"))
     if plan.deregisters and breaker:
         problems.append(breaker_problem(breaker))
-    if allowed_regions is not None and plan.storage_changes and plan.desired_region not in allowed_regions:
-        problems.append(policy_problem(plan.desired_region, allowed_regions))
+    violation = compliance.verdict(allowed_regions, plan.desired_region) if plan.storage_changes else None
+    if violation is not None:
+        problems.append(policy_problem(violation))
     if plan.deregisters and (outside := window_problem(desired.windows, now)) is not None:
         problems.append(outside)
     return problems
@@ -202,11 +203,8 @@ def retry_problem(reason: str) -> Problem:
                    "budget: fix the cause first")
 
 
-def policy_problem(region: str, allowed_regions: frozenset[str]) -> Problem:
-    allowed = ", ".join(sorted(allowed_regions)) or "none"
-    return Problem(Rule.POLICY,
-                   f"storage {describe(region)} is outside whatsapp-local-storage:allowedRegions ({allowed}); "
-                   "this stack's policy does not let data rest there")
+def policy_problem(violation: compliance.Violation) -> Problem:
+    return Problem(Rule.POLICY, violation.message())
 
 
 def create_cutover_problem(plan: Plan, live: LiveNumber, desired_region: str) -> Problem | None:

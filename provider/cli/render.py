@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .. import __version__
-from ..compliance import describe_policy
+from ..compliance import SETTING, describe_policy, verdict
 from ..models import LiveNumber
 from ..planner import Plan
 from ..regions import describe
@@ -190,11 +190,11 @@ def _policy_short(n: NumberReport) -> str:
 def _policy_long(n: NumberReport, report: Report) -> str | None:
     if report.allowed_regions is None or n.live is None:
         return None
+    violation = verdict(report.allowed_regions, n.live.region)
+    if violation is not None:
+        return "VIOLATION: " + violation.message("live storage", SETTING)
     allowed = ", ".join(sorted(report.allowed_regions)) or "none"
-    where = describe(n.live.region) if n.live.region is not None else n.live.storage_status.value
-    if n.live_complies_with_policy:
-        return f"live storage {where} is inside allowedRegions ({allowed})"
-    return f"VIOLATION: live storage {where} is outside allowedRegions ({allowed})"
+    return f"live storage {describe(n.live.region)} is inside {SETTING} ({allowed})"
 
 
 def _window_short(n: NumberReport) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .. import windows as change_windows
 from ..client import GraphClient
-from ..compliance import allows
+from ..compliance import allows, verdict
 from ..config import ProviderConfig
 from ..errors import AuthenticationFailed, NetworkError, ObjectNotFound, WhatsAppError
 from ..executor import Executor
@@ -104,8 +104,7 @@ class NumberReport:
     @property
     def policy_blocks_declaration(self) -> bool:
         """The declared region is outside allowedRegions: the stack program declares no resource."""
-        return self.allowed_regions is not None and self.declared_region is not None \
-            and not allows(self.allowed_regions, self.declared_region)
+        return self.declared_region is not None and verdict(self.allowed_regions, self.declared_region) is not None
 
     @property
     def live_complies_with_policy(self) -> bool | None:
@@ -242,8 +241,9 @@ def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: dat
     # as `pulumi up` would refuse it when DEFAULT is not an allowed region.
     report.problems = preflight(plan, live, desired, prior_calls=prior, now=now, breaker=None,
                                 allowed_regions=job.allowed_regions)
-    if report.policy_blocks_declaration and not any(p.rule is Rule.POLICY for p in report.problems):
-        report.problems.append(policy_problem(desired.region, report.allowed_regions or frozenset()))
+    violation = verdict(report.allowed_regions, report.declared_region) if report.declared_region else None
+    if violation is not None and not any(p.rule is Rule.POLICY for p in report.problems):
+        report.problems.append(policy_problem(violation))
     if report.in_state is not None:
         report.budget_used = len(prior)
     refusal = create_cutover_problem(plan, live, desired.region)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .. import planner
-from ..compliance import ALLOWED_REGIONS_KEY
+from ..compliance import verdict
 from ..inputs import from_stack_entry
 from ..models import LiveNumber, StorageStatus
 from ..regions import InvalidRegion, describe, normalize_region
@@ -89,11 +89,10 @@ def reasons_to_leave_out(live: LiveNumber, allowed: frozenset[str] | None) -> li
         except InvalidRegion:
             reasons.append(f"its region {live.region} is not one this provider knows (`python -m provider regions`)")
         else:
-            if allowed is not None and live.region not in allowed:
-                shown = ", ".join(sorted(allowed)) or "none"
-                reasons.append(f"POLICY: its live storage {describe(live.region)} is outside {ALLOWED_REGIONS_KEY} "
-                               f"({shown}); the stack program refuses such an entry, so move the number's data "
-                               "in WhatsApp Manager or widen the policy, then import again")
+            if (violation := verdict(allowed, live.region)) is not None:
+                reasons.append(violation.message("its live storage") + "; the stack program refuses such an "
+                               "entry, so move the number's data in WhatsApp Manager or widen the policy, then "
+                               "import again")
     return reasons
 
 
