@@ -190,6 +190,9 @@ def network_error(exc: requests.RequestException, *, target: str, method: str, p
 
 _T = TypeVar("_T")
 
+# Numbers read at once by the CLI and import (each read is two GETs on this client's pool).
+READ_WORKERS = 8
+
 # Fields Meta rejected as nonexisting and that are optional: process-wide, since every client
 # of the process talks to the same Graph API.
 _dropped_fields: set[str] = set()

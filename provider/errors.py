@@ -478,3 +478,8 @@ class TokenRejectedFromState(ProviderError):
 
 class NumberNotVisible(ProviderError):
     """100/33 on a number that its business account does not confirm as deleted."""
+
+
+def cannot_see(number_id: str, exc: GraphAPIError) -> str:
+    """The one wording of a number the token cannot see (100/33): Meta cannot tell deleted from hidden."""
+    return f"cannot see number {number_id}: deleted, or the token lacks permission to see it ({exc.reference})"

@@ -45,6 +45,7 @@ from .errors import (
     ObjectNotFound,
     ProviderError,
     TokenRejectedFromState,
+    cannot_see,
 )
 from .fleet import current
 from .inputs import INPUT_KEYS, validate
@@ -93,8 +94,7 @@ def _windows(own: Any) -> windows.Windows | None:
 def _desired(inputs: dict[str, Any]) -> "Desired":
     from .safety import Desired
 
-    return Desired(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")),
-                   windows=_windows(inputs.get("cutover_windows")))
+    return Desired.from_inputs(inputs, windows=_windows(inputs.get("cutover_windows")))
 
 
 def _normalised(props: dict[str, Any]) -> dict[str, Any]:
@@ -329,7 +329,7 @@ def _not_visible(number_id: str, waba_id: Optional[str], exc: ObjectNotFound) ->
     hint = ("" if waba_id else
             " Set waba_id on the resource so that a deleted number can be told from a token without access.")
     return NumberNotVisible(
-        f"cannot see number {number_id}: deleted, or the token lacks permission to see it ({exc.reference}). "
+        f"{cannot_see(number_id, exc)}. "
         f"Nothing is marked deleted on this evidence: check the token's access to the number.{hint}")
 
 

@@ -27,10 +27,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from . import clock, compliance
-from .inputs import STACK_KEYS
+from .inputs import STACK_KEYS, is_pin
 from .models import LiveNumber
 from .planner import Plan
 from .regions import describe
@@ -89,6 +89,13 @@ class Desired:
     enforce_pin: bool = False
     windows: Windows | None = None  # change windows; None: a cutover may start at any time
 
+    @classmethod
+    def from_inputs(cls, inputs: Mapping[str, Any], *, windows: Windows | None = None) -> "Desired":
+        """From normalised inputs (``inputs.validate``): the one place they become a Desired.
+        ``windows``: the change windows the caller resolved (the resource's own, else the stack's)."""
+        return cls(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")),
+                   windows=windows)
+
 
 class Rule(str, Enum):
     UNMANAGED_STORAGE = "unmanaged_storage"
@@ -142,7 +149,7 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: li
         if not desired.pin:
             problems.append(Problem(Rule.PIN_MISSING,
                 "the plan registers the number, which needs its 6-digit two-step PIN: set `{pin}`"))
-        elif not (len(desired.pin) == 6 and desired.pin.isdigit()):
+        elif not is_pin(desired.pin):
             problems.append(Problem(Rule.PIN_FORMAT, "`{pin}` must be exactly 6 digits"))
         if not live.node.verified:
             problems.append(Problem(Rule.NOT_VERIFIED,

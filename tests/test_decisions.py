@@ -62,3 +62,43 @@ def test_the_policy_verdict_is_one_sentence_that_every_reader_gets():
         {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"})})
     assert reasons_to_leave_out(in_india, allowed)[0].startswith(violation.message("its live storage") + "; ")
     assert compliance.verdict(allowed, None) is not None, "unmanaged storage is never allowed by a policy"
+
+
+# --- the PIN rule: inputs.is_pin, for check and preflight alike ------------------------------------
+
+
+def test_the_pin_rule_is_six_ascii_digits_matched_whole_in_inputs_and_in_preflight():
+    from provider.inputs import is_pin, validate
+
+    assert is_pin("012345")
+    for bad in ("١٢٣٤٥٦", "12345", "1234567", "123456\n", " 123456", "12345a", 123456, None):
+        assert not is_pin(bad), bad
+        if isinstance(bad, str):
+            assert [f.property for f in validate({"phone_number_id": "1", "region": "BR", "pin": bad})[1]] == ["pin"]
+            number = _live("DEFAULT", "VERIFIED")
+            plan = planner.plan("1", planner.LiveState(False, number.region), "DEFAULT", settings_flow=True)
+            found = preflight(plan, number, Desired("DEFAULT", bad), prior_calls=[], now=NOW, breaker=None)
+            assert [p.rule for p in found] == [Rule.PIN_FORMAT], bad
+
+
+# --- exit codes and the JSON error document: provider.exits --------------------------------------
+
+
+def test_the_cli_and_import_answer_a_failure_with_one_document_shape(tmp_path):
+    import io
+    import json
+
+    from provider import exits
+    from provider.cli import main
+
+    out = io.StringIO()
+    code = main(["plan", "--stack", "nope", "--project-dir", str(tmp_path), "--format", "json"], out=out, err=io.StringIO())
+    cli = json.loads(out.getvalue())
+    out = io.StringIO()
+    code_import = main(["import", "--stack", "nope", "--project-dir", str(tmp_path), "--waba-id", "1", "--format", "json"],
+                       out=out, err=io.StringIO())
+    imported = json.loads(out.getvalue())
+    assert code == code_import == exits.USAGE == cli["exit_code"] == imported["exit_code"]
+    assert {"command", "version", "error", "exit_code"} <= set(cli) & set(imported)
+    assert imported["written"] is False and imported["stack"] == "nope"
+    assert exits.summary() == "0 ok, 1 an error, 2 a usage error, 7 drift or non-compliance found"

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import windows as change_windows
-from ..client import GraphClient
+from ..client import READ_WORKERS, GraphClient
 from ..compliance import allows, verdict
 from ..config import ProviderConfig
-from ..errors import AuthenticationFailed, NetworkError, ObjectNotFound, WhatsAppError
+from ..errors import AuthenticationFailed, NetworkError, ObjectNotFound, WhatsAppError, cannot_see
 from ..executor import Executor
-from ..models import LiveNumber
+from ..models import LiveNumber, id_order
 from ..planner import Plan
 from ..redact import redact
 from ..regions import DEFAULT
@@ -29,8 +29,6 @@ from ..safety import (REGISTER_BUDGET, Desired, Problem, Rule, create_cutover_pr
 from ..stackfile import PLACEHOLDER_PIN, Secure, StackFile, StateEntry, StateFile, without_secrets
 from ..inputs import from_stack_entry
 from ..progress import Progress
-
-READ_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -157,10 +155,6 @@ class Report:
         return redact(self.config.graph_api_url)
 
 
-def _sort_key(number_id: str) -> tuple[int, str]:
-    return (len(number_id), number_id)
-
-
 def _pin_status(entry: Any) -> str:
     pin = entry.get("pin") if isinstance(entry, Mapping) else None
     if isinstance(pin, Secure):
@@ -174,8 +168,7 @@ def _name(entry: Any) -> str | None:
 
 
 def _cannot_see(number_id: str, exc: ObjectNotFound) -> str:
-    return (f"cannot see number {number_id}: deleted, or the token lacks permission to see it "
-            f"({exc.reference}); check the phone number ID and the token's access to its business account")
+    return f"{cannot_see(number_id, exc)}; check the phone number ID and the token's access to its business account"
 
 
 @dataclass(frozen=True)
@@ -272,7 +265,7 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset
     declared = stack.phone_numbers()
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
-    for number_id in sorted(declared, key=_sort_key):
+    for number_id in sorted(declared, key=id_order):
         entry = declared[number_id]
         report = NumberReport(number_id, name=_name(entry), pin=_pin_status(entry), allowed_regions=allowed,
                               in_state=None if state is None else number_id in state,
@@ -284,8 +277,7 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset
             report.error = "invalid declaration: " + "; ".join(map(str, failures))
             continue
         report.declared = {k: v for k, v in inputs.items() if k not in ("pin", "phone_number_id")}
-        desired = Desired(inputs["region"], inputs.get("pin"), bool(inputs.get("enforce_pin")),
-                          windows=_windows_of(report, inputs.get("cutover_windows"), stack_windows, now))
+        desired = Desired.from_inputs(inputs, windows=_windows_of(report, inputs.get("cutover_windows"), stack_windows, now))
         prior = (state.outputs(number_id) if state else {}).get("registration_calls") or []
         jobs.append(_Job(report, desired, bool(inputs.get("allow_cutover_on_create")), prior, allowed))
     return reports, jobs
@@ -296,7 +288,7 @@ def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] 
     now = now or utcnow()
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
-    for number_id in sorted(set(state.numbers) - declared, key=_sort_key):
+    for number_id in sorted(set(state.numbers) - declared, key=id_order):
         outputs = state.outputs(number_id)
         pin = None if outputs.get("pin") is None else PLACEHOLDER_PIN  # encrypted in the export
         report = NumberReport(number_id, in_state=True, removed=True, pin="missing" if pin is None else "secure",
@@ -305,8 +297,8 @@ def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] 
         reports.append(report)
         if report.declared and report.declared["on_delete"] == "disable":
             # the delete runs on the stored inputs: the windows in state, else the stack's
-            desired = Desired(DEFAULT, pin, bool(outputs.get("enforce_pin")),
-                              windows=_windows_of(report, outputs.get("cutover_windows"), stack_windows, now))
+            desired = Desired.from_inputs({"region": DEFAULT, "pin": pin, "enforce_pin": outputs.get("enforce_pin")},
+                                          windows=_windows_of(report, outputs.get("cutover_windows"), stack_windows, now))
             jobs.append(_Job(report, desired, True, outputs.get("registration_calls") or [], allowed))
     return reports, jobs
 
@@ -328,7 +320,7 @@ def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozens
         jobs += removed_jobs
     if jobs:
         _read_all(config, jobs, scope, now, progress(len(jobs)) if progress else None)
-    reports.sort(key=lambda r: _sort_key(r.number_id))
+    reports.sort(key=lambda r: id_order(r.number_id))
     return Report(stack, config, state, allowed_regions, reports, now)
 
 

@@ -15,11 +15,12 @@ PIN: the outcome lists the commands that set one.
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from .. import exits
 from ..client import GraphClient
 from ..compliance import ALLOWED_REGIONS_KEY, parse_allowed_regions
 from ..errors import WhatsAppError
@@ -27,7 +28,7 @@ from ..redact import redact
 from ..stackfile import StackFileError
 from .proposal import propose
 from .reading import read_accounts
-from .render import EXIT_ERROR, EXIT_USAGE, Outcome, render_json, render_yaml
+from .render import Outcome, render_json, render_yaml
 from .stackedit import load_target, merge, require_numbers_in_stack_file, write_atomically
 
 FORMATS = ("yaml", "json")
@@ -69,16 +70,15 @@ def run(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write:
     except (WhatsAppError, OSError) as exc:
         if fmt != "json":
             raise
-        code = EXIT_USAGE if isinstance(exc, StackFileError) else EXIT_ERROR
-        out.write(json.dumps({"command": "import", "stack": stack, "written": False,
-                              "error": redact(exc), "exit_code": code}, indent=2, sort_keys=True) + "\n")
+        code = exits.USAGE if isinstance(exc, StackFileError) else exits.ERROR
+        out.write(exits.error_document("import", redact(exc), code, stack=stack, written=False))
         return code
     out.write(render_json(outcome) if fmt == "json" else render_yaml(outcome))
     return outcome.exit_code
 
 
 def waba_id(value: str) -> str:
-    """argparse type for ``--waba-id``: digits only."""
-    if not value.isdigit():
+    """argparse type for ``--waba-id``: ASCII digits only, matched whole."""
+    if not re.fullmatch(r"[0-9]+", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a WhatsApp Business Account ID (digits only)")
     return value

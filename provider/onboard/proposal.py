@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 from .. import planner
 from ..compliance import verdict
 from ..inputs import from_stack_entry
-from ..models import LiveNumber, StorageStatus
+from ..models import LiveNumber, StorageStatus, id_order
 from ..regions import InvalidRegion, describe, normalize_region
 from ..stackfile import without_secrets
 
@@ -61,10 +61,6 @@ class Proposed:
     left_out: list[Verdict] = field(default_factory=list)
     declared: list[Verdict] = field(default_factory=list)  # reasons: the differences (none: in sync)
     errors: list[Verdict] = field(default_factory=list)
-
-
-def _sort_key(found: Found) -> tuple[int, str]:
-    return (len(found.number_id), found.number_id)
 
 
 def reasons_to_leave_out(live: LiveNumber, allowed: frozenset[str] | None) -> list[str]:
@@ -134,7 +130,7 @@ def propose(found: Iterable[Found], declared: Mapping[str, Any], *, allowed: fro
     """Sort every listed number into: add, leave out, declared already, or could not read."""
     result = Proposed()
     seen: set[str] = set()
-    for item in sorted(found, key=_sort_key):
+    for item in sorted(found, key=lambda item: id_order(item.number_id)):
         if item.number_id in seen:
             continue
         seen.add(item.number_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Sequence, TextIO
 
-from ..client import GraphClient
+from ..client import READ_WORKERS, GraphClient
 from ..errors import (
     AuthenticationFailed,
     InvalidParameter,
@@ -17,8 +17,6 @@ from ..errors import (
 from ..models import NODE_FIELDS, LiveNumber, PhoneNumberNode
 from ..progress import Progress
 from .proposal import Found
-
-READ_WORKERS = 8
 
 
 class AccountNotVisible(ProviderError):

@@ -8,11 +8,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
+from .. import exits
+from ..models import id_order
 from ..redact import redact
 from .proposal import Proposed, Verdict
 from .stackedit import Target, add_entries, dump
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_ERROR if self.proposed.errors else EXIT_OK
+        return exits.ERROR if self.proposed.errors else exits.OK
 
     def commands(self) -> list[str]:
         """What a person still has to run: the stack, and a secret PIN per number that has none."""
@@ -37,7 +38,7 @@ class Outcome:
         ids = [number_id for number_id, entry in declared.items()
                if not (isinstance(entry, Mapping) and entry.get("pin") is not None)]
         ids += [p.found.number_id for p in self.proposed.proposals]
-        for number_id in sorted(set(ids), key=lambda i: (len(i), i)):
+        for number_id in sorted(set(ids), key=id_order):
             cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {self.stack_name}")
         return cmds
 
