@@ -27,7 +27,6 @@ from .runner import Failure, PlanRunner, Run
 from .safety import (
     REGISTER_BUDGET,
     Desired,
-    create_cutover_problem,
     format_time,
     preflight,
     recent_calls,
@@ -112,9 +111,8 @@ class Executor:
             if plan.in_sync:
                 return Outcome(live, plan, [], kept)
             problems = preflight(plan, live, desired, prior_calls=recent_calls(kept, now), now=now,
-                                 breaker=fleet.breaker, allowed_regions=allowed_regions)
-            if creating and not allow_cutover:
-                problems[:0] = filter(None, [create_cutover_problem(plan, live, desired.region)])
+                                 breaker=fleet.breaker, allowed_regions=allowed_regions, creating=creating,
+                                 allow_cutover=allow_cutover)
             if problems:
                 raise PreflightError(number_id, problems)
             try:

@@ -136,11 +136,20 @@ _INPUT_NAME = re.compile(r"\{(pin|enforce_pin|allow_cutover_on_create|on_delete|
 
 
 def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: list[datetime], now: datetime,
-              breaker: str | None, allowed_regions: frozenset[str] | None = None) -> list[Problem]:
-    """Every reason the plan must not start. Empty when it may run (always empty for an in-sync plan)."""
+              breaker: str | None, allowed_regions: frozenset[str] | None = None, creating: bool = False,
+              allow_cutover: bool = False) -> list[Problem]:
+    """Every reason the plan must not start. Empty when it may run (always empty for an in-sync plan).
+
+    ``creating``: the plan runs for a *create* (the number is new to the stack), so the
+    create-cutover gate applies first, unless ``allow_cutover`` (``allow_cutover_on_create``).
+    The provider and the CLI's plan both ask here, so both refuse the same plans.
+    """
     problems: list[Problem] = []
     if plan.in_sync:
         return problems
+    gate = create_cutover_problem(plan, live, desired.region) if creating and not allow_cutover else None
+    if gate is not None:
+        problems.append(gate)
     if not live.storage_status.managed:
         problems.append(Problem(Rule.UNMANAGED_STORAGE,
             f"its storage is {live.storage_status.value}, which this provider does not manage; "
@@ -225,7 +234,8 @@ def create_cutover_problem(plan: Plan, live: LiveNumber, desired_region: str) ->
     if not plan.deregisters or not live.storage_status.managed or live.node.is_on_biz_app:
         return None
     return Problem(Rule.CREATE_CUTOVER,
-        f"the number is registered and serving traffic with storage {describe(live.region)}, not "
+        "the number is new to the stack, so `pulumi up` creates its resource, and it is registered and serving "
+        f"traffic with storage {describe(live.region)}, not "
         f"{describe(desired_region)}. A create never cuts a number over, because `pulumi preview` shows "
         "a create without asking the provider: declare its current region first, then change it in a "
         "separate update (or set {allow_cutover_on_create} to true to accept an unreviewed cutover)")

@@ -1,7 +1,7 @@
 """The report: what every declared number would do, as data. No rendering, no exit codes.
 
 ``assess`` reads each number and plans and preflights it exactly as the provider would
-(``Executor.plan_for``, ``safety.preflight``, ``safety.create_cutover_problem``), never a copy.
+(``Executor.plan_for``, ``safety.preflight`` with its create-cutover gate), never a copy.
 What a command shows, and how it turns a report into an exit code, is the command's business;
 what the assessment covers is given as ``Scope`` data, never by the command's name.
 """
@@ -233,22 +233,20 @@ def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: dat
     # The provider's own preflight, policy included: on_delete=disable of a removed number is refused
     # as `pulumi up` would refuse it when DEFAULT is not an allowed region.
     report.problems = preflight(plan, live, desired, prior_calls=prior, now=now, breaker=None,
-                                allowed_regions=job.allowed_regions)
+                                allowed_regions=job.allowed_regions, creating=report.in_state is False,
+                                allow_cutover=job.allow_cutover_on_create)
     violation = verdict(report.allowed_regions, report.declared_region) if report.declared_region else None
     if violation is not None and not any(p.rule is Rule.POLICY for p in report.problems):
         report.problems.append(policy_problem(violation))
     if report.in_state is not None:
         report.budget_used = len(prior)
-    refusal = create_cutover_problem(plan, live, desired.region)
-    if refusal and not job.allow_cutover_on_create and not report.removed:
-        if report.in_state is False:
-            report.problems.insert(0, Problem(refusal.rule, "the number is new to the stack, so `pulumi up` "
-                                                            f"creates its resource: {refusal.message}"))
-        elif report.in_state is None and scope.create_cutover_warning:
-            report.warnings.append(Problem(refusal.rule,
-                "if this number is not in the stack's state yet, `pulumi up` creates its resource and refuses "
-                "this cutover: declare its current region first, then change it in a separate update, or set "
-                "{allow_cutover_on_create} to true (pass --state to know)"))
+    # Without --state nobody knows whether `pulumi up` creates the resource: the same gate, as a warning.
+    unknown = report.in_state is None and scope.create_cutover_warning and not job.allow_cutover_on_create
+    if unknown and (refusal := create_cutover_problem(plan, live, desired.region)) is not None:
+        report.warnings.append(Problem(refusal.rule,
+            "if this number is not in the stack's state yet, `pulumi up` creates its resource and refuses "
+            "this cutover: declare its current region first, then change it in a separate update, or set "
+            "{allow_cutover_on_create} to true (pass --state to know)"))
 
 
 def _windows_of(report: NumberReport, own: Any, stack_windows: Any, now: datetime) -> change_windows.Windows | None:
