@@ -34,7 +34,7 @@ READ_REUSE_SECONDS = 5.0
 class AttemptRecord:
     """What failed attempts for one number left behind in this process."""
 
-    calls: list[str] = field(default_factory=list)  # register/deregister timestamps (ISO-8601 UTC)
+    registration_calls: list[str] = field(default_factory=list)  # register/deregister timestamps (ISO-8601 UTC)
     refusal: str | None = None  # why a further attempt must not run, if one must not
 
 
@@ -118,12 +118,12 @@ class Fleet:
     def attempts(self, number_id: str) -> AttemptRecord:
         with self._lock:
             record = self._attempts.get(number_id) or AttemptRecord()
-            return AttemptRecord(list(record.calls), record.refusal)
+            return AttemptRecord(list(record.registration_calls), record.refusal)
 
-    def record_failure(self, number_id: str, calls: list[str], refusal: str | None) -> None:
+    def record_failure(self, number_id: str, registration_calls: list[str], refusal: str | None) -> None:
         with self._lock:
             record = self._attempts.setdefault(number_id, AttemptRecord())
-            record.calls.extend(calls)
+            record.registration_calls.extend(registration_calls)
             record.refusal = refusal or record.refusal  # the error's own reason says more than "cutover failed"
 
     # -- executors ------------------------------------------------------------------------------

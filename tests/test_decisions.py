@@ -102,3 +102,66 @@ def test_the_cli_and_import_answer_a_failure_with_one_document_shape(tmp_path):
     assert {"command", "version", "error", "exit_code"} <= set(cli) & set(imported)
     assert imported["written"] is False and imported["stack"] == "nope"
     assert exits.summary() == "0 ok, 1 an error, 2 a usage error, 7 drift or non-compliance found"
+
+
+# --- the failure analysis: one table (failures.CASES) picks the facts and renders them -----------
+
+
+class _Reader:
+    def __init__(self, registered: bool | None = None, storage: str | None = "IN", storage_fails: bool = False):
+        self.registered, self.storage, self.storage_fails, self.asked = registered, storage, storage_fails, []
+
+    def registered_now(self, number_id):
+        self.asked.append("registered")
+        return self.registered
+
+    def storage_now(self, number_id):
+        from provider.errors import ServerError
+
+        self.asked.append("storage")
+        if self.storage_fails:
+            raise ServerError("down", http_status=500)
+        return self.storage
+
+
+def _analyse(failure, reader):
+    from provider.failures import analyse
+
+    return analyse("1", failure, reader, previous="BR", desired="IN", registration_calls=["2026-11-30T11:00:00Z"],
+                   ran=["deregister", "settings", "register"])
+
+
+def test_each_row_of_the_failure_table_reads_only_what_it_needs_and_says_where_the_number_was_left():
+    from provider.errors import PinMismatch, RequestTimeout, ServerError
+    from provider.failures import CASES, StepFailure
+
+    fatal, transient = PinMismatch("no", code=133005), RequestTimeout("slow")
+    rows = [  # failure, reader, case, asked, (offline, storage, storage_read), a phrase of its sentence
+        (StepFailure("readback", ServerError("x")), _Reader(), "readback", [], (False, "IN", True), "reading it back failed"),
+        (StepFailure("set_pin", fatal), _Reader(), "set_pin", [], (False, "BR", True), "still serves traffic"),
+        (StepFailure("deregister", transient), _Reader(registered=True), "deregister_unknown", ["registered"],
+         (False, "BR", True), "still registered"),
+        (StepFailure("deregister", transient), _Reader(registered=None), "deregister_unknown", ["registered"],
+         (True, "BR", False), "may be offline"),
+        (StepFailure("deregister", transient), _Reader(registered=False), "deregister_unknown", ["registered"],
+         (True, "BR", True), "NOT registered"),
+        (StepFailure("deregister", fatal), _Reader(), "deregister_refused", [], (False, "BR", True), "still registered"),
+        (StepFailure("settings", fatal, restored=True), _Reader(), "settings_restored", [], (False, "BR", True),
+         "serves traffic as before"),
+        (StepFailure("settings", fatal), _Reader(), "settings_unregistered", [], (True, "BR", True), "still is not"),
+        (StepFailure("settings", fatal, recovery_step="settings", recovery_cause=fatal), _Reader(), "restore_failed",
+         [], (True, "BR", False), "left offline"),
+        (StepFailure("settings", fatal, recovery_step="register", recovery_cause=fatal), _Reader(storage="BR"),
+         "register_after_restore_failed", ["storage"], (True, "BR", True), "Current storage: BR (Brazil)."),
+        (StepFailure("register", fatal), _Reader(storage_fails=True), "register", ["storage"], (True, "IN", False),
+         "Current storage: IN (India) (as last set; could not read it back)"),
+    ]
+    assert {row[2] for row in rows} == {case.name for case in CASES}, "every row is exercised"
+    for failure, reader, name, asked, facts, phrase in rows:
+        error = _analyse(failure, reader)
+        assert error.case.name == name and reader.asked == asked, name
+        assert (error.offline, error.storage, error.storage_read) == facts, name
+        assert phrase in str(error), (name, str(error))
+        if failure.cause is fatal and name not in ("readback", "settings_restored"):
+            assert "Do NOT re-run automatically: every attempt uses a PIN guess" in str(error), name
+            assert error.retry_refusal and "Do NOT re-run automatically" in error.retry_refusal
