@@ -48,7 +48,7 @@ class Proposal:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class NotAdded:
     """A number that is not added: left out (with reasons), declared already, or unreadable."""
 
     found: Found
@@ -58,9 +58,9 @@ class Verdict:
 @dataclass
 class Proposed:
     proposals: list[Proposal] = field(default_factory=list)
-    left_out: list[Verdict] = field(default_factory=list)
-    declared: list[Verdict] = field(default_factory=list)  # reasons: the differences (none: in sync)
-    errors: list[Verdict] = field(default_factory=list)
+    left_out: list[NotAdded] = field(default_factory=list)
+    declared: list[NotAdded] = field(default_factory=list)  # reasons: the differences (none: in sync)
+    errors: list[NotAdded] = field(default_factory=list)
 
 
 def reasons_to_leave_out(live: LiveNumber, allowed: frozenset[str] | None) -> list[str]:
@@ -135,12 +135,12 @@ def propose(found: Iterable[Found], declared: Mapping[str, Any], *, allowed: fro
             continue
         seen.add(item.number_id)
         if item.live is None:
-            result.errors.append(Verdict(item, (item.error or "not read",)))
+            result.errors.append(NotAdded(item, (item.error or "not read",)))
         elif item.number_id in declared:
             diff = differences(item, declared[item.number_id], settings_flow=settings_flow)
-            result.declared.append(Verdict(item, tuple(diff)))
+            result.declared.append(NotAdded(item, tuple(diff)))
         elif reasons := reasons_to_leave_out(item.live, allowed):
-            result.left_out.append(Verdict(item, tuple(reasons)))
+            result.left_out.append(NotAdded(item, tuple(reasons)))
         else:
             notes = (COEXISTENCE_NOTE,) if item.live.node.is_on_biz_app else ()
             result.proposals.append(Proposal(item, entry_for(item), notes))
