@@ -12,16 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import ConfigurationError
+from .errors import PolicyError as PolicyError  # defined in the error tree; importable from here too
 from .regions import InvalidRegion, describe, normalize_region
 
 ALLOWED_REGIONS_KEY = "whatsapp-local-storage:allowedRegions"
 SETTING = "allowedRegions"
 EXAMPLE = "e.g. allowedRegions: [BR, DE] in the stack file, or pulumi config set --path 'allowedRegions[0]' BR"
-
-
-class PolicyError(ConfigurationError):
-    """``allowedRegions`` is malformed: refused before any call."""
 
 
 def parse_allowed_regions(value: Any) -> frozenset[str] | None:

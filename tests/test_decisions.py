@@ -165,3 +165,23 @@ def test_each_row_of_the_failure_table_reads_only_what_it_needs_and_says_where_t
         if failure.cause is fatal and name not in ("readback", "settings_restored"):
             assert "Do NOT re-run automatically: every attempt uses a PIN guess" in str(error), name
             assert error.retry_refusal and "Do NOT re-run automatically" in error.retry_refusal
+
+
+# --- network failures are classes (HTTPX's model), keeping the machine-readable reason -----------
+
+
+def test_each_network_reason_is_its_own_class_and_keeps_its_reason():
+    from provider.errors import (ConnectError, ConnectionDropped, DNSError, ForeignHostRefused, NetworkError,
+                                 ProxyAuthRequired, ProxyError, RequestTimeout, Timeout, TLSError, TransientError)
+
+    expected = {"refused": ConnectError, "dns": DNSError, "tls": TLSError, "proxy": ProxyError,
+                "proxy_auth": ProxyAuthRequired, "timeout": RequestTimeout, "dropped": ConnectionDropped,
+                "foreign_host": ForeignHostRefused}
+    for reason, cls in expected.items():
+        error = NetworkError("host: boom", reason=reason, method="GET", path="/1")
+        assert type(error) is cls and error.reason == reason and isinstance(error, TransientError), reason
+        assert error.summary == cls.summary and error.fix == cls.fix and cls.summary in str(error)
+        assert error.unreachable == (reason in {"refused", "dns", "tls", "proxy", "proxy_auth"}), reason
+    assert Timeout is RequestTimeout and RequestTimeout("slow").reason == "timeout"
+    assert type(NetworkError("?", reason="something new")) is NetworkError
+    assert NetworkError("?", reason="something new").reason == "something new"

@@ -24,22 +24,13 @@ from typing import NoReturn, Sequence, TextIO
 
 from .. import __version__, exits
 from ..exits import error_document
-from ..errors import WhatsAppError
+from ..errors import StackFileError, UsageError, WhatsAppError
 from ..redact import redact
-from ..stackfile import StackFileError
 from .commands import COMMANDS, Command, Streams
 
 PROG = "python -m provider"
 
 __all__ = ["main", "build_parser", "COMMANDS", "PROG"]
-
-
-class UsageError(Exception):
-    """Bad arguments. Raised instead of argparse's exit, so a JSON run can still answer in JSON."""
-
-    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
-        super().__init__(message)
-        self.parser = parser
 
 
 class _Parser(argparse.ArgumentParser):

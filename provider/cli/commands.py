@@ -17,9 +17,9 @@ from .. import exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StackFileError
 from ..regions import AREAS, DEFAULT, REGIONS
-from ..stackfile import StackFileError, available_stacks, find_project_dir, load_stack, load_state
+from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
 from . import evidence
 from ..progress import Progress
 from .render import DRIFT, PLAN, RENDERERS, View

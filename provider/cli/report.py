@@ -18,7 +18,7 @@ from .. import windows as change_windows
 from ..client import READ_WORKERS, GraphClient
 from ..compliance import allows, verdict
 from ..config import ProviderConfig
-from ..errors import AuthenticationFailed, NetworkError, ObjectNotFound, WhatsAppError, cannot_see
+from ..errors import AuthenticationFailed, GraphUnreachable, NetworkError, ObjectNotFound, WhatsAppError, cannot_see
 from ..executor import Executor
 from ..models import LiveNumber, id_order
 from ..planner import Plan
@@ -37,21 +37,6 @@ class Scope:
 
     removed: bool = False  # with --state: numbers in state but no longer declared (what `pulumi up` deletes)
     create_cutover_warning: bool = False  # without --state: warn that a create would refuse a cutover
-
-
-class GraphUnreachable(WhatsAppError):
-    """Every read failed at the connection level: one run-level error instead of one per number."""
-
-    def __init__(self, url: str, cause: NetworkError, failed: int, total: int) -> None:
-        self.cause = cause
-        said = cause.details or cause.graph_message
-        untried = f", the other {total - failed} were not tried" if total > failed else ""
-        text = (f"cannot reach the Graph API at {url}: {cause.summary}"
-                + (f" ({said})" if said else "")
-                + f"; no read got an answer ({failed} of {total} numbers failed{untried}), so nothing was compared")
-        if cause.fix:
-            text += f". Fix: {cause.fix}"
-        super().__init__(text)
 
 
 @dataclass

@@ -23,9 +23,8 @@ from typing import Sequence, TextIO
 from .. import exits
 from ..client import GraphClient
 from ..compliance import ALLOWED_REGIONS_KEY, parse_allowed_regions
-from ..errors import WhatsAppError
+from ..errors import StackFileError, WhatsAppError
 from ..redact import redact
-from ..stackfile import StackFileError
 from .proposal import propose
 from .reading import read_accounts
 from .render import ImportResult, render_json, render_yaml

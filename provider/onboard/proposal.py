@@ -13,7 +13,8 @@ from .. import planner
 from ..compliance import verdict
 from ..inputs import from_stack_entry
 from ..models import LiveNumber, StorageStatus, id_order
-from ..regions import InvalidRegion, describe, normalize_region
+from ..errors import InvalidRegion
+from ..regions import describe, normalize_region
 from ..stackfile import without_secrets
 
 COEXISTENCE_NOTE = ("shared with the WhatsApp Business app: adopted as it is; it can never be cut over "

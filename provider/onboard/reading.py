@@ -11,7 +11,8 @@ from ..errors import (
     InvalidParameter,
     ObjectNotFound,
     PermissionDenied,
-    ProviderError,
+    AccountNotVisible,
+    GraphAPIError,
     WhatsAppError,
 )
 from ..models import NODE_FIELDS, LiveNumber, PhoneNumberNode
@@ -19,11 +20,7 @@ from ..progress import Progress
 from .proposal import Found
 
 
-class AccountNotVisible(ProviderError):
-    """A ``--waba-id`` that the token cannot list: unknown, or missing whatsapp_business_management."""
-
-
-def _account_error(waba_id: str, exc: WhatsAppError) -> AccountNotVisible:
+def _account_error(waba_id: str, exc: GraphAPIError) -> AccountNotVisible:
     if isinstance(exc, (ObjectNotFound, PermissionDenied)):
         return AccountNotVisible(
             f"cannot list WhatsApp Business Account {waba_id}: it does not exist, or the token lacks "

@@ -21,7 +21,8 @@ from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from ..stackfile import StackFile, StackFileError, load_stack
+from ..errors import StackFileError
+from ..stackfile import StackFile, load_stack
 from .proposal import Proposal
 
 
