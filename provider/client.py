@@ -47,6 +47,7 @@ from .errors import (
     TransientError,
     error_from_response,
 )
+from .fleet import current
 from .models import NODE_FIELDS, OPTIONAL_NODE_FIELDS, LiveNumber, PhoneNumberNode, StorageConfiguration
 from .redact import redact, register_secret
 from .regions import DEFAULT
@@ -193,10 +194,8 @@ _T = TypeVar("_T")
 # Numbers read at once by the CLI and import (each read is two GETs on this client's pool).
 READ_WORKERS = 8
 
-# Fields Meta rejected as nonexisting and that are optional: process-wide, since every client
-# of the process talks to the same Graph API.
-_dropped_fields: set[str] = set()
-_dropped_lock = threading.Lock()
+# Fields Meta rejected as nonexisting and that are optional are remembered per process
+# (fleet.Fleet.drop_field), since every client of the process talks to the same Graph API.
 _NONEXISTING_FIELD = re.compile(r"nonexisting field \((\w+)\)")
 
 
@@ -208,10 +207,7 @@ def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
     name = match.group(1) if match else None
     if name not in OPTIONAL_NODE_FIELDS or name not in asked:
         return False
-    with _dropped_lock:
-        first = name not in _dropped_fields
-        _dropped_fields.add(name)
-    if first:
+    if current().drop_field(name):
         print(f"whatsapp: notice: the Graph API rejects the phone number field `{name}` as nonexisting "
               f"({exc.reference}); reading numbers without it from now on", file=sys.stderr, flush=True)
     return True
@@ -351,7 +347,7 @@ class GraphClient:
         rejected field that a safety decision needs stays an error.
         """
         while True:
-            asked = [name for name in fields if name not in _dropped_fields]
+            asked = [name for name in fields if not current().dropped(name)]
             try:
                 return fetch(",".join(asked))
             except InvalidParameter as exc:

@@ -185,3 +185,27 @@ def test_each_network_reason_is_its_own_class_and_keeps_its_reason():
     assert Timeout is RequestTimeout and RequestTimeout("slow").reason == "timeout"
     assert type(NetworkError("?", reason="something new")) is NetworkError
     assert NetworkError("?", reason="something new").reason == "something new"
+
+
+# --- per-process memory: in Fleet, cleared by its one reset; secrets are never forgotten ----------
+
+
+def test_the_one_reset_forgets_notices_and_dropped_fields_but_never_a_secret(capsys):
+    from provider.config import ProviderConfig
+    from provider.fleet import current, reset_process_state
+    from provider.redact import redact
+
+    secret = "a-token-registered-in-this-process-0001"
+    reset_process_state()
+    try:
+        for _ in range(2):
+            ProviderConfig.load({"whatsapp:accessToken": secret}, {"WHATSAPP_ACCESS_TOKEN": "another-token-000000"})
+        assert current().drop_field("is_pin_enabled") and not current().drop_field("is_pin_enabled")
+        assert capsys.readouterr().err.count("notice") == 1
+        reset_process_state()
+        ProviderConfig.load({"whatsapp:accessToken": secret}, {"WHATSAPP_ACCESS_TOKEN": "another-token-000000"})
+        assert capsys.readouterr().err.count("notice") == 1, "a new process prints its notice again"
+        assert not current().dropped("is_pin_enabled")
+        assert secret not in redact(f"still printable after the reset: {secret}")
+    finally:
+        reset_process_state()
