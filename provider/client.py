@@ -28,7 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -125,7 +125,7 @@ def _stated_wait(response: requests.Response) -> float | None:
 
 
 def _answer(response: requests.Response, method: str, path: str,
-            hints: dict[type[GraphAPIError], str]) -> dict[str, Any] | GraphAPIError:
+            hints: Mapping[type[GraphAPIError], str]) -> dict[str, Any] | GraphAPIError:
     """A response's payload, or the typed error it stands for."""
     try:
         payload = response.json()
@@ -259,7 +259,8 @@ class GraphClient:
             proof = hmac.new(config.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
             register_secret(proof)
             self._proof = {"appsecret_proof": proof}
-        self._hints = {AuthenticationFailed: config.token_hint(), AppSecretProofRejected: config.app_secret_hint()}
+        self._hints: dict[type[GraphAPIError], str] = {AuthenticationFailed: config.token_hint(),
+                                                        AppSecretProofRejected: config.app_secret_hint()}
         for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             userinfo = urlsplit(os.environ.get(var, "")).netloc.rpartition("@")[0]
             register_secret(userinfo)

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 if TYPE_CHECKING:
     import argparse
@@ -537,7 +537,7 @@ def error_from_response(
     method: str = "",
     path: str = "",
     retry_after: float | None = None,
-    hints: dict[type[GraphAPIError], str] | None = None,
+    hints: Mapping[type[GraphAPIError], str] | None = None,
 ) -> GraphAPIError:
     """Turn an HTTP error answer into the typed error for Meta's code (the choke point).
 

@@ -79,7 +79,7 @@ class Executor:
         """The live number; a read made less than a few seconds ago in this process is reused."""
         key = self._cache_key(number_id)
         cached = current().cached_read(key) if reuse else None
-        if cached is not None:
+        if isinstance(cached, LiveNumber):
             return cached
         live = self.client.read(number_id)
         current().remember_read(key, live)
@@ -94,7 +94,7 @@ class Executor:
 
     # -- converge -------------------------------------------------------------------------------
 
-    def converge(self, number_id: str, desired: Desired, *, prior_calls: Iterable[object] = (),
+    def converge(self, number_id: str, desired: Desired, *, prior_calls: Iterable[object] | None = (),
                  creating: bool = False, allow_cutover: bool = False,
                  allowed_regions: frozenset[str] | None = None) -> Outcome:
         """Read, plan, preflight, run, read back. Raises before any call when unsafe.

@@ -199,7 +199,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
                 return CheckResult(inputs, [CheckFailure("cutover_windows", str(exc))])
         if (violation := compliance.verdict(allowed, region)) is not None:
             return CheckResult(inputs, [CheckFailure("region", violation.message("") + "; declare an allowed region or change the policy")])
-        other = current().declare(number_id, region)
+        other = current().declare(str(number_id), str(region))
         if other is not None:
             failures.append(CheckFailure("phone_number_id", (
                 f"two resources in this stack declare the same phone number {number_id}, one with region "
@@ -365,8 +365,8 @@ class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="Phone
     storage_status: pulumi.Output[str]
     registered: pulumi.Output[bool]
     display_phone_number: pulumi.Output[Optional[str]]
-    applied_steps: pulumi.Output[list]
-    registration_calls: pulumi.Output[list]
+    applied_steps: pulumi.Output[list[str]]
+    registration_calls: pulumi.Output[list[str]]
     declared_region: pulumi.Output[str]
     pin: pulumi.Output[Optional[str]]
     enforce_pin: pulumi.Output[bool]

@@ -38,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def _add(commands: argparse._SubParsersAction, command: Command) -> None:
+def _add(commands: "argparse._SubParsersAction[_Parser]", command: Command) -> None:
     cmd = commands.add_parser(command.name, help=command.help, description=command.description or command.help,
                               epilog=command.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     command.arguments(cmd)
@@ -91,7 +91,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return exc.code if isinstance(exc.code, int) else exits.USAGE
     as_json = getattr(args, "format", None) == "json"
     try:
-        return args.command_def.run(args, streams)
+        chosen: Command = args.command_def
+        return chosen.run(args, streams)
     except StackFileError as exc:
         return _fail(streams, args.command, redact(exc), exits.USAGE, as_json)
     except (WhatsAppError, OSError) as exc:

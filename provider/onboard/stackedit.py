@@ -75,7 +75,7 @@ def _misread(value: str) -> bool:
     """Whether a YAML 1.1 reader (PyYAML, so the CLI) would read the plain text as something else:
     ruamel writes YAML 1.2, where a verified name such as ``yes`` or ``1:30`` stays text."""
     try:
-        return yaml.safe_load(value) != value
+        return bool(yaml.safe_load(value) != value)
     except yaml.YAMLError:
         return True
 
