@@ -101,7 +101,8 @@ class PlanRunner:
                                 lambda: self.client.set_storage(number_id, region, deadline=deadline))
                 elif call.step is Step.REGISTER:
                     self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "",
-                                            region=None if plan.settings_flow else call.region)
+                                            region=None if plan.settings_flow else call.region,
+                                            storage=plan.desired_region if plan.settings_flow else None)
             except GraphAPIError as exc:
                 if call.step is Step.SETTINGS and deadline is not None:  # the number was deregistered
                     run.failure = self._restore(plan, desired, live, run, exc)
@@ -126,7 +127,8 @@ class PlanRunner:
         except GraphAPIError as exc:
             return StepFailure("settings", cause, recovery_step="settings", recovery_cause=exc)
         try:
-            self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "")
+            self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "",
+                                    storage=previous if plan.settings_flow else None)
         except GraphAPIError as exc:
             return StepFailure("settings", cause, recovery_step="register", recovery_cause=exc)
         return StepFailure("settings", cause, restored=True)
@@ -142,12 +144,17 @@ class PlanRunner:
         self.say(number_id, f"{label} ok ({time.monotonic() - started:.2f} s)")
 
     def _registration_call(self, number_id: str, step: str, run: Run, *, deadline: float | None,
-                           pin: str = "", region: str | None = None) -> None:
+                           pin: str = "", region: str | None = None, storage: str | None = None) -> None:
         """Register or deregister, never retried blindly.
 
         After a transient failure or an ambiguous timeout the number is read: if the call took
         effect it is done; otherwise it is sent again, at most REGISTRATION_ATTEMPTS times in all,
-        never past the offline deadline, and never past the run's share of the 72-hour budget. 133000 on register means deregister once more first.
+        never past the offline deadline, and never past the run's share of the 72-hour budget.
+
+        133000 on register means deregister once more first. Deregistering may clear the number's
+        storage (GRAPH_API.md), so on the settings flow ``storage`` (what the number must have when
+        it registers) is set again before register: a number never goes online with storage
+        nobody declared. On the register flow ``region`` travels with register itself.
         """
         want_registered = step == "register"
         redo_deregister = False
@@ -169,6 +176,10 @@ class PlanRunner:
                 self.say(number_id, "Meta says the previous deregistration is incomplete: deregistering again")
                 run.registration_calls.append(format_time(self.clock()))
                 self._timed(number_id, "deregister", lambda: self.client.deregister(number_id, deadline=deadline))
+                if storage is not None:
+                    again = storage
+                    self._timed(number_id, f"settings({again}) [after deregistering again]",
+                                lambda: self.client.set_storage(number_id, again, deadline=deadline))
                 attempt -= 1
                 continue
             except TransientError as exc:
