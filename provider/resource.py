@@ -233,7 +233,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         else:
             live_differs = olds.get("region") != inputs["region"] or olds.get("registered") is not True
             live_region = olds.get("region")
-        violates_policy = not compliance.allows(_policy(), live_region)  # drift even when declared == live
+        violates_policy = compliance.verdict(_policy(), live_region) is not None  # drift even when declared == live
         return DiffResult(changes=bool(echoes_differ or stale or live_differs or violates_policy), replaces=[],
                           delete_before_replace=False)
 
