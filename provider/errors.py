@@ -33,6 +33,7 @@ them. The tree (as HTTPX draws its own); every class is defined here except ``Co
     └── ProviderError                   this provider's own refusals and reports
         ├── ConfigurationError          stack config or environment missing or malformed
         │   ├── PolicyError             allowedRegions malformed
+    │   ├── WindowError             cutoverWindows malformed
         │   ├── StackFileError          project, stack or --state file missing or malformed (CLI: exit 2)
         │   └── InvalidRegion           also a ValueError: not a region code nor DEFAULT
         ├── UsageError                  bad command-line arguments (CLI: exit 2)
@@ -118,6 +119,7 @@ __all__ = [
     "UsageError",
     "UserActionRequired",
     "WhatsAppError",
+    "WindowError",
 ]
 
 
@@ -599,6 +601,10 @@ class ConfigurationError(ProviderError):
 
 class PolicyError(ConfigurationError):
     """``allowedRegions`` is malformed: refused before any call."""
+
+
+class WindowError(ConfigurationError):
+    """A change window (``cutoverWindows``) is malformed: refused before any call."""
 
 
 class StackFileError(ConfigurationError):

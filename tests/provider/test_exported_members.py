@@ -33,11 +33,12 @@ def test_the_errors_other_modules_raise_are_the_ones_in_the_error_tree():
     from provider.onboard.reading import AccountNotVisible
     from provider.regions import InvalidRegion
     from provider.stackfile import StackFileError
+    from provider.windows import WindowError
 
     errors = provider.errors
-    assert (GraphUnreachable, PolicyError, AccountNotVisible, InvalidRegion, StackFileError) == (
+    assert (GraphUnreachable, PolicyError, AccountNotVisible, InvalidRegion, StackFileError, WindowError) == (
         errors.GraphUnreachable, errors.PolicyError, errors.AccountNotVisible, errors.InvalidRegion,
-        errors.StackFileError)
+        errors.StackFileError, errors.WindowError)
     assert issubclass(errors.InvalidRegion, ValueError) and issubclass(ConvergeFailed, errors.ProviderError)
     assert "ConvergeFailed" in (errors.__doc__ or "") and "UsageError" in (errors.__doc__ or "")
     for name in errors.__all__:  # every class in the tree drawn in the docstring
