@@ -12,6 +12,9 @@ How a change flows, and the one module that owns each decision::
     executor.py     read -> plan -> preflight -> run -> read back, for one number
     planner.py      the plan: live state x desired state -> the shortest list of calls (pure)
     safety.py       may the plan start? typed Problems (pure), the create-cutover gate included
+    windows.py      change windows (cutoverWindows): parse them, and whether a cutover may start now
+    versions.py     Meta's API versions: which one serves the day, and so which flow the plan uses
+    clock.py        the one clock (injected by tests)
     runner.py       makes the planned calls and SPEC's recoveries; returns a Run, never raises
     failures.py     a failed run as data: one table picks the facts and renders the message
     fleet.py        what one provider process remembers (locks, slots, breaker, attempts, notices)

@@ -25,11 +25,12 @@ them. The tree (as HTTPX draws its own); every class is defined here except ``Co
     │   │       └── ForeignHostRefused      "foreign_host"  (a paging URL on another host: not followed)
     │   ├── UserActionRequired          AuthenticationFailed, AppSecretProofRejected, CapabilityMissing,
     │   │                               PermissionDenied, AccessDenied, PolicyBlocked,
-    │   │                               DeregistrationIncomplete, PinMismatch, NotVerified,
+    │   │                               DeregistrationIncomplete, PinMismatch, AccountLocked, NotVerified,
     │   │                               TooManyPinAttempts, PinGuessesTooFast, NumberNotRegistered,
     │   │                               RecentlyDeleted, RegistrationLimitReached, RequestCodeFailed
     │   └── FatalError                  InvalidParameter, ObjectNotFound (NumberDeleted),
-    │                                   ParameterMissing, ParameterValueInvalid, UnclassifiedError
+    │                                   UnconfirmedMissingObject, ParameterMissing,
+    │                                   ParameterValueInvalid, UnclassifiedError
     └── ProviderError                   this provider's own refusals and reports
         ├── ConfigurationError          stack config or environment missing or malformed
         │   ├── PolicyError             allowedRegions malformed
@@ -60,6 +61,7 @@ from .redact import redact
 
 __all__ = [
     "AccessDenied",
+    "AccountLocked",
     "AccountInMaintenance",
     "AccountNotVisible",
     "AppSecretProofRejected",
@@ -114,6 +116,7 @@ __all__ = [
     "TooManyPinAttempts",
     "TransientError",
     "UnclassifiedError",
+    "UnconfirmedMissingObject",
     "UnknownGraphError",
     "UNREACHABLE_REASONS",
     "UsageError",
