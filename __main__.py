@@ -22,10 +22,9 @@ import pulumi
 
 from provider import PhoneNumberStorage, PhoneNumberStorageArgs
 from provider import clock
-from provider.compliance import SETTING, outside, parse_allowed_regions
+from provider.compliance import SETTING, Violation, outside, parse_allowed_regions
 from provider.errors import ConfigurationError
 from provider.inputs import from_stack_entry
-from provider.regions import describe
 from provider.windows import SETTING as WINDOWS_SETTING, canonical, parse_windows
 
 EXAMPLE = ('pulumi config set --path \'phoneNumbers["106540352242922"].region\' BR, then '
@@ -47,10 +46,10 @@ def stack_allowed_regions(config: pulumi.Config) -> Any:
 
 def outside_policy(numbers: list[tuple[str, dict[str, Any], str | None]], allowed: frozenset[str]) -> list[str]:
     regions = {number_id: inputs["region"] for number_id, inputs, _name in numbers if "region" in inputs}
-    listed = ", ".join(sorted(allowed)) or "nothing"
-    return [f'phoneNumbers["{number_id}"].region: {describe(regions[number_id])} is outside the stack\'s '
-            f"{SETTING} ({listed}): declare one of those, or add {regions[number_id]} to {SETTING} if this "
-            "stack may keep message content there"
+    return [f'phoneNumbers["{number_id}"].region: '
+            + Violation(regions[number_id], allowed).message("", f"the stack's {SETTING}")
+            + f"; declare one of those, or add {regions[number_id]} to {SETTING} if this stack may keep "
+            "message content there"
             for number_id in outside(regions, allowed)]
 
 

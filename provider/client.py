@@ -28,7 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -47,6 +47,7 @@ from .errors import (
     TransientError,
     error_from_response,
 )
+from .fleet import current
 from .models import NODE_FIELDS, OPTIONAL_NODE_FIELDS, LiveNumber, PhoneNumberNode, StorageConfiguration
 from .redact import redact, register_secret
 from .regions import DEFAULT
@@ -124,7 +125,7 @@ def _stated_wait(response: requests.Response) -> float | None:
 
 
 def _answer(response: requests.Response, method: str, path: str,
-            hints: dict[type[GraphAPIError], str]) -> dict[str, Any] | GraphAPIError:
+            hints: Mapping[type[GraphAPIError], str]) -> dict[str, Any] | GraphAPIError:
     """A response's payload, or the typed error it stands for."""
     try:
         payload = response.json()
@@ -190,10 +191,11 @@ def network_error(exc: requests.RequestException, *, target: str, method: str, p
 
 _T = TypeVar("_T")
 
-# Fields Meta rejected as nonexisting and that are optional: process-wide, since every client
-# of the process talks to the same Graph API.
-_dropped_fields: set[str] = set()
-_dropped_lock = threading.Lock()
+# Numbers read at once by the CLI and import (each read is two GETs on this client's pool).
+READ_WORKERS = 8
+
+# Fields Meta rejected as nonexisting and that are optional are remembered per process
+# (fleet.Fleet.drop_field), since every client of the process talks to the same Graph API.
 _NONEXISTING_FIELD = re.compile(r"nonexisting field \((\w+)\)")
 
 
@@ -205,10 +207,7 @@ def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
     name = match.group(1) if match else None
     if name not in OPTIONAL_NODE_FIELDS or name not in asked:
         return False
-    with _dropped_lock:
-        first = name not in _dropped_fields
-        _dropped_fields.add(name)
-    if first:
+    if current().drop_field(name):
         print(f"whatsapp: notice: the Graph API rejects the phone number field `{name}` as nonexisting "
               f"({exc.reference}); reading numbers without it from now on", file=sys.stderr, flush=True)
     return True
@@ -260,7 +259,8 @@ class GraphClient:
             proof = hmac.new(config.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
             register_secret(proof)
             self._proof = {"appsecret_proof": proof}
-        self._hints = {AuthenticationFailed: config.token_hint(), AppSecretProofRejected: config.app_secret_hint()}
+        self._hints: dict[type[GraphAPIError], str] = {AuthenticationFailed: config.token_hint(),
+                                                        AppSecretProofRejected: config.app_secret_hint()}
         for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             userinfo = urlsplit(os.environ.get(var, "")).netloc.rpartition("@")[0]
             register_secret(userinfo)
@@ -348,7 +348,7 @@ class GraphClient:
         rejected field that a safety decision needs stays an error.
         """
         while True:
-            asked = [name for name in fields if name not in _dropped_fields]
+            asked = [name for name in fields if not current().dropped(name)]
             try:
                 return fetch(",".join(asked))
             except InvalidParameter as exc:

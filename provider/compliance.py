@@ -9,18 +9,15 @@ values as JSON text), and the CLI. Pure: no network, no Pulumi.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import ConfigurationError
-from .regions import InvalidRegion, normalize_region
+from .errors import PolicyError as PolicyError  # defined in the error tree; importable from here too
+from .regions import InvalidRegion, describe, normalize_region
 
 ALLOWED_REGIONS_KEY = "whatsapp-local-storage:allowedRegions"
 SETTING = "allowedRegions"
 EXAMPLE = "e.g. allowedRegions: [BR, DE] in the stack file, or pulumi config set --path 'allowedRegions[0]' BR"
-
-
-class PolicyError(ConfigurationError):
-    """``allowedRegions`` is malformed: refused before any call."""
 
 
 def parse_allowed_regions(value: Any) -> frozenset[str] | None:
@@ -60,6 +57,36 @@ def allows(allowed: frozenset[str] | None, region: str | None) -> bool:
     if allowed is None:
         return True
     return region is not None and region in allowed
+
+
+@dataclass(frozen=True)
+class Violation:
+    """The policy's verdict on one region when it is NO: the one place its sentence is written.
+
+    Every caller (the provider's ``check`` and ``diff``, ``safety``'s preflight, the stack program,
+    ``import``'s proposal, the CLI's plan/drift/report) renders a violation with ``message`` and
+    adds only its own fix: each reader is told the same thing about the same region.
+    """
+
+    region: str | None
+    allowed: frozenset[str]
+
+    def message(self, subject: str = "storage", setting: str = ALLOWED_REGIONS_KEY) -> str:
+        """``storage IN (India) is outside whatsapp-local-storage:allowedRegions (BR, DE): ...``.
+
+        ``setting`` is how the reader spells the key (the stack file says ``allowedRegions``)."""
+        where = describe(self.region) if self.region is not None else "unmanaged storage (nobody declared it)"
+        listed = ", ".join(sorted(self.allowed)) or "none"
+        head = f"{subject} {where}" if subject else where
+        return f"{head} is outside {setting} ({listed}): this stack's policy does not let data rest there"
+
+
+def verdict(allowed: frozenset[str] | None, region: str | None) -> Violation | None:
+    """None when the policy lets data rest in ``region``; else the violation, to be rendered."""
+    if allows(allowed, region):
+        return None
+    assert allowed is not None  # no policy allows everything
+    return Violation(region, allowed)
 
 
 def outside(regions_by_id: Mapping[str, str | None], allowed: frozenset[str] | None) -> list[str]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from . import clock, versions
 from .errors import ConfigurationError
+from .fleet import current
 from .redact import register_secret
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
@@ -38,14 +39,11 @@ KEYS = {
 }
 SECRET_SETTINGS = ("access_token", "app_secret")
 
-_notices: set[str] = set()
-
 
 def _notice_once(key: str, text: str) -> None:
     """One notice per process: the provider reloads its configuration on every call."""
-    if key in _notices:
+    if not current().first_time(f"notice:{key}"):
         return
-    _notices.add(key)
     print(f"whatsapp: notice: {text}", file=sys.stderr, flush=True)
 
 

@@ -1,24 +1,129 @@
 """Every error this package raises, and the one place Graph API answers become typed errors.
 
 The top of the hierarchy says what to do next (kopf's PermanentError/TemporaryError idea):
+``TransientError`` (retrying may succeed: bounded backoff, honouring Retry-After),
+``UserActionRequired`` (a person must fix something first; never retried), ``FatalError`` (the
+request itself is wrong; never retried), ``ProviderError`` (this provider refused before calling
+Meta, or reports the outcome of a failed plan). Callers branch on these types, never on message
+text. Every Graph error keeps Meta's code, subcode and fbtrace_id, because Meta support asks for
+them. The tree (as HTTPX draws its own); every class is defined here except ``ConvergeFailed``
+(``provider/failures.py``, which owns the failure table it renders)::
 
-- ``TransientError``: retrying may succeed (bounded backoff, honouring Retry-After);
-- ``UserActionRequired``: a person must fix something first; never retried;
-- ``FatalError``: the request itself is wrong; never retried;
-- ``ProviderError``: this provider refused before calling Meta (configuration, preflight) or
-  reports the outcome of a failed plan (``failures.ConvergeFailed``).
-
-Callers branch on these types, never on message text. Every Graph error keeps Meta's code,
-subcode and fbtrace_id, because Meta support asks for them.
+    WhatsAppError                       str() is always redacted
+    ├── GraphAPIError                   Meta answered with an error, or gave no answer
+    │   ├── TransientError              UnknownGraphError, ServiceOverloaded, RateLimited,
+    │   │   │                           ServiceUnavailable, AccountInMaintenance,
+    │   │   │                           ServerTemporarilyUnavailable, ServerError
+    │   │   └── NetworkError            no answer; ``reason`` is the JSON field the CLI prints
+    │   │       ├── ConnectError            "refused"       (unreachable)
+    │   │       │   ├── DNSError            "dns"           (unreachable)
+    │   │       │   └── TLSError            "tls"           (unreachable)
+    │   │       ├── ProxyError              "proxy"         (unreachable)
+    │   │       │   └── ProxyAuthRequired   "proxy_auth"    (unreachable)
+    │   │       ├── RequestTimeout          "timeout"       (alias Timeout; a mutation's outcome is unknown)
+    │   │       ├── ConnectionDropped       "dropped"
+    │   │       └── ForeignHostRefused      "foreign_host"  (a paging URL on another host: not followed)
+    │   ├── UserActionRequired          AuthenticationFailed, AppSecretProofRejected, CapabilityMissing,
+    │   │                               PermissionDenied, AccessDenied, PolicyBlocked,
+    │   │                               DeregistrationIncomplete, PinMismatch, AccountLocked, NotVerified,
+    │   │                               TooManyPinAttempts, PinGuessesTooFast, NumberNotRegistered,
+    │   │                               RecentlyDeleted, RegistrationLimitReached, RequestCodeFailed
+    │   └── FatalError                  InvalidParameter, ObjectNotFound (NumberDeleted),
+    │                                   UnconfirmedMissingObject, ParameterMissing,
+    │                                   ParameterValueInvalid, UnclassifiedError
+    └── ProviderError                   this provider's own refusals and reports
+        ├── ConfigurationError          stack config or environment missing or malformed
+        │   ├── PolicyError             allowedRegions malformed
+    │   ├── WindowError             cutoverWindows malformed
+        │   ├── StackFileError          project, stack or --state file missing or malformed (CLI: exit 2)
+        │   └── InvalidRegion           also a ValueError: not a region code nor DEFAULT
+        ├── UsageError                  bad command-line arguments (CLI: exit 2)
+        ├── PreflightError              refused before the first mutating call
+        │   └── RetryRefused            an earlier attempt in this process cannot be retried
+        ├── ConvergeFailed              (failures.py) a plan failed part-way, as data
+        ├── TokenRejectedFromState      refresh/destroy used the configuration saved by the last up
+        ├── NumberNotVisible            100/33 the business account does not confirm as deleted
+        ├── AccountNotVisible           import: a --waba-id the token cannot list
+        └── GraphUnreachable            CLI: no read got an answer (said once, not per number)
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+
+if TYPE_CHECKING:
+    import argparse
 
 from .redact import redact
+
+
+__all__ = [
+    "AccessDenied",
+    "AccountLocked",
+    "AccountInMaintenance",
+    "AccountNotVisible",
+    "AppSecretProofRejected",
+    "AuthenticationFailed",
+    "cannot_see",
+    "CapabilityMissing",
+    "ConfigurationError",
+    "ConnectError",
+    "ConnectionDropped",
+    "DeregistrationIncomplete",
+    "DNSError",
+    "error_from_response",
+    "ERRORS_BY_CODE",
+    "FatalError",
+    "ForeignHostRefused",
+    "GraphAPIError",
+    "GraphUnreachable",
+    "InvalidParameter",
+    "InvalidRegion",
+    "NETWORK_ERRORS_BY_REASON",
+    "NetworkError",
+    "NotVerified",
+    "NumberDeleted",
+    "NumberNotRegistered",
+    "NumberNotVisible",
+    "ObjectNotFound",
+    "ParameterMissing",
+    "ParameterValueInvalid",
+    "PermissionDenied",
+    "PinGuessesTooFast",
+    "PinMismatch",
+    "PolicyBlocked",
+    "PolicyError",
+    "PreflightError",
+    "ProviderError",
+    "ProxyAuthRequired",
+    "ProxyError",
+    "RateLimited",
+    "RecentlyDeleted",
+    "RegistrationLimitReached",
+    "RequestCodeFailed",
+    "RequestTimeout",
+    "RetryRefused",
+    "ServerError",
+    "ServerTemporarilyUnavailable",
+    "ServiceOverloaded",
+    "ServiceUnavailable",
+    "StackFileError",
+    "Timeout",
+    "TLSError",
+    "TokenRejectedFromState",
+    "TooManyPinAttempts",
+    "TransientError",
+    "UnclassifiedError",
+    "UnconfirmedMissingObject",
+    "UnknownGraphError",
+    "UNREACHABLE_REASONS",
+    "UsageError",
+    "UserActionRequired",
+    "WhatsAppError",
+    "WindowError",
+]
 
 
 class WhatsAppError(Exception):
@@ -39,8 +144,8 @@ class GraphAPIError(WhatsAppError):
     """An error answer from the Graph API, or a failure to get any answer."""
 
     codes: ClassVar[tuple[int, ...]] = ()
-    summary: ClassVar[str] = "the Graph API returned an error"
-    fix: ClassVar[str] = ""
+    summary: str = "the Graph API returned an error"  # a class's default; an instance may say more
+    fix: str = ""
     # Why a person must not simply re-run after this error ("" when re-running is fine).
     do_not_rerun: ClassVar[str] = ""
 
@@ -159,54 +264,95 @@ class ServerError(TransientError):
 
 
 class NetworkError(TransientError):
-    """No answer. ``reason`` is machine-readable, so that a caller can say "the Graph host cannot be
-    reached" once, not per number (``unreachable``). For a mutating call the outcome is unknown."""
+    """No answer. For a mutating call the outcome is unknown.
 
+    The subclasses say why (HTTPX's ConnectError/ProxyError/ConnectTimeout are the model); each
+    has a ``reason``, the machine-readable kind the CLI's JSON prints. ``NetworkError(...,
+    reason="dns")`` builds the subclass for that reason, so a classifier can stay a table of
+    strings. ``unreachable``: nothing reached Meta, so the same failure will hit every number
+    and is said once, not per number.
+    """
+
+    reason: str = "dropped"
     summary = "no answer from the Graph API (connection failed or dropped)"
     fix = ("check whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL), the network, and any "
            "HTTPS_PROXY / NO_PROXY settings")
-    REASONS: ClassVar[dict[str, tuple[str, str]]] = {  # reason -> (summary, fix)
-        "dns": ("the Graph host cannot be reached: DNS lookup failed",
-                "check the host in whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL) and this machine's DNS"),
-        "refused": ("the Graph host cannot be reached: connection refused", "check the host and port in "
-                    "whatsapp:graphApiUrl (is the emulator running?) and any HTTPS_PROXY / NO_PROXY settings"),
-        "tls": ("the Graph host cannot be reached: TLS certificate verification failed", "behind a "
-                "TLS-inspecting proxy, point REQUESTS_CA_BUNDLE at its CA certificate; never turn verification off"),
-        "proxy_auth": ("the Graph host cannot be reached: the proxy requires authentication (HTTP 407)",
-                       "put the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port)"),
-        "proxy": ("the Graph host cannot be reached: the proxy failed", "check HTTPS_PROXY / NO_PROXY and the proxy"),
-        "timeout": ("the Graph API did not answer in time",
-                    "check the network and any proxy; a mutating call may still have taken effect"),
-        "dropped": ("the connection to the Graph API dropped", ""),
-        "foreign_host": ("not followed: the token goes only to the configured Graph host",
-                         "report the paging URL Meta returned; nothing was sent to that host"),
-    }
+    unreachable: ClassVar[bool] = False
 
-    def __init__(self, graph_message: str = "", *, reason: str = "dropped", **kw: Any) -> None:
-        self.reason = reason
-        if reason in self.REASONS:
-            self.summary, reason_fix = self.REASONS[reason]
-            if reason_fix:
-                kw.setdefault("fix", reason_fix)
+    def __new__(cls, *args: Any, reason: str | None = None, **kw: Any) -> "NetworkError":
+        if reason is not None and cls is NetworkError:
+            cls = NETWORK_ERRORS_BY_REASON.get(reason, cls)
+        return super().__new__(cls, *args)
+
+    def __init__(self, graph_message: str = "", *, reason: str | None = None, **kw: Any) -> None:
+        if reason is not None:
+            self.reason = reason
         super().__init__(graph_message, **kw)
 
-    @property
-    def unreachable(self) -> bool:
-        """Nothing reached Meta: the same failure will hit every number, so say it once."""
-        return self.reason in UNREACHABLE_REASONS
+
+class ConnectError(NetworkError):
+    reason = "refused"
+    summary = "the Graph host cannot be reached: connection refused"
+    fix = ("check the host and port in whatsapp:graphApiUrl (is the emulator running?) and any HTTPS_PROXY / "
+           "NO_PROXY settings")
+    unreachable = True
 
 
-UNREACHABLE_REASONS = frozenset({"dns", "refused", "tls", "proxy_auth", "proxy"})
+class DNSError(ConnectError):
+    reason = "dns"
+    summary = "the Graph host cannot be reached: DNS lookup failed"
+    fix = "check the host in whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL) and this machine's DNS"
+
+
+class TLSError(ConnectError):
+    reason = "tls"
+    summary = "the Graph host cannot be reached: TLS certificate verification failed"
+    fix = ("behind a TLS-inspecting proxy, point REQUESTS_CA_BUNDLE at its CA certificate; never turn "
+           "verification off")
+
+
+class ProxyError(NetworkError):
+    reason = "proxy"
+    summary = "the Graph host cannot be reached: the proxy failed"
+    fix = "check HTTPS_PROXY / NO_PROXY and the proxy"
+    unreachable = True
+
+
+class ProxyAuthRequired(ProxyError):
+    reason = "proxy_auth"
+    summary = "the Graph host cannot be reached: the proxy requires authentication (HTTP 407)"
+    fix = "put the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port)"
 
 
 class RequestTimeout(NetworkError):
     """The call timed out. For a mutating call the outcome is unknown: read before deciding."""
 
+    reason = "timeout"
     summary = "the Graph API did not answer in time"
+    fix = "check the network and any proxy; a mutating call may still have taken effect"
 
-    def __init__(self, graph_message: str = "", **kw: Any) -> None:
-        kw.setdefault("reason", "timeout")
-        super().__init__(graph_message, **kw)
+
+Timeout = RequestTimeout  # HTTPX's name
+
+
+class ConnectionDropped(NetworkError):
+    reason = "dropped"
+    summary = "the connection to the Graph API dropped"
+
+
+class ForeignHostRefused(NetworkError):
+    """A paging URL points at another host: not followed, the token goes only to the configured one."""
+
+    reason = "foreign_host"
+    summary = "not followed: the token goes only to the configured Graph host"
+    fix = "report the paging URL Meta returned; nothing was sent to that host"
+
+
+NETWORK_ERRORS_BY_REASON: dict[str, type[NetworkError]] = {
+    cls.reason: cls for cls in (ConnectError, DNSError, TLSError, ProxyError, ProxyAuthRequired, RequestTimeout,
+                                ConnectionDropped, ForeignHostRefused)
+}
+UNREACHABLE_REASONS = frozenset(reason for reason, cls in NETWORK_ERRORS_BY_REASON.items() if cls.unreachable)
 
 
 class AuthenticationFailed(UserActionRequired):
@@ -396,7 +542,7 @@ def error_from_response(
     method: str = "",
     path: str = "",
     retry_after: float | None = None,
-    hints: dict[type[GraphAPIError], str] | None = None,
+    hints: Mapping[type[GraphAPIError], str] | None = None,
 ) -> GraphAPIError:
     """Turn an HTTP error answer into the typed error for Meta's code (the choke point).
 
@@ -456,10 +602,35 @@ class ConfigurationError(ProviderError):
     """Stack configuration or environment is missing or malformed."""
 
 
+class PolicyError(ConfigurationError):
+    """``allowedRegions`` is malformed: refused before any call."""
+
+
+class WindowError(ConfigurationError):
+    """A change window (``cutoverWindows``) is malformed: refused before any call."""
+
+
+class StackFileError(ConfigurationError):
+    """The project or stack file (or a ``--state`` file) is missing or malformed: a usage error."""
+
+
+class InvalidRegion(ConfigurationError, ValueError):
+    """A declared region that is not a supported code nor DEFAULT."""
+
+
+class UsageError(ProviderError):
+    """Bad command-line arguments. Raised instead of argparse's exit, so a JSON run can still
+    answer in JSON; ``parser`` is the (sub)command's, to print its usage."""
+
+    def __init__(self, parser: "argparse.ArgumentParser", message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
 class PreflightError(ProviderError):
     """A plan was refused before its first mutating call: zero calls were made."""
 
-    def __init__(self, number_id: str, problems: list) -> None:
+    def __init__(self, number_id: str, problems: Sequence[object]) -> None:
         self.number_id = number_id
         self.problems = list(problems)
         lines = "; ".join(map(str, problems))
@@ -478,3 +649,27 @@ class TokenRejectedFromState(ProviderError):
 
 class NumberNotVisible(ProviderError):
     """100/33 on a number that its business account does not confirm as deleted."""
+
+
+def cannot_see(number_id: str, exc: GraphAPIError) -> str:
+    """The one wording of a number the token cannot see (100/33): Meta cannot tell deleted from hidden."""
+    return f"cannot see number {number_id}: deleted, or the token lacks permission to see it ({exc.reference})"
+
+
+class AccountNotVisible(ProviderError):
+    """A ``--waba-id`` that the token cannot list: unknown, or missing whatsapp_business_management."""
+
+
+class GraphUnreachable(ProviderError):
+    """Every read failed at the connection level: one run-level error instead of one per number."""
+
+    def __init__(self, url: str, cause: NetworkError, failed: int, total: int) -> None:
+        self.cause = cause
+        said = cause.details or cause.graph_message
+        untried = f", the other {total - failed} were not tried" if total > failed else ""
+        text = (f"cannot reach the Graph API at {url}: {cause.summary}"
+                + (f" ({said})" if said else "")
+                + f"; no read got an answer ({failed} of {total} numbers failed{untried}), so nothing was compared")
+        if cause.fix:
+            text += f". Fix: {cause.fix}"
+        super().__init__(text)

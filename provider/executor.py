@@ -3,7 +3,7 @@
 The decisions live elsewhere: the plan in ``planner``, the safety rules in ``safety`` (pure),
 the shared per-process state in ``fleet``, the calls in ``runner``. This module puts them in
 order (read live -> plan -> preflight -> run -> read back) and is the one place where a failed
-run becomes the error a person reads (``ConvergeFailed``, built from data) and where a failed
+run becomes the error a person reads (``failures.analyse``, one table) and where a failed
 attempt is recorded so that a retry in the same process neither burns the register budget
 blindly nor repeats a refusal that a retry cannot fix.
 """
@@ -18,16 +18,16 @@ from typing import Callable, Iterable, TextIO
 
 from . import planner
 from .client import GraphClient
-from .errors import GraphAPIError, PreflightError, RetryRefused, TransientError
-from .failures import ConvergeFailed
+from .config import ProviderConfig
+from .errors import GraphAPIError, PreflightError, RetryRefused
+from .failures import StepFailure, analyse
 from .fleet import current
 from .models import LiveNumber
 from .planner import Plan
-from .runner import Failure, PlanRunner, Run
+from .runner import PlanRunner
 from .safety import (
     REGISTER_BUDGET,
     Desired,
-    create_cutover_problem,
     format_time,
     preflight,
     recent_calls,
@@ -61,9 +61,11 @@ class Executor:
         self.runner = PlanRunner(client, say=self.say, clock=clock, sleep=sleep, offline_deadline=offline_deadline)
 
     @classmethod
-    def for_config(cls, config) -> "Executor":
+    def for_config(cls, config: ProviderConfig) -> "Executor":
         """One executor (and so one connection pool) per configuration in this process."""
-        return current().executor_for(config, lambda: cls(GraphClient(config)))
+        executor = current().executor_for(config, lambda: cls(GraphClient(config)))
+        assert isinstance(executor, Executor)
+        return executor
 
     def say(self, number_id: str, text: str) -> None:
         print(f"whatsapp {number_id}: {text}", file=self._out or sys.stderr, flush=True)
@@ -77,7 +79,7 @@ class Executor:
         """The live number; a read made less than a few seconds ago in this process is reused."""
         key = self._cache_key(number_id)
         cached = current().cached_read(key) if reuse else None
-        if cached is not None:
+        if isinstance(cached, LiveNumber):
             return cached
         live = self.client.read(number_id)
         current().remember_read(key, live)
@@ -92,7 +94,7 @@ class Executor:
 
     # -- converge -------------------------------------------------------------------------------
 
-    def converge(self, number_id: str, desired: Desired, *, prior_calls: Iterable[object] = (),
+    def converge(self, number_id: str, desired: Desired, *, prior_calls: Iterable[object] | None = (),
                  creating: bool = False, allow_cutover: bool = False,
                  allowed_regions: frozenset[str] | None = None) -> Outcome:
         """Read, plan, preflight, run, read back. Raises before any call when unsafe.
@@ -108,13 +110,12 @@ class Executor:
             live = self.read(number_id)
             plan = self.plan_for(number_id, live, desired)
             now = self._clock()
-            kept = [format_time(t) for t in recent_calls([*(prior_calls or ()), *earlier.calls], now)]
+            kept = [format_time(t) for t in recent_calls([*(prior_calls or ()), *earlier.registration_calls], now)]
             if plan.in_sync:
                 return Outcome(live, plan, [], kept)
             problems = preflight(plan, live, desired, prior_calls=recent_calls(kept, now), now=now,
-                                 breaker=fleet.breaker, allowed_regions=allowed_regions)
-            if creating and not allow_cutover:
-                problems[:0] = filter(None, [create_cutover_problem(plan, live, desired.region)])
+                                 breaker=fleet.breaker, allowed_regions=allowed_regions, creating=creating,
+                                 allow_cutover=allow_cutover)
             if problems:
                 raise PreflightError(number_id, problems)
             try:
@@ -124,50 +125,26 @@ class Executor:
             if run.refusal:
                 raise PreflightError(number_id, [run.refusal])
             if run.failure:
-                error = self._failed(plan, desired, live, run, run.failure)
-                refusal = (f"{error.step} failed ({getattr(error.cause, 'reference', '')}). Do NOT re-run "
-                           f"automatically: {error.do_not_rerun}") if error.do_not_rerun else None
-                fleet.record_failure(number_id, run.calls, refusal)
+                error = analyse(number_id, run.failure, self, previous=live.region, desired=desired.region,
+                                registration_calls=run.registration_calls)
+                fleet.record_failure(number_id, run.registration_calls, error.retry_refusal)
                 raise error
             try:
                 after = self.read(number_id, reuse=False)
             except GraphAPIError as exc:
-                fleet.record_failure(number_id, run.calls, None)
-                raise ConvergeFailed(number_id, step="readback", cause=exc, offline=False, calls=run.calls,
-                                     ran=run.applied, desired=desired.region) from exc
-            return Outcome(after, plan, run.applied, kept + run.calls)
+                fleet.record_failure(number_id, run.registration_calls, None)
+                raise analyse(number_id, StepFailure("readback", exc), self, previous=live.region,
+                              desired=desired.region, registration_calls=run.registration_calls,
+                              ran=run.applied) from exc
+            return Outcome(after, plan, run.applied, kept + run.registration_calls)
 
-    def _failed(self, plan: Plan, desired: Desired, live: LiveNumber, run: Run, failure: Failure) -> ConvergeFailed:
-        """The one place a failed run becomes an error. It reads the number where the message
-        must say where it was left (outside the cutover slot: the breaker is already open)."""
-        common = dict(step=failure.step, cause=failure.cause, calls=run.calls, desired=desired.region,
-                      previous=live.region, recovery_step=failure.recovery_step,
-                      recovery_cause=failure.recovery_cause)
-        number_id = plan.number_id
-        if failure.step == "set_pin":
-            return ConvergeFailed(number_id, offline=False, storage=live.region, **common)
-        if failure.step == "deregister":
-            still: bool | None = True
-            if isinstance(failure.cause, TransientError):  # the last attempt's outcome is unknown: look
-                still = self._registered_now(number_id)
-            return ConvergeFailed(number_id, offline=still is not True, storage=live.region,
-                                  storage_read=still is not None, **common)
-        if failure.step == "settings" and failure.recovery_step != "register":
-            return ConvergeFailed(number_id, offline=not failure.restored, restored=failure.restored,
-                                  storage=live.region, storage_read=failure.recovery_step is None, **common)
-        last_set = live.region if failure.step == "settings" else (plan.calls[-1].region or desired.region)
-        storage, storage_read = self._storage_now(number_id, last_set)
-        return ConvergeFailed(number_id, offline=True, storage=storage, storage_read=storage_read, **common)
+    # -- failures.Reader: the reads a failure's table row asks for (deadline: 5 s each) -----------
 
-    def _registered_now(self, number_id: str) -> bool | None:
+    def registered_now(self, number_id: str) -> bool | None:
         try:
             return self.client.get_number(number_id, deadline=time.monotonic() + 5).registered
         except GraphAPIError:
             return None
 
-    def _storage_now(self, number_id: str, last_set: str | None) -> tuple[str | None, bool]:
-        try:
-            return self.client.get_storage(number_id, deadline=time.monotonic() + 5).region, True
-        except GraphAPIError:
-            return last_set, False
-
+    def storage_now(self, number_id: str) -> str | None:
+        return self.client.get_storage(number_id, deadline=time.monotonic() + 5).region

@@ -1,96 +1,254 @@
-"""A converge that failed part-way, as data (octoDNS's ``TooMuchChange(why, ...)`` idea).
+"""A converge that failed part-way, as data, and the one table that explains it.
 
-``ConvergeFailed`` carries where the number was left and what the attempt cost, and renders the
-one message a person reads from those fields. ``executor`` is the only place that builds it.
+kopf keeps a handler's outcome as data and decides from it once; octoDNS's
+``TooMuchChange(why, ...)`` carries its reasons. Here:
+
+- ``StepFailure``: what the runner saw (which planned call failed, why, what the recovery did);
+- ``CASES``: one row per way a plan can fail. A row says how to recognise the failure, what
+  must be read afterwards to know where the number was left (``Look``), what is known without
+  reading, and how the message reads. ``analyse`` picks the row, asks a ``Reader`` for exactly
+  the read the row names, and builds the ``ConvergeFailed``; ``ConvergeFailed`` renders the
+  same row's message. Nothing else branches on step names to explain a failure.
+
+``executor`` is the only caller of ``analyse`` (it passes itself as the ``Reader``, reading
+outside the cutover slot: the breaker is already open by then).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, Protocol, Sequence
 
-from .errors import ProviderError
+from .errors import GraphAPIError, ProviderError, TransientError
 from .regions import describe
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """A planned call failed, and what recovery did (after a failed ``settings`` only).
+
+    ``step``: ``set_pin``, ``deregister``, ``settings``, ``register``, or ``readback`` when the
+    plan ran and only reading the number back failed. ``recovery_step``/``recovery_cause``: the
+    recovery call after a failed ``settings`` that failed too (``settings`` to restore, or
+    ``register``); ``restored``: the recovery put the number back as it was, registered.
+    """
+
+    step: str
+    cause: BaseException
+    restored: bool = False
+    recovery_step: str | None = None
+    recovery_cause: BaseException | None = None
+
+
+class Look(str, Enum):
+    """What must be read after the failure to say where the number was left."""
+
+    NOTHING = "nothing"  # the run itself knows
+    REGISTERED = "registered"  # the failed call's outcome is unknown (a transient failure): read the node
+    STORAGE = "storage"  # certainly offline: read its storage, to say what it has now
+
+
+class Known(str, Enum):
+    """The storage the run last knew the number to have, before any read."""
+
+    PREVIOUS = "previous"  # as it was before the run
+    DESIRED = "desired"  # as this run last set it
+
+
+class Reader(Protocol):
+    def registered_now(self, number_id: str) -> bool | None:
+        """Whether the number is registered now; None when reading it failed."""
+
+    def storage_now(self, number_id: str) -> str | None:
+        """Its storage now (a code, DEFAULT, or None for unmanaged). Raises GraphAPIError."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the table: a way a plan fails, the facts to pick, the sentence to say."""
+
+    name: str
+    applies: Callable[[StepFailure], bool]
+    look: Look
+    offline: bool  # without a read (a read overrides it)
+    known: Known = Known.PREVIOUS
+    storage_read: bool = True  # False: the storage is unknown (only what was last set)
+    render: Callable[["ConvergeFailed"], str] = lambda error: ""
+
+
+def do_not_rerun_clause(reason: str) -> str:
+    """The one wording of "a person must not simply re-run" (the message and the retry refusal)."""
+    return f"Do NOT re-run automatically: {reason}"
+
+
+# -- the sentences ------------------------------------------------------------------------------
+
+
+def _stop(e: "ConvergeFailed") -> str:
+    return f" {do_not_rerun_clause(e.do_not_rerun)}." if e.do_not_rerun else ""
+
+
+_RESUME = " Once the cause is fixed, re-running `pulumi up` resumes from the live state."
+
+
+def _spent(e: "ConvergeFailed") -> str:
+    return f" This run made {len(e.registration_calls)} register/deregister calls."
+
+
+def _readback(e: "ConvergeFailed") -> str:
+    return (f"whatsapp {e.number_id}: the plan ran ({' -> '.join(e.ran)}), so the number should now be registered "
+            f"with storage {describe(e.desired)}, but reading it back failed: {e.cause}. Fix the cause, then run "
+            "`pulumi refresh` to record its live state.")
+
+
+def _set_pin(e: "ConvergeFailed") -> str:
+    return (f"whatsapp {e.number_id}: set_pin failed before the number was deregistered: {e.cause}. Nothing else "
+            f"was changed: it still serves traffic with storage {describe(e.previous)}.{_stop(e)}{_RESUME}")
+
+
+def _deregister(e: "ConvergeFailed") -> str:
+    if not e.offline:
+        after = (f"The number is still registered and serving traffic with storage {describe(e.storage)}; nothing "
+                 "was changed.")
+    elif not e.storage_read:
+        after = "Reading it back failed too, so it may be offline: check it in WhatsApp Manager."
+    else:
+        after = ("The number is NOT registered (offline: it cannot send or receive messages). Re-running "
+                 "`pulumi up` registers it again.")
+    return f"whatsapp {e.number_id}: deregister failed: {e.cause}. {after}{_stop(e)}{_RESUME}"
+
+
+def _settings_restored(e: "ConvergeFailed") -> str:
+    return (f"whatsapp {e.number_id}: settings({e.desired}) failed after deregister: {e.cause}. The number was "
+            f"restored to its previous storage {describe(e.previous)} and registered again, so it serves traffic "
+            f"as before this run. Nothing else changed.{_spent(e)}{_stop(e)} Fix the cause and re-run `pulumi up`.")
+
+
+def _settings_unregistered(e: "ConvergeFailed") -> str:
+    return (f"whatsapp {e.number_id}: settings failed: {e.cause}. The number was not registered before this run "
+            f"and still is not; its storage is unchanged ({describe(e.previous)}).{_stop(e)} Fix the cause and "
+            "re-run.")
+
+
+def _restore_failed(e: "ConvergeFailed") -> str:
+    return (f"whatsapp {e.number_id}: settings({e.desired}) failed after deregister ({e.cause}), and restoring the "
+            f"previous storage {describe(e.previous)} also failed ({e.recovery_cause}). The number is NOT "
+            "registered: it was left offline rather than registered with storage nobody declared."
+            f"{_stop(e)} Fix the cause, then re-run `pulumi up`, which resumes from the live state.{_spent(e)}")
+
+
+def _register_failed(e: "ConvergeFailed") -> str:
+    """``register`` failed, as planned or after restoring a failed ``settings``."""
+    after_settings = e.recovery_step == "register"
+    cause = e.recovery_cause if after_settings else e.cause
+    context = f"settings({e.desired}) failed ({e.cause}); " if after_settings else ""
+    storage = describe(e.storage) + ("" if e.storage_read else " (as last set; could not read it back)")
+    fix = getattr(cause, "fix", "")
+    fix = f" Fix: {fix}." if fix and fix not in str(cause) else ""
+    return (f"whatsapp {e.number_id}: {context}register failed: the number is NOT registered (offline: it cannot "
+            f"send or receive messages). Current storage: {storage}. Cause: {cause}.{fix}{_stop(e)} This run made "
+            f"{len(e.registration_calls)} register/deregister calls; Pulumi keeps no outputs from a failed run, so "
+            f"count them against the budget yourself.{_RESUME}")
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+CASES: tuple[Case, ...] = (
+    Case("readback", lambda f: f.step == "readback", Look.NOTHING, offline=False, known=Known.DESIRED,
+         render=_readback),
+    Case("set_pin", lambda f: f.step == "set_pin", Look.NOTHING, offline=False, render=_set_pin),
+    Case("deregister_unknown", lambda f: f.step == "deregister" and isinstance(f.cause, TransientError),
+         Look.REGISTERED, offline=False, render=_deregister),
+    Case("deregister_refused", lambda f: f.step == "deregister", Look.NOTHING, offline=False, render=_deregister),
+    Case("settings_restored", lambda f: f.step == "settings" and f.restored, Look.NOTHING, offline=False,
+         render=_settings_restored),
+    Case("settings_unregistered", lambda f: f.step == "settings" and f.recovery_step is None, Look.NOTHING,
+         offline=True, render=_settings_unregistered),
+    Case("restore_failed", lambda f: f.step == "settings" and f.recovery_step == "settings", Look.NOTHING,
+         offline=True, storage_read=False, render=_restore_failed),
+    Case("register_after_restore_failed", lambda f: f.step == "settings" and f.recovery_step == "register",
+         Look.STORAGE, offline=True, render=_register_failed),
+    Case("register", lambda f: f.step == "register", Look.STORAGE, offline=True, known=Known.DESIRED,
+         render=_register_failed),
+)
+
+
+def case_for(failure: StepFailure) -> Case:
+    """The first row that applies (the rows are ordered from the most specific)."""
+    for case in CASES:
+        if case.applies(failure):
+            return case
+    raise ValueError(f"no failure case for step {failure.step!r}")  # a new planned step needs its row
+
+
+def analyse(number_id: str, failure: StepFailure, reader: Reader, *, previous: str | None, desired: str,
+            registration_calls: Sequence[str] = (), ran: Sequence[str] = ()) -> "ConvergeFailed":
+    """Pick the row, make the one read it names, and build the error from the facts."""
+    case = case_for(failure)
+    storage = previous if case.known is Known.PREVIOUS else desired
+    offline, storage_read = case.offline, case.storage_read
+    if case.look is Look.REGISTERED:
+        registered = reader.registered_now(number_id)
+        offline, storage_read = registered is not True, registered is not None
+    elif case.look is Look.STORAGE:
+        try:
+            storage, storage_read = reader.storage_now(number_id), True
+        except GraphAPIError:
+            storage_read = False
+    return ConvergeFailed(number_id, failure, offline=offline, storage=storage, storage_read=storage_read,
+                          registration_calls=registration_calls, ran=ran, desired=desired, previous=previous)
 
 
 class ConvergeFailed(ProviderError):
     """A plan failed part-way. Failures are data (where the number was left, what was tried, what
-    it cost); the message is rendered from those fields here, and only here.
+    it cost); the message is the table row's, rendered from those fields.
 
-    - ``step``: the planned call that failed (``set_pin``, ``deregister``, ``settings``,
-      ``register``), or ``readback`` when the plan ran and only reading the number back failed;
-    - ``cause``: the Graph error; ``recovery_step``/``recovery_cause`` the call of the recovery
-      after a failed ``settings`` that failed too (``settings`` to restore, or ``register``);
-    - ``offline``: the number is (or may be) not registered now; ``restored``: a failed
-      ``settings`` was undone and the number registered again, so it serves as before;
+    - ``failure``: the ``StepFailure`` (``step``, ``cause``, ``restored``, ``recovery_*`` are its fields);
+    - ``offline``: the number is (or may be) not registered now;
     - ``storage``: its storage now (a code, ``DEFAULT``, or None when unknown), ``storage_read``
-      whether that was read back or is only what was last set;
-    - ``calls``: the timestamps of the register/deregister calls this attempt made.
+      whether that was read back or is only what was last known;
+    - ``registration_calls``: the timestamps of the register/deregister calls this attempt made.
     """
 
-    def __init__(self, number_id: str, *, step: str, cause: BaseException, offline: bool,
-                 restored: bool = False, storage: str | None = None, storage_read: bool = True,
-                 calls: Sequence[str] = (), ran: Sequence[str] = (), desired: str | None = None,
-                 previous: str | None = None, recovery_step: str | None = None,
-                 recovery_cause: BaseException | None = None) -> None:
-        self.number_id, self.step, self.cause, self.offline, self.restored = number_id, step, cause, offline, restored
-        self.storage, self.storage_read, self.calls, self.ran = storage, storage_read, tuple(calls), tuple(ran)
+    def __init__(self, number_id: str, failure: StepFailure, *, offline: bool, storage: str | None = None,
+                 storage_read: bool = True, registration_calls: Sequence[str] = (), ran: Sequence[str] = (),
+                 desired: str | None = None, previous: str | None = None) -> None:
+        self.number_id, self.failure, self.case = number_id, failure, case_for(failure)
+        self.offline, self.storage, self.storage_read = offline, storage, storage_read
+        self.registration_calls, self.ran = tuple(registration_calls), tuple(ran)
         self.desired, self.previous = desired, previous
-        self.recovery_step, self.recovery_cause = recovery_step, recovery_cause
-        super().__init__(self._render())
+        super().__init__(self.case.render(self))
+
+    @property
+    def step(self) -> str:
+        return self.failure.step
+
+    @property
+    def cause(self) -> BaseException:
+        return self.failure.cause
+
+    @property
+    def restored(self) -> bool:
+        return self.failure.restored
+
+    @property
+    def recovery_step(self) -> str | None:
+        return self.failure.recovery_step
+
+    @property
+    def recovery_cause(self) -> BaseException | None:
+        return self.failure.recovery_cause
 
     @property
     def do_not_rerun(self) -> str:
         """Why a person must not simply re-run ("" when re-running after a fix is fine)."""
-        return next(filter(None, (getattr(e, "do_not_rerun", "") for e in (self.cause, self.recovery_cause))), "")
+        reasons = (getattr(e, "do_not_rerun", "") for e in (self.cause, self.recovery_cause))
+        return next((reason for reason in reasons if isinstance(reason, str) and reason), "")
 
-    def _render(self) -> str:
-        head = f"whatsapp {self.number_id}: "
-        stop = f" Do NOT re-run automatically: {self.do_not_rerun}." if self.do_not_rerun else ""
-        spent = f" This run made {len(self.calls)} register/deregister calls."
-        resume = " Once the cause is fixed, re-running `pulumi up` resumes from the live state."
-        if self.step == "readback":
-            return (f"{head}the plan ran ({' -> '.join(self.ran)}), so the number should now be registered "
-                    f"with storage {describe(self.desired)}, but reading it back failed: {self.cause}. Fix the "
-                    "cause, then run `pulumi refresh` to record its live state.")
-        if self.step == "set_pin":
-            return (f"{head}set_pin failed before the number was deregistered: {self.cause}. Nothing else was "
-                    f"changed: it still serves traffic with storage {describe(self.previous)}.{stop}{resume}")
-        if self.step == "deregister":
-            return f"{head}deregister failed: {self.cause}. {self._after_deregister()}{stop}{resume}"
-        if self.step == "settings" and self.restored:
-            return (f"{head}settings({self.desired}) failed after deregister: {self.cause}. The number was "
-                    f"restored to its previous storage {describe(self.previous)} and registered again, so it "
-                    f"serves traffic as before this run. Nothing else changed.{spent}{stop} Fix the cause "
-                    "and re-run `pulumi up`.")
-        if self.step == "settings" and self.recovery_cause is None:
-            return (f"{head}settings failed: {self.cause}. The number was not registered before this run and "
-                    f"still is not; its storage is unchanged ({describe(self.previous)}).{stop} Fix the cause "
-                    "and re-run.")
-        if self.step == "settings" and self.recovery_step == "settings":
-            return (f"{head}settings({self.desired}) failed after deregister ({self.cause}), and restoring the "
-                    f"previous storage {describe(self.previous)} also failed ({self.recovery_cause}). The number "
-                    "is NOT registered: it was left offline rather than registered with storage nobody "
-                    f"declared.{stop} Fix the cause, then re-run `pulumi up`, which resumes from the live "
-                    f"state.{spent}")
-        return self._register_failed(stop, resume)
-
-    def _after_deregister(self) -> str:
-        if not self.offline:
-            return (f"The number is still registered and serving traffic with storage "
-                    f"{describe(self.storage)}; nothing was changed.")
-        if not self.storage_read:
-            return "Reading it back failed too, so it may be offline: check it in WhatsApp Manager."
-        return ("The number is NOT registered (offline: it cannot send or receive messages). Re-running "
-                "`pulumi up` registers it again.")
-
-    def _register_failed(self, stop: str, resume: str) -> str:
-        """``register`` failed, as planned or after restoring a failed ``settings``."""
-        cause = self.recovery_cause if self.step == "settings" else self.cause
-        context = f"settings({self.desired}) failed ({self.cause}); " if self.step == "settings" else ""
-        storage = describe(self.storage) + ("" if self.storage_read else " (as last set; could not read it back)")
-        fix = getattr(cause, "fix", "")
-        fix = f" Fix: {fix}." if fix and fix not in str(cause) else ""
-        return (f"whatsapp {self.number_id}: {context}register failed: the number is NOT registered (offline: "
-                f"it cannot send or receive messages). Current storage: {storage}. Cause: {cause}.{fix}{stop} "
-                f"This run made {len(self.calls)} register/deregister calls; Pulumi keeps no outputs from a "
-                f"failed run, so count them against the budget yourself.{resume}")
+    @property
+    def retry_refusal(self) -> str | None:
+        """Why a further attempt in this process must be refused (``fleet.record_failure``), or None."""
+        if not self.do_not_rerun:
+            return None
+        return f"{self.step} failed ({getattr(self.cause, 'reference', '')}). {do_not_rerun_clause(self.do_not_rerun)}"

@@ -13,7 +13,8 @@ need memory shared by every call of the process, and it lives here:
   converged;
 - per-number attempt records: the register/deregister calls failed attempts made (they are not
   in state, yet they count against Meta's 72-hour budget), and why a retry must be refused;
-- one executor (and so one connection pool) per configuration.
+- one executor (and so one connection pool) per configuration;
+- what the process learnt once: the notices it printed, the optional fields Meta rejects.
 
 The provider object holds no attributes (it is pickled into state), so this is module state,
 reached only through ``current()``; tests that play several commands in one process call
@@ -34,7 +35,7 @@ READ_REUSE_SECONDS = 5.0
 class AttemptRecord:
     """What failed attempts for one number left behind in this process."""
 
-    calls: list[str] = field(default_factory=list)  # register/deregister timestamps (ISO-8601 UTC)
+    registration_calls: list[str] = field(default_factory=list)  # register/deregister timestamps (ISO-8601 UTC)
     refusal: str | None = None  # why a further attempt must not run, if one must not
 
 
@@ -52,6 +53,8 @@ class Fleet:
         self._converged: set[str] = set()
         self._attempts: dict[str, AttemptRecord] = {}
         self._executors: dict[Any, Any] = {}
+        self._seen_once: set[str] = set()
+        self._dropped_fields: set[str] = set()
 
     # -- serialisation and cutover slots --------------------------------------------------------
 
@@ -118,13 +121,35 @@ class Fleet:
     def attempts(self, number_id: str) -> AttemptRecord:
         with self._lock:
             record = self._attempts.get(number_id) or AttemptRecord()
-            return AttemptRecord(list(record.calls), record.refusal)
+            return AttemptRecord(list(record.registration_calls), record.refusal)
 
-    def record_failure(self, number_id: str, calls: list[str], refusal: str | None) -> None:
+    def record_failure(self, number_id: str, registration_calls: list[str], refusal: str | None) -> None:
         with self._lock:
             record = self._attempts.setdefault(number_id, AttemptRecord())
-            record.calls.extend(calls)
+            record.registration_calls.extend(registration_calls)
             record.refusal = refusal or record.refusal  # the error's own reason says more than "cutover failed"
+
+    # -- what the process learnt once: a notice printed, a field Meta rejects ----------------------
+
+    def first_time(self, key: str) -> bool:
+        """True the first time ``key`` is asked in this process: one notice per process, although
+        the provider reloads its configuration on every call (``config``)."""
+        with self._lock:
+            first = key not in self._seen_once
+            self._seen_once.add(key)
+            return first
+
+    def drop_field(self, name: str) -> bool:
+        """Never ask for the optional node field ``name`` again in this process (Meta rejects it as
+        nonexisting: every client of the process talks to the same Graph API). True the first time."""
+        with self._lock:
+            first = name not in self._dropped_fields
+            self._dropped_fields.add(name)
+            return first
+
+    def dropped(self, name: str) -> bool:
+        with self._lock:
+            return name in self._dropped_fields
 
     # -- executors ------------------------------------------------------------------------------
 
@@ -150,7 +175,13 @@ def current() -> Fleet:
 
 
 def reset_process_state() -> None:
-    """Forget everything (tests that play several Pulumi commands in one process)."""
+    """Forget everything this module holds (tests that play several Pulumi commands in one process).
+
+    The one reset: every per-process memory lives in ``Fleet`` (notices and dropped fields
+    included), except two on purpose. ``redact``'s secret registry is never cleared: a secret
+    registered once may still sit in a string, an exception or a buffer this process holds, and
+    forgetting it would let the next ``redact`` print it (remembering a stale secret only masks
+    more). ``resource``'s stack config is replaced by every ``configure`` call."""
     global _current
     old, _current = _current, Fleet()
     old.close()

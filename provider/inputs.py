@@ -28,6 +28,12 @@ STACK_KEYS = {
 STACK_ONLY_KEYS = ("name",)
 
 _DIGITS = re.compile(r"^[0-9]+$")
+_PIN = re.compile(r"[0-9]{6}")
+
+
+def is_pin(value: object) -> bool:
+    """The two-step verification PIN rule, for inputs and preflight alike: six ASCII digits, whole."""
+    return isinstance(value, str) and _PIN.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _nev
         out["pin"] = pin
     elif pin is not None:
         text = str(pin) if isinstance(pin, int) and not isinstance(pin, bool) else pin
-        if not isinstance(text, str) or not (len(text) == 6 and text.isdigit()):
+        if not is_pin(text):
             # never echo the value: it is a secret, even when it is wrong
             fail("pin", "must be exactly 6 digits (the number's two-step verification PIN); "
                         "quote it in YAML so leading zeros survive")

@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from .regions import DEFAULT
 
 
+def id_order(number_id: str) -> tuple[int, str]:
+    """How phone number (and business account) IDs are listed everywhere: numerically, without
+    ``int()`` (an ID is digits of any length; shorter first, then by text)."""
+    return (len(number_id), number_id)
+
+
 class StorageStatus(str, Enum):
     """Where a number keeps message content at rest, as this project reports it."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .errors import InvalidRegion as InvalidRegion  # defined in the error tree; importable from here too
+
 DEFAULT = "DEFAULT"
 """Meta's default storage: local storage disabled. Must be declared explicitly, never inferred."""
 
@@ -36,10 +38,6 @@ _HINTS = {
     "EU": 'Meta\'s EU region is Germany: use DE ("EU (Germany)")',
     "US": "the US is Meta's default storage: declare DEFAULT",
 }
-
-
-class InvalidRegion(ValueError):
-    """A declared region that is not a supported code nor DEFAULT."""
 
 
 def normalize_region(value: object) -> str:

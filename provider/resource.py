@@ -45,6 +45,7 @@ from .errors import (
     ObjectNotFound,
     ProviderError,
     TokenRejectedFromState,
+    cannot_see,
 )
 from .fleet import current
 from .inputs import INPUT_KEYS, validate
@@ -93,8 +94,7 @@ def _windows(own: Any) -> windows.Windows | None:
 def _desired(inputs: dict[str, Any]) -> "Desired":
     from .safety import Desired
 
-    return Desired(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")),
-                   windows=_windows(inputs.get("cutover_windows")))
+    return Desired.from_inputs(inputs, windows=_windows(inputs.get("cutover_windows")))
 
 
 def _normalised(props: dict[str, Any]) -> dict[str, Any]:
@@ -197,11 +197,9 @@ class PhoneNumberStorageProvider(ResourceProvider):
                 _windows(None)
             except windows.WindowError as exc:
                 return CheckResult(inputs, [CheckFailure("cutover_windows", str(exc))])
-        if not compliance.allows(allowed, region):
-            return CheckResult(inputs, [CheckFailure("region", (
-                f"{describe(region)} is outside {compliance.ALLOWED_REGIONS_KEY} ({compliance.describe_policy(allowed)}):"
-                " this stack's policy does not let data rest there; declare an allowed region or change the policy"))])
-        other = current().declare(number_id, region)
+        if (violation := compliance.verdict(allowed, region)) is not None:
+            return CheckResult(inputs, [CheckFailure("region", violation.message("") + "; declare an allowed region or change the policy")])
+        other = current().declare(str(number_id), str(region))
         if other is not None:
             failures.append(CheckFailure("phone_number_id", (
                 f"two resources in this stack declare the same phone number {number_id}, one with region "
@@ -235,7 +233,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         else:
             live_differs = olds.get("region") != inputs["region"] or olds.get("registered") is not True
             live_region = olds.get("region")
-        violates_policy = not compliance.allows(_policy(), live_region)  # drift even when declared == live
+        violates_policy = compliance.verdict(_policy(), live_region) is not None  # drift even when declared == live
         return DiffResult(changes=bool(echoes_differ or stale or live_differs or violates_policy), replaces=[],
                           delete_before_replace=False)
 
@@ -331,7 +329,7 @@ def _not_visible(number_id: str, waba_id: Optional[str], exc: ObjectNotFound) ->
     hint = ("" if waba_id else
             " Set waba_id on the resource so that a deleted number can be told from a token without access.")
     return NumberNotVisible(
-        f"cannot see number {number_id}: deleted, or the token lacks permission to see it ({exc.reference}). "
+        f"{cannot_see(number_id, exc)}. "
         f"Nothing is marked deleted on this evidence: check the token's access to the number.{hint}")
 
 
@@ -367,8 +365,8 @@ class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="Phone
     storage_status: pulumi.Output[str]
     registered: pulumi.Output[bool]
     display_phone_number: pulumi.Output[Optional[str]]
-    applied_steps: pulumi.Output[list]
-    registration_calls: pulumi.Output[list]
+    applied_steps: pulumi.Output[list[str]]
+    registration_calls: pulumi.Output[list[str]]
     declared_region: pulumi.Output[str]
     pin: pulumi.Output[Optional[str]]
     enforce_pin: pulumi.Output[bool]

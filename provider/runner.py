@@ -2,12 +2,12 @@
 
 The runner makes only the planned calls and the recovery SPEC.md prescribes; it never raises a
 Graph error at its caller. It returns a ``Run``: the steps applied, the register/deregister
-timestamps, and, when a call failed, a ``Failure`` saying which step, why, and what the recovery
-did. ``Executor`` turns that into the one error a person reads (``errors.ConvergeFailed``).
+timestamps, and, when a call failed, a ``failures.StepFailure`` saying which step, why, and what
+the recovery did. ``Executor`` turns that into the one error a person reads (``failures.analyse``).
 
 Inside a cutover (deregister ... register) it holds a cutover slot, checks the breaker and the
-number's change windows once the slot is its own (the moment the cutover really starts), trips the breaker in one place when the cutover fails, and stops retrying at the
-offline deadline (Pulumi's Cancel and customTimeouts never reach a dynamic provider).
+number's change windows once the slot is its own (the moment the cutover really starts), trips
+the breaker in one place when the cutover fails, and stops retrying at the offline deadline (Pulumi's Cancel and customTimeouts never reach a dynamic provider).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Callable
 
 from .client import GraphClient
 from .errors import DeregistrationIncomplete, GraphAPIError, TransientError
+from .failures import StepFailure
 from .fleet import current
 from .models import LiveNumber
 from .planner import Plan, Step
@@ -28,28 +29,17 @@ from .safety import Desired, Problem, breaker_problem, format_time, window_probl
 REGISTRATION_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class Failure:
-    """A planned call failed, and what recovery did (after a failed settings call only)."""
-
-    step: str
-    cause: GraphAPIError
-    restored: bool = False
-    recovery_step: str | None = None
-    recovery_cause: GraphAPIError | None = None
-
-
 @dataclass
 class Run:
     applied: list[str] = field(default_factory=list)
-    calls: list[str] = field(default_factory=list)  # register/deregister timestamps
-    failure: Failure | None = None
+    registration_calls: list[str] = field(default_factory=list)  # register/deregister timestamps (ISO-8601 UTC)
+    failure: StepFailure | None = None
     refusal: Problem | None = None  # the breaker opened, or its window closed, while this cutover waited for a slot
     budget: int | None = None  # register/deregister calls this run may make (None: no limit given)
 
     def may_spend(self, more: int) -> bool:
         """Whether ``more`` calls still fit: past Meta's limit a call only earns 133016, a 72-hour block."""
-        return self.budget is None or len(self.calls) + more <= self.budget
+        return self.budget is None or len(self.registration_calls) + more <= self.budget
 
 
 class PlanRunner:
@@ -111,17 +101,18 @@ class PlanRunner:
                                 lambda: self.client.set_storage(number_id, region, deadline=deadline))
                 elif call.step is Step.REGISTER:
                     self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "",
-                                            region=None if plan.settings_flow else call.region)
+                                            region=None if plan.settings_flow else call.region,
+                                            storage=plan.desired_region if plan.settings_flow else None)
             except GraphAPIError as exc:
                 if call.step is Step.SETTINGS and deadline is not None:  # the number was deregistered
                     run.failure = self._restore(plan, desired, live, run, exc)
                 else:
-                    run.failure = Failure(call.step.value, exc)
+                    run.failure = StepFailure(call.step.value, exc)
                 return run
             run.applied.append(call.step.value)
         return run
 
-    def _restore(self, plan: Plan, desired: Desired, live: LiveNumber, run: Run, cause: GraphAPIError) -> Failure:
+    def _restore(self, plan: Plan, desired: Desired, live: LiveNumber, run: Run, cause: GraphAPIError) -> StepFailure:
         """``settings`` failed while the number was offline: put back the storage that was serving
         traffic (deregistering may have cleared it) and register, rather than leave it offline or
         register it with storage nobody declared."""
@@ -134,12 +125,13 @@ class PlanRunner:
             self._timed(number_id, f"settings({previous}) [restore]",
                         lambda: self.client.set_storage(number_id, previous, deadline=deadline))
         except GraphAPIError as exc:
-            return Failure("settings", cause, recovery_step="settings", recovery_cause=exc)
+            return StepFailure("settings", cause, recovery_step="settings", recovery_cause=exc)
         try:
-            self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "")
+            self._registration_call(number_id, "register", run, deadline=deadline, pin=desired.pin or "",
+                                    storage=previous if plan.settings_flow else None)
         except GraphAPIError as exc:
-            return Failure("settings", cause, recovery_step="register", recovery_cause=exc)
-        return Failure("settings", cause, restored=True)
+            return StepFailure("settings", cause, recovery_step="register", recovery_cause=exc)
+        return StepFailure("settings", cause, restored=True)
 
     def _timed(self, number_id: str, label: str, action: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -152,19 +144,24 @@ class PlanRunner:
         self.say(number_id, f"{label} ok ({time.monotonic() - started:.2f} s)")
 
     def _registration_call(self, number_id: str, step: str, run: Run, *, deadline: float | None,
-                           pin: str = "", region: str | None = None) -> None:
+                           pin: str = "", region: str | None = None, storage: str | None = None) -> None:
         """Register or deregister, never retried blindly.
 
         After a transient failure or an ambiguous timeout the number is read: if the call took
         effect it is done; otherwise it is sent again, at most REGISTRATION_ATTEMPTS times in all,
-        never past the offline deadline, and never past the run's share of the 72-hour budget. 133000 on register means deregister once more first.
+        never past the offline deadline, and never past the run's share of the 72-hour budget.
+
+        133000 on register means deregister once more first. Deregistering may clear the number's
+        storage (GRAPH_API.md), so on the settings flow ``storage`` (what the number must have when
+        it registers) is set again before register: a number never goes online with storage
+        nobody declared. On the register flow ``region`` travels with register itself.
         """
         want_registered = step == "register"
         redo_deregister = False
         attempt = 0
         while True:
             attempt += 1
-            run.calls.append(format_time(self.clock()))
+            run.registration_calls.append(format_time(self.clock()))
             try:
                 if want_registered:
                     self._timed(number_id, step, lambda: self.client.register(number_id, pin, region=region,
@@ -177,8 +174,12 @@ class PlanRunner:
                     raise
                 redo_deregister = True
                 self.say(number_id, "Meta says the previous deregistration is incomplete: deregistering again")
-                run.calls.append(format_time(self.clock()))
+                run.registration_calls.append(format_time(self.clock()))
                 self._timed(number_id, "deregister", lambda: self.client.deregister(number_id, deadline=deadline))
+                if storage is not None:
+                    again = storage
+                    self._timed(number_id, f"settings({again}) [after deregistering again]",
+                                lambda: self.client.set_storage(number_id, again, deadline=deadline))
                 attempt -= 1
                 continue
             except TransientError as exc:

@@ -23,13 +23,14 @@ The rules (SPEC.md, "Preflight" and "create"):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
-from . import clock
-from .inputs import STACK_KEYS
+from . import clock, compliance
+from .inputs import STACK_KEYS, is_pin
 from .models import LiveNumber
 from .planner import Plan
 from .regions import describe
@@ -88,6 +89,13 @@ class Desired:
     enforce_pin: bool = False
     windows: Windows | None = None  # change windows; None: a cutover may start at any time
 
+    @classmethod
+    def from_inputs(cls, inputs: Mapping[str, Any], *, windows: Windows | None = None) -> "Desired":
+        """From normalised inputs (``inputs.validate``): the one place they become a Desired.
+        ``windows``: the change windows the caller resolved (the resource's own, else the stack's)."""
+        return cls(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")),
+                   windows=windows)
+
 
 class Rule(str, Enum):
     UNMANAGED_STORAGE = "unmanaged_storage"
@@ -108,29 +116,40 @@ class Problem:
     """One reason a plan must not start.
 
     ``message`` may name inputs as ``{pin}`` or ``{allow_cutover_on_create}``: ``render`` spells
-    them as the reader wrote them (snake_case in a program, camelCase in a stack file).
+    them as the reader wrote them (snake_case in a program, camelCase in a stack file). Only those
+    names are replaced, never by ``str.format``: a message quotes Meta's data (a status such as
+    ``{EXPIRED}``), which must come out as Meta sent it.
     """
 
     rule: Rule
     message: str
 
     def render(self, spelling: Mapping[str, str] | None = None) -> str:
-        names = {key: (spelling or {}).get(key, key) for key in _INPUT_NAMES}
-        return self.message.format(**names)
+        names = spelling or {}
+        return _INPUT_NAME.sub(lambda m: names.get(m.group(1), m.group(1)), self.message)
 
     def __str__(self) -> str:
         return self.render()
 
 
-_INPUT_NAMES = ("pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "region", "waba_id", "cutover_windows")
+_INPUT_NAME = re.compile(r"\{(pin|enforce_pin|allow_cutover_on_create|on_delete|region|waba_id|cutover_windows)\}")
 
 
 def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: list[datetime], now: datetime,
-              breaker: str | None, allowed_regions: frozenset[str] | None = None) -> list[Problem]:
-    """Every reason the plan must not start. Empty when it may run (always empty for an in-sync plan)."""
+              breaker: str | None, allowed_regions: frozenset[str] | None = None, creating: bool = False,
+              allow_cutover: bool = False) -> list[Problem]:
+    """Every reason the plan must not start. Empty when it may run (always empty for an in-sync plan).
+
+    ``creating``: the plan runs for a *create* (the number is new to the stack), so the
+    create-cutover gate applies first, unless ``allow_cutover`` (``allow_cutover_on_create``).
+    The provider and the CLI's plan both ask here, so both refuse the same plans.
+    """
     problems: list[Problem] = []
     if plan.in_sync:
         return problems
+    gate = create_cutover_problem(plan, live, desired.region) if creating and not allow_cutover else None
+    if gate is not None:
+        problems.append(gate)
     if not live.storage_status.managed:
         problems.append(Problem(Rule.UNMANAGED_STORAGE,
             f"its storage is {live.storage_status.value}, which this provider does not manage; "
@@ -139,7 +158,7 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: li
         if not desired.pin:
             problems.append(Problem(Rule.PIN_MISSING,
                 "the plan registers the number, which needs its 6-digit two-step PIN: set `{pin}`"))
-        elif not (len(desired.pin) == 6 and desired.pin.isdigit()):
+        elif not is_pin(desired.pin):
             problems.append(Problem(Rule.PIN_FORMAT, "`{pin}` must be exactly 6 digits"))
         if not live.node.verified:
             problems.append(Problem(Rule.NOT_VERIFIED,
@@ -159,8 +178,9 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: li
             f"Allowed again at {format_time(allowed_at)}"))
     if plan.deregisters and breaker:
         problems.append(breaker_problem(breaker))
-    if allowed_regions is not None and plan.storage_changes and plan.desired_region not in allowed_regions:
-        problems.append(policy_problem(plan.desired_region, allowed_regions))
+    violation = compliance.verdict(allowed_regions, plan.desired_region) if plan.storage_changes else None
+    if violation is not None:
+        problems.append(policy_problem(violation))
     if plan.deregisters and (outside := window_problem(desired.windows, now)) is not None:
         problems.append(outside)
     return problems
@@ -199,11 +219,8 @@ def retry_problem(reason: str) -> Problem:
                    "budget: fix the cause first")
 
 
-def policy_problem(region: str, allowed_regions: frozenset[str]) -> Problem:
-    allowed = ", ".join(sorted(allowed_regions)) or "none"
-    return Problem(Rule.POLICY,
-                   f"storage {describe(region)} is outside whatsapp-local-storage:allowedRegions ({allowed}); "
-                   "this stack's policy does not let data rest there")
+def policy_problem(violation: compliance.Violation) -> Problem:
+    return Problem(Rule.POLICY, violation.message())
 
 
 def create_cutover_problem(plan: Plan, live: LiveNumber, desired_region: str) -> Problem | None:
@@ -217,7 +234,8 @@ def create_cutover_problem(plan: Plan, live: LiveNumber, desired_region: str) ->
     if not plan.deregisters or not live.storage_status.managed or live.node.is_on_biz_app:
         return None
     return Problem(Rule.CREATE_CUTOVER,
-        f"the number is registered and serving traffic with storage {describe(live.region)}, not "
+        "the number is new to the stack, so `pulumi up` creates its resource, and it is registered and serving "
+        f"traffic with storage {describe(live.region)}, not "
         f"{describe(desired_region)}. A create never cuts a number over, because `pulumi preview` shows "
         "a create without asking the provider: declare its current region first, then change it in a "
         "separate update (or set {allow_cutover_on_create} to true to accept an unreviewed cutover)")

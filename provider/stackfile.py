@@ -20,14 +20,11 @@ import yaml
 
 from .config import KEYS, ProviderConfig
 from .errors import ConfigurationError
+from .errors import StackFileError as StackFileError  # defined in the error tree; importable from here too
 
 TYPE_TOKEN = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
 NUMBERS_KEY = "phoneNumbers"
-
-
-class StackFileError(ConfigurationError):
-    """The project or stack file (or a ``--state`` file) is missing or malformed: a usage error."""
 
 
 @dataclass(frozen=True)

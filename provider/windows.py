@@ -37,7 +37,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from .errors import ConfigurationError
+from .errors import WindowError as WindowError  # defined in the error tree; importable from here too
 
 STACK_KEY = "whatsapp-local-storage:cutoverWindows"
 SETTING = "cutoverWindows"
@@ -49,10 +49,6 @@ _MINUTES_PER_DAY = 24 * 60
 _FORM = re.compile(r"(?P<day>[A-Za-z]+) +(?P<opens>[0-9]{2}:[0-9]{2}) *- *(?P<closes>[0-9]{2}:[0-9]{2}) +"
                    r"(?P<zone>[A-Za-z0-9_+\-/]+)", re.ASCII)
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
-
-
-class WindowError(ConfigurationError):
-    """A change window is malformed: refused before any call."""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ as data), ``render`` and ``evidence`` (the output formats), ``commands`` (argume
 dispatch). This module only parses arguments, dispatches, and turns a run-level failure into
 one answer: a line on stderr and, with ``--format json``, one JSON document on stdout.
 
-Exit codes: 0 ok, 1 an error, 2 a usage error, 7 drift or non-compliance found (``drift``,
-``report``; Pulumi's code for changes under --expect-no-changes). Each command's ``--help``
-lists its own.
+Exit codes: one table, ``provider.exits`` (0 ok, 1 an error, 2 a usage error, 7 drift or
+non-compliance found); each command's ``--help`` lists its own.
 """
 
 from __future__ import annotations
@@ -23,24 +22,15 @@ import traceback
 from contextlib import redirect_stdout
 from typing import NoReturn, Sequence, TextIO
 
-from .. import __version__
-from ..errors import WhatsAppError
+from .. import __version__, exits
+from ..exits import error_document
+from ..errors import StackFileError, UsageError, WhatsAppError
 from ..redact import redact
-from ..stackfile import StackFileError
-from .commands import COMMANDS, EXIT_ERROR, EXIT_USAGE, Command, Streams
-from .render import error_document
+from .commands import COMMANDS, Command, Streams
 
 PROG = "python -m provider"
 
 __all__ = ["main", "build_parser", "COMMANDS", "PROG"]
-
-
-class UsageError(Exception):
-    """Bad arguments. Raised instead of argparse's exit, so a JSON run can still answer in JSON."""
-
-    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
-        super().__init__(message)
-        self.parser = parser
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def _add(commands: argparse._SubParsersAction, command: Command) -> None:
+def _add(commands: "argparse._SubParsersAction[_Parser]", command: Command) -> None:
     cmd = commands.add_parser(command.name, help=command.help, description=command.description or command.help,
                               epilog=command.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     command.arguments(cmd)
@@ -63,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Show what `pulumi up` would do to WhatsApp numbers' Local Storage, detect drift, report "
                     "compliance, verify a number, list regions.",
-        epilog="exit codes: 0 ok, 1 an error, 2 a usage error, 7 drift or non-compliance found; "
-               "see each command's --help",
+        epilog=f"exit codes: {exits.summary()}; see each command's --help",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -97,20 +86,21 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         exc.parser.print_usage(streams.err)
         names = {c.name for c in COMMANDS}
         command = next((a for a in argv if a in names), None)  # the first one: later ones are values
-        return _fail(streams, command, str(exc), EXIT_USAGE, _wants_json(argv))
+        return _fail(streams, command, str(exc), exits.USAGE, _wants_json(argv))
     except SystemExit as exc:  # --help or --version
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        return exc.code if isinstance(exc.code, int) else exits.USAGE
     as_json = getattr(args, "format", None) == "json"
     try:
-        return args.command_def.run(args, streams)
+        chosen: Command = args.command_def
+        return chosen.run(args, streams)
     except StackFileError as exc:
-        return _fail(streams, args.command, redact(exc), EXIT_USAGE, as_json)
+        return _fail(streams, args.command, redact(exc), exits.USAGE, as_json)
     except (WhatsAppError, OSError) as exc:
-        return _fail(streams, args.command, redact(exc), EXIT_ERROR, as_json)
+        return _fail(streams, args.command, redact(exc), exits.ERROR, as_json)
     except KeyboardInterrupt:
-        return _fail(streams, args.command, "interrupted", EXIT_ERROR, as_json)
+        return _fail(streams, args.command, "interrupted", exits.ERROR, as_json)
     except Exception as exc:  # a bug: a pipeline reading JSON still gets one document, a person the traceback
         if not as_json:
             raise
         streams.err.write(redact(traceback.format_exc()))
-        return _fail(streams, args.command, redact(f"internal error: {type(exc).__name__}: {exc}"), EXIT_ERROR, True)
+        return _fail(streams, args.command, redact(f"internal error: {type(exc).__name__}: {exc}"), exits.ERROR, True)

@@ -13,19 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .. import onboard
+from .. import exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StackFileError
 from ..regions import AREAS, DEFAULT, REGIONS
-from ..stackfile import StackFileError, available_stacks, find_project_dir, load_stack, load_state
+from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
 from . import evidence
 from ..progress import Progress
 from .render import DRIFT, PLAN, RENDERERS, View
 from .report import Report, Scope, assess
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NONCOMPLIANT = 0, 1, 2, 7
 
 
 @dataclass(frozen=True)
@@ -77,20 +75,20 @@ def read_report(args: argparse.Namespace, streams: Streams, scope: Scope) -> Rep
 
 def plan_exit(report: Report) -> int:
     failed = report.count("error") or report.count("refused") or report.blocking_entries or report.refused_deletes
-    return EXIT_ERROR if failed else EXIT_OK
+    return exits.ERROR if failed else exits.OK
 
 
 def drift_exit(report: Report) -> int:
     if report.count("error"):
-        return EXIT_ERROR
-    return EXIT_NONCOMPLIANT if report.drift_count or report.policy_violations else EXIT_OK
+        return exits.ERROR
+    return exits.NONCOMPLIANT if report.drift_count or report.policy_violations else exits.OK
 
 
 def evidence_exit(report: Report) -> int:
     verdicts = [evidence.complies(n) for n in report.numbers if not n.removed]
     if None in verdicts:
-        return EXIT_ERROR
-    return EXIT_NONCOMPLIANT if False in verdicts else EXIT_OK
+        return exits.ERROR
+    return exits.NONCOMPLIANT if False in verdicts else exits.OK
 
 
 def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code: Callable[[Report], int]
@@ -183,7 +181,7 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
         if node.verified:
             print(f"{number_id} is already verified (code_verification_status {node.code_verification_status}): "
                   "no code requested.", file=out)
-            return EXIT_OK
+            return exits.OK
         code = args.code
         if code is None:
             client.request_code(number_id, args.method, args.language)
@@ -202,8 +200,8 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
     print(f"{number_id}: code_verification_status {node.code_verification_status}.", file=out)
     if node.verified:
         print("The number can register now: `pulumi up` registers it with its declared region.", file=out)
-        return EXIT_OK
-    return EXIT_ERROR
+        return exits.OK
+    return exits.ERROR
 
 
 def _phone_number_id(value: str) -> str:
@@ -240,7 +238,7 @@ def _regions(_args: argparse.Namespace, streams: Streams) -> int:
     lines.append(f"    {DEFAULT}  Meta's default storage (local storage off); it must be declared, never implied")
     lines.append("UK and EU are not codes: the United Kingdom is GB, Meta's EU region is DE (Germany).")
     streams.out.write("\n".join(lines) + "\n")
-    return EXIT_OK
+    return exits.OK
 
 
 REGIONS_COMMAND = Command("regions", "the supported regions and their codes", ((0, "always"),),

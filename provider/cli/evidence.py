@@ -15,7 +15,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import __version__
+from .. import __version__, exits
 from ..compliance import describe_policy
 from ..planner import REGISTRATION_STEPS
 from ..safety import format_time, parse_times
@@ -113,7 +113,7 @@ def summary(report: Report) -> dict[str, int]:
 
 def _error(report: Report, exit_code: int) -> str | None:
     """Why the report could not give every verdict: numbers not read, or entries not valid."""
-    if exit_code != 1:
+    if exit_code != exits.ERROR:
         return None
     declared = [n for n in report.numbers if not n.removed and n.error]
     invalid = sum(n.invalid for n in declared)

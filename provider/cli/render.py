@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .. import __version__
-from ..compliance import describe_policy
+from .. import __version__, exits
+from ..compliance import SETTING, describe_policy, verdict
 from ..models import LiveNumber
 from ..planner import Plan
 from ..regions import describe
@@ -190,11 +190,11 @@ def _policy_short(n: NumberReport) -> str:
 def _policy_long(n: NumberReport, report: Report) -> str | None:
     if report.allowed_regions is None or n.live is None:
         return None
+    violation = verdict(report.allowed_regions, n.live.region)
+    if violation is not None:
+        return "VIOLATION: " + violation.message("live storage", SETTING)
     allowed = ", ".join(sorted(report.allowed_regions)) or "none"
-    where = describe(n.live.region) if n.live.region is not None else n.live.storage_status.value
-    if n.live_complies_with_policy:
-        return f"live storage {where} is inside allowedRegions ({allowed})"
-    return f"VIOLATION: live storage {where} is outside allowedRegions ({allowed})"
+    return f"live storage {describe(n.live.region)} is inside {SETTING} ({allowed})"
 
 
 def _window_short(n: NumberReport) -> str:
@@ -390,7 +390,7 @@ def _number_json(n: NumberReport) -> dict[str, Any]:
 
 def outcome_error(report: Report, exit_code: int) -> str | None:
     """The JSON document's ``error`` for a run that completed with exit 1: what made it fail."""
-    if exit_code != 1:
+    if exit_code != exits.ERROR:
         return None
     parts = []
     if report.count("error"):
@@ -437,12 +437,6 @@ def render_json(report: Report, view: View, exit_code: int) -> str:
         "error": outcome_error(report, exit_code),
         "exit_code": exit_code,
     }
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-
-def error_document(command: str | None, message: str, exit_code: int) -> str:
-    """The one JSON document of a run that failed before it had a report."""
-    data = {"command": command, "version": __version__, "error": message, "exit_code": exit_code}
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

@@ -1,7 +1,7 @@
 """The report: what every declared number would do, as data. No rendering, no exit codes.
 
 ``assess`` reads each number and plans and preflights it exactly as the provider would
-(``Executor.plan_for``, ``safety.preflight``, ``safety.create_cutover_problem``), never a copy.
+(``Executor.plan_for``, ``safety.preflight`` with its create-cutover gate), never a copy.
 What a command shows, and how it turns a report into an exit code, is the command's business;
 what the assessment covers is given as ``Scope`` data, never by the command's name.
 """
@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import windows as change_windows
-from ..client import GraphClient
-from ..compliance import allows
+from ..client import READ_WORKERS, GraphClient
+from ..compliance import allows, verdict
 from ..config import ProviderConfig
-from ..errors import AuthenticationFailed, NetworkError, ObjectNotFound, WhatsAppError
+from ..errors import AuthenticationFailed, GraphUnreachable, NetworkError, ObjectNotFound, WhatsAppError, cannot_see
 from ..executor import Executor
-from ..models import LiveNumber
+from ..models import LiveNumber, id_order
 from ..planner import Plan
 from ..redact import redact
 from ..regions import DEFAULT
@@ -30,8 +30,6 @@ from ..stackfile import PLACEHOLDER_PIN, Secure, StackFile, StateEntry, StateFil
 from ..inputs import from_stack_entry
 from ..progress import Progress
 
-READ_WORKERS = 8
-
 
 @dataclass(frozen=True)
 class Scope:
@@ -39,21 +37,6 @@ class Scope:
 
     removed: bool = False  # with --state: numbers in state but no longer declared (what `pulumi up` deletes)
     create_cutover_warning: bool = False  # without --state: warn that a create would refuse a cutover
-
-
-class GraphUnreachable(WhatsAppError):
-    """Every read failed at the connection level: one run-level error instead of one per number."""
-
-    def __init__(self, url: str, cause: NetworkError, failed: int, total: int) -> None:
-        self.cause = cause
-        said = cause.details or cause.graph_message
-        untried = f", the other {total - failed} were not tried" if total > failed else ""
-        text = (f"cannot reach the Graph API at {url}: {cause.summary}"
-                + (f" ({said})" if said else "")
-                + f"; no read got an answer ({failed} of {total} numbers failed{untried}), so nothing was compared")
-        if cause.fix:
-            text += f". Fix: {cause.fix}"
-        super().__init__(text)
 
 
 @dataclass
@@ -104,8 +87,7 @@ class NumberReport:
     @property
     def policy_blocks_declaration(self) -> bool:
         """The declared region is outside allowedRegions: the stack program declares no resource."""
-        return self.allowed_regions is not None and self.declared_region is not None \
-            and not allows(self.allowed_regions, self.declared_region)
+        return self.declared_region is not None and verdict(self.allowed_regions, self.declared_region) is not None
 
     @property
     def live_complies_with_policy(self) -> bool | None:
@@ -158,10 +140,6 @@ class Report:
         return redact(self.config.graph_api_url)
 
 
-def _sort_key(number_id: str) -> tuple[int, str]:
-    return (len(number_id), number_id)
-
-
 def _pin_status(entry: Any) -> str:
     pin = entry.get("pin") if isinstance(entry, Mapping) else None
     if isinstance(pin, Secure):
@@ -175,8 +153,7 @@ def _name(entry: Any) -> str | None:
 
 
 def _cannot_see(number_id: str, exc: ObjectNotFound) -> str:
-    return (f"cannot see number {number_id}: deleted, or the token lacks permission to see it "
-            f"({exc.reference}); check the phone number ID and the token's access to its business account")
+    return f"{cannot_see(number_id, exc)}; check the phone number ID and the token's access to its business account"
 
 
 @dataclass(frozen=True)
@@ -241,21 +218,20 @@ def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: dat
     # The provider's own preflight, policy included: on_delete=disable of a removed number is refused
     # as `pulumi up` would refuse it when DEFAULT is not an allowed region.
     report.problems = preflight(plan, live, desired, prior_calls=prior, now=now, breaker=None,
-                                allowed_regions=job.allowed_regions)
-    if report.policy_blocks_declaration and not any(p.rule is Rule.POLICY for p in report.problems):
-        report.problems.append(policy_problem(desired.region, report.allowed_regions or frozenset()))
+                                allowed_regions=job.allowed_regions, creating=report.in_state is False,
+                                allow_cutover=job.allow_cutover_on_create)
+    violation = verdict(report.allowed_regions, report.declared_region) if report.declared_region else None
+    if violation is not None and not any(p.rule is Rule.POLICY for p in report.problems):
+        report.problems.append(policy_problem(violation))
     if report.in_state is not None:
         report.budget_used = len(prior)
-    refusal = create_cutover_problem(plan, live, desired.region)
-    if refusal and not job.allow_cutover_on_create and not report.removed:
-        if report.in_state is False:
-            report.problems.insert(0, Problem(refusal.rule, "the number is new to the stack, so `pulumi up` "
-                                                            f"creates its resource: {refusal.message}"))
-        elif report.in_state is None and scope.create_cutover_warning:
-            report.warnings.append(Problem(refusal.rule,
-                "if this number is not in the stack's state yet, `pulumi up` creates its resource and refuses "
-                "this cutover: declare its current region first, then change it in a separate update, or set "
-                "{allow_cutover_on_create} to true (pass --state to know)"))
+    # Without --state nobody knows whether `pulumi up` creates the resource: the same gate, as a warning.
+    unknown = report.in_state is None and scope.create_cutover_warning and not job.allow_cutover_on_create
+    if unknown and (refusal := create_cutover_problem(plan, live, desired.region)) is not None:
+        report.warnings.append(Problem(refusal.rule,
+            "if this number is not in the stack's state yet, `pulumi up` creates its resource and refuses "
+            "this cutover: declare its current region first, then change it in a separate update, or set "
+            "{allow_cutover_on_create} to true (pass --state to know)"))
 
 
 def _windows_of(report: NumberReport, own: Any, stack_windows: Any, now: datetime) -> change_windows.Windows | None:
@@ -272,7 +248,7 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset
     declared = stack.phone_numbers()
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
-    for number_id in sorted(declared, key=_sort_key):
+    for number_id in sorted(declared, key=id_order):
         entry = declared[number_id]
         report = NumberReport(number_id, name=_name(entry), pin=_pin_status(entry), allowed_regions=allowed,
                               in_state=None if state is None else number_id in state,
@@ -284,8 +260,7 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset
             report.error = "invalid declaration: " + "; ".join(map(str, failures))
             continue
         report.declared = {k: v for k, v in inputs.items() if k not in ("pin", "phone_number_id")}
-        desired = Desired(inputs["region"], inputs.get("pin"), bool(inputs.get("enforce_pin")),
-                          windows=_windows_of(report, inputs.get("cutover_windows"), stack_windows, now))
+        desired = Desired.from_inputs(inputs, windows=_windows_of(report, inputs.get("cutover_windows"), stack_windows, now))
         prior = (state.outputs(number_id) if state else {}).get("registration_calls") or []
         jobs.append(_Job(report, desired, bool(inputs.get("allow_cutover_on_create")), prior, allowed))
     return reports, jobs
@@ -296,7 +271,7 @@ def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] 
     now = now or utcnow()
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
-    for number_id in sorted(set(state.numbers) - declared, key=_sort_key):
+    for number_id in sorted(set(state.numbers) - declared, key=id_order):
         outputs = state.outputs(number_id)
         pin = None if outputs.get("pin") is None else PLACEHOLDER_PIN  # encrypted in the export
         report = NumberReport(number_id, in_state=True, removed=True, pin="missing" if pin is None else "secure",
@@ -305,8 +280,8 @@ def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] 
         reports.append(report)
         if report.declared and report.declared["on_delete"] == "disable":
             # the delete runs on the stored inputs: the windows in state, else the stack's
-            desired = Desired(DEFAULT, pin, bool(outputs.get("enforce_pin")),
-                              windows=_windows_of(report, outputs.get("cutover_windows"), stack_windows, now))
+            desired = Desired.from_inputs({"region": DEFAULT, "pin": pin, "enforce_pin": outputs.get("enforce_pin")},
+                                          windows=_windows_of(report, outputs.get("cutover_windows"), stack_windows, now))
             jobs.append(_Job(report, desired, True, outputs.get("registration_calls") or [], allowed))
     return reports, jobs
 
@@ -328,7 +303,7 @@ def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozens
         jobs += removed_jobs
     if jobs:
         _read_all(config, jobs, scope, now, progress(len(jobs)) if progress else None)
-    reports.sort(key=lambda r: _sort_key(r.number_id))
+    reports.sort(key=lambda r: id_order(r.number_id))
     return Report(stack, config, state, allowed_regions, reports, now)
 
 

@@ -8,33 +8,33 @@ This module owns the command itself (read the stack file, read Meta, propose, me
 render). The parts: ``proposal`` decides which numbers may be adopted as they are (pure),
 ``reading`` lists business accounts and reads storage (GET calls only, bounded concurrency,
 progress on stderr), ``stackedit`` merges into the stack file keeping its comments and writes it
-atomically, ``render`` prints the outcome as YAML or one JSON document. Nothing here writes a
-PIN: the outcome lists the commands that set one.
+atomically, ``render`` prints the result as YAML or one JSON document. Nothing here writes a
+PIN: the result lists the commands that set one.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from .. import exits
 from ..client import GraphClient
 from ..compliance import ALLOWED_REGIONS_KEY, parse_allowed_regions
-from ..errors import WhatsAppError
+from ..errors import StackFileError, WhatsAppError
 from ..redact import redact
-from ..stackfile import StackFileError
 from .proposal import propose
 from .reading import read_accounts
-from .render import EXIT_ERROR, EXIT_USAGE, Outcome, render_json, render_yaml
+from .render import ImportResult, render_json, render_yaml
 from .stackedit import load_target, merge, require_numbers_in_stack_file, write_atomically
 
 FORMATS = ("yaml", "json")
 
 
 def import_numbers(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write: bool,
-                   err: TextIO) -> Outcome:
+                   err: TextIO) -> ImportResult:
     target = load_target(stack, project_dir)  # a broken stack file stops here, before any call
     if write:
         require_numbers_in_stack_file(target)
@@ -48,12 +48,12 @@ def import_numbers(stack: str, project_dir: Path | None, waba_ids: Sequence[str]
     finally:
         client.close()
     proposed = propose(found, declared, allowed=allowed, settings_flow=config.settings_flow)
-    outcome = Outcome(stack, target, waba_ids, len({f.number_id for f in found}), proposed)
+    result = ImportResult(stack, target, waba_ids, len({f.number_id for f in found}), proposed)
     if write and proposed.proposals:
         text = merge(target.text, target.stack.numbers_key, proposed.proposals, path=target.stack.path)
         write_atomically(target.stack.path, text, target.raw)
-        outcome.written = True
-    return outcome
+        result.written = True
+    return result
 
 
 def run(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write: bool, fmt: str,
@@ -65,20 +65,19 @@ def run(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write:
     """
     err = err or sys.stderr
     try:
-        outcome = import_numbers(stack, project_dir, waba_ids, write=write, err=err)
+        result = import_numbers(stack, project_dir, waba_ids, write=write, err=err)
     except (WhatsAppError, OSError) as exc:
         if fmt != "json":
             raise
-        code = EXIT_USAGE if isinstance(exc, StackFileError) else EXIT_ERROR
-        out.write(json.dumps({"command": "import", "stack": stack, "written": False,
-                              "error": redact(exc), "exit_code": code}, indent=2, sort_keys=True) + "\n")
+        code = exits.USAGE if isinstance(exc, StackFileError) else exits.ERROR
+        out.write(exits.error_document("import", redact(exc), code, stack=stack, written=False))
         return code
-    out.write(render_json(outcome) if fmt == "json" else render_yaml(outcome))
-    return outcome.exit_code
+    out.write(render_json(result) if fmt == "json" else render_yaml(result))
+    return result.exit_code
 
 
 def waba_id(value: str) -> str:
-    """argparse type for ``--waba-id``: digits only."""
-    if not value.isdigit():
+    """argparse type for ``--waba-id``: ASCII digits only, matched whole."""
+    if not re.fullmatch(r"[0-9]+", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a WhatsApp Business Account ID (digits only)")
     return value

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .. import planner
-from ..compliance import ALLOWED_REGIONS_KEY
+from ..compliance import verdict
 from ..inputs import from_stack_entry
-from ..models import LiveNumber, StorageStatus
-from ..regions import InvalidRegion, describe, normalize_region
+from ..models import LiveNumber, StorageStatus, id_order
+from ..errors import InvalidRegion
+from ..regions import describe, normalize_region
 from ..stackfile import without_secrets
 
 COEXISTENCE_NOTE = ("shared with the WhatsApp Business app: adopted as it is; it can never be cut over "
@@ -48,7 +49,7 @@ class Proposal:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class NotAdded:
     """A number that is not added: left out (with reasons), declared already, or unreadable."""
 
     found: Found
@@ -58,13 +59,9 @@ class Verdict:
 @dataclass
 class Proposed:
     proposals: list[Proposal] = field(default_factory=list)
-    left_out: list[Verdict] = field(default_factory=list)
-    declared: list[Verdict] = field(default_factory=list)  # reasons: the differences (none: in sync)
-    errors: list[Verdict] = field(default_factory=list)
-
-
-def _sort_key(found: Found) -> tuple[int, str]:
-    return (len(found.number_id), found.number_id)
+    left_out: list[NotAdded] = field(default_factory=list)
+    declared: list[NotAdded] = field(default_factory=list)  # reasons: the differences (none: in sync)
+    errors: list[NotAdded] = field(default_factory=list)
 
 
 def reasons_to_leave_out(live: LiveNumber, allowed: frozenset[str] | None) -> list[str]:
@@ -89,11 +86,10 @@ def reasons_to_leave_out(live: LiveNumber, allowed: frozenset[str] | None) -> li
         except InvalidRegion:
             reasons.append(f"its region {live.region} is not one this provider knows (`python -m provider regions`)")
         else:
-            if allowed is not None and live.region not in allowed:
-                shown = ", ".join(sorted(allowed)) or "none"
-                reasons.append(f"POLICY: its live storage {describe(live.region)} is outside {ALLOWED_REGIONS_KEY} "
-                               f"({shown}); the stack program refuses such an entry, so move the number's data "
-                               "in WhatsApp Manager or widen the policy, then import again")
+            if (violation := verdict(allowed, live.region)) is not None:
+                reasons.append(violation.message("its live storage") + "; the stack program refuses such an "
+                               "entry, so move the number's data in WhatsApp Manager or widen the policy, then "
+                               "import again")
     return reasons
 
 
@@ -135,17 +131,17 @@ def propose(found: Iterable[Found], declared: Mapping[str, Any], *, allowed: fro
     """Sort every listed number into: add, leave out, declared already, or could not read."""
     result = Proposed()
     seen: set[str] = set()
-    for item in sorted(found, key=_sort_key):
+    for item in sorted(found, key=lambda item: id_order(item.number_id)):
         if item.number_id in seen:
             continue
         seen.add(item.number_id)
         if item.live is None:
-            result.errors.append(Verdict(item, (item.error or "not read",)))
+            result.errors.append(NotAdded(item, (item.error or "not read",)))
         elif item.number_id in declared:
             diff = differences(item, declared[item.number_id], settings_flow=settings_flow)
-            result.declared.append(Verdict(item, tuple(diff)))
+            result.declared.append(NotAdded(item, tuple(diff)))
         elif reasons := reasons_to_leave_out(item.live, allowed):
-            result.left_out.append(Verdict(item, tuple(reasons)))
+            result.left_out.append(NotAdded(item, tuple(reasons)))
         else:
             notes = (COEXISTENCE_NOTE,) if item.live.node.is_on_biz_app else ()
             result.proposals.append(Proposal(item, entry_for(item), notes))

@@ -5,27 +5,22 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Sequence, TextIO
 
-from ..client import GraphClient
+from ..client import READ_WORKERS, GraphClient
 from ..errors import (
     AuthenticationFailed,
     InvalidParameter,
     ObjectNotFound,
     PermissionDenied,
-    ProviderError,
+    AccountNotVisible,
+    GraphAPIError,
     WhatsAppError,
 )
 from ..models import NODE_FIELDS, LiveNumber, PhoneNumberNode
 from ..progress import Progress
 from .proposal import Found
 
-READ_WORKERS = 8
 
-
-class AccountNotVisible(ProviderError):
-    """A ``--waba-id`` that the token cannot list: unknown, or missing whatsapp_business_management."""
-
-
-def _account_error(waba_id: str, exc: WhatsAppError) -> AccountNotVisible:
+def _account_error(waba_id: str, exc: GraphAPIError) -> AccountNotVisible:
     if isinstance(exc, (ObjectNotFound, PermissionDenied)):
         return AccountNotVisible(
             f"cannot list WhatsApp Business Account {waba_id}: it does not exist, or the token lacks "

@@ -1,4 +1,4 @@
-"""The import's outcome and its renderings: a YAML fragment with comments, or one JSON document."""
+"""The import's result and its renderings: a YAML fragment with comments, or one JSON document."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
+from .. import exits
+from ..models import id_order
 from ..redact import redact
-from .proposal import Proposed, Verdict
+from .proposal import Proposed, NotAdded
 from .stackedit import Target, add_entries, dump
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass
-class Outcome:
+class ImportResult:
     """What the import found and did; ``stack_name`` is the name as given (``org/project/stack`` too)."""
 
     stack_name: str
@@ -28,7 +29,7 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_ERROR if self.proposed.errors else EXIT_OK
+        return exits.ERROR if self.proposed.errors else exits.OK
 
     def commands(self) -> list[str]:
         """What a person still has to run: the stack, and a secret PIN per number that has none."""
@@ -37,33 +38,33 @@ class Outcome:
         ids = [number_id for number_id, entry in declared.items()
                if not (isinstance(entry, Mapping) and entry.get("pin") is not None)]
         ids += [p.found.number_id for p in self.proposed.proposals]
-        for number_id in sorted(set(ids), key=lambda i: (len(i), i)):
+        for number_id in sorted(set(ids), key=id_order):
             cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {self.stack_name}")
         return cmds
 
 
-def _headline(outcome: Outcome) -> str:
-    p = outcome.proposed
-    counts = (f"{outcome.listed} numbers listed: {len(p.proposals)} to add, {len(p.declared)} declared already, "
+def _headline(result: ImportResult) -> str:
+    p = result.proposed
+    counts = (f"{result.listed} numbers listed: {len(p.proposals)} to add, {len(p.declared)} declared already, "
               f"{len(p.left_out)} left out, {len(p.errors)} errors")
     if not p.proposals:
-        return f"{counts}. Nothing to add; {outcome.target.label} is unchanged."
-    if outcome.written:
-        created = " (created)" if outcome.target.text is None else ""
-        return f"{counts}. Wrote these entries to {outcome.target.label}{created}."
-    return f"{counts}. Not written: run again with --write to merge these entries into {outcome.target.label}."
+        return f"{counts}. Nothing to add; {result.target.label} is unchanged."
+    if result.written:
+        created = " (created)" if result.target.text is None else ""
+        return f"{counts}. Wrote these entries to {result.target.label}{created}."
+    return f"{counts}. Not written: run again with --write to merge these entries into {result.target.label}."
 
 
-def render_yaml(outcome: Outcome) -> str:
-    p = outcome.proposed
-    lines = [f"# python -m provider import: stack {outcome.stack_name}, WhatsApp Business Accounts "
-             f"{', '.join(outcome.waba_ids)}", f"# {_headline(outcome)}"]
+def render_yaml(result: ImportResult) -> str:
+    p = result.proposed
+    lines = [f"# python -m provider import: stack {result.stack_name}, WhatsApp Business Accounts "
+             f"{', '.join(result.waba_ids)}", f"# {_headline(result)}"]
     if p.proposals:
         lines.append("# `name` is the verified name, for people: rename freely. `region` is where the number "
                      "keeps data now, so `pulumi up` adopts it with no call.")
     text = "\n".join(lines) + "\n"
     if p.proposals:
-        numbers_key = outcome.target.stack.numbers_key
+        numbers_key = result.target.stack.numbers_key
         text += dump(CommentedMap(config=CommentedMap({numbers_key: add_entries(CommentedMap(), p.proposals)})))
     sections = [("Left out (not adopted as they are)", p.left_out),
                 ("Declared already and different from the live number (left unchanged)",
@@ -76,13 +77,13 @@ def render_yaml(outcome: Outcome) -> str:
             for verdict in verdicts:
                 tail.append(f"#   {verdict.found.label}")
                 tail += [f"#     - {reason}" for reason in verdict.reasons]
-    if commands := outcome.commands():
+    if commands := result.commands():
         tail.append("# Still needed (this command never writes a PIN; each command prompts for it):")
         tail += [f"#   {cmd}" for cmd in commands]
     return redact(text + ("\n".join(tail) + "\n" if tail else ""))
 
 
-def _verdicts_json(verdicts: Iterable[Verdict], key: str) -> list[dict[str, Any]]:
+def _verdicts_json(verdicts: Iterable[NotAdded], key: str) -> list[dict[str, Any]]:
     out = []
     for verdict in verdicts:
         node = verdict.found.live.node if verdict.found.live else None
@@ -92,24 +93,24 @@ def _verdicts_json(verdicts: Iterable[Verdict], key: str) -> list[dict[str, Any]
     return out
 
 
-def render_json(outcome: Outcome) -> str:
-    p = outcome.proposed
+def render_json(result: ImportResult) -> str:
+    p = result.proposed
     data = {
         "command": "import",
-        "stack": outcome.stack_name,
-        "stack_file": outcome.target.label,
-        "waba_ids": list(outcome.waba_ids),
-        "listed": outcome.listed,
-        "written": outcome.written,
-        "created": outcome.written and outcome.target.text is None,
+        "stack": result.stack_name,
+        "stack_file": result.target.label,
+        "waba_ids": list(result.waba_ids),
+        "listed": result.listed,
+        "written": result.written,
+        "created": result.written and result.target.text is None,
         "add": {pr.found.number_id: pr.entry for pr in p.proposals},
         "notes": {pr.found.number_id: list(pr.notes) for pr in p.proposals if pr.notes},
         "left_out": _verdicts_json(p.left_out, "reasons"),
         "declared": _verdicts_json(p.declared, "differences"),
         "errors": _verdicts_json(p.errors, "reasons"),
-        "commands": outcome.commands(),
-        "summary": _headline(outcome),
+        "commands": result.commands(),
+        "summary": _headline(result),
         "error": None,
-        "exit_code": outcome.exit_code,
+        "exit_code": result.exit_code,
     }
     return redact(json.dumps(data, indent=2, sort_keys=True)) + "\n"

@@ -21,7 +21,8 @@ from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from ..stackfile import StackFile, StackFileError, load_stack
+from ..errors import StackFileError
+from ..stackfile import StackFile, load_stack
 from .proposal import Proposal
 
 
@@ -74,7 +75,7 @@ def _misread(value: str) -> bool:
     """Whether a YAML 1.1 reader (PyYAML, so the CLI) would read the plain text as something else:
     ruamel writes YAML 1.2, where a verified name such as ``yes`` or ``1:30`` stays text."""
     try:
-        return yaml.safe_load(value) != value
+        return bool(yaml.safe_load(value) != value)
     except yaml.YAMLError:
         return True
 

@@ -184,7 +184,7 @@ def test_numbers_outside_allowed_regions_are_flagged_and_left_out(two_accounts, 
     code, out, _ = run_import(project_dir, "--write")
     assert code == 0
     assert set(declared(path)) == {REGISTERED_BR, *OTHER_IDS}
-    assert f"#   {REGISTERED_DEFAULT}  +1 555-0100  Acme Support\n#     - POLICY: its live storage DEFAULT" in out
+    assert f"#   {REGISTERED_DEFAULT}  +1 555-0100  Acme Support\n#     - its live storage DEFAULT" in out
     assert "outside whatsapp-local-storage:allowedRegions (BR, DE)" in out
 
 

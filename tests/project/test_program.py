@@ -128,7 +128,7 @@ def test_numbers_inside_allowed_regions_are_declared_and_default_only_when_liste
 def test_an_empty_allowed_regions_list_allows_no_number():
     result = run_program({**numbers_config({REGISTERED_BR: {"region": "BR"}}), ALLOWED_KEY: "[]"})
     assert result["resources"] == []
-    assert "outside the stack's allowedRegions (nothing)" in result["error"]["message"]
+    assert "outside the stack's allowedRegions (none)" in result["error"]["message"]
 
 
 def test_a_malformed_allowed_regions_is_refused_naming_the_setting_with_the_entries_problems():

@@ -13,6 +13,7 @@ from provider import errors
 from provider.client import GraphClient, RetryPolicy
 from provider.config import ProviderConfig
 from provider.stackfile import Secure, StackFile
+from provider.fleet import reset_process_state
 from tests.graph_transport import graph_error, graph_session, ok, path_of, query_of
 
 TOKEN = "EAAapp-secret-test-token-5551234"
@@ -86,7 +87,7 @@ def test_a_set_but_empty_app_secret_is_a_configuration_error_naming_the_key(stac
 
 
 def test_the_stack_app_secret_wins_over_the_environment_with_one_notice(capsys, monkeypatch):
-    monkeypatch.setattr("provider.config._notices", set())
+    reset_process_state()  # a fresh process: its notices not printed yet
     stack = {"whatsapp:accessToken": TOKEN, "whatsapp:appSecret": APP_SECRET}
     for _ in range(3):
         loaded = ProviderConfig.load(stack, {"WHATSAPP_APP_SECRET": "another-app-secret-0000"})

@@ -8,6 +8,7 @@ from provider import errors
 from provider.client import GraphClient
 from provider.config import ProviderConfig
 from provider.models import NODE_FIELDS, OPTIONAL_NODE_FIELDS
+from provider.fleet import reset_process_state
 from tests.graph_transport import graph_error, graph_session, ok, query_of
 
 NUMBER = "106540352242922"
@@ -29,8 +30,10 @@ def meta_without(*missing: str):
 
 
 @pytest.fixture(autouse=True)
-def fresh_process(monkeypatch):
-    monkeypatch.setattr("provider.client._dropped_fields", set())
+def fresh_process():
+    reset_process_state()  # no field dropped yet
+    yield
+    reset_process_state()
 
 
 def client_for(handler):

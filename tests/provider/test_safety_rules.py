@@ -18,7 +18,7 @@ from provider.errors import (
     TooManyPinAttempts,
     ERRORS_BY_CODE,
 )
-from provider.failures import ConvergeFailed
+from provider.failures import ConvergeFailed, StepFailure
 from provider.fleet import Fleet
 from provider.models import LiveNumber, PhoneNumberNode, StorageConfiguration
 from provider.safety import Desired, Rule, create_cutover_problem, preflight, retry_problem
@@ -170,7 +170,7 @@ def test_failed_attempts_accumulate_calls_and_the_most_specific_refusal():
     fleet.trip("1", PinMismatch("x", code=133005))
     fleet.record_failure("1", ["2026-11-30T11:01:00Z", "2026-11-30T11:01:05Z"], "register failed: do not re-run")
     record = fleet.attempts("1")
-    assert len(record.calls) == 3 and record.refusal == "register failed: do not re-run"
+    assert len(record.registration_calls) == 3 and record.refusal == "register failed: do not re-run"
 
 
 # --- failures as data ------------------------------------------------------------------------------
@@ -186,9 +186,9 @@ def test_do_not_rerun_is_a_property_of_exactly_the_pin_and_lockout_errors():
 
 def test_a_register_failure_carries_where_the_number_was_left_and_renders_it():
     cause = PinMismatch("mismatch", code=133005, fbtrace_id="AbC")
-    error = ConvergeFailed("1", step="register", cause=cause, offline=True, storage="DEFAULT",
-                           calls=["2026-11-30T11:00:00Z", "2026-11-30T11:00:01Z"], desired="BR")
-    assert (error.offline, error.restored, error.storage, len(error.calls)) == (True, False, "DEFAULT", 2)
+    error = ConvergeFailed("1", StepFailure("register", cause), offline=True, storage="DEFAULT",
+                           registration_calls=["2026-11-30T11:00:00Z", "2026-11-30T11:00:01Z"], desired="BR")
+    assert (error.offline, error.restored, error.storage, len(error.registration_calls)) == (True, False, "DEFAULT", 2)
     text = str(error)
     assert "NOT registered" in text and "Current storage: DEFAULT" in text and "fbtrace_id AbC" in text
     assert "Do NOT re-run automatically" in text and "made 2 register/deregister calls" in text
@@ -196,7 +196,7 @@ def test_a_register_failure_carries_where_the_number_was_left_and_renders_it():
 
 def test_a_restored_settings_failure_says_it_serves_as_before_and_needs_no_do_not_rerun():
     cause = ERRORS_BY_CODE[131009]("bad value", code=131009)
-    error = ConvergeFailed("1", step="settings", cause=cause, offline=False, restored=True, previous="BR",
+    error = ConvergeFailed("1", StepFailure("settings", cause, restored=True), offline=False, previous="BR",
                            desired="IN")
     assert "restored to its previous storage BR (Brazil)" in str(error)
     assert "Do NOT re-run" not in str(error) and error.do_not_rerun == ""
@@ -291,7 +291,7 @@ def test_a_register_retry_that_would_pass_the_budget_is_not_sent():
                         offline_deadline=60)
     plan = planner.plan("1", planner.LiveState(False, "DEFAULT"), "DEFAULT", settings_flow=True)
     run = runner.run(plan, Desired("DEFAULT", PIN), live("DEFAULT", registered=False), budget=1)
-    assert log == ["1 register"] and len(run.calls) == 1
+    assert log == ["1 register"] and len(run.registration_calls) == 1
     assert run.failure is not None and run.failure.cause.code == 133004
     log.clear()
     run = runner.run(plan, Desired("DEFAULT", PIN), live("DEFAULT", registered=False), budget=10)

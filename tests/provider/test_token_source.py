@@ -10,6 +10,7 @@ from provider import errors
 from provider.client import GraphClient
 from provider.config import ProviderConfig
 from provider.stackfile import Secure, StackFile
+from provider.fleet import reset_process_state
 from tests.graph_transport import graph_error, graph_session
 
 STACK_TOKEN = "EAAstack-token-source-test-1111"
@@ -70,7 +71,7 @@ def test_no_token_names_both_places():
 
 
 def test_differing_stack_and_environment_tokens_print_one_notice_and_the_stack_wins(capsys, monkeypatch):
-    monkeypatch.setattr("provider.config._notices", set())
+    reset_process_state()  # a fresh process: its notices not printed yet
     for _ in range(3):
         config = ProviderConfig.load({"whatsapp:accessToken": STACK_TOKEN}, {"WHATSAPP_ACCESS_TOKEN": ENV_TOKEN})
     assert config.access_token == STACK_TOKEN and config.token_source.kind == "stack"
@@ -81,7 +82,7 @@ def test_differing_stack_and_environment_tokens_print_one_notice_and_the_stack_w
 
 
 def test_equal_stack_and_environment_tokens_print_nothing(capsys, monkeypatch):
-    monkeypatch.setattr("provider.config._notices", set())
+    reset_process_state()  # a fresh process: its notices not printed yet
     ProviderConfig.load({"whatsapp:accessToken": STACK_TOKEN}, {"WHATSAPP_ACCESS_TOKEN": STACK_TOKEN})
     assert capsys.readouterr().err == ""
 

@@ -10,6 +10,7 @@ import pytest
 from provider import versions
 from provider.config import ProviderConfig
 from provider.errors import ConfigurationError
+from provider.fleet import reset_process_state
 from provider.planner import LiveState, plan
 
 D = datetime.date
@@ -53,8 +54,10 @@ def config(version: str, today: datetime.date) -> ProviderConfig:
 
 
 @pytest.fixture(autouse=True)
-def fresh_notices(monkeypatch):
-    monkeypatch.setattr("provider.config._notices", set())
+def fresh_notices():
+    reset_process_state()  # a fresh process: no notice printed yet
+    yield
+    reset_process_state()
 
 
 @pytest.mark.parametrize("version, today, flow", [
