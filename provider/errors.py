@@ -34,13 +34,14 @@ them. The tree (as HTTPX draws its own); every class is defined here except ``Co
     └── ProviderError                   this provider's own refusals and reports
         ├── ConfigurationError          stack config or environment missing or malformed
         │   ├── PolicyError             allowedRegions malformed
-    │   ├── WindowError             cutoverWindows malformed
+        │   ├── WindowError             cutoverWindows malformed
         │   ├── StackFileError          project, stack or --state file missing or malformed (CLI: exit 2)
         │   └── InvalidRegion           also a ValueError: not a region code nor DEFAULT
         ├── UsageError                  bad command-line arguments (CLI: exit 2)
         ├── PreflightError              refused before the first mutating call
         │   └── RetryRefused            an earlier attempt in this process cannot be retried
         ├── ConvergeFailed              (failures.py) a plan failed part-way, as data
+        ├── ReadBackMismatch            every call succeeded, yet the number reads back otherwise
         ├── TokenRejectedFromState      refresh/destroy used the configuration saved by the last up
         ├── NumberNotVisible            100/33 the business account does not confirm as deleted
         ├── AccountNotVisible           import: a --waba-id the token cannot list
@@ -104,6 +105,7 @@ __all__ = [
     "RegistrationLimitReached",
     "RequestCodeFailed",
     "RequestTimeout",
+    "ReadBackMismatch",
     "RetryRefused",
     "ServerError",
     "ServerTemporarilyUnavailable",
@@ -635,6 +637,22 @@ class PreflightError(ProviderError):
         self.problems = list(problems)
         lines = "; ".join(map(str, problems))
         super().__init__(f"whatsapp {number_id}: refused before any change (no call was made): {lines}")
+
+
+class ReadBackMismatch(ProviderError):
+    """Meta accepted every planned call, yet the number reads back in another state than declared
+    (not registered, or another storage): the change did not take effect as planned. Reported as a
+    failed converge (``failures.CASES``), never as success, and not retried by this process: each
+    attempt would be another cutover and spend the 72-hour register budget on the same surprise."""
+
+    do_not_rerun: ClassVar[str] = (
+        "Meta accepted every call but the number did not end up as declared; another attempt is another "
+        "cutover (offline again, and more of the 72-hour register budget) with no reason to end otherwise")
+
+    def __init__(self, *, registered: bool, storage: str | None) -> None:
+        self.registered, self.storage = registered, storage
+        state = "registered" if registered else "NOT registered (offline)"
+        super().__init__(f"it reads back {state} with storage {storage or 'unmanaged/unknown'}")
 
 
 class RetryRefused(PreflightError):

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, TextIO
 from . import planner
 from .client import GraphClient
 from .config import ProviderConfig
-from .errors import GraphAPIError, PreflightError, RetryRefused
+from .errors import GraphAPIError, PreflightError, ReadBackMismatch, RetryRefused
 from .failures import StepFailure, analyse
 from .fleet import current
 from .models import LiveNumber
@@ -136,6 +136,13 @@ class Executor:
                 raise analyse(number_id, StepFailure("readback", exc), self, previous=live.region,
                               desired=desired.region, registration_calls=run.registration_calls,
                               ran=run.applied) from exc
+            if not self.plan_for(number_id, after, desired).in_sync:
+                # Every call succeeded, yet the number is not as declared: say so, never report success.
+                error = analyse(number_id, StepFailure("readback", ReadBackMismatch(
+                    registered=after.registered, storage=after.region)), self, previous=live.region,
+                    desired=desired.region, registration_calls=run.registration_calls, ran=run.applied)
+                fleet.record_failure(number_id, run.registration_calls, error.retry_refusal)
+                raise error
             return Outcome(after, plan, run.applied, kept + run.registration_calls)
 
     # -- failures.Reader: the reads a failure's table row asks for (deadline: 5 s each) -----------

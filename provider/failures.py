@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Protocol, Sequence
 
-from .errors import GraphAPIError, ProviderError, TransientError
+from .errors import GraphAPIError, ProviderError, ReadBackMismatch, TransientError
 from .regions import describe
 
 
@@ -54,6 +54,7 @@ class Known(str, Enum):
 
     PREVIOUS = "previous"  # as it was before the run
     DESIRED = "desired"  # as this run last set it
+    READ_BACK = "read_back"  # as the read-back after the plan found it (``ReadBackMismatch``)
 
 
 class Reader(Protocol):
@@ -100,6 +101,14 @@ def _readback(e: "ConvergeFailed") -> str:
     return (f"whatsapp {e.number_id}: the plan ran ({' -> '.join(e.ran)}), so the number should now be registered "
             f"with storage {describe(e.desired)}, but reading it back failed: {e.cause}. Fix the cause, then run "
             "`pulumi refresh` to record its live state.")
+
+
+def _readback_mismatch(e: "ConvergeFailed") -> str:
+    state = "registered" if not e.offline else "NOT registered (offline: it cannot send or receive messages)"
+    return (f"whatsapp {e.number_id}: the plan ran ({' -> '.join(e.ran)}) and Meta accepted every call, but the "
+            f"number reads back {state} with storage {describe(e.storage)}, not registered with "
+            f"{describe(e.desired)} as declared: the change did not take effect as planned. Check the number in "
+            f"WhatsApp Manager before anything else.{_stop(e)}{_spent(e)}")
 
 
 def _set_pin(e: "ConvergeFailed") -> str:
@@ -155,6 +164,8 @@ def _register_failed(e: "ConvergeFailed") -> str:
 # -- the table ----------------------------------------------------------------------------------
 
 CASES: tuple[Case, ...] = (
+    Case("readback_mismatch", lambda f: f.step == "readback" and isinstance(f.cause, ReadBackMismatch), Look.NOTHING,
+         offline=False, known=Known.READ_BACK, render=_readback_mismatch),
     Case("readback", lambda f: f.step == "readback", Look.NOTHING, offline=False, known=Known.DESIRED,
          render=_readback),
     Case("set_pin", lambda f: f.step == "set_pin", Look.NOTHING, offline=False, render=_set_pin),
@@ -188,6 +199,8 @@ def analyse(number_id: str, failure: StepFailure, reader: Reader, *, previous: s
     case = case_for(failure)
     storage = previous if case.known is Known.PREVIOUS else desired
     offline, storage_read = case.offline, case.storage_read
+    if case.known is Known.READ_BACK and isinstance(failure.cause, ReadBackMismatch):
+        storage, offline = failure.cause.storage, not failure.cause.registered
     if case.look is Look.REGISTERED:
         registered = reader.registered_now(number_id)
         offline, storage_read = registered is not True, registered is not None

@@ -132,12 +132,16 @@ def _analyse(failure, reader):
 
 
 def test_each_row_of_the_failure_table_reads_only_what_it_needs_and_says_where_the_number_was_left():
-    from provider.errors import PinMismatch, RequestTimeout, ServerError
+    from provider.errors import PinMismatch, ReadBackMismatch, RequestTimeout, ServerError
     from provider.failures import CASES, StepFailure
 
     fatal, transient = PinMismatch("no", code=133005), RequestTimeout("slow")
     rows = [  # failure, reader, case, asked, (offline, storage, storage_read), a phrase of its sentence
         (StepFailure("readback", ServerError("x")), _Reader(), "readback", [], (False, "IN", True), "reading it back failed"),
+        (StepFailure("readback", ReadBackMismatch(registered=True, storage="DEFAULT")), _Reader(), "readback_mismatch",
+         [], (False, "DEFAULT", True), "reads back registered with storage DEFAULT"),
+        (StepFailure("readback", ReadBackMismatch(registered=False, storage=None)), _Reader(), "readback_mismatch",
+         [], (True, None, True), "reads back NOT registered"),
         (StepFailure("set_pin", fatal), _Reader(), "set_pin", [], (False, "BR", True), "still serves traffic"),
         (StepFailure("deregister", transient), _Reader(registered=True), "deregister_unknown", ["registered"],
          (False, "BR", True), "still registered"),
