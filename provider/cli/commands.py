@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .. import exits, onboard
+from .. import escape, exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
@@ -179,13 +179,14 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
     try:
         node = client.get_number(number_id)
         if node.verified:
-            print(f"{number_id} is already verified (code_verification_status {node.code_verification_status}): "
+            print(f"{number_id} is already verified (code_verification_status "
+                  f"{escape.text(node.code_verification_status)}): "
                   "no code requested.", file=out)
             return exits.OK
         code = args.code
         if code is None:
             client.request_code(number_id, args.method, args.language)
-            print(f"Requested a verification code for {number_id} by {args.method} ({args.language}).",
+            print(f"Requested a verification code for {number_id} by {args.method} ({escape.text(args.language)}).",
                   file=out, flush=True)
             try:
                 code = input("Enter the code you received: ").strip()
@@ -200,7 +201,7 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
         node = client.get_number(number_id)
     finally:
         client.close()
-    print(f"{number_id}: code_verification_status {node.code_verification_status}.", file=out)
+    print(f"{number_id}: code_verification_status {escape.text(node.code_verification_status)}.", file=out)
     if node.verified:
         print("The number can register now: `pulumi up` registers it with its declared region.", file=out)
         return exits.OK
