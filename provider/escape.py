@@ -68,11 +68,15 @@ def markdown(value: object) -> str:
 
 
 def code(value: object) -> str:
-    """A value as a Markdown code span when it can be one (no backtick in it), else as escaped text."""
+    """A value as a Markdown code span when nothing in it needs escaping, else as escaped text.
+
+    A code span shows ``&lt;`` literally, so a value with a character Markdown or HTML would read
+    (``<``, ``|``, a backtick, a control character) is written as escaped text instead.
+    """
     out = text(value)
-    if not out or "`" in out:
+    if not out or "`" in out or markdown(value) != out:
         return markdown(value)
-    return "`" + out.replace("|", "\\|") + "`"
+    return f"`{out}`"
 
 
 _PENDING = re.compile(r"[^\S\n\r]*(:|#|##)?")

@@ -1,0 +1,221 @@
+"""Issue 20, items 4, 7, 8 and 10: every ID, PIN and code is ASCII digits matched whole; YAML
+aliases are refused; every value printed to a terminal, a CI log or Markdown is escaped.
+
+The PIN rule is proved the way the engine uses it (tests/engine.py: ``python -m pulumi.dynamic``
+over gRPC): a PIN in full-width, Arabic-Indic or superscript digits used to pass ``check`` and
+preflight (``str.isdigit``), and ``up`` deregistered the number before Meta refused the PIN.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+from provider import cli, escape
+from provider.inputs import is_ascii_digits, validate
+from provider.stackfile import StackFileError, load_stack, load_state
+from tests.engine import Engine
+
+NON_ASCII_PINS = ["１２３４５６", "١٢٣٤٥٦", "۱۲۳۴۵۶", "¹²³⁴⁵⁶", "12345６", "१२३४५६"]
+
+
+def engine_config(emu):
+    return {"whatsapp:accessToken": emu.token, "whatsapp:graphApiUrl": emu.url, "whatsapp:apiVersion": "v25.0"}
+
+
+@pytest.mark.parametrize("pin", NON_ASCII_PINS, ids=["fullwidth", "arabic-indic", "persian", "superscript",
+                                                     "one-fullwidth", "devanagari"])
+def test_a_pin_in_non_ascii_digits_is_refused_at_check_with_zero_calls(emulator, pin):
+    eng = Engine(engine_config(emulator))
+    steps = eng.up({"n": {"phone_number_id": REGISTERED_DEFAULT, "region": "BR", "pin": pin,
+                          "allow_cutover_on_create": True}})
+    error = steps["n"].error
+    assert error is not None and "pin" in str(error) and "6 digits" in str(error)
+    assert pin not in str(error)
+    assert emulator.calls() == [], "check refuses it: no read, no deregister"
+
+
+@pytest.mark.parametrize("pid", [f"{REGISTERED_BR}\n", f"{REGISTERED_BR}\r", "１０６５４０３５２２４２９２３", "²", " 123"])
+def test_a_number_id_with_a_trailing_newline_or_non_ascii_digits_is_refused_at_check(emulator, pid):
+    eng = Engine(engine_config(emulator))
+    steps = eng.check({"n": {"phone_number_id": pid, "region": "BR", "pin": DEMO_PIN}})
+    assert steps["n"].error is not None and "phone_number_id" in str(steps["n"].error)
+    assert emulator.calls() == []
+
+
+@pytest.mark.parametrize("waba", [f"{UNREGISTERED}\n", "１２３", "²", "12 3"])
+def test_a_waba_id_with_a_trailing_newline_or_non_ascii_digits_is_refused(waba):
+    _, failures = validate({"phone_number_id": REGISTERED_BR, "region": "BR", "waba_id": waba})
+    assert [f.property for f in failures] == ["waba_id"]
+
+
+def test_the_digit_rule():
+    assert is_ascii_digits("0123456789") and is_ascii_digits("123456", 6)
+    for value in ["", "12345", "1234567", "１２３４５６", "12345\n", "\n12345", "12a456", "²", None, 123456]:
+        assert not is_ascii_digits(value, 6), value
+    for value in ["", "１２３", "123\n", "12 3", "²", "٣", None, 123]:
+        assert not is_ascii_digits(value), value
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("argv", [
+    ["import", "--stack", "dev", "--waba-id", "²"],
+    ["import", "--stack", "dev", "--waba-id", "１２３"],
+    ["import", "--stack", "dev", "--waba-id", "123\n"],
+    ["verify", "--phone-number-id", "١٢٣"],
+    ["verify", "--phone-number-id", "123\n"],
+    ["verify", "--phone-number-id", "123", "--code", "１２３４５６"],
+])
+def test_flags_take_ascii_digits_only(argv):
+    code, _, err = run(*argv)
+    assert code == 2 and "error:" in err and "Traceback" not in err
+
+
+def project(tmp_path: Path, config: dict, *, raw: str | None = None) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: whatsapp-local-storage\nruntime: python\nstackConfigDir: stacks\n")
+    (tmp_path / "stacks").mkdir(exist_ok=True)
+    text = raw if raw is not None else yaml.safe_dump({"config": config})
+    (tmp_path / "stacks" / "Pulumi.test.yaml").write_text(text)
+    return tmp_path
+
+
+def numbers_config(emu, numbers: dict) -> dict:
+    return {**engine_config(emu), "whatsapp-local-storage:phoneNumbers": numbers}
+
+
+@pytest.mark.parametrize("pin", NON_ASCII_PINS[:2])
+def test_plan_shows_a_non_ascii_pin_as_invalid_without_a_call(tmp_path, emulator, pin):
+    path = project(tmp_path, numbers_config(emulator, {REGISTERED_DEFAULT: {"region": "BR", "pin": pin}}))
+    code, out, _ = run("plan", "--stack", "test", "--project-dir", str(path), "--format", "json")
+    number = json.loads(out)["numbers"][0]
+    assert code == 1 and number["invalid"] and "pin" in number["error"]
+    assert [c for c in emulator.calls() if c["method"] == "POST"] == []
+
+
+# -- YAML aliases ---------------------------------------------------------------------------------
+
+
+def laughs(depth: int) -> str:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, depth + 1)]
+    return "config:\n" + "\n".join("  " + line for line in lines) + "\n"
+
+
+def test_yaml_aliases_are_refused_in_a_stack_file(tmp_path):
+    with pytest.raises(StackFileError, match="aliases"):
+        load_stack("test", project(tmp_path, {}, raw="config:\n  a: &x BR\n  whatsapp:apiVersion: *x\n"))
+
+
+def test_a_billion_laughs_stack_file_is_refused_before_it_expands(tmp_path):
+    path = project(tmp_path, {}, raw=laughs(9))  # 9**10 nodes if expanded
+    with pytest.raises(StackFileError) as caught:
+        load_stack("test", path)
+    assert "Pulumi.test.yaml" in str(caught.value) and "aliases" in str(caught.value)
+
+
+def test_yaml_aliases_are_refused_in_the_project_file_and_through_the_cli(tmp_path):
+    path = project(tmp_path, {"whatsapp:apiVersion": "v25.0"})
+    (path / "Pulumi.yaml").write_text("name: &n whatsapp-local-storage\nruntime: *n\nstackConfigDir: stacks\n")
+    code, _, err = run("plan", "--stack", "test", "--project-dir", str(path))
+    assert code == 2 and "aliases" in err and "Pulumi.yaml" in err
+
+
+def test_a_merge_key_is_an_alias_too(tmp_path):
+    raw = "config:\n  base: &b {region: BR}\n  whatsapp-local-storage:phoneNumbers:\n    '1': {<<: *b}\n"
+    with pytest.raises(StackFileError, match="aliases"):
+        load_stack("test", project(tmp_path, {}, raw=raw))
+
+
+def test_an_anchor_without_an_alias_is_still_fine(tmp_path):
+    raw = "config:\n  whatsapp:apiVersion: &v v25.0\n"
+    assert load_stack("test", project(tmp_path, {}, raw=raw)).config["whatsapp:apiVersion"] == "v25.0"
+
+
+@pytest.mark.parametrize("text", ["[" * 100000, '{"deployment": ' * 50000, '{"deployment": []}',
+                                  '{"deployment": {"resources": [{"type": "pulumi-python:dynamic/whatsapp:'
+                                  'PhoneNumberStorage", "outputs": [1]}]}}', "\xff\xfe"],
+                         ids=["deep-list", "deep-map", "deployment-list", "outputs-list", "not-utf8"])
+def test_a_state_file_that_is_not_an_export_is_a_clean_error(tmp_path, text):
+    path = tmp_path / "state.json"
+    path.write_bytes(text.encode("latin-1") if text == "\xff\xfe" else text.encode())
+    with pytest.raises(StackFileError):
+        load_state(path)
+
+
+def test_a_deeply_nested_stack_file_is_a_clean_error(tmp_path):
+    with pytest.raises(StackFileError):
+        load_stack("test", project(tmp_path, {}, raw="config:\n  x: " + "[" * 100000))
+
+
+# -- escaping -------------------------------------------------------------------------------------
+
+HOSTILE = "x\x1b[31mred\x1b[0m\n::add-mask::abc\r::error::forged\u202e<!-- | `y` [l](http://e.example)"
+
+
+def hostile_project(tmp_path, emulator) -> Path:
+    numbers = {REGISTERED_BR: {"region": "BR", "name": HOSTILE}, "::error::bad-id\n<!--": {"region": "BR"},
+               f"{UNREGISTERED}\u001b[2J": {"region": "BR"}}
+    return project(tmp_path, numbers_config(emulator, numbers))
+
+
+def lines_are_safe(text: str) -> None:
+    assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        assert not stripped.startswith("::") and not stripped.startswith("##["), line
+
+
+@pytest.mark.parametrize("command, fmt", [("plan", "text"), ("drift", "text"), ("plan", "markdown"),
+                                          ("drift", "markdown"), ("report", "markdown"), ("report", "csv"),
+                                          ("plan", "json"), ("report", "json")])
+def test_names_and_invalid_ids_are_escaped_in_every_format(tmp_path, emulator, command, fmt):
+    path = hostile_project(tmp_path, emulator)
+    code, out, err = run(command, "--stack", "test", "--project-dir", str(path), "--format", fmt)
+    assert code in (1, 7), err
+    lines_are_safe(out)
+    lines_are_safe(err)
+    if fmt == "markdown":
+        assert "<!--" not in out and "<" not in out.replace("&lt;", "")
+        assert not re.search(r"(?<!\\)\]\(", out), "no link from a name: its brackets are escaped"
+        for row in (line for line in out.splitlines() if line.startswith("| ") and "---" not in line):
+            header = out.splitlines()[[i for i, line in enumerate(out.splitlines()) if line.startswith("| ")][0]]
+            assert row.replace("\\|", "").count("|") == header.count("|"), row
+    if fmt == "json":
+        assert any(n["name"] == HOSTILE for n in json.loads(out)["numbers"]), "JSON keeps the value, escaped by JSON"
+
+
+def test_a_hostile_stack_name_in_an_error_is_escaped(tmp_path):
+    code, _, err = run("plan", "--stack", "x\x1b[2J\n::add-mask::y", "--project-dir", str(project(tmp_path, {})))
+    assert code == 2
+    lines_are_safe(err)
+
+
+def test_escape_functions():
+    assert escape.text("a\nb\x1b") == "a\\nb\\x1b"
+    assert escape.text("::error::x") == "\\::error::x"
+    assert escape.log("ok\n  ::warning::x\n##[group]y\n") == "ok\n  \\::warning::x\n\\##[group]y\n"
+    assert escape.markdown("<!-- a|b [c](d) & *e*") == "&lt;!-- a\\|b \\[c\\](d) &amp; \\*e\\*"
+    assert escape.code("123") == "`123`" and escape.code("1`2") == "1`2"
+
+
+def test_log_stream_neutralises_a_command_split_across_writes():
+    target = io.StringIO()
+    stream = escape.LogStream(target)
+    for piece in ["ok\n", ":", ":error::x\n", "  #", "#[group]\n", "a::b\n", "\x1b[2J", "\r::warning::y"]:
+        stream.write(piece)
+    stream.flush()
+    assert target.getvalue() == "ok\n\\::error::x\n  \\##[group]\na::b\n\\x1b[2J\r\\::warning::y"
