@@ -56,26 +56,36 @@ def _mark_secure(value: Any) -> Any:
     return value
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses aliases (``*name``) as it composes the document.
+MAX_DEPTH = 64
+
+
+def _refuse_aliases(text: str) -> None:
+    """Refuse YAML aliases (``*name``, ``<<: *name``) and deep nesting by reading the event stream,
+    which expands nothing.
 
     Pulumi writes no aliases, and a few hundred bytes of nested aliases expand into billions of
-    nodes (a "billion laughs"): refused before anything is expanded, so such a file costs nothing.
+    nodes (a "billion laughs"): refused before anything is built, so such a file costs nothing.
     """
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.events.AliasEvent):
-            event = self.peek_event()
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
             raise yaml.composer.ComposerError(
                 None, None, f"YAML aliases (*{event.anchor}) are not accepted in Pulumi files: write the value "
                             "out in full", event.start_mark)
-        return super().compose_node(parent, index)
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:  # PyYAML's scanner slows down quadratically with flow nesting
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels, which no Pulumi file is", event.start_mark)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 def _read_yaml(path: Path) -> Any:
     try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
+        text = path.read_text(encoding="utf-8")
+        _refuse_aliases(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise StackFileError(f"{path} is not valid YAML: {exc}") from None
     except RecursionError:
