@@ -156,9 +156,21 @@ def test_a_state_file_that_is_not_an_export_is_a_clean_error(tmp_path, text):
         load_state(path)
 
 
-def test_a_deeply_nested_stack_file_is_a_clean_error(tmp_path):
-    with pytest.raises(StackFileError):
+def test_a_deeply_nested_stack_file_is_a_clean_error_read_no_further_than_the_limit(tmp_path, monkeypatch):
+    """PyYAML's scanner slows down quadratically with flow nesting (100000 `[` took minutes): the
+    read stops at the depth limit, counted here in parser events rather than in seconds."""
+    read = []
+    real_parse = yaml.parse
+
+    def counting_parse(*args, **kwargs):
+        for event in real_parse(*args, **kwargs):
+            read.append(event)
+            yield event
+
+    monkeypatch.setattr(yaml, "parse", counting_parse)
+    with pytest.raises(StackFileError, match="nested deeper than"):
         load_stack("test", project(tmp_path, {}, raw="config:\n  x: " + "[" * 100000))
+    assert len(read) < 100
 
 
 # -- escaping -------------------------------------------------------------------------------------
@@ -196,11 +208,20 @@ def test_names_and_invalid_ids_are_escaped_in_every_format(tmp_path, emulator, c
             assert row.replace("\\|", "").count("|") == header.count("|"), row
     if fmt == "json":
         assert any(n["name"] == HOSTILE for n in json.loads(out)["numbers"]), "JSON keeps the value, escaped by JSON"
+    if fmt == "text":
+        assert escape.text(HOSTILE) in out, "the name stays on its line, its line break shown as \\n"
 
 
 def test_a_hostile_stack_name_in_an_error_is_escaped(tmp_path):
     code, _, err = run("plan", "--stack", "x\x1b[2J\n::add-mask::y", "--project-dir", str(project(tmp_path, {})))
     assert code == 2
+    lines_are_safe(err)
+
+
+def test_a_hostile_path_in_an_error_is_escaped_by_the_output_stream(tmp_path):
+    """An error message with raw text (a path): the CLI's LogStream is what escapes it."""
+    code, _, err = run("plan", "--stack", "test", "--project-dir", str(tmp_path / "a\x1b[2J\n::add-mask::y"))
+    assert code == 2 and "a\\x1b[2J" in err and "\\::add-mask::y" in err
     lines_are_safe(err)
 
 

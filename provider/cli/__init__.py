@@ -69,7 +69,7 @@ def _wants_json(argv: Sequence[str]) -> bool:
 
 
 def _fail(streams: Streams, command: str | None, message: str, code: int, as_json: bool) -> int:
-    print(f"{PROG}{' ' + command if command else ''}: error: {escape.log(message)}", file=streams.err)
+    print(f"{PROG}{' ' + command if command else ''}: error: {message}", file=streams.err)  # a LogStream
     if as_json:
         streams.out.write(error_document(command, message, code))
     return code
