@@ -1,9 +1,6 @@
-"""Issue 20, items 4, 7, 8 and 10: every ID, PIN and code is ASCII digits matched whole; YAML
-aliases are refused; every value printed to a terminal, a CI log or Markdown is escaped.
-
-The PIN rule is proved the way the engine uses it (tests/engine.py: ``python -m pulumi.dynamic``
-over gRPC): a PIN in full-width, Arabic-Indic or superscript digits used to pass ``check`` and
-preflight (``str.isdigit``), and ``up`` deregistered the number before Meta refused the PIN.
+"""Issue 20, items 7, 8 and 10 at the command line: ASCII digits in flags, YAML aliases refused in
+stack and project files, state files that are not exports, and every value printed to a
+terminal, a CI log or Markdown escaped.
 """
 
 from __future__ import annotations
@@ -16,51 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from provider import cli, escape
-from provider.inputs import is_ascii_digits, validate
 from provider.stackfile import StackFileError, load_stack, load_state
-from tests.engine import Engine
 
-NON_ASCII_PINS = ["１２３４５６", "١٢٣٤٥٦", "۱۲۳۴۵۶", "¹²³⁴⁵⁶", "12345６", "१२३४५६"]
+NON_ASCII_PINS = ["１２３４５６", "١٢٣٤٥٦"]
 
 
 def engine_config(emu):
     return {"whatsapp:accessToken": emu.token, "whatsapp:graphApiUrl": emu.url, "whatsapp:apiVersion": "v25.0"}
-
-
-@pytest.mark.parametrize("pin", NON_ASCII_PINS, ids=["fullwidth", "arabic-indic", "persian", "superscript",
-                                                     "one-fullwidth", "devanagari"])
-def test_a_pin_in_non_ascii_digits_is_refused_at_check_with_zero_calls(emulator, pin):
-    eng = Engine(engine_config(emulator))
-    steps = eng.up({"n": {"phone_number_id": REGISTERED_DEFAULT, "region": "BR", "pin": pin,
-                          "allow_cutover_on_create": True}})
-    error = steps["n"].error
-    assert error is not None and "pin" in str(error) and "6 digits" in str(error)
-    assert pin not in str(error)
-    assert emulator.calls() == [], "check refuses it: no read, no deregister"
-
-
-@pytest.mark.parametrize("pid", [f"{REGISTERED_BR}\n", f"{REGISTERED_BR}\r", "１０６５４０３５２２４２９２３", "²", " 123"])
-def test_a_number_id_with_a_trailing_newline_or_non_ascii_digits_is_refused_at_check(emulator, pid):
-    eng = Engine(engine_config(emulator))
-    steps = eng.check({"n": {"phone_number_id": pid, "region": "BR", "pin": DEMO_PIN}})
-    assert steps["n"].error is not None and "phone_number_id" in str(steps["n"].error)
-    assert emulator.calls() == []
-
-
-@pytest.mark.parametrize("waba", [f"{UNREGISTERED}\n", "１２３", "²", "12 3"])
-def test_a_waba_id_with_a_trailing_newline_or_non_ascii_digits_is_refused(waba):
-    _, failures = validate({"phone_number_id": REGISTERED_BR, "region": "BR", "waba_id": waba})
-    assert [f.property for f in failures] == ["waba_id"]
-
-
-def test_the_digit_rule():
-    assert is_ascii_digits("0123456789") and is_ascii_digits("123456", 6)
-    for value in ["", "12345", "1234567", "１２３４５６", "12345\n", "\n12345", "12a456", "²", None, 123456]:
-        assert not is_ascii_digits(value, 6), value
-    for value in ["", "１２３", "123\n", "12 3", "²", "٣", None, 123]:
-        assert not is_ascii_digits(value), value
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -85,7 +46,7 @@ def test_flags_take_ascii_digits_only(argv):
     assert code == 2 and "error:" in err and "Traceback" not in err
 
 
-def project(tmp_path: Path, config: dict, *, raw: str | None = None) -> Path:
+def write_project(tmp_path: Path, config: dict, *, raw: str | None = None) -> Path:
     (tmp_path / "Pulumi.yaml").write_text("name: whatsapp-local-storage\nruntime: python\nstackConfigDir: stacks\n")
     (tmp_path / "stacks").mkdir(exist_ok=True)
     text = raw if raw is not None else yaml.safe_dump({"config": config})
@@ -97,9 +58,9 @@ def numbers_config(emu, numbers: dict) -> dict:
     return {**engine_config(emu), "whatsapp-local-storage:phoneNumbers": numbers}
 
 
-@pytest.mark.parametrize("pin", NON_ASCII_PINS[:2])
+@pytest.mark.parametrize("pin", NON_ASCII_PINS)
 def test_plan_shows_a_non_ascii_pin_as_invalid_without_a_call(tmp_path, emulator, pin):
-    path = project(tmp_path, numbers_config(emulator, {REGISTERED_DEFAULT: {"region": "BR", "pin": pin}}))
+    path = write_project(tmp_path, numbers_config(emulator, {REGISTERED_DEFAULT: {"region": "BR", "pin": pin}}))
     code, out, _ = run("plan", "--stack", "test", "--project-dir", str(path), "--format", "json")
     number = json.loads(out)["numbers"][0]
     assert code == 1 and number["invalid"] and "pin" in number["error"]
@@ -117,18 +78,18 @@ def laughs(depth: int) -> str:
 
 def test_yaml_aliases_are_refused_in_a_stack_file(tmp_path):
     with pytest.raises(StackFileError, match="aliases"):
-        load_stack("test", project(tmp_path, {}, raw="config:\n  a: &x BR\n  whatsapp:apiVersion: *x\n"))
+        load_stack("test", write_project(tmp_path, {}, raw="config:\n  a: &x BR\n  whatsapp:apiVersion: *x\n"))
 
 
 def test_a_billion_laughs_stack_file_is_refused_before_it_expands(tmp_path):
-    path = project(tmp_path, {}, raw=laughs(9))  # 9**10 nodes if expanded
+    path = write_project(tmp_path, {}, raw=laughs(9))  # 9**10 nodes if expanded
     with pytest.raises(StackFileError) as caught:
         load_stack("test", path)
     assert "Pulumi.test.yaml" in str(caught.value) and "aliases" in str(caught.value)
 
 
 def test_yaml_aliases_are_refused_in_the_project_file_and_through_the_cli(tmp_path):
-    path = project(tmp_path, {"whatsapp:apiVersion": "v25.0"})
+    path = write_project(tmp_path, {"whatsapp:apiVersion": "v25.0"})
     (path / "Pulumi.yaml").write_text("name: &n whatsapp-local-storage\nruntime: *n\nstackConfigDir: stacks\n")
     code, _, err = run("plan", "--stack", "test", "--project-dir", str(path))
     assert code == 2 and "aliases" in err and "Pulumi.yaml" in err
@@ -137,12 +98,12 @@ def test_yaml_aliases_are_refused_in_the_project_file_and_through_the_cli(tmp_pa
 def test_a_merge_key_is_an_alias_too(tmp_path):
     raw = "config:\n  base: &b {region: BR}\n  whatsapp-local-storage:phoneNumbers:\n    '1': {<<: *b}\n"
     with pytest.raises(StackFileError, match="aliases"):
-        load_stack("test", project(tmp_path, {}, raw=raw))
+        load_stack("test", write_project(tmp_path, {}, raw=raw))
 
 
 def test_an_anchor_without_an_alias_is_still_fine(tmp_path):
     raw = "config:\n  whatsapp:apiVersion: &v v25.0\n"
-    assert load_stack("test", project(tmp_path, {}, raw=raw)).config["whatsapp:apiVersion"] == "v25.0"
+    assert load_stack("test", write_project(tmp_path, {}, raw=raw)).config["whatsapp:apiVersion"] == "v25.0"
 
 
 @pytest.mark.parametrize("text", ["[" * 100000, '{"deployment": ' * 50000, '{"deployment": []}',
@@ -169,7 +130,7 @@ def test_a_deeply_nested_stack_file_is_a_clean_error_read_no_further_than_the_li
 
     monkeypatch.setattr(yaml, "parse", counting_parse)
     with pytest.raises(StackFileError, match="nested deeper than"):
-        load_stack("test", project(tmp_path, {}, raw="config:\n  x: " + "[" * 3000))
+        load_stack("test", write_project(tmp_path, {}, raw="config:\n  x: " + "[" * 3000))
     assert len(read) < 100
 
 
@@ -181,7 +142,7 @@ HOSTILE = "x\x1b[31mred\x1b[0m\n::add-mask::abc\r::error::forged\u202e<!-- | `y`
 def hostile_project(tmp_path, emulator) -> Path:
     numbers = {REGISTERED_BR: {"region": "BR", "name": HOSTILE}, "::error::bad-id\n<!--": {"region": "BR"},
                f"{UNREGISTERED}\u001b[2J": {"region": "BR"}}
-    return project(tmp_path, numbers_config(emulator, numbers))
+    return write_project(tmp_path, numbers_config(emulator, numbers))
 
 
 def lines_are_safe(text: str) -> None:
@@ -213,7 +174,7 @@ def test_names_and_invalid_ids_are_escaped_in_every_format(tmp_path, emulator, c
 
 
 def test_a_hostile_stack_name_in_an_error_is_escaped(tmp_path):
-    code, _, err = run("plan", "--stack", "x\x1b[2J\n::add-mask::y", "--project-dir", str(project(tmp_path, {})))
+    code, _, err = run("plan", "--stack", "x\x1b[2J\n::add-mask::y", "--project-dir", str(write_project(tmp_path, {})))
     assert code == 2
     lines_are_safe(err)
 
