@@ -63,9 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
-    """Whether the arguments ask for JSON, read before parsing so that a usage error can answer in JSON."""
-    pairs = zip(argv, [*argv[1:], ""])
-    return any(a == "--format=json" or (a == "--format" and b == "json") for a, b in pairs)
+    """Whether the arguments ask for JSON, read before parsing so that a usage error can answer in JSON.
+
+    The last ``--format`` counts, as it does for argparse: ``--format json --format markdown`` is Markdown.
+    """
+    chosen = ""
+    for a, b in zip(argv, [*argv[1:], ""]):
+        if a.startswith("--format="):
+            chosen = a.partition("=")[2]
+        elif a == "--format":
+            chosen = b
+    return chosen == "json"
 
 
 def _fail(streams: Streams, command: str | None, message: str, code: int, as_json: bool) -> int:
