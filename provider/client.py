@@ -35,7 +35,7 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from .config import ProviderConfig
+from .config import ProviderConfig, is_loopback
 from .errors import (
     AppSecretProofRejected,
     AuthenticationFailed,
@@ -133,6 +133,12 @@ def _answer(response: requests.Response, method: str, path: str,
         payload = None
     if response.ok and isinstance(payload, dict) and "error" not in payload:
         return payload
+    if response.is_redirect or 300 <= response.status_code < 400:
+        # Never followed (allow_redirects=False): requests would re-send the token, and a 307 the
+        # POST body with the PIN, to a host the guard in config.check_graph_url never saw.
+        location = _shorten(redact(response.headers.get("Location") or "no Location header"), 200)
+        return NetworkError(f"HTTP {response.status_code} to {location}", reason="redirect", http_status=response.status_code,
+                            method=method, path=path)
     if response.status_code == 407:  # a plain-http target through a proxy gets 407 as an answer
         return NetworkError("the proxy answered HTTP 407", reason="proxy_auth", method=method, path=path)
     return error_from_response(response.status_code, payload if payload is not None else response.text,
@@ -213,18 +219,36 @@ def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
     return True
 
 
+MAX_PAGES = 1000
+
+
+def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """A page's identity: its path and its query parameters, in any order, without credentials."""
+    parts = urlsplit(url)
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if k not in ("access_token", "appsecret_proof"))
+    return parts.netloc.lower(), parts.path.rstrip("/"), tuple(query)
+
+
 def _session_for(base: str, session: requests.Session | None) -> requests.Session:
     """A session that reads proxies and the CA bundle (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) once.
 
     Then requests stops consulting the environment per call: that rescan costs ~0.9 ms CPU per
     request, and with trust_env a ~/.netrc entry for the Graph host would replace the Bearer
     token on every call. A caller's session keeps its transport (tests mount a fake Graph API).
+
+    A loopback Graph URL (the emulator, the only place plain http is allowed) is reached directly,
+    never through a proxy: through HTTP_PROXY the token would leave the machine in clear text, to
+    a proxy whose answers would become the plan. So its session gets no proxies at all.
     """
     own = session is None
     session = session or requests.Session()
     env = session.merge_environment_settings(base, {}, None, None, None)
     session.trust_env = False
-    session.proxies.update(env["proxies"])
+    if is_loopback(urlsplit(base).hostname or ""):
+        session.proxies.clear()
+    else:
+        session.proxies.update(env["proxies"])
     session.verify = env["verify"]
     if own:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
@@ -306,7 +330,7 @@ class GraphClient:
             if not isinstance(error, GraphAPIError):
                 return error
             attempt += 1
-            if not (idempotent and isinstance(error, TransientError)):
+            if not (idempotent and isinstance(error, TransientError)) or getattr(error, "reason", "") == "redirect":
                 raise error
             if method == "GET" and isinstance(error, RateLimited):
                 # A throttled read waits as long as Meta says, within max_throttle_wait in all.
@@ -326,7 +350,8 @@ class GraphClient:
                  timeout: tuple[float, float]) -> dict[str, Any] | GraphAPIError:
         """One HTTP exchange: the payload, or the typed error (returned, so that _send decides on retries)."""
         try:
-            response = self._session.request(method, target, params=query or None, json=body, timeout=timeout)
+            response = self._session.request(method, target, params=query or None, json=body, timeout=timeout,
+                                             allow_redirects=False)
         except requests.RequestException as exc:
             return network_error(exc, target=target, method=method, path=path)
         self._usage = _usage_percent(response)
@@ -385,15 +410,18 @@ class GraphClient:
         return self._with_fields(fields, lambda asked: list(self._pages(path, {"fields": asked, "limit": 100})))
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of a listing, following ``paging.next`` (at most 1000 pages).
+        """Every item of a listing, following ``paging.next`` (at most ``MAX_PAGES`` pages).
 
         Meta puts ``access_token`` into ``next``: it is stripped (the header carries the token,
         and _send adds this client's own ``appsecret_proof``), and a ``next`` on another host or
-        scheme is refused, so the token never goes anywhere else.
+        scheme is refused, so the token never goes anywhere else. A ``next`` that repeats a page
+        already read, or more than ``MAX_PAGES`` pages, is an error: the listing is not complete.
         """
         url: str | None = None
         query: dict[str, Any] | None = params
-        for _ in range(1000):
+        first = requests.Request("GET", f"{self._base}{path}", params=params).prepare().url or ""
+        seen = {_page_key(first)}
+        for _ in range(MAX_PAGES):
             data = self._send("GET", path, params=query, idempotent=True, url=url)
             yield from (item for item in data.get("data", []) if isinstance(item, dict))
             nxt = (data.get("paging") or {}).get("next")
@@ -406,6 +434,12 @@ class GraphClient:
             kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                     if k not in ("access_token", "appsecret_proof")]
             url, query = urlunsplit(parts._replace(query=urlencode(kept))), None
+            key = _page_key(url)
+            if key in seen:  # a loop would be read forever, or up to the limit and reported complete
+                raise NetworkError(f"page {len(seen) + 1} repeats an earlier page", reason="paging_loop",
+                                   method="GET", path=path)
+            seen.add(key)
+        raise NetworkError(f"stopped after {MAX_PAGES} pages", reason="paging_limit", method="GET", path=path)
 
     # -- mutations ------------------------------------------------------------------------------
 

@@ -82,7 +82,8 @@ def _token_fix(source: Source) -> str:
     return f"set the secret stack config {key} (pulumi config set --secret {key} ...) or {var}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -96,29 +97,76 @@ def allowed_hosts(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in env.get(ALLOW_HOST_VAR, "").split(",") if h.strip())
 
 
-def check_graph_url(url: str, allowed: frozenset[str]) -> None:
-    """Refuse a Graph URL that the token and appsecret_proof must not be sent to."""
+_CHAR_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+
+
+def _odd_character(text: str) -> str | None:
+    """The first character of ``text`` that is not printable ASCII without spaces, described (not shown raw)."""
+    for position, char in enumerate(text, 1):
+        if not "!" <= char <= "~":
+            name = _CHAR_NAMES.get(char) or ("a control character" if char.isascii() else "a non-ASCII character")
+            return f"{name} (U+{ord(char):04X}) at position {position} of {len(text)}"
+    return None
+
+
+def check_credential(value: str, setting: str, source: "Source") -> None:
+    """Refuse a token or app secret with a space, line break, quote mark or other character no credential has.
+
+    It would end up in an HTTP header (a traceback from the HTTP stack, or an error that prints
+    the token's tail after the line break), so it is refused here, and the error shows neither
+    the value nor any part of it.
+    """
+    odd = _odd_character(value)
+    if odd is None:
+        return
+    what = "access token" if setting == "access_token" else "app secret"
+    raise ConfigurationError(
+        f"the {what} from {source.describe(setting)} contains {odd}: a credential is one line of letters, "
+        "digits and punctuation with no spaces, line breaks or typographic quotes. Copy it again as plain "
+        "text (the value is not shown here)")
+
+
+def check_graph_url(url: str, allowed: frozenset[str], source: "Source | None" = None) -> None:
+    """Refuse a Graph URL that the token and appsecret_proof must not be sent to.
+
+    The URL checked is the URL used: a tab, line break or any character outside printable ASCII is
+    refused (``urlsplit`` drops tabs and line breaks that the HTTP stack would not), so the host
+    parsed here is the host connected to. ``source`` says where the URL came from, for the error.
+    """
     key, var = KEYS["graph_api_url"]
-    parts = urlsplit(url)
+    where = source.describe("graph_api_url") if source is not None else key
+    odd = _odd_character(url)
+    if odd is not None:
+        raise ConfigurationError(f"{where} {url!r} contains {odd}: write the URL with no spaces or "
+                                 f"control characters, e.g. {DEFAULT_GRAPH_API_URL}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(f"{where} {url!r} is not a valid URL ({exc}); "
+                                 f"set it to e.g. {DEFAULT_GRAPH_API_URL}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"{key} {url!r} is not an http(s) URL; "
-                                 f"set it (or {var}) to e.g. {DEFAULT_GRAPH_API_URL}")
+        raise ConfigurationError(f"{where} {url!r} is not an http(s) URL; "
+                                 f"set {key} (or {var}) to e.g. {DEFAULT_GRAPH_API_URL}")
     if "@" in parts.netloc:
-        raise ConfigurationError(f"{key} {url!r} must not carry credentials: requests would send them instead of "
+        raise ConfigurationError(f"{where} {url!r} must not carry credentials: requests would send them instead of "
                                  "the access token. Put proxy credentials in HTTPS_PROXY")
     host = parts.hostname
-    if _is_loopback(host):
-        return  # the emulator: plain http is fine, nothing leaves the machine
+    if is_loopback(host):
+        return  # the emulator: plain http is fine, reached directly (the client never uses a proxy for it)
     if host != META_GRAPH_HOST and host not in allowed:
         raise ConfigurationError(
-            f"{key} {url!r} is refused: the access token and appsecret_proof are sent only to "
+            f"{where} {url!r} is refused: the access token and appsecret_proof are sent only to "
             f"{DEFAULT_GRAPH_API_URL} or a loopback address (the emulator), so that a change to a stack file "
             f"cannot send them elsewhere. To use {host} (e.g. your organisation's gateway), name it in the "
             f"environment: {ALLOW_HOST_VAR}={host} (comma-separated host names; https only; stack config cannot "
             "allow a host)")
     if parts.scheme != "https":
-        raise ConfigurationError(f"{key} {url!r} is refused: plain http would send the access token unencrypted; "
+        raise ConfigurationError(f"{where} {url!r} is refused: plain http would send the access token unencrypted; "
                                  f"use https://{parts.netloc} (http is allowed only to a loopback address)")
+    if host == META_GRAPH_HOST and port not in (None, 443):
+        raise ConfigurationError(f"{where} {url!r} is refused: Meta's Graph API answers on port 443 only; "
+                                 f"use {DEFAULT_GRAPH_API_URL}")
 
 
 def _clock_today() -> datetime.date:
@@ -139,10 +187,15 @@ class ProviderConfig:
     allowed_hosts: frozenset[str] = frozenset()
     # The UTC day the configuration is for: which version Meta serves for api_version depends on it.
     today: datetime.date = field(default_factory=_clock_today)
+    graph_api_url_source: Source = Source()
 
     def __post_init__(self) -> None:
-        # Here, not in parse(): no way of building a config skips the check.
-        check_graph_url(self.graph_api_url, self.allowed_hosts)
+        # Here, not in parse(): no way of building a config skips the checks.
+        check_graph_url(self.graph_api_url, self.allowed_hosts, self.graph_api_url_source)
+        if self.access_token is not None:
+            check_credential(self.access_token, "access_token", self.token_source)
+        if self.app_secret is not None:
+            check_credential(self.app_secret, "app_secret", self.app_secret_source)
 
     def __reduce__(self) -> Any:
         raise TypeError("ProviderConfig holds credentials and is never pickled; build it with ProviderConfig.load()")
@@ -180,16 +233,18 @@ class ProviderConfig:
                 _notice_once(f"differ:{name}", f"{key} in the stack config and {var} in the environment differ: "
                                                f"the stack value is used (stack config wins over the environment)")
         return cls.parse(values, env=env, token_source=sources["access_token"],
-                         app_secret_source=sources["app_secret"], today=today)
+                         app_secret_source=sources["app_secret"], today=today,
+                         graph_api_url_source=sources["graph_api_url"])
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
               token_source: Source = Source(), app_secret_source: Source = Source(),
-              today: Callable[[], datetime.date] | None = None) -> "ProviderConfig":
+              today: Callable[[], datetime.date] | None = None,
+              graph_api_url_source: Source = Source()) -> "ProviderConfig":
         """Validate raw values; ``env`` (default: the process environment) only for WHATSAPP_ALLOW_GRAPH_HOST.
 
         ``today`` gives the UTC day (default: the provider's one clock, provider/clock.py): the version
-        Meta serves depends on it.
+        Meta serves depends on it. ``graph_api_url_source`` says where the URL came from, for errors.
         """
         env = os.environ if env is None else env
         token = values.get("access_token")
@@ -223,7 +278,7 @@ class ProviderConfig:
         config = cls(access_token=token or None, graph_api_url=url, api_version=version,
                      max_concurrent_cutovers=max_cutovers, app_secret=secret, token_source=token_source,
                      app_secret_source=app_secret_source, allowed_hosts=allowed_hosts(env),
-                     today=(today or _clock_today)())
+                     today=(today or _clock_today)(), graph_api_url_source=graph_api_url_source)
         config._version_notices()
         return config
 

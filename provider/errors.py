@@ -22,7 +22,10 @@ them. The tree (as HTTPX draws its own); every class is defined here except ``Co
     │   │       │   └── ProxyAuthRequired   "proxy_auth"    (unreachable)
     │   │       ├── RequestTimeout          "timeout"       (alias Timeout; a mutation's outcome is unknown)
     │   │       ├── ConnectionDropped       "dropped"
-    │   │       └── ForeignHostRefused      "foreign_host"  (a paging URL on another host: not followed)
+    │   │       ├── ForeignHostRefused      "foreign_host"  (a paging URL on another host: not followed)
+    │   │       ├── RedirectRefused         "redirect"      (a 3xx: not followed, not retried)
+    │   │       ├── PagingLoop              "paging_loop"   (paging.next back to a page already read)
+    │   │       └── PagingLimit             "paging_limit"  (more pages than the client reads)
     │   ├── UserActionRequired          AuthenticationFailed, AppSecretProofRejected, CapabilityMissing,
     │   │                               PermissionDenied, AccessDenied, PolicyBlocked,
     │   │                               DeregistrationIncomplete, PinMismatch, AccountLocked, NotVerified,
@@ -78,6 +81,9 @@ __all__ = [
     "ERRORS_BY_CODE",
     "FatalError",
     "ForeignHostRefused",
+    "PagingLimit",
+    "PagingLoop",
+    "RedirectRefused",
     "GraphAPIError",
     "GraphUnreachable",
     "InvalidParameter",
@@ -350,9 +356,34 @@ class ForeignHostRefused(NetworkError):
     fix = "report the paging URL Meta returned; nothing was sent to that host"
 
 
+class RedirectRefused(NetworkError):
+    """A 3xx answer. Never followed: requests would re-send the token (and a 307 the PIN) to a host
+    the URL guard never checked. Not retried either: the same URL redirects again."""
+
+    reason = "redirect"
+    summary = ("the Graph API answered with a redirect, which is not followed: the token, app secret proof and "
+               "PIN go only to the host checked in whatsapp:graphApiUrl")
+    fix = ("point whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL) at the final address itself, if it is one the "
+           "token may go to")
+
+
+class PagingLoop(NetworkError):
+    """``paging.next`` points back at a page already read: the listing cannot be read completely."""
+
+    reason = "paging_loop"
+    summary = "the listing's paging.next points back at a page already read, so the listing cannot be read completely"
+    fix = "try again later; if it persists, report the paging URLs to Meta"
+
+
+class PagingLimit(NetworkError):
+    reason = "paging_limit"
+    summary = "the listing has more pages than this client reads (1000), so it was not read completely"
+    fix = "report it: no business account has that many phone numbers"
+
+
 NETWORK_ERRORS_BY_REASON: dict[str, type[NetworkError]] = {
     cls.reason: cls for cls in (ConnectError, DNSError, TLSError, ProxyError, ProxyAuthRequired, RequestTimeout,
-                                ConnectionDropped, ForeignHostRefused)
+                                ConnectionDropped, ForeignHostRefused, RedirectRefused, PagingLoop, PagingLimit)
 }
 UNREACHABLE_REASONS = frozenset(reason for reason, cls in NETWORK_ERRORS_BY_REASON.items() if cls.unreachable)
 

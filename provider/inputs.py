@@ -3,7 +3,6 @@ the stack program and the CLI. Pure: no network, no Pulumi."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -27,13 +26,23 @@ STACK_KEYS = {
 }
 STACK_ONLY_KEYS = ("name",)
 
-_DIGITS = re.compile(r"^[0-9]+$")
-_PIN = re.compile(r"[0-9]{6}")
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def is_ascii_digits(value: object, length: int | None = None) -> bool:
+    """Whether ``value`` is a string of ASCII digits 0-9 only, matched whole (``length`` of them, if given).
+
+    The one digit rule for IDs, PINs and codes. ``str.isdigit`` accepts ``１２３４５６`` and ``²``, and
+    ``^[0-9]+$`` lets a trailing newline through: Meta rejects both, after a deregister has run.
+    """
+    if not isinstance(value, str) or not value or (length is not None and len(value) != length):
+        return False
+    return all(char in _ASCII_DIGITS for char in value)
 
 
 def is_pin(value: object) -> bool:
     """The two-step verification PIN rule, for inputs and preflight alike: six ASCII digits, whole."""
-    return isinstance(value, str) and _PIN.fullmatch(value) is not None
+    return is_ascii_digits(value, 6)
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _nev
         out["phone_number_id"] = pid
     elif isinstance(pid, int) and not isinstance(pid, bool):
         out["phone_number_id"] = str(pid)
-    elif not isinstance(pid, str) or not _DIGITS.match(pid):
+    elif not is_ascii_digits(pid):
         shown = "missing" if pid in (None, "") else repr(pid)
         fail("phone_number_id", f"must be the Graph API phone number ID, digits only with no spaces "
                                 f"(e.g. 106540352242922; WhatsApp Manager > Phone numbers shows it), got {shown}")
@@ -130,7 +139,7 @@ def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _nev
         out["waba_id"] = waba
     else:
         text = str(waba) if isinstance(waba, int) and not isinstance(waba, bool) else waba
-        if not isinstance(text, str) or not _DIGITS.match(text):
+        if not is_ascii_digits(text):
             fail("waba_id", f"must be the WhatsApp Business Account ID, digits only, got {waba!r}")
         else:
             out["waba_id"] = text

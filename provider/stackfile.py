@@ -56,12 +56,42 @@ def _mark_secure(value: Any) -> Any:
     return value
 
 
+MAX_DEPTH = 64
+
+
+def _refuse_aliases(text: str) -> None:
+    """Refuse YAML aliases (``*name``, ``<<: *name``) and deep nesting by reading the event stream,
+    which expands nothing.
+
+    Pulumi writes no aliases, and a few hundred bytes of nested aliases expand into billions of
+    nodes (a "billion laughs"): refused before anything is built, so such a file costs nothing.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, f"YAML aliases (*{event.anchor}) are not accepted in Pulumi files: write the value "
+                            "out in full", event.start_mark)
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:  # PyYAML's scanner slows down quadratically with flow nesting
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels, which no Pulumi file is", event.start_mark)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+        text = path.read_text(encoding="utf-8")
+        _refuse_aliases(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise StackFileError(f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise StackFileError(f"{path} is nested too deeply to be a Pulumi file") from None
+    except UnicodeDecodeError as exc:
+        raise StackFileError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except OSError as exc:
         raise StackFileError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -245,9 +275,12 @@ def load_state(path: Path) -> StateFile:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise StackFileError(f"cannot read the state file {path}: {exc.strerror}") from None
-    except ValueError as exc:
+    except ValueError as exc:  # UnicodeDecodeError is one
         raise StackFileError(f"{path} is not JSON from `pulumi stack export`: {exc}") from None
-    resources = (data.get("deployment") or {}).get("resources") if isinstance(data, Mapping) else None
+    except RecursionError:
+        raise StackFileError(f"{path} is nested too deeply to be from `pulumi stack export`") from None
+    deployment = data.get("deployment") if isinstance(data, Mapping) else None
+    resources = deployment.get("resources") if isinstance(deployment, Mapping) else None
     if not isinstance(resources, list):
         raise StackFileError(f"{path} has no deployment.resources: pass the output of `pulumi stack export`")
     stacks: set[tuple[str, str]] = set()
@@ -261,8 +294,11 @@ def load_state(path: Path) -> StateFile:
         if resource.get("type") != TYPE_TOKEN or resource.get("delete"):
             continue
         outputs = resource.get("outputs") or {}
+        if not isinstance(outputs, Mapping):
+            raise StackFileError(f"{path}: the outputs of {resource.get('urn')!r} are not a map: pass the "
+                                 "output of `pulumi stack export`")
         number_id = outputs.get("phone_number_id") or resource.get("id")
-        if number_id:
+        if isinstance(number_id, (str, int)) and not isinstance(number_id, bool) and number_id != "":
             modified = resource.get("modified")
             found[str(number_id)] = StateEntry(dict(outputs), modified if isinstance(modified, str) else None)
     return StateFile(path, frozenset(stacks), found)

@@ -20,9 +20,9 @@ import argparse
 import sys
 import traceback
 from contextlib import redirect_stdout
-from typing import NoReturn, Sequence, TextIO
+from typing import NoReturn, Sequence, TextIO, cast
 
-from .. import __version__, exits
+from .. import __version__, escape, exits
 from ..exits import error_document
 from ..errors import StackFileError, UsageError, WhatsAppError
 from ..redact import redact
@@ -63,20 +63,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
-    """Whether the arguments ask for JSON, read before parsing so that a usage error can answer in JSON."""
-    pairs = zip(argv, [*argv[1:], ""])
-    return any(a == "--format=json" or (a == "--format" and b == "json") for a, b in pairs)
+    """Whether the arguments ask for JSON, read before parsing so that a usage error can answer in JSON.
+
+    The last ``--format`` counts, as it does for argparse: ``--format json --format markdown`` is Markdown.
+    """
+    chosen = ""
+    for a, b in zip(argv, [*argv[1:], ""]):
+        if a.startswith("--format="):
+            chosen = a.partition("=")[2]
+        elif a == "--format":
+            chosen = b
+    return chosen == "json"
 
 
 def _fail(streams: Streams, command: str | None, message: str, code: int, as_json: bool) -> int:
-    print(f"{PROG}{' ' + command if command else ''}: error: {message}", file=streams.err)
+    print(f"{PROG}{' ' + command if command else ''}: error: {message}", file=streams.err)  # a LogStream
     if as_json:
         streams.out.write(error_document(command, message, code))
     return code
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    streams = Streams(out or sys.stdout, err or sys.stderr)
+    """Run one command. Everything it prints passes through ``escape.LogStream``: no control
+    sequence and no GitHub workflow command (``::add-mask::``, ``::error::``) reaches a terminal or
+    CI log from a stack file, a state file or the Graph API."""
+    streams = Streams(cast(TextIO, escape.LogStream(out or sys.stdout)), cast(TextIO, escape.LogStream(err or sys.stderr)))
+    try:
+        return _main(argv, streams)
+    finally:
+        streams.out.flush()
+        streams.err.flush()
+
+
+def _main(argv: Sequence[str] | None, streams: Streams) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:

@@ -8,16 +8,16 @@ code is each command's own decision, made from the report's data.
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .. import exits, onboard
+from .. import escape, exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
 from ..errors import ConfigurationError, StackFileError
+from ..inputs import is_ascii_digits
 from ..regions import AREAS, DEFAULT, REGIONS
 from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
 from . import evidence
@@ -179,13 +179,14 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
     try:
         node = client.get_number(number_id)
         if node.verified:
-            print(f"{number_id} is already verified (code_verification_status {node.code_verification_status}): "
+            print(f"{number_id} is already verified (code_verification_status "
+                  f"{escape.text(node.code_verification_status)}): "
                   "no code requested.", file=out)
             return exits.OK
         code = args.code
         if code is None:
             client.request_code(number_id, args.method, args.language)
-            print(f"Requested a verification code for {number_id} by {args.method} ({args.language}).",
+            print(f"Requested a verification code for {number_id} by {args.method} ({escape.text(args.language)}).",
                   file=out, flush=True)
             try:
                 code = input("Enter the code you received: ").strip()
@@ -193,11 +194,14 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
                 code = ""
             if not code:
                 raise ConfigurationError("no code entered: run again with --code CODE once the code arrives")
+            if not is_ascii_digits(code):
+                raise ConfigurationError("the code entered is not digits 0-9 only: run again with --code CODE, "
+                                         "the digits of the code Meta sent")
         client.verify_code(number_id, code)
         node = client.get_number(number_id)
     finally:
         client.close()
-    print(f"{number_id}: code_verification_status {node.code_verification_status}.", file=out)
+    print(f"{number_id}: code_verification_status {escape.text(node.code_verification_status)}.", file=out)
     if node.verified:
         print("The number can register now: `pulumi up` registers it with its declared region.", file=out)
         return exits.OK
@@ -205,8 +209,14 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
 
 
 def _phone_number_id(value: str) -> str:
-    if not re.fullmatch(r"[0-9]+", value):
+    if not is_ascii_digits(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a phone number ID (digits only)")
+    return value
+
+
+def _verification_code(value: str) -> str:
+    if not is_ascii_digits(value):
+        raise argparse.ArgumentTypeError("the code must be the digits 0-9 of the code Meta sent, nothing else")
     return value
 
 
@@ -214,7 +224,7 @@ def _verify_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--phone-number-id", required=True, type=_phone_number_id, metavar="ID")
     cmd.add_argument("--method", choices=("SMS", "VOICE"), default="SMS", type=str.upper)
     cmd.add_argument("--language", default="en_US")
-    cmd.add_argument("--code", help="a code already received: verify it without requesting a new one")
+    cmd.add_argument("--code", type=_verification_code, help="a code already received: verify it without requesting a new one")
     _stack_options(cmd, required=False)
 
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .. import __version__, exits
+from .. import __version__, escape, exits
 from ..compliance import SETTING, describe_policy, verdict
 from ..models import LiveNumber
 from ..planner import Plan
@@ -264,22 +264,23 @@ def _detail_lines(n: NumberReport, report: Report, arrow: str) -> list[tuple[str
 
 
 def render_text(report: Report, view: View, exit_code: int) -> str:
+    t = escape.text  # every value from a stack file or the Graph API, printed to a terminal or CI log
     lines = [
-        f"WhatsApp Local Storage {view.title} for stack {report.stack.stack} ({report.stack_file_label})",
-        f"Graph API {report.config.api_version} at {report.graph_api_url}",
+        f"WhatsApp Local Storage {view.title} for stack {t(report.stack.stack)} ({t(report.stack_file_label)})",
+        f"Graph API {report.config.api_version} at {t(report.graph_api_url)}",
         f"Policy: {describe_policy(report.allowed_regions)}",
         "",
     ]
     if not report.numbers:
-        lines += [f"No numbers declared under {report.stack.numbers_key}.", ""]
+        lines += [f"No numbers declared under {t(report.stack.numbers_key)}.", ""]
     for n in report.numbers:
-        head = f"{n.number_id}  {view.label(n, report)}"
+        head = f"{t(n.number_id)}  {view.label(n, report)}"
         if n.name:
-            head += f"  {n.name}"
+            head += f"  {t(n.name)}"
         if n.live is not None and n.live.node.display_phone_number:
-            head += f"  {n.live.node.display_phone_number}"
+            head += f"  {t(n.live.node.display_phone_number)}"
         lines.append(head)
-        lines += [f"  {label + ':':<11}{text}" for label, text in _detail_lines(n, report, "->")]
+        lines += [f"  {label + ':':<11}{t(text)}" for label, text in _detail_lines(n, report, "->")]
         lines.append("")
     lines.append(f"Summary: {view.summary(report)}.")
     lines.append(f"Note: {note(report)}")
@@ -287,18 +288,17 @@ def render_text(report: Report, view: View, exit_code: int) -> str:
 
 
 def md(text: object) -> str:
-    """Text for a Markdown table cell or line. The pull request writes names and paths, and the
-    plan is posted for its reviewers: raw HTML (an unclosed ``<!--``, ``</details>``) would hide
-    the rows after it, so ``&``, ``<`` and ``>`` become entities."""
-    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell or line (``escape.markdown``). The pull request writes names,
+    IDs and paths, and the plan is posted for its reviewers: raw HTML (an unclosed ``<!--``,
+    ``</details>``) would hide the rows after it, and a pipe would split a cell."""
+    return escape.markdown(text)
 
 
 def render_markdown(report: Report, view: View, exit_code: int) -> str:
     lines = [
-        f"### WhatsApp Local Storage {view.title}: stack `{report.stack.stack}`",
+        f"### WhatsApp Local Storage {view.title}: stack {escape.code(report.stack.stack)}",
         "",
-        f"`{md(report.stack_file_label)}` against the live numbers (Graph API {report.config.api_version}): "
+        f"{escape.code(report.stack_file_label)} against the live numbers (Graph API {report.config.api_version}): "
         f"**{md(view.summary(report))}**.",
         "",
     ]
@@ -312,8 +312,8 @@ def render_markdown(report: Report, view: View, exit_code: int) -> str:
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         for n in report.numbers:
-            row = [f"`{n.number_id}`", md(n.name or ""), view.label(n, report), _live_short(n.live),
-                   _declared_short(n), md(_calls(n.plan, "→")), _offline(n), _preflight_short(n)]
+            row = [escape.code(n.number_id), md(n.name or ""), view.label(n, report), md(_live_short(n.live)),
+                   md(_declared_short(n)), md(_calls(n.plan, "→")), _offline(n), _preflight_short(n)]
             if policy:
                 row.append(_policy_short(n))
             if windows:
@@ -323,15 +323,15 @@ def render_markdown(report: Report, view: View, exit_code: int) -> str:
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     else:
-        lines += [f"No numbers declared under `{md(report.stack.numbers_key)}`.", ""]
+        lines += [f"No numbers declared under {escape.code(report.stack.numbers_key)}.", ""]
     detailed = [n for n in report.numbers if n.status != "in_sync" or n.warnings or n.live_complies_with_policy is False]
     for n in detailed:
         title_bits = [b for b in (n.name, n.live.node.display_phone_number if n.live else None) if b]
-        lines.append(f"#### `{n.number_id}`" + (f" ({md(', '.join(title_bits))})" if title_bits else "")
+        lines.append(f"#### {escape.code(n.number_id)}" + (f" ({md(', '.join(title_bits))})" if title_bits else "")
                      + f": {view.label(n, report)}")
         lines.append("")
         for label, text in _detail_lines(n, report, "→"):
-            shown = f"`{text}`" if label == "calls" and n.plan and n.plan.calls else md(text)
+            shown = escape.code(text) if label == "calls" and n.plan and n.plan.calls else md(text)
             lines.append(f"- **{label}**: {shown}")
         lines.append("")
     if report.numbers and not detailed:

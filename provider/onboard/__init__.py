@@ -15,7 +15,6 @@ PIN: the result lists the commands that set one.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
@@ -24,6 +23,7 @@ from .. import exits
 from ..client import GraphClient
 from ..compliance import ALLOWED_REGIONS_KEY, parse_allowed_regions
 from ..errors import StackFileError, WhatsAppError
+from ..inputs import is_ascii_digits
 from ..redact import redact
 from .proposal import propose
 from .reading import read_accounts
@@ -78,6 +78,6 @@ def run(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write:
 
 def waba_id(value: str) -> str:
     """argparse type for ``--waba-id``: ASCII digits only, matched whole."""
-    if not re.fullmatch(r"[0-9]+", value):
+    if not is_ascii_digits(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a WhatsApp Business Account ID (digits only)")
     return value

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
-from .. import exits
+from .. import escape, exits
 from ..models import id_order
 from ..redact import redact
 from .proposal import Proposed, NotAdded
@@ -57,8 +57,9 @@ def _headline(result: ImportResult) -> str:
 
 def render_yaml(result: ImportResult) -> str:
     p = result.proposed
-    lines = [f"# python -m provider import: stack {result.stack_name}, WhatsApp Business Accounts "
-             f"{', '.join(result.waba_ids)}", f"# {_headline(result)}"]
+    t = escape.text  # a comment is one line: a line break in a name or reason would end it
+    lines = [f"# python -m provider import: stack {t(result.stack_name)}, WhatsApp Business Accounts "
+             f"{t(', '.join(result.waba_ids))}", f"# {t(_headline(result))}"]
     if p.proposals:
         lines.append("# `name` is the verified name, for people: rename freely. `region` is where the number "
                      "keeps data now, so `pulumi up` adopts it with no call.")
@@ -75,11 +76,11 @@ def render_yaml(result: ImportResult) -> str:
         if verdicts:
             tail.append(f"# {title}:")
             for verdict in verdicts:
-                tail.append(f"#   {verdict.found.label}")
-                tail += [f"#     - {reason}" for reason in verdict.reasons]
+                tail.append(f"#   {t(verdict.found.label)}")
+                tail += [f"#     - {t(reason)}" for reason in verdict.reasons]
     if commands := result.commands():
         tail.append("# Still needed (this command never writes a PIN; each command prompts for it):")
-        tail += [f"#   {cmd}" for cmd in commands]
+        tail += [f"#   {t(cmd)}" for cmd in commands]
     return redact(text + ("\n".join(tail) + "\n" if tail else ""))
 
 

@@ -1,0 +1,123 @@
+"""Escaping text for where it is printed: a terminal or CI log, and Markdown.
+
+Names, number IDs, paths and error messages come from stack files a pull request can edit and
+from the Graph API; they are printed to terminals, to CI logs (where a line starting with
+``::`` is a GitHub workflow command: ``::add-mask::``, ``::error::``, ``::stop-commands::``)
+and into pull-request comments. Three functions, one per target:
+
+- ``text(value)``: one value inside a line: every character that is not printable (control
+  characters including ESC, so no ANSI sequence; line breaks; bidi overrides) is written as a
+  backslash escape, and a value that would start a workflow command is neutralised.
+- ``log(document)``: a whole output for a terminal or log: control characters other than line
+  breaks and tabs are escaped, and every line that starts (after spaces) with ``::`` or ``##[``
+  gets a backslash first, so the runner does not read it as a command. ``LogStream`` applies it
+  to everything the command line writes, one mechanism for every printer.
+- ``markdown(value)`` and ``code(value)``: a value in Markdown (a table cell, a list item, a
+  code span): no raw HTML (``<!--`` cannot hide the rest of a comment), no pipe that splits a
+  cell, no link or image syntax, and ``text``'s escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import TextIO
+
+# The runner trims leading white space (a carriage return too) before it looks for a command.
+_COMMAND_AT_LINE_START = re.compile(r"(?m)(^|\r)(\s*)(::|##\[)")
+_LOG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+# Backticks stay: the provider's own messages quote commands in them, and a code span can hold
+# no HTML, link or image (its pipes are escaped, which GitHub tables honour inside code too).
+_MD_SPECIAL = re.compile(r"([\\*\[\]|])")
+
+
+def _escape_char(char: str) -> str:
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if char in named:
+        return named[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else (f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+
+
+def text(value: object) -> str:
+    """One value for a line of terminal or log output: every non-printable character escaped."""
+    out = "".join(char if char.isprintable() else _escape_char(char) for char in str(value))
+    return _COMMAND_AT_LINE_START.sub(r"\1\2\\\3", out)
+
+
+def log(document: str, *, at_line_start: bool = True) -> str:
+    """A whole output for a terminal or CI log: no control sequences, no workflow command at a line start.
+
+    ``at_line_start=False``: ``document`` continues a line already written, so its first line is
+    not a line start.
+    """
+    out = _LOG_CONTROL.sub(lambda match: _escape_char(match.group()), document)
+    head = ""
+    if not at_line_start:
+        match = re.search(r"[\n\r]", out)
+        cut = match.end() if match else len(out)
+        head, out = out[:cut], out[cut:]
+    return head + _COMMAND_AT_LINE_START.sub(r"\1\2\\\3", out)
+
+
+def markdown(value: object) -> str:
+    """One value for Markdown text or a table cell: no HTML, no pipes, no link or emphasis syntax."""
+    out = text(value)
+    out = _MD_SPECIAL.sub(r"\\\1", out)
+    return out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(value: object) -> str:
+    """A value as a Markdown code span when nothing in it needs escaping, else as escaped text.
+
+    A code span shows ``&lt;`` literally, so a value with a character Markdown or HTML would read
+    (``<``, ``|``, a backtick, a control character) is written as escaped text instead.
+    """
+    out = text(value)
+    if not out or "`" in out or markdown(value) != out:
+        return markdown(value)
+    return f"`{out}`"
+
+
+_PENDING = re.compile(r"[^\S\n\r]*(:|#|##)?")
+
+
+class LogStream(io.TextIOBase):
+    """A text stream that writes ``log(...)`` of everything to ``target``.
+
+    A line's start can arrive in pieces (``":"`` then ``":error::"``): text that could still
+    become ``::`` or ``##[`` at a line start is held until it is decided, or until ``flush``.
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self._target = target
+        self._held = ""  # the start of a line, not yet decided
+
+    def write(self, data: str) -> int:
+        pending = self._held + data
+        cut = max(pending.rfind("\n"), pending.rfind("\r")) + 1
+        tail = pending[cut:]
+        self._held = tail if _PENDING.fullmatch(tail) and (cut > 0 or self._at_line_start) else ""
+        ready = pending[:len(pending) - len(self._held)]
+        if ready:
+            self._emit(ready)
+        return len(data)
+
+    _at_line_start = True
+
+    def _emit(self, data: str) -> None:
+        self._target.write(log(data, at_line_start=self._at_line_start))
+        self._at_line_start = data.endswith(("\n", "\r"))
+
+    def flush(self) -> None:
+        if self._held:
+            held, self._held = self._held, ""
+            self._emit(held)
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._target, "isatty", lambda: False)())
+
+    def writable(self) -> bool:
+        return True
