@@ -115,13 +115,21 @@ def _compare_arguments(state_text: str) -> Callable[[argparse.ArgumentParser], N
     return arguments
 
 
+def _plan_arguments(cmd: argparse.ArgumentParser) -> None:
+    _compare_arguments("adds the register budget, new and removed numbers")(cmd)
+    cmd.add_argument("--wait-for-window", action="store_true",
+                     help="a cutover refused only because it is outside its change window now is shown as waiting "
+                          "for the window, not as refused (pull-request review: merge any time, deploy in the window)")
+
+
 PLAN_COMMAND = Command(
     "plan", "per declared number: live -> declared, the exact calls, offline or not, preflight, policy; read-only",
     ((0, "every number can converge as declared (or already matches)"),
      (1, "an error, an invalid entry, or `pulumi up` would refuse a number"),
      (2, "a usage error: bad arguments, unknown stack, a state file of another stack")),
-    _compare_arguments("adds the register budget, new and removed numbers"),
-    _compare(PLAN, lambda args: Scope(removed=args.state is not None, create_cutover_warning=args.state is None),
+    _plan_arguments,
+    _compare(PLAN, lambda args: Scope(removed=args.state is not None, create_cutover_warning=args.state is None,
+                                      wait_for_window=args.wait_for_window),
              plan_exit),
     formats=("text", "markdown", "json"))
 

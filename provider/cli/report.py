@@ -37,6 +37,10 @@ class Scope:
 
     removed: bool = False  # with --state: numbers in state but no longer declared (what `pulumi up` deletes)
     create_cutover_warning: bool = False  # without --state: warn that a create would refuse a cutover
+    # plan --wait-for-window: a cutover refused only for being outside its change window now is shown as
+    # waiting for the window (a warning), not as refused: a pull request merges any time, the deploy
+    # job runs `pulumi up` inside the window.
+    wait_for_window: bool = False
 
 
 @dataclass
@@ -220,6 +224,10 @@ def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: dat
     report.problems = preflight(plan, live, desired, prior_calls=prior, now=now, breaker=None,
                                 allowed_regions=job.allowed_regions, creating=report.in_state is False,
                                 allow_cutover=job.allow_cutover_on_create)
+    if scope.wait_for_window:
+        waiting = [p for p in report.problems if p.rule is Rule.OUTSIDE_WINDOW]
+        report.problems = [p for p in report.problems if p.rule is not Rule.OUTSIDE_WINDOW]
+        report.warnings.extend(Problem(p.rule, f"waits for its change window: {p.message}") for p in waiting)
     violation = verdict(report.allowed_regions, report.declared_region) if report.declared_region else None
     if violation is not None and not any(p.rule is Rule.POLICY for p in report.problems):
         report.problems.append(policy_problem(violation))

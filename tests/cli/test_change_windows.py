@@ -58,6 +58,26 @@ def test_plan_exits_1_when_a_cutover_would_be_refused_now_and_names_the_next_ope
     assert "`cutoverWindows` is Sun 03:00-05:00 Europe/Berlin; the next window opens at 2026-12-13T02:00:00Z" in out
 
 
+def test_plan_wait_for_window_shows_the_cutover_waiting_for_its_window_and_exits_0(stack, monkeypatch):
+    """Pull-request review: the change may merge any time; the deploy job runs it inside the window."""
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    code, out, _err = run(stack(CUTOVER, [WINDOW]), "plan", "--wait-for-window", "--format", "json")
+
+    assert code == 0
+    number = json.loads(out)["numbers"][0]
+    assert number["status"] == "change" and number["preflight"] == {"ok": True, "problems": []}
+    assert any(w.startswith("waits for its change window: ") and "2026-12-13T02:00:00Z" in w
+               for w in number["warnings"]), number["warnings"]
+
+
+def test_plan_wait_for_window_still_exits_1_for_every_other_refusal(stack, monkeypatch):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    code, out, _err = run(stack({REGISTERED_BR: {"region": "IN"}}, [WINDOW]), "plan", "--wait-for-window")
+
+    assert code == 1, out
+    assert "REFUSED" in out and "PIN" in out
+
+
 def test_plan_inside_the_window_exits_0_and_says_until_when(stack, monkeypatch):
     monkeypatch.setenv("WHATSAPP_TEST_NOW", INSIDE)
     code, out, _err = run(stack(CUTOVER, [WINDOW]), "plan")
