@@ -13,6 +13,9 @@ need memory shared by every call of the process, and it lives here:
   converged;
 - per-number attempt records: the register/deregister calls failed attempts made (they are not
   in state, yet they count against Meta's 72-hour budget), and why a retry must be refused;
+- the register/deregister calls this process saw per number, on any entry (a Read, Diff, Update
+  or Delete of an old resource, a pending delete): a Create for the number counts them;
+- the stack configuration ``configure`` received;
 - one executor (and so one connection pool) per configuration;
 - what the process learnt once: the notices it printed, the optional fields Meta rejects.
 
@@ -55,6 +58,13 @@ class Fleet:
         self._executors: dict[Any, Any] = {}
         self._seen_once: set[str] = set()
         self._dropped_fields: set[str] = set()
+        self._seen_calls: dict[str, set[str]] = {}
+        self.stack_config: dict[str, Any] = {}
+
+    def configure(self, config: dict[str, Any]) -> None:
+        """The stack configuration ``configure`` received (the provider object holds none)."""
+        with self._lock:
+            self.stack_config = dict(config)
 
     # -- serialisation and cutover slots --------------------------------------------------------
 
@@ -115,6 +125,19 @@ class Fleet:
         of another resource must not undo it. Refresh (read, diff) records nothing here."""
         with self._lock:
             return number_id in self._declared or number_id in self._converged
+
+    # -- register/deregister calls seen on any entry ---------------------------------------------
+
+    def saw_calls(self, number_id: str, calls: Any) -> None:
+        """Remember the register/deregister timestamps an entry for the number carried or made."""
+        if not isinstance(calls, (list, tuple)):
+            return
+        with self._lock:
+            self._seen_calls.setdefault(number_id, set()).update(c for c in calls if isinstance(c, str))
+
+    def seen_calls(self, number_id: str) -> list[str]:
+        with self._lock:
+            return sorted(self._seen_calls.get(number_id, ()))
 
     # -- attempts -----------------------------------------------------------------------------
 
