@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -58,7 +59,7 @@ class Fleet:
         self._executors: dict[Any, Any] = {}
         self._seen_once: set[str] = set()
         self._dropped_fields: set[str] = set()
-        self._seen_calls: dict[str, set[str]] = {}
+        self._seen_calls: dict[str, Counter[str]] = {}
         self.stack_config: dict[str, Any] = {}
 
     def configure(self, config: dict[str, Any]) -> None:
@@ -129,15 +130,19 @@ class Fleet:
     # -- register/deregister calls seen on any entry ---------------------------------------------
 
     def saw_calls(self, number_id: str, calls: Any) -> None:
-        """Remember the register/deregister timestamps an entry for the number carried or made."""
+        """Remember the register/deregister timestamps an entry for the number carried or made.
+        Timestamps have one-second resolution, so a deregister and a register can share one:
+        entries are merged as multisets (the most times each timestamp appears in one entry),
+        so the same calls carried by two entries (an old resource and its successor) count once."""
         if not isinstance(calls, (list, tuple)):
             return
         with self._lock:
-            self._seen_calls.setdefault(number_id, set()).update(c for c in calls if isinstance(c, str))
+            seen = self._seen_calls.setdefault(number_id, Counter())
+            seen |= Counter(c for c in calls if isinstance(c, str))
 
-    def seen_calls(self, number_id: str) -> list[str]:
+    def seen_calls(self, number_id: str) -> Counter[str]:
         with self._lock:
-            return sorted(self._seen_calls.get(number_id, ()))
+            return Counter(self._seen_calls.get(number_id, Counter()))
 
     # -- attempts -----------------------------------------------------------------------------
 

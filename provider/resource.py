@@ -18,6 +18,7 @@ delete, and an engine retry are never mistaken for a second resource.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
@@ -125,7 +126,7 @@ def _prior_calls(number_id: str, own: Any) -> list[str]:
     pending delete). Failed attempts' calls are left to the executor, which adds them itself."""
     fleet = current()
     fleet.saw_calls(number_id, own)
-    return sorted(set(fleet.seen_calls(number_id)) - set(fleet.attempts(number_id).registration_calls))
+    return sorted((fleet.seen_calls(number_id) - Counter(fleet.attempts(number_id).registration_calls)).elements())
 
 
 # Credentials Meta rejected: refresh and destroy may be using the ones saved by the last `up`.
