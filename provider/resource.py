@@ -1,7 +1,8 @@
 """The Pulumi adapter: ``PhoneNumberStorage`` and its dynamic provider.
 
 The only module of this package that knows Pulumi. It translates between Pulumi's property
-dicts and the typed values of the planner and executor, nothing more.
+dicts and the typed values of the planner and executor; the lifecycle decisions it applies
+(on_delete, the diff without a token, the state migration, "gone") live in ``lifecycle``.
 
 ``provider.resource.PhoneNumberStorageProvider`` is part of the state format: Pulumi pickles
 the provider *by reference* into every resource's state, and destroy/refresh unpickle it
@@ -11,8 +12,9 @@ without running the program. Never move or rename it, and never give it instance
 The engine never tells a dynamic provider which resource a call is for (no URN), so "is this a
 second resource for the same number?" is decided from what this process saw (``fleet``): the
 region each ``check`` declared per number, and the numbers a create or update converged.
-Refresh (``read``, ``diff``) records nothing, so a number's own refresh, a rename's create and
-delete, and an engine retry are never mistaken for a second resource.
+Refresh (``read``, ``diff``) declares nothing, so a number's own refresh, a rename's create and
+delete, and an engine retry are never mistaken for a second resource; every call does record the
+register/deregister calls its entry carries, which a later create for the number counts.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def _prior_calls(number_id: str, own: Any) -> list[str]:
     return sorted((fleet.seen_calls(number_id) - Counter(fleet.attempts(number_id).registration_calls)).elements())
 
 
-# Credentials Meta rejected: refresh and destroy may be using the ones saved by the last `up`.
+# Credentials Meta rejected: refresh and destroy may be using the ones saved in state (lifecycle.token_from_state).
 _CREDENTIALS_REJECTED = (AuthenticationFailed, AppSecretProofRejected)
 
 

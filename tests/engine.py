@@ -38,13 +38,13 @@ their URN with the live one, and ``pendingReplacement`` entries) and sends the c
   news=stored inputs); ReadResult.inputs stored), in parallel, and any failure fails the command;
   the update or destroy then runs in the SAME process while the stack config equals the saved one
   (``providers/registry.go`` ``Same``), else in a new process with the current config;
-- ``refresh`` and ``destroy`` use the config saved by the last ``up`` unless ``run_program``;
+- ``refresh`` and ``destroy`` use the config saved in state unless ``run_program``;
 - Check/Diff run serially in program order, Create/Update/Delete on ``parallel`` workers; a
   failed step stops every step not yet started and every delete unless ``continue_on_error``; a
   Check failure always stops the deployment;
 - a replacement re-Checks without olds; create-before-delete deletes the old resource at the end,
-  only if nothing failed (else it stays pending for the next ``up``); ``delete_before_replace``
-  deletes first. A resource that left the program (a rename without alias) is deleted at the end,
+  only if nothing failed (else it stays pending, ``delete: true``); ``delete_before_replace``
+  deletes first, and the old entry stays ``pendingReplacement`` until the Create succeeds. A resource that left the program (a rename without alias) is deleted at the end,
   in the same process; ``Options(aliases=...)`` makes a rename a Check/Diff/Update, no Delete;
 - ``Options(on_error_retries=N)``: an ``on_error`` hook re-sending a failed Create, Update or
   Delete for the same URN to the same process (at most 100 attempts, ``deploy/retries.go``).

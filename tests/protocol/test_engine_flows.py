@@ -4,7 +4,7 @@ imitation misses"), each asserting what SPEC.md "Behaviour" promises the user.
 Through ``tests/engine.py``: a refresh and the update or destroy that follows share one provider
 process when the config is unchanged; a rename is a Create and a Delete in one process; an
 ``on_error`` hook re-sends a failed call for the same URN to the same process; refresh and destroy
-use the config saved by the last ``up``. None of these is "a second resource" for the number.
+use the config saved in state. None of these is "a second resource" for the number.
 """
 
 from __future__ import annotations
