@@ -79,7 +79,7 @@ def on_delete(number_id: str, mode: str | None, declared: frozenset[str] | None,
     elif number_id in declared:
         why = (f'the stack configuration this process was given still declares it (phoneNumbers["{number_id}"]; '
                "refresh, destroy and the deletes of a program that declares no number get the configuration "
-               "saved by the last `pulumi up` that declared one)")
+               "saved by the last command that ran a program declaring one)")
     if why is None:
         return DeleteVerdict(True, None)
     return DeleteVerdict(False, f"whatsapp {number_id}: not disabled, no call made: {why}, so on_delete=disable "
