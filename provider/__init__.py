@@ -7,6 +7,7 @@ Pulumi.
 How a change flows, and the one module that owns each decision::
 
     resource.py     the Pulumi adapter (the only Pulumi module); its pickled class path never moves
+    lifecycle.py    the adapter's decisions (pure): on_delete, the diff without a token, state migration
     inputs.py       the input rules (check, the stack program and the CLI share them; is_pin)
     compliance.py   allowedRegions: parse it, and its verdict (verdict / Violation.message)
     executor.py     read -> plan -> preflight -> run -> read back, for one number
@@ -17,7 +18,8 @@ How a change flows, and the one module that owns each decision::
     clock.py        the one clock (injected by tests)
     runner.py       makes the planned calls and SPEC's recoveries; returns a Run, never raises
     failures.py     a failed run as data: one table picks the facts and renders the message
-    fleet.py        what one provider process remembers (locks, slots, breaker, attempts, notices)
+    fleet.py        what one provider process remembers (locks, slots, breaker, attempts, notices,
+                    the stack config, the register calls each number's entries carried)
     client.py       the Graph API over HTTP (retries, pagination, appsecret_proof)
     errors.py       every error, drawn as a tree; Graph answers become typed errors there only
     models.py       typed views of Meta's answers; id_order, how IDs are listed

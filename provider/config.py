@@ -75,8 +75,9 @@ def _token_fix(source: Source) -> str:
                 f"value from {source.stack_origin} so that {var} is used")
     if source.kind == "stack":
         return (f"replace it with `pulumi config set --secret {key}`, or remove it (`pulumi config rm {key}`) "
-                f"so that {var} is used. `pulumi refresh` and `pulumi destroy` use the configuration saved by "
-                "the last `pulumi up`: run `pulumi up` first, or pass --run-program")
+                f"so that {var} is used. `pulumi refresh` and `pulumi destroy` use the configuration saved in "
+                "state: save the current one with `pulumi up` (while the program declares a number), or pass "
+                "--run-program")
     if source.kind == "env":
         return f"export a valid token in {var} (a value set with `pulumi config set --secret {key}` would win over it)"
     return f"set the secret stack config {key} (pulumi config set --secret {key} ...) or {var}"

@@ -13,6 +13,9 @@ need memory shared by every call of the process, and it lives here:
   converged;
 - per-number attempt records: the register/deregister calls failed attempts made (they are not
   in state, yet they count against Meta's 72-hour budget), and why a retry must be refused;
+- the register/deregister calls this process saw per number, on any entry (a Read, Diff, Update
+  or Delete of an old resource, a pending delete): a Create for the number counts them;
+- the stack configuration ``configure`` received;
 - one executor (and so one connection pool) per configuration;
 - what the process learnt once: the notices it printed, the optional fields Meta rejects.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -55,6 +59,13 @@ class Fleet:
         self._executors: dict[Any, Any] = {}
         self._seen_once: set[str] = set()
         self._dropped_fields: set[str] = set()
+        self._seen_calls: dict[str, Counter[str]] = {}
+        self.stack_config: dict[str, Any] = {}
+
+    def configure(self, config: dict[str, Any]) -> None:
+        """The stack configuration ``configure`` received (the provider object holds none)."""
+        with self._lock:
+            self.stack_config = dict(config)
 
     # -- serialisation and cutover slots --------------------------------------------------------
 
@@ -115,6 +126,23 @@ class Fleet:
         of another resource must not undo it. Refresh (read, diff) records nothing here."""
         with self._lock:
             return number_id in self._declared or number_id in self._converged
+
+    # -- register/deregister calls seen on any entry ---------------------------------------------
+
+    def saw_calls(self, number_id: str, calls: Any) -> None:
+        """Remember the register/deregister timestamps an entry for the number carried or made.
+        Timestamps have one-second resolution, so a deregister and a register can share one:
+        entries are merged as multisets (the most times each timestamp appears in one entry),
+        so the same calls carried by two entries (an old resource and its successor) count once."""
+        if not isinstance(calls, (list, tuple)):
+            return
+        with self._lock:
+            seen = self._seen_calls.setdefault(number_id, Counter())
+            seen |= Counter(c for c in calls if isinstance(c, str))
+
+    def seen_calls(self, number_id: str) -> Counter[str]:
+        with self._lock:
+            return Counter(self._seen_calls.get(number_id, Counter()))
 
     # -- attempts -----------------------------------------------------------------------------
 

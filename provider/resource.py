@@ -1,7 +1,8 @@
 """The Pulumi adapter: ``PhoneNumberStorage`` and its dynamic provider.
 
 The only module of this package that knows Pulumi. It translates between Pulumi's property
-dicts and the typed values of the planner and executor, nothing more.
+dicts and the typed values of the planner and executor; the lifecycle decisions it applies
+(on_delete, the diff without a token, the state migration, "gone") live in ``lifecycle``.
 
 ``provider.resource.PhoneNumberStorageProvider`` is part of the state format: Pulumi pickles
 the provider *by reference* into every resource's state, and destroy/refresh unpickle it
@@ -11,13 +12,15 @@ without running the program. Never move or rename it, and never give it instance
 The engine never tells a dynamic provider which resource a call is for (no URN), so "is this a
 second resource for the same number?" is decided from what this process saw (``fleet``): the
 region each ``check`` declared per number, and the numbers a create or update converged.
-Refresh (``read``, ``diff``) records nothing, so a number's own refresh, a rename's create and
-delete, and an engine retry are never mistaken for a second resource.
+Refresh (``read``, ``diff``) declares nothing, so a number's own refresh, a rename's create and
+delete, and an engine retry are never mistaken for a second resource; every call does record the
+register/deregister calls its entry carries, which a later create for the number counts.
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
@@ -34,7 +37,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
-from . import clock, compliance, windows
+from . import clock, compliance, lifecycle, windows
 from .config import KEYS, ProviderConfig
 from .errors import (
     AppSecretProofRejected,
@@ -47,33 +50,27 @@ from .errors import (
     TokenRejectedFromState,
     cannot_see,
 )
+from .lifecycle import SCHEMA_VERSION
 from .fleet import current
 from .inputs import INPUT_KEYS, validate
-from .regions import DEFAULT, InvalidRegion, describe, normalize_region
+from .regions import DEFAULT, describe
 
 if TYPE_CHECKING:
     from .executor import Executor, Outcome
     from .safety import Desired
     from .models import LiveNumber
 
-# 2: ``declared_region`` (the region the resource declares; ``region`` is the live one).
-SCHEMA_VERSION = 2
 OUTPUT_ONLY_KEYS = ("storage_status", "registered", "display_phone_number", "applied_steps",
                     "registration_calls", "declared_region", "schema_version")
 
-_NUMBERS_KEY = "whatsapp-local-storage:phoneNumbers"  # the stack program's own key: present on any CLI >= 3.139
-
-# Stack config handed to configure() in the provider process (never pickled with the provider).
-_stack_config: dict[str, Any] = {}
-
 
 def _config() -> ProviderConfig:
-    return ProviderConfig.load(_stack_config)
+    return ProviderConfig.load(current().stack_config)
 
 
 def _policy() -> frozenset[str] | None:
     """``whatsapp-local-storage:allowedRegions`` (None: every region allowed). Raises PolicyError."""
-    return compliance.allowed_regions_from(_stack_config)
+    return compliance.allowed_regions_from(current().stack_config)
 
 
 def _executor() -> "Executor":
@@ -88,7 +85,7 @@ def _executor() -> "Executor":
 def _windows(own: Any) -> windows.Windows | None:
     """The number's change windows: its ``cutover_windows`` input, else the stack's
     ``whatsapp-local-storage:cutoverWindows`` (for resources declared in code). Raises WindowError."""
-    return windows.effective(own, _stack_config.get(windows.STACK_KEY), today=clock.now().date())
+    return windows.effective(own, current().stack_config.get(windows.STACK_KEY), today=clock.now().date())
 
 
 def _desired(inputs: dict[str, Any]) -> "Desired":
@@ -125,28 +122,21 @@ def _outputs(inputs: dict[str, Any], outcome: "Outcome") -> dict[str, Any]:
     return out
 
 
-def _declared_region(outputs: dict[str, Any]) -> str | None:
-    """The region the resource declares, from its outputs. State written before schema 2 has no
-    ``declared_region``; its ``region`` is the live region at the last converge, which was the
-    declared one (or what an older provider's refresh recorded as the new declaration)."""
-    for value in (outputs.get("declared_region"), outputs.get("region")):
-        try:
-            return normalize_region(value)
-        except InvalidRegion:
-            continue
-    return None
+def _prior_calls(number_id: str, own: Any) -> list[str]:
+    """The register/deregister calls a converge must count: the entry's own, and those this
+    process saw for the number on any other entry (a Read, Diff or Delete of an old resource, a
+    pending delete). Failed attempts' calls are left to the executor, which adds them itself."""
+    fleet = current()
+    fleet.saw_calls(number_id, own)
+    return sorted((fleet.seen_calls(number_id) - Counter(fleet.attempts(number_id).registration_calls)).elements())
 
 
-# Credentials Meta rejected: refresh and destroy may be using the ones saved by the last `up`.
+# Credentials Meta rejected: refresh and destroy may be using the ones saved in state (lifecycle.token_from_state).
 _CREDENTIALS_REJECTED = (AuthenticationFailed, AppSecretProofRejected)
 
 
 def _token_from_state(number_id: str, exc: GraphAPIError) -> ProviderError:
-    return TokenRejectedFromState(
-        f"whatsapp {number_id}: {exc}. `pulumi refresh` and `pulumi destroy` configure the provider with the "
-        "configuration saved by the last `pulumi up`, not with the current stack config, so a token or app "
-        "secret changed since then is not used yet: run `pulumi up` first (it saves the current "
-        "configuration), or run the command with `--run-program`.")
+    return TokenRejectedFromState(lifecycle.token_from_state(number_id, str(exc)))
 
 
 def _is_unknown(value: Any) -> bool:
@@ -168,12 +158,11 @@ class PhoneNumberStorageProvider(ResourceProvider):
     """Converges one phone number's Local Storage onto its declared region."""
 
     def configure(self, req: ConfigureRequest) -> None:
-        _stack_config.clear()
-        for key in [*(key for key, _env in KEYS.values()), compliance.ALLOWED_REGIONS_KEY, windows.STACK_KEY]:
-            value = req.config.get(key)
-            if value is not None:
-                _stack_config[key] = value
-        if not _stack_config and req.config.get(_NUMBERS_KEY) is None:
+        keys = [*(key for key, _env in KEYS.values()), compliance.ALLOWED_REGIONS_KEY, windows.STACK_KEY,
+                lifecycle.NUMBERS_KEY]
+        config = {key: value for key in keys if (value := req.config.get(key)) is not None}
+        current().configure(config)
+        if not config:
             # Pulumi CLIs before 3.139 hand a dynamic provider no stack config at all, and those CLIs
             # predate the check of Pulumi.yaml's requiredPulumiVersion: say which settings apply.
             print("whatsapp: notice: the engine passed no stack configuration to this provider, so only "
@@ -216,22 +205,20 @@ class PhoneNumberStorageProvider(ResourceProvider):
             return DiffResult(changes=True, replaces=[])
         if news.get("region") is None:
             # stored inputs that an older provider's read left without a region (No Storage)
-            news = {**news, "region": _declared_region(olds)}
+            news = {**news, "region": lifecycle.declared_region(olds)}
             if news["region"] is None:  # nothing to compare with: `pulumi up` declares it again
                 return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         inputs = _normalised(news)
-        # `region` in the outputs is the live one; the region input's echo is `declared_region`
-        # (absent before schema 2, which `stale` covers).
-        echoes_differ = any(olds.get(k) != inputs.get(k) for k in INPUT_KEYS if k != "region") or (
-            "declared_region" in olds and olds["declared_region"] != inputs["region"])
-        stale = olds.get("schema_version") != SCHEMA_VERSION
+        current().saw_calls(inputs["phone_number_id"], olds.get("registration_calls"))
+        echoes_differ = lifecycle.echoes_differ(olds, inputs)
+        stale = lifecycle.is_stale(olds)
         if _config().access_token:
             executor = _executor()
             live = executor.read(inputs["phone_number_id"])
             live_differs = not executor.plan_for(inputs["phone_number_id"], live, _desired(inputs)).in_sync
             live_region = live.region
         else:
-            live_differs = olds.get("region") != inputs["region"] or olds.get("registered") is not True
+            live_differs = lifecycle.offline_diff(olds, inputs["region"])
             live_region = olds.get("region")
         violates_policy = compliance.verdict(_policy(), live_region) is not None  # drift even when declared == live
         return DiffResult(changes=bool(echoes_differ or stale or live_differs or violates_policy), replaces=[],
@@ -241,10 +228,11 @@ class PhoneNumberStorageProvider(ResourceProvider):
         inputs = _normalised(props)
         number_id = inputs["phone_number_id"]
         executor = _executor()
-        outcome = executor.converge(number_id, _desired(inputs), creating=True,
+        outcome = executor.converge(number_id, _desired(inputs), creating=True, prior_calls=_prior_calls(number_id, ()),
                                     allow_cutover=bool(inputs.get("allow_cutover_on_create")),
                                     allowed_regions=_policy())
         current().mark_converged(number_id)
+        current().saw_calls(number_id, outcome.registration_calls)
         if not outcome.applied_steps:
             executor.say(number_id, f"adopted: already {describe(outcome.live.region)} and registered, no call made")
         return CreateResult(number_id, _outputs(inputs, outcome))
@@ -252,14 +240,17 @@ class PhoneNumberStorageProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = _normalised(news)
         number_id = inputs["phone_number_id"]
-        outcome = _executor().converge(number_id, _desired(inputs), prior_calls=olds.get("registration_calls"),
+        outcome = _executor().converge(number_id, _desired(inputs),
+                                       prior_calls=_prior_calls(number_id, olds.get("registration_calls")),
                                        allowed_regions=_policy())
         current().mark_converged(number_id)
+        current().saw_calls(number_id, outcome.registration_calls)
         return UpdateResult(_outputs(inputs, outcome))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         executor = _executor()
         number_id = props.get("phone_number_id") or id_
+        current().saw_calls(number_id, props.get("registration_calls"))
         try:
             live = executor.read(number_id)
         except ObjectNotFound as exc:
@@ -268,7 +259,6 @@ class PhoneNumberStorageProvider(ResourceProvider):
             raise _not_visible(number_id, props.get("waba_id"), exc) from exc
         except _CREDENTIALS_REJECTED as exc:
             raise _token_from_state(number_id, exc) from exc
-        declared = _declared_region(props)
         outs = {k: v for k, v in props.items() if k != "__provider"}
         outs.pop("region", None)
         outs.update(_live_outputs(live))
@@ -276,33 +266,30 @@ class PhoneNumberStorageProvider(ResourceProvider):
         from .safety import format_time, recent_calls, utcnow
 
         outs["registration_calls"] = [format_time(t) for t in recent_calls(props.get("registration_calls"), utcnow())]
-        # The inputs come back to the next refresh's diff as news, so they must stay valid in every
-        # live state: the live region where it is one this provider manages (the drift becomes the
-        # declaration, as `pulumi refresh` means), else the declared one; the outputs keep the live
-        # state (No Storage, unknown), so the drift stays visible.
-        inputs = {k: props[k] for k in INPUT_KEYS if props.get(k) is not None and k != "region"}
-        region = _declared_region({"region": live.region}) or declared
+        inputs, region = lifecycle.refreshed_inputs(props, live.region)
         if region is not None:  # every output of the current schema is present: read migrates state
-            inputs["region"] = outs["declared_region"] = region
+            outs["declared_region"] = region
             outs["schema_version"] = SCHEMA_VERSION
         return ReadResult(number_id, outs, inputs=inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         number_id = props.get("phone_number_id") or id_
-        if props.get("on_delete", "retain") != "disable":
-            print(f"whatsapp {number_id}: retained (on_delete=retain): no call made; the number keeps its "
-                  f"storage {describe(props.get('region'))}", file=sys.stderr, flush=True)
-            return
-        if current().wanted_by_deployment(number_id):
-            print(f"whatsapp {number_id}: not disabled: another resource of this deployment declares the number "
-                  "(renamed or replaced resource), so on_delete=disable is skipped", file=sys.stderr, flush=True)
+        fleet = current()
+        fleet.saw_calls(number_id, props.get("registration_calls"))
+        verdict = lifecycle.on_delete(number_id, props.get("on_delete"),
+                                      lifecycle.stack_numbers(fleet.stack_config.get(lifecycle.NUMBERS_KEY)),
+                                      fleet.wanted_by_deployment(number_id), describe(props.get("region")))
+        if not verdict.disable:
+            print(verdict.message, file=sys.stderr, flush=True)
             return
         executor = _executor()
         desired = _desired({"region": DEFAULT, "pin": props.get("pin"), "enforce_pin": props.get("enforce_pin"),
                             "cutover_windows": props.get("cutover_windows")})
         try:
-            executor.converge(number_id, desired, prior_calls=props.get("registration_calls"),
-                              allowed_regions=_policy())
+            outcome = executor.converge(number_id, desired,
+                                        prior_calls=_prior_calls(number_id, props.get("registration_calls")),
+                                        allowed_regions=_policy())
+            fleet.saw_calls(number_id, outcome.registration_calls)
         except ObjectNotFound as exc:
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
                 return
@@ -316,10 +303,10 @@ def _confirmed_gone(executor: "Executor", number_id: str, waba_id: Optional[str]
     if not waba_id:
         return False
     try:
-        listed = executor.client.list_business_numbers(waba_id)
+        listed: list[str] | None = list(executor.client.list_business_numbers(waba_id))
     except ObjectNotFound:
-        return False
-    if number_id in listed:
+        listed = None
+    if not lifecycle.confirmed_gone(number_id, waba_id, listed):
         return False
     executor.say(number_id, f"no longer exists: business account {waba_id} does not list it ({exc.reference})")
     return True

@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TYPE = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_KEY = "4dabf18193072939515e22adb298388d"
+# Config keys a stack stores encrypted (`pulumi config set --secret`): Configure wraps them.
+SECRET_CONFIG = frozenset({"whatsapp:accessToken", "whatsapp:appSecret", "whatsapp-local-storage:phoneNumbers"})
 
 _CAPTURE = r"""
 import json, sys
@@ -146,7 +148,12 @@ class ProviderProcess:
         grpc.channel_ready_future(self.channel).result(timeout=30)
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
         self.stub.GetPluginInfo(empty_pb2.Empty())
-        self.stub.Configure(provider_pb2.ConfigureRequest(args=_serialize(self.config), acceptSecrets=True))
+        # plugin/provider_plugin.go Configure: the config as properties with the stack's secrets
+        # wrapped (KeepSecrets), plus the same values as plain `variables` for older providers
+        args = {k: ({SECRET_KEY: SECRET_SIG, "value": v} if k in SECRET_CONFIG else v) for k, v in self.config.items()}
+        self.stub.Configure(provider_pb2.ConfigureRequest(
+            args=_serialize(args), variables={k: str(v) for k, v in self.config.items()},
+            acceptSecrets=True, acceptResources=True))
 
     def _drain(self) -> None:
         for line in self.proc.stderr:

@@ -113,9 +113,11 @@ def test_a_numbers_own_windows_win_over_the_stacks(emulator, tmp_path):
 
 
 def test_destroy_with_on_delete_disable_waits_for_the_window_too(emulator, tmp_path):
-    """destroy runs no program: the windows come from the resource's stored outputs."""
+    """destroy runs no program: the windows come from the resource's stored outputs. (The saved
+    stack config's phoneNumbers does not list the number, else on_delete: disable makes no call.)"""
     clock = Clock(tmp_path / "now", WEDNESDAY_NOON)
     eng = engine(emulator, clock)
+    eng.config["whatsapp-local-storage:phoneNumbers"] = "{}"
     adopted(eng, {"n": res(REGISTERED_BR, "BR", on_delete="disable", cutover_windows=[WINDOW])})
     emulator.clear_calls()
 

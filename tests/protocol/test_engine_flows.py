@@ -4,11 +4,12 @@ imitation misses"), each asserting what SPEC.md "Behaviour" promises the user.
 Through ``tests/engine.py``: a refresh and the update or destroy that follows share one provider
 process when the config is unchanged; a rename is a Create and a Delete in one process; an
 ``on_error`` hook re-sends a failed call for the same URN to the same process; refresh and destroy
-use the config saved by the last ``up``. None of these is "a second resource" for the number.
+use the config saved in state. None of these is "a second resource" for the number.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -22,10 +23,21 @@ from tests.reliability_report import engine_config, registered, storage_of
 
 NOT_DISABLED = "not disabled"
 SECOND_RESOURCE = "two resources in this stack declare the same phone number"
+NUMBERS_KEY = "whatsapp-local-storage:phoneNumbers"
 
 
 def res(number: str, region: str, **extra) -> dict:
     return {"phone_number_id": number, "region": region, "pin": DEMO_PIN, **extra}
+
+
+def stack_file(eng: Engine, entries: dict) -> dict:
+    """The stack program (``__main__.py``) over ``phoneNumbers`` entries: the map goes into the
+    stack config, which the engine hands the provider, and each entry is a resource named by its
+    ``name`` or its phone number ID."""
+    eng.config[NUMBERS_KEY] = json.dumps(entries)
+    return {entry.get("name", number): res(number, entry["region"],
+                                           **({"on_delete": entry["onDelete"]} if "onDelete" in entry else {}))
+            for number, entry in entries.items()}
 
 
 def ok(steps: dict, *names: str) -> None:
@@ -54,22 +66,52 @@ def one_process(eng: Engine, *calls: tuple[str, str]) -> int:
 # --- the number's own refresh is not another resource (destroy --refresh, up --refresh) ------------
 
 
-def test_destroy_refresh_still_disables_a_number_with_on_delete_disable(emulator):
+@pytest.mark.parametrize("kind", ["code", "stack file"])
+def test_destroy_refresh_of_a_declared_number_makes_no_call_and_says_why(emulator, kind):
+    """A Delete cannot tell `destroy` from `destroy --target`: with the numbers in code it cannot
+    know whether another resource still declares the number, and the stack config it was given
+    (the one saved in state) still lists it. on_delete: disable makes no call and says so."""
     eng = Engine(engine_config(emulator))
-    adopt(eng, {"n": res(REGISTERED_BR, "BR", on_delete="disable")})
+    program = {"n": res(REGISTERED_BR, "BR", on_delete="disable")}
+    if kind == "stack file":
+        program = stack_file(eng, {REGISTERED_BR: {"name": "n", "region": "BR", "onDelete": "disable"}})
+    adopt(eng, program)
     emulator.clear_calls()
 
     steps = eng.destroy(refresh=True)
 
     ok(steps)
     one_process(eng, ("Read", "n"), ("Delete", "n"))
+    assert eng.state == {}
+    assert NOT_DISABLED in eng.last_stderr and "declare region DEFAULT and run `pulumi up`" in eng.last_stderr
+    why = "declared in code" if kind == "code" else f'still declares it (phoneNumbers["{REGISTERED_BR}"]'
+    assert why in eng.last_stderr
+    assert post_edges(emulator.calls()) == []
+    assert storage_of(emulator.number(REGISTERED_BR)) == "BR" and registered(emulator.number(REGISTERED_BR))
+
+
+def test_up_refresh_disables_a_number_that_left_the_stack_config(emulator):
+    eng = Engine(engine_config(emulator))
+    adopt(eng, stack_file(eng, {REGISTERED_DEFAULT: {"region": "DEFAULT"},
+                                REGISTERED_BR: {"region": "BR", "onDelete": "disable"}}))
+    emulator.clear_calls()
+
+    steps = eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"region": "DEFAULT"}}), refresh=True)
+
+    ok(steps)
+    assert steps[REGISTERED_BR].op == "delete"
+    # the stack config changed, so the update runs in a process of its own after the refresh
+    # (providers/registry.go `Same`), and the removed entry's Delete runs there
+    one_process(eng, ("Check", REGISTERED_DEFAULT), ("Delete", REGISTERED_BR))
+    assert REGISTERED_BR not in eng.state
     assert NOT_DISABLED not in eng.last_stderr
-    assert post_edges(emulator.calls()) == ["deregister", "settings", "register"]
-    number = emulator.number(REGISTERED_BR)
-    assert storage_of(number) == "DEFAULT" and registered(number), "the user asked to turn local storage off"
+    assert post_edges(emulator.calls(), REGISTERED_BR) == ["deregister", "settings", "register"]
+    assert storage_of(emulator.number(REGISTERED_BR)) == "DEFAULT"
 
 
-def test_up_refresh_disables_a_number_that_left_the_program(emulator):
+def test_a_code_declared_number_that_left_the_program_is_not_disabled(emulator):
+    """The same removal with the numbers in code: the provider cannot tell it from a targeted
+    update that hides the resource still declaring the number, so it makes no call."""
     eng = Engine(engine_config(emulator))
     adopt(eng, {"keep": res(REGISTERED_DEFAULT, "DEFAULT"), "gone": res(REGISTERED_BR, "BR", on_delete="disable")})
     emulator.clear_calls()
@@ -77,24 +119,26 @@ def test_up_refresh_disables_a_number_that_left_the_program(emulator):
     steps = eng.up({"keep": res(REGISTERED_DEFAULT, "DEFAULT")}, refresh=True)
 
     ok(steps)
-    assert steps["gone"].op == "delete"
-    one_process(eng, ("Read", "gone"), ("Diff", "keep"), ("Delete", "gone"))
-    assert "gone" not in eng.state
-    assert post_edges(emulator.calls(), REGISTERED_BR) == ["deregister", "settings", "register"]
-    assert storage_of(emulator.number(REGISTERED_BR)) == "DEFAULT"
+    assert steps["gone"].op == "delete" and "gone" not in eng.state
+    assert NOT_DISABLED in eng.last_stderr and "declared in code" in eng.last_stderr
+    assert post_edges(emulator.calls()) == []
+    assert storage_of(emulator.number(REGISTERED_BR)) == "BR"
 
 
 def test_up_refresh_replacing_a_number_disables_the_old_one(emulator):
-    """Only a new phone_number_id replaces: the old number's Delete comes at the end."""
+    """Only a new phone_number_id replaces (a stack entry's ``name`` moved to another number):
+    the old number's Delete comes at the end, and the stack config no longer lists it."""
     eng = Engine(engine_config(emulator))
-    adopt(eng, {"n": res(REGISTERED_BR, "BR", on_delete="disable")})
+    adopt(eng, stack_file(eng, {REGISTERED_BR: {"name": "n", "region": "BR", "onDelete": "disable"}}))
     emulator.clear_calls()
 
-    steps = eng.up({"n": res(REGISTERED_DEFAULT, "DEFAULT", on_delete="disable")}, refresh=True)
+    steps = eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"name": "n", "region": "DEFAULT", "onDelete": "disable"}}),
+                   refresh=True, parallel=1)
 
     ok(steps)
     assert steps["n"].op == "replace"
-    methods = [c.method for c in eng.calls if c.process == one_process(eng, ("Read", "n"), ("Delete", "n"))]
+    proc = one_process(eng, ("Check", "n"), ("Delete", "n"))
+    methods = [c.method for c in eng.calls if c.process in (proc - 1, proc)]
     assert methods == ["Read", "Diff", "Check", "Diff", "Check", "Create", "Delete"], "re-Check, then create first"
     assert storage_of(emulator.number(REGISTERED_BR)) == "DEFAULT", "the number that left was disabled"
     assert storage_of(emulator.number(REGISTERED_DEFAULT)) == "DEFAULT" and registered(emulator.number(REGISTERED_DEFAULT))
@@ -154,11 +198,11 @@ def test_a_rename_with_an_alias_is_an_update_under_the_new_name_and_no_delete(em
 
 def test_delete_before_replace_disables_the_old_number_before_creating_the_new(emulator):
     eng = Engine(engine_config(emulator))
-    adopt(eng, {"n": res(REGISTERED_BR, "BR", on_delete="disable")})
+    adopt(eng, stack_file(eng, {REGISTERED_BR: {"name": "n", "region": "BR", "onDelete": "disable"}}))
     emulator.clear_calls()
 
-    steps = eng.up({"n": res(REGISTERED_DEFAULT, "DEFAULT")}, options={"n": Options(delete_before_replace=True)},
-                   skip_preview=True)
+    steps = eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"name": "n", "region": "DEFAULT"}}),
+                   options={"n": Options(delete_before_replace=True)}, skip_preview=True)
 
     ok(steps)
     assert [c.method for c in eng.calls] == ["Check", "Diff", "Check", "Delete", "Create"]
@@ -167,9 +211,11 @@ def test_delete_before_replace_disables_the_old_number_before_creating_the_new(e
 
 def test_a_replaced_resource_is_deleted_only_once_nothing_failed(emulator):
     eng = Engine(engine_config(emulator))
-    adopt(eng, {"n": res(REGISTERED_BR, "BR", on_delete="disable"), "x": res(REGISTERED_DEFAULT, "DEFAULT")})
+    adopt(eng, stack_file(eng, {REGISTERED_BR: {"name": "n", "region": "BR", "onDelete": "disable"},
+                                REGISTERED_DEFAULT: {"name": "x", "region": "DEFAULT"}}))
     emulator.fault("POST", f"/{REGISTERED_DEFAULT}/deregister", code=131009)
-    program = {"n": res(UNREGISTERED, "IN", on_delete="disable"), "x": res(REGISTERED_DEFAULT, "BR")}
+    program = stack_file(eng, {UNREGISTERED: {"name": "n", "region": "IN", "onDelete": "disable"},
+                               REGISTERED_DEFAULT: {"name": "x", "region": "BR"}})
 
     steps = eng.up(program, skip_preview=True)
 
@@ -319,8 +365,8 @@ def test_refresh_and_destroy_use_the_saved_token_until_an_up_succeeds(rotating):
 
     ok(eng.up({"n": res(REGISTERED_BR, "BR", on_delete="disable")}))
     assert eng.saved_config["whatsapp:accessToken"] == NEW_TOKEN
-    ok(eng.destroy(refresh=True))
-    assert storage_of(rotating.number(REGISTERED_BR)) == "DEFAULT"
+    ok(eng.destroy(refresh=True))  # its Read works: the destroy runs on the saved new token
+    assert eng.state == {}
 
 
 def test_the_provider_process_inherits_the_cli_environment(emulator):

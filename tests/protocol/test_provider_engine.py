@@ -5,6 +5,8 @@ process."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from emulator.seed import (
@@ -152,11 +154,14 @@ def test_destroy_retains_the_number_by_default_with_no_call(emulator):
     assert "retained" in eng.last_stderr
 
 
-def test_destroy_with_on_delete_disable_converges_to_default_and_registered(emulator):
+def test_a_number_that_left_the_stack_config_with_on_delete_disable_converges_to_default_and_registered(emulator):
     eng = Engine(config(emulator))
-    ok(eng.up({"n": number(REGISTERED_BR, "BR", on_delete="disable")}), "n")
+    keep = {"k": number(REGISTERED_DEFAULT, "DEFAULT")}
+    eng.config["whatsapp-local-storage:phoneNumbers"] = json.dumps({REGISTERED_BR: {"name": "n"}, REGISTERED_DEFAULT: {}})
+    ok(eng.up({"n": number(REGISTERED_BR, "BR", on_delete="disable"), **keep}), "n")
     emulator.clear_calls()
-    assert eng.destroy()["n"].op == "delete"
+    eng.config["whatsapp-local-storage:phoneNumbers"] = json.dumps({REGISTERED_DEFAULT: {"name": "k"}})
+    assert eng.up(keep)["n"].op == "delete"
     assert posts(emulator) == ["deregister", "settings", "register"]
     assert storage(emulator, REGISTERED_BR) == "DEFAULT"
     assert emulator.number(REGISTERED_BR)["platform_type"] == "CLOUD_API"

@@ -6,6 +6,7 @@ to the same process, a process killed mid-cutover, configuration saved in state,
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -16,6 +17,7 @@ from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTE
 from tests.engine import Engine, Options, ProviderCallError, ResourceState, urn
 
 POLICY = "whatsapp-local-storage:allowedRegions"
+NUMBERS = "whatsapp-local-storage:phoneNumbers"
 
 
 def config(emu, **extra):
@@ -73,7 +75,10 @@ def create(proc, eng, name, props):
 
 
 def test_destroy_refresh_disables_a_number_whose_own_refresh_ran_in_the_same_process(emulator):
-    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")})
+    """A replaced number's pending delete in `destroy --refresh`: the saved stack config lists only
+    its successor, and the entry's own refresh in this process is not a resource declaring it."""
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")},
+                **{NUMBERS: json.dumps({REGISTERED_DEFAULT: {"name": "n", "region": "DEFAULT"}})})
     with eng.process() as proc:  # `pulumi destroy --refresh`
         assert refresh_one(proc, eng, "n") is False
         proc.delete(urn("n"), eng.state["n"].id, eng.state["n"].outputs)
@@ -85,8 +90,9 @@ def test_destroy_refresh_disables_a_number_whose_own_refresh_ran_in_the_same_pro
 
 def test_up_refresh_disables_a_number_that_left_the_program(emulator):
     eng = adopt(emulator, {"keep": number(REGISTERED_DEFAULT, "DEFAULT"),
-                           "gone": number(REGISTERED_BR, "BR", on_delete="disable")})
-    with eng.process() as proc:  # `pulumi up --refresh` with "gone" removed from the program
+                           "gone": number(REGISTERED_BR, "BR", on_delete="disable")},
+                **{NUMBERS: json.dumps({REGISTERED_DEFAULT: {"name": "keep", "region": "DEFAULT"}})})
+    with eng.process() as proc:  # `pulumi up --refresh` with "gone" removed from the stack's phoneNumbers
         for name in ("keep", "gone"):
             refresh_one(proc, eng, name)
         checked, failures = proc.check(urn("keep"), eng.state["keep"].inputs, news(eng, number(REGISTERED_DEFAULT, "DEFAULT")))
@@ -107,7 +113,7 @@ def test_up_refresh_after_a_rename_without_alias_creates_the_new_resource_and_sk
         stderr = proc
     assert outs["applied_steps"] == [] and outs["region"] == "BR", "adopted, not refused as a duplicate"
     assert posts(emulator) == [], "the rename neither cut the number over nor disabled it"
-    assert "on_delete=disable is skipped" in stderr.stderr
+    assert "not disabled, no call made: another resource of this deployment declares the number" in stderr.stderr
 
 
 # --- reads that keep the inputs valid ----------------------------------------------------------
@@ -295,10 +301,10 @@ def test_a_create_that_a_killed_process_left_offline_is_finished_by_the_next_cre
 def test_a_rejected_token_in_refresh_or_destroy_says_they_use_the_configuration_of_the_last_up(emulator, command):
     eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")})
     eng.saved_config["whatsapp:accessToken"] = "revoked-token"  # the token the last `up` saved, since revoked
-    step = (eng.refresh() if command == "refresh" else eng.destroy())["n"]
+    step = (eng.refresh() if command == "refresh" else eng.destroy(refresh=True))["n"]
     assert step.op == "error"
     line = step.error.last_line
-    assert "configuration saved by the last `pulumi up`" in line and "--run-program" in line
+    assert "run on the configuration saved in state" in line and f"`pulumi {command} --run-program`" in line
     assert "revoked-token" not in step.error.details
     assert posts(emulator) == []
 
@@ -312,12 +318,12 @@ def test_an_app_secret_added_since_the_last_up_is_named_as_config_saved_by_that_
     emulator.set_app_secret(secret)
     eng.config["whatsapp:appSecret"] = secret
     try:
-        step = (eng.refresh() if command == "refresh" else eng.destroy())["n"]
+        step = (eng.refresh() if command == "refresh" else eng.destroy(refresh=True))["n"]
     finally:
         emulator.set_app_secret(None)
     assert step.op == "error"
     line = step.error.last_line
-    assert "configuration saved by the last `pulumi up`" in line and "--run-program" in line, line
+    assert "run on the configuration saved in state" in line and f"`pulumi {command} --run-program`" in line, line
     assert secret not in step.error.details
     assert posts(emulator) == []
 
@@ -350,7 +356,8 @@ def test_a_number_that_drifts_outside_the_policy_stays_visible_to_refresh_expect
 
 
 def test_on_delete_disable_never_moves_a_number_to_default_when_default_is_not_allowed(emulator):
-    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")}, **{POLICY: '["BR"]'})
+    eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")},
+                **{POLICY: '["BR"]', NUMBERS: "{}"})  # the stack config no longer lists it
     step = eng.destroy()["n"]
     assert step.op == "error" and "outside whatsapp-local-storage:allowedRegions" in step.error.last_line
     assert posts(emulator) == [] and storage(emulator, REGISTERED_BR) == "BR"

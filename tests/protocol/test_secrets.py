@@ -117,7 +117,8 @@ def test_lifecycle_adopt_update_refresh_drift_preview_destroy(emu):
     steps = eng.refresh()
     scan(eng, emu, steps)
 
-    steps = eng.destroy()
+    eng.config["whatsapp-local-storage:phoneNumbers"] = json.dumps({UNREGISTERED: {"name": "new", "region": "IN"}})
+    steps = eng.up({"new": program["new"]})  # "br" left the stack's phoneNumbers: its Delete disables it
     assert all(s.error is None for s in steps.values())
     assert storage_of(emu.number(REGISTERED_BR)) == "DEFAULT", "on_delete=disable converged it"
     scan(eng, emu, steps)
