@@ -37,7 +37,7 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     report, raw = out / "RESULTS.md", out / "results.json"
     done = subprocess.run(
-        [sys.executable, str(RUN), "--quick", "--out", str(report), "--json", str(raw)],
+        [sys.executable, str(RUN), "--quick", "--import-runs", "1", "--out", str(report), "--json", str(raw)],
         cwd=ROOT, capture_output=True, text=True, timeout=280,
     )
     assert done.returncode == 0, done.stderr[-4000:]

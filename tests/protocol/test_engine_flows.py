@@ -19,6 +19,7 @@ from emulator.harness import start_emulator
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from tests.calllog import budget_used, max_overlap, offline_intervals, post_edges
 from tests.engine import Call, Engine, Options
+from tests.protocol.support import succeeded
 from tests.reliability_report import engine_config, registered, storage_of
 
 NOT_DISABLED = "not disabled"
@@ -40,16 +41,10 @@ def stack_file(eng: Engine, entries: dict) -> dict:
             for number, entry in entries.items()}
 
 
-def ok(steps: dict, *names: str) -> None:
-    for name in names or list(steps):
-        step = steps[name]
-        assert step.error is None, f"{name}: {step.error and step.error.details}"
-
-
 def adopt(eng: Engine, program: dict) -> None:
     """Set the scene: an `up --skip-preview` that must adopt with zero mutating calls."""
     steps = eng.up(program, skip_preview=True)
-    ok(steps)
+    succeeded(steps)
     assert all(s.outputs["applied_steps"] == [] for s in steps.values())
 
 
@@ -80,7 +75,7 @@ def test_destroy_refresh_of_a_declared_number_makes_no_call_and_says_why(emulato
 
     steps = eng.destroy(refresh=True)
 
-    ok(steps)
+    succeeded(steps)
     one_process(eng, ("Read", "n"), ("Delete", "n"))
     assert eng.state == {}
     assert NOT_DISABLED in eng.last_stderr and "declare region DEFAULT and run `pulumi up`" in eng.last_stderr
@@ -98,7 +93,7 @@ def test_up_refresh_disables_a_number_that_left_the_stack_config(emulator):
 
     steps = eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"region": "DEFAULT"}}), refresh=True)
 
-    ok(steps)
+    succeeded(steps)
     assert steps[REGISTERED_BR].op == "delete"
     # the stack config changed, so the update runs in a process of its own after the refresh
     # (providers/registry.go `Same`), and the removed entry's Delete runs there
@@ -118,7 +113,7 @@ def test_a_code_declared_number_that_left_the_program_is_not_disabled(emulator):
 
     steps = eng.up({"keep": res(REGISTERED_DEFAULT, "DEFAULT")}, refresh=True)
 
-    ok(steps)
+    succeeded(steps)
     assert steps["gone"].op == "delete" and "gone" not in eng.state
     assert NOT_DISABLED in eng.last_stderr and "declared in code" in eng.last_stderr
     assert post_edges(emulator.calls()) == []
@@ -135,7 +130,7 @@ def test_up_refresh_replacing_a_number_disables_the_old_one(emulator):
     steps = eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"name": "n", "region": "DEFAULT", "onDelete": "disable"}}),
                    refresh=True, parallel=1)
 
-    ok(steps)
+    succeeded(steps)
     assert steps["n"].op == "replace"
     proc = one_process(eng, ("Check", "n"), ("Delete", "n"))
     methods = [c.method for c in eng.calls if c.process in (proc - 1, proc)]
@@ -155,7 +150,7 @@ def test_up_refresh_after_a_rename_without_alias_creates_the_new_resource(emulat
     steps = eng.up({"new": res(REGISTERED_BR, "BR", on_delete="disable")}, refresh=True)
 
     assert SECOND_RESOURCE not in (steps["new"].error.last_line if steps["new"].error else "")
-    ok(steps)
+    succeeded(steps)
     assert steps["new"].op == "create" and steps["old"].op == "delete"
     one_process(eng, ("Read", "old"), ("Create", "new"), ("Delete", "old"))
     assert list(eng.state) == ["new"]
@@ -170,7 +165,7 @@ def test_a_rename_without_alias_keeps_the_region_the_new_resource_declares(emula
 
     steps = eng.up({"new": res(REGISTERED_BR, "BR")})
 
-    ok(steps)
+    succeeded(steps)
     update = one_process(eng, ("Create", "new"), ("Delete", "old"))
     assert [c.method for c in eng.calls if c.process == update] == ["Check", "Create", "Delete"]
     assert post_edges(emulator.calls()) == []
@@ -184,7 +179,7 @@ def test_a_rename_with_an_alias_is_an_update_under_the_new_name_and_no_delete(em
 
     steps = eng.up({"new": res(REGISTERED_BR, "IN", on_delete="disable")}, options={"new": Options(aliases=("old",))})
 
-    ok(steps)
+    succeeded(steps)
     assert steps["new"].op == "update" and "old" not in steps
     assert {c.method for c in eng.calls} == {"Check", "Diff", "Update"}
     assert all(c.name == "new" for c in eng.calls)
@@ -204,7 +199,7 @@ def test_delete_before_replace_disables_the_old_number_before_creating_the_new(e
     steps = eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"name": "n", "region": "DEFAULT"}}),
                    options={"n": Options(delete_before_replace=True)}, skip_preview=True)
 
-    ok(steps)
+    succeeded(steps)
     assert [c.method for c in eng.calls] == ["Check", "Diff", "Check", "Delete", "Create"]
     assert storage_of(emulator.number(REGISTERED_BR)) == "DEFAULT"
 
@@ -226,7 +221,7 @@ def test_a_replaced_resource_is_deleted_only_once_nothing_failed(emulator):
 
     steps = eng.up(program)
 
-    ok(steps)
+    succeeded(steps)
     assert ("Delete", "n") in {(c.method, c.name) for c in eng.calls}
     assert eng.pending_deletes == []
     assert storage_of(emulator.number(REGISTERED_BR)) == "DEFAULT", "the old number is disabled at last"
@@ -273,7 +268,7 @@ def test_an_on_error_retry_of_a_create_is_the_same_resource(emulator):
 
     steps = eng.up({"n": res(UNREGISTERED, "BR")}, options={"n": Options(on_error_retries=3)}, skip_preview=True)
 
-    ok(steps)
+    succeeded(steps)
     assert [c.method for c in eng.calls if c.method == "Create"] == ["Create", "Create"]
     one_process(eng, ("Create", "n"))
     assert post_edges(emulator.calls()) == ["settings", "register"]
@@ -324,7 +319,7 @@ def test_a_process_killed_mid_cutover_leaves_a_number_the_next_up_finishes(emula
 
     steps = eng.up({"n": res(REGISTERED_BR, "IN")})
 
-    ok(steps)
+    succeeded(steps)
     assert post_edges(emulator.calls()) == still_needed, "only the calls still needed"
     assert storage_of(emulator.number(REGISTERED_BR)) == "IN" and registered(emulator.number(REGISTERED_BR))
 
@@ -352,7 +347,7 @@ def test_refresh_and_destroy_use_the_saved_token_until_an_up_succeeds(rotating):
     adopt(eng, {"n": res(REGISTERED_BR, "BR", on_delete="disable")})
     eng.config["whatsapp:accessToken"] = "EAAflows-mistyped-token"  # rotated in the stack config
 
-    ok(eng.refresh())
+    succeeded(eng.refresh())
     program_refresh = eng.refresh(run_program=True)["n"]
     assert "190" in program_refresh.error.last_line, "--run-program uses the current config"
 
@@ -361,11 +356,11 @@ def test_refresh_and_destroy_use_the_saved_token_until_an_up_succeeds(rotating):
     stale = eng.refresh()["n"]
     assert stale.error is not None
     assert "pulumi up" in stale.error.last_line or "--run-program" in stale.error.last_line, stale.error.last_line
-    ok(eng.refresh(run_program=True))
+    succeeded(eng.refresh(run_program=True))
 
-    ok(eng.up({"n": res(REGISTERED_BR, "BR", on_delete="disable")}))
+    succeeded(eng.up({"n": res(REGISTERED_BR, "BR", on_delete="disable")}))
     assert eng.saved_config["whatsapp:accessToken"] == NEW_TOKEN
-    ok(eng.destroy(refresh=True))  # its Read works: the destroy runs on the saved new token
+    succeeded(eng.destroy(refresh=True))  # its Read works: the destroy runs on the saved new token
     assert eng.state == {}
 
 
@@ -373,18 +368,18 @@ def test_the_provider_process_inherits_the_cli_environment(emulator):
     config = {k: v for k, v in engine_config(emulator).items() if k != "whatsapp:accessToken"}
     eng = Engine(config, env={"WHATSAPP_ACCESS_TOKEN": emulator.token})
     steps = eng.up({"n": res(UNREGISTERED, "BR")})
-    ok(steps)
+    succeeded(steps)
     assert storage_of(emulator.number(UNREGISTERED)) == "BR"
 
 
 def test_up_refresh_reuses_the_refresh_process_only_while_the_config_is_unchanged(emulator):
     eng = Engine(engine_config(emulator))
     adopt(eng, {"n": res(REGISTERED_BR, "BR")})
-    ok(eng.up({"n": res(REGISTERED_BR, "BR", pin="654321")}, refresh=True, skip_preview=True))
+    succeeded(eng.up({"n": res(REGISTERED_BR, "BR", pin="654321")}, refresh=True, skip_preview=True))
     one_process(eng, ("Read", "n"), ("Update", "n"))
 
     eng.config["whatsapp:maxConcurrentCutovers"] = "2"
-    ok(eng.up({"n": res(REGISTERED_BR, "BR")}, refresh=True, skip_preview=True))
+    succeeded(eng.up({"n": res(REGISTERED_BR, "BR")}, refresh=True, skip_preview=True))
     assert len(eng.processes) == 2
     assert [c for c in eng.calls if c.method == "Read"] == [Call("Read", "n", 0)]
     assert {c.process for c in eng.calls if c.method == "Check"} == {1}, "the program's steps use the new config"
@@ -398,7 +393,7 @@ def test_up_previews_in_its_own_process_and_updates_in_a_fresh_one(emulator):
     adopt(eng, {"n": res(REGISTERED_BR, "BR")})
     emulator.clear_calls()
 
-    ok(eng.up({"n": res(REGISTERED_BR, "IN")}))
+    succeeded(eng.up({"n": res(REGISTERED_BR, "IN")}))
 
     assert len(eng.processes) == 2
     assert [(c.method, c.process) for c in eng.calls] == [("Check", 0), ("Diff", 0), ("Check", 1), ("Diff", 1),
@@ -419,7 +414,7 @@ def test_more_engine_workers_than_provider_threads_still_converge_one_cutover_at
 
     steps = eng.up(program, parallel=8, skip_preview=True)
 
-    ok(steps)
+    succeeded(steps)
     calls = emulator.calls()
     assert max_overlap(offline_intervals(calls)) == 1
     assert all(storage_of(emulator.number(n)) == "BR" and registered(emulator.number(n)) for n in fleet)

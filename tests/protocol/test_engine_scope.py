@@ -17,6 +17,7 @@ from emulator.harness import start_emulator
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from tests.calllog import post_edges
 from tests.engine import Engine, Options
+from tests.protocol.support import succeeded
 from tests.reliability_report import engine_config, registered, storage_of
 
 NUMBERS_KEY = "whatsapp-local-storage:phoneNumbers"
@@ -44,11 +45,6 @@ def program_of(kind: str, eng: Engine, name: str, number: str, region: str, **ex
     return {name: res(number, region, **extra)}
 
 
-def ok(steps: dict) -> None:
-    for name, step in steps.items():
-        assert step.error is None, f"{name}: {step.error and step.error.details}"
-
-
 def last_process(eng: Engine) -> list[tuple[str, str]]:
     """The calls of the command's last process (the update, refresh or destroy, after its preview)."""
     last = len(eng.processes) - 1
@@ -69,18 +65,18 @@ def test_a_targeted_rename_never_disables_the_number_the_new_name_declares(emula
     `up --target X` (or `--exclude Y`): a fresh process gets a single Delete(X) with
     on_delete: disable while Y still declares BR. It must make no mutating call."""
     eng = Engine(engine_config(emulator))
-    ok(eng.up(program_of(kind, eng, "x", REGISTERED_BR, "BR", on_delete="disable")))
+    succeeded(eng.up(program_of(kind, eng, "x", REGISTERED_BR, "BR", on_delete="disable")))
     renamed = program_of(kind, eng, "y", REGISTERED_BR, "BR", on_delete="disable")
 
     first = eng.up(renamed, target=["y"])
-    ok(first)
+    succeeded(first)
     assert first["y"].op == "create" and "x" not in first, "an untargeted entry is not deleted"
     assert set(eng.state) == {"x", "y"}
     emulator.clear_calls()
 
     steps = eng.up(renamed, **({"target": ["x"]} if scope == "target" else {"exclude": ["y"]}))
 
-    ok(steps)
+    succeeded(steps)
     assert steps["x"].op == "delete" and steps["y"].op == "same"
     assert last_process(eng) == [("Delete", "x")], "Y gets a stub Check: the process sees only the Delete"
     assert post_edges(emulator.calls()) == []
@@ -89,19 +85,19 @@ def test_a_targeted_rename_never_disables_the_number_the_new_name_declares(emula
     assert storage_of(number) == "BR" and registered(number)
     assert list(eng.state) == ["y"]
 
-    ok(eng.up(renamed))
+    succeeded(eng.up(renamed))
     assert post_edges(emulator.calls()) == [], "nothing to cut back"
 
 
 def test_untargeted_resources_get_no_call_and_new_ones_are_skipped(emulator):
     eng = Engine(engine_config(emulator))
-    ok(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT")}))
+    succeeded(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT")}))
     emulator.clear_calls()
 
     steps = eng.up({"a": res(REGISTERED_BR, "IN"), "b": res(REGISTERED_DEFAULT, "BR"), "c": res(UNREGISTERED, "BR")},
                    exclude=["a", "c"])
 
-    ok(steps)
+    succeeded(steps)
     assert (steps["a"].op, steps["b"].op, steps["c"].op) == ("same", "update", "skipped")
     assert {c.name for c in eng.calls} == {"b"}
     assert "c" not in eng.state and eng.state["a"].inputs["region"] == "BR", "the stub keeps the old inputs"
@@ -111,12 +107,12 @@ def test_untargeted_resources_get_no_call_and_new_ones_are_skipped(emulator):
 
 def test_targeted_refresh_and_destroy_touch_only_the_targets(emulator):
     eng = Engine(engine_config(emulator))
-    ok(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT")}))
+    succeeded(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT")}))
 
-    ok(eng.refresh(target=["a"]))
+    succeeded(eng.refresh(target=["a"]))
     assert {c.name for c in eng.calls} == {"a"}
 
-    ok(eng.destroy(target=["a"], refresh=True))
+    succeeded(eng.destroy(target=["a"], refresh=True))
     assert {c.name for c in eng.calls} == {"a"}
     assert list(eng.state) == ["b"]
 
@@ -126,14 +122,14 @@ def test_targeted_refresh_and_destroy_touch_only_the_targets(emulator):
 
 def test_refresh_run_program_reads_program_resources_as_they_register_then_the_rest_and_saves_config(emulator):
     eng = Engine(engine_config(emulator))
-    ok(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT"),
+    succeeded(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT"),
                "c": res(UNREGISTERED, "BR")}, parallel=1))
     eng.config["whatsapp:maxConcurrentCutovers"] = "2"
 
     steps = eng.refresh(run_program=True, program={"c": res(UNREGISTERED, "BR"), "a": res(REGISTERED_BR, "BR")},
                         parallel=1)
 
-    ok(steps)
+    succeeded(steps)
     assert last_process(eng) == [("Read", "c"), ("Diff", "c"), ("Read", "a"), ("Diff", "a"),
                                  ("Read", "b"), ("Diff", "b")], "no Check; the entry left the program last"
     assert all(p.config == eng.config for p in eng.processes), "the current config, in preview and refresh"
@@ -142,13 +138,13 @@ def test_refresh_run_program_reads_program_resources_as_they_register_then_the_r
 
 def test_up_refresh_run_program_interleaves_read_and_update_per_resource(emulator):
     eng = Engine(engine_config(emulator))
-    ok(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT"),
+    succeeded(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT"),
                "gone": res(UNREGISTERED, "BR")}))
 
     steps = eng.up({"a": res(REGISTERED_BR, "BR", pin="654321"), "b": res(REGISTERED_DEFAULT, "DEFAULT")},
                    refresh=True, run_program=True, parallel=1, skip_preview=True)
 
-    ok(steps)
+    succeeded(steps)
     calls = last_process(eng)
     assert len(eng.processes) == 1, "no up-front refresh process"
     assert [m for m, n in calls if n == "a"] == ["Read", "Diff", "Check", "Diff", "Update"]
@@ -162,25 +158,25 @@ def test_up_refresh_run_program_interleaves_read_and_update_per_resource(emulato
 
 def test_a_pending_delete_is_read_by_every_refresh_and_deleted_by_destroy(emulator):
     eng = Engine(engine_config(emulator))
-    ok(eng.up({"n": res(REGISTERED_BR, "BR"), "x": res(REGISTERED_DEFAULT, "DEFAULT")}))
+    succeeded(eng.up({"n": res(REGISTERED_BR, "BR"), "x": res(REGISTERED_DEFAULT, "DEFAULT")}))
     emulator.fault("POST", f"/{REGISTERED_DEFAULT}/deregister", code=131009)
     steps = eng.up({"n": res(UNREGISTERED, "IN"), "x": res(REGISTERED_DEFAULT, "BR")}, skip_preview=True)
     assert steps["n"].op == "replace" and steps["x"].op == "error"
     assert [name for name, _ in eng.pending_deletes] == ["n"], "the replaced entry stays, marked delete: true"
 
-    ok(eng.refresh())
+    succeeded(eng.refresh())
     assert sorted(c.method for c in eng.calls if c.name == "n" and c.process == 1) == ["Diff", "Diff", "Read", "Read"]
     assert eng.pending_deletes[0][1].id == REGISTERED_BR and eng.state["n"].id == UNREGISTERED
 
     steps = eng.destroy()
-    ok(steps)
+    succeeded(steps)
     assert [c.method for c in eng.calls if c.name == "n"] == ["Delete", "Delete"]
     assert eng.state == {} and eng.pending_deletes == []
 
 
 def test_a_pending_replacement_is_not_read_or_deleted_again(emulator):
     eng = Engine(engine_config(emulator))
-    ok(eng.up({"n": res(REGISTERED_BR, "BR")}))
+    succeeded(eng.up({"n": res(REGISTERED_BR, "BR")}))
     emulator.fault("GET", f"/{UNREGISTERED}/settings", code=131009)  # the new number's create fails
     dbr = {"n": Options(delete_before_replace=True)}
     program = {"n": res(UNREGISTERED, "IN")}
@@ -189,10 +185,10 @@ def test_a_pending_replacement_is_not_read_or_deleted_again(emulator):
 
     assert steps["n"].op == "error" and steps["n"].error.method == "Create"
     assert eng.state["n"].pending_replacement and eng.state["n"].id == REGISTERED_BR
-    ok(eng.refresh())
+    succeeded(eng.refresh())
     assert not [c for c in eng.calls if c.name == "n"], "a pendingReplacement entry is not refreshed"
 
-    ok(eng.up(program, options=dbr, skip_preview=True))
+    succeeded(eng.up(program, options=dbr, skip_preview=True))
     assert [c.method for c in eng.calls] == ["Check", "Diff", "Check", "Create"], "replaced without a second Delete"
     assert not eng.state["n"].pending_replacement and eng.state["n"].id == UNREGISTERED
 
@@ -223,12 +219,12 @@ def test_shrinking_and_empty_programs_survive_a_token_rotation(rotating):
     saved in state, and saves nothing, yet cannot be stranded: that config lists every number it
     deletes, so on_delete: disable makes no call there."""
     eng = Engine(engine_config(rotating, token=OLD_TOKEN))
-    ok(eng.up(stack_file(eng, {REGISTERED_BR: {"region": "BR", "onDelete": "disable"},
+    succeeded(eng.up(stack_file(eng, {REGISTERED_BR: {"region": "BR", "onDelete": "disable"},
                                REGISTERED_DEFAULT: {"region": "DEFAULT", "onDelete": "disable"}})))
     _rotate(eng, rotating)
     rotating.clear_calls()
 
-    ok(eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"region": "DEFAULT", "onDelete": "disable"}})))
+    succeeded(eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"region": "DEFAULT", "onDelete": "disable"}})))
 
     assert post_edges(rotating.calls(), REGISTERED_BR) == ["deregister", "settings", "register"], \
         "the shrinking program's Delete ran on the current config, which no longer lists the number"
@@ -239,7 +235,7 @@ def test_shrinking_and_empty_programs_survive_a_token_rotation(rotating):
 
     steps = eng.up(stack_file(eng, {}))
 
-    ok(steps)
+    succeeded(steps)
     assert steps[REGISTERED_DEFAULT].op == "delete" and eng.state == {}
     assert eng.saved_config == saved, "a program with no dynamic resource saves nothing"
     assert all(p.config == saved for p in eng.processes), "its Deletes run on the saved config"
@@ -251,7 +247,7 @@ def test_shrinking_and_empty_programs_survive_a_token_rotation(rotating):
 def test_a_rotated_token_has_a_way_through_refresh_and_destroy_with_run_program(rotating, command):
     eng = Engine(engine_config(rotating, token=OLD_TOKEN))
     program = {"n": res(REGISTERED_BR, "BR")}
-    ok(eng.up(program))
+    succeeded(eng.up(program))
     _rotate(eng, rotating)
 
     stale = getattr(eng, command)(refresh=True) if command == "destroy" else eng.refresh()
@@ -261,12 +257,12 @@ def test_a_rotated_token_has_a_way_through_refresh_and_destroy_with_run_program(
     assert "n" in eng.state
 
     if command == "refresh":
-        ok(eng.refresh(run_program=True, program=program))
+        succeeded(eng.refresh(run_program=True, program=program))
         assert eng.saved_config["whatsapp:accessToken"] == NEW_TOKEN
-        ok(eng.refresh())  # the saved config works from now on
-        ok(eng.destroy(refresh=True))
+        succeeded(eng.refresh())  # the saved config works from now on
+        succeeded(eng.destroy(refresh=True))
     else:
-        ok(eng.destroy(refresh=True, run_program=True, program=program))
+        succeeded(eng.destroy(refresh=True, run_program=True, program=program))
     assert eng.state == {}
 
 
@@ -290,7 +286,7 @@ def test_on_error_retries_a_create_on_any_error_only_from_cli_3_244(emulator, cl
 def test_destroy_registers_an_on_error_hook_only_with_run_program(emulator, run_program, attempts):
     eng = Engine(engine_config(emulator), skip_preview=True)
     program = {"n": res(REGISTERED_BR, "BR", on_delete="disable")}
-    ok(eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"region": "DEFAULT"}}) | program))  # n is not in
+    succeeded(eng.up(stack_file(eng, {REGISTERED_DEFAULT: {"region": "DEFAULT"}}) | program))  # n is not in
     # phoneNumbers (a resource declared in code beside the stack's map): its Delete disables
     for _ in range(3):
         emulator.fault("GET", f"/{REGISTERED_BR}/settings", code=131009)
@@ -318,7 +314,7 @@ def test_a_create_counts_the_calls_the_old_entry_of_a_rename_carried(emulator):
     """`up --refresh` after a rename without alias: the refresh Reads the old entry, whose state
     holds 9 calls of the last 72 hours; the new resource's Create needs 2 more: refused."""
     eng = Engine(engine_config(emulator), skip_preview=True)
-    ok(eng.up({"old": res(REGISTERED_BR, "BR")}))
+    succeeded(eng.up({"old": res(REGISTERED_BR, "BR")}))
     now = datetime.now(timezone.utc).replace(microsecond=0)
     eng.state["old"].outputs["registration_calls"] = [iso(now - timedelta(hours=h)) for h in range(1, 10)]
     emulator.clear_calls()

@@ -15,6 +15,7 @@ import pytest
 
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from tests.engine import Engine, Options, ProviderCallError, ResourceState, urn
+from tests.protocol.support import is_registered, live_storage
 
 POLICY = "whatsapp-local-storage:allowedRegions"
 NUMBERS = "whatsapp-local-storage:phoneNumbers"
@@ -29,17 +30,9 @@ def number(pid, region, **kw):
     return {"phone_number_id": pid, "region": region, "pin": DEMO_PIN, **kw}
 
 
-def posts(emu):
+def posted(emu):
+    """The last path segment of every POST, in order (``register``, ``settings``...)."""
     return [c["path"].rsplit("/", 1)[-1] for c in emu.calls() if c["method"] == "POST"]
-
-
-def storage(emu, pid):
-    conf = emu.number(pid)["settings"].get("storage_configuration") or {}
-    return conf.get("data_localization_region") or conf.get("status")
-
-
-def registered(emu, pid):
-    return emu.number(pid)["platform_type"] == "CLOUD_API"
 
 
 def adopt(emu, program, **extra) -> Engine:
@@ -83,25 +76,9 @@ def test_destroy_refresh_disables_a_number_whose_own_refresh_ran_in_the_same_pro
         assert refresh_one(proc, eng, "n") is False
         proc.delete(urn("n"), eng.state["n"].id, eng.state["n"].outputs)
         stderr = proc
-    assert posts(emulator) == ["deregister", "settings", "register"]
-    assert storage(emulator, REGISTERED_BR) == "DEFAULT" and registered(emulator, REGISTERED_BR)
+    assert posted(emulator) == ["deregister", "settings", "register"]
+    assert live_storage(emulator, REGISTERED_BR) == "DEFAULT" and is_registered(emulator, REGISTERED_BR)
     assert "not disabled" not in stderr.stderr
-
-
-def test_up_refresh_disables_a_number_that_left_the_program(emulator):
-    eng = adopt(emulator, {"keep": number(REGISTERED_DEFAULT, "DEFAULT"),
-                           "gone": number(REGISTERED_BR, "BR", on_delete="disable")},
-                **{NUMBERS: json.dumps({REGISTERED_DEFAULT: {"name": "keep", "region": "DEFAULT"}})})
-    with eng.process() as proc:  # `pulumi up --refresh` with "gone" removed from the stack's phoneNumbers
-        for name in ("keep", "gone"):
-            refresh_one(proc, eng, name)
-        checked, failures = proc.check(urn("keep"), eng.state["keep"].inputs, news(eng, number(REGISTERED_DEFAULT, "DEFAULT")))
-        assert failures == []
-        resp = proc.diff(urn("keep"), REGISTERED_DEFAULT, eng.state["keep"].outputs, checked)
-        assert resp.changes != resp.DIFF_SOME
-        proc.delete(urn("gone"), eng.state["gone"].id, eng.state["gone"].outputs)
-    assert posts(emulator) == ["deregister", "settings", "register"]
-    assert storage(emulator, REGISTERED_BR) == "DEFAULT"
 
 
 def test_up_refresh_after_a_rename_without_alias_creates_the_new_resource_and_skips_disable(emulator):
@@ -112,7 +89,7 @@ def test_up_refresh_after_a_rename_without_alias_creates_the_new_resource_and_sk
         proc.delete(urn("old"), eng.state["old"].id, eng.state["old"].outputs)
         stderr = proc
     assert outs["applied_steps"] == [] and outs["region"] == "BR", "adopted, not refused as a duplicate"
-    assert posts(emulator) == [], "the rename neither cut the number over nor disabled it"
+    assert posted(emulator) == [], "the rename neither cut the number over nor disabled it"
     assert "not disabled, no call made: another resource of this deployment declares the number" in stderr.stderr
 
 
@@ -129,7 +106,7 @@ def test_a_number_moved_to_no_storage_out_of_band_keeps_refreshing_and_shows_the
         assert eng.state["n"].inputs["region"] == "BR", "the declared region is kept"
     step = eng.up({"n": number(REGISTERED_BR, "BR")}, refresh=True)["n"]
     assert step.op == "error" and "NO_STORAGE_ENABLED, which this provider does not manage" in step.error.last_line
-    assert posts(emulator) == []
+    assert posted(emulator) == []
 
 
 def test_a_new_declared_region_the_number_already_has_is_recorded_without_a_call(emulator):
@@ -145,7 +122,7 @@ def test_a_new_declared_region_the_number_already_has_is_recorded_without_a_call
     emulator.patch(REGISTERED_BR, settings={"storage_configuration": {"status": "NO_STORAGE_ENABLED"}})
     eng.refresh()
     assert eng.state["n"].inputs["region"] == "IN", "refresh keeps the region the program declares"
-    assert posts(emulator) == []
+    assert posted(emulator) == []
 
 
 def test_enabled_storage_that_names_no_region_is_never_cut_over(emulator):
@@ -153,7 +130,7 @@ def test_enabled_storage_that_names_no_region_is_never_cut_over(emulator):
     emulator.patch(REGISTERED_BR, settings={"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED"}})
     step = eng.up({"n": number(REGISTERED_BR, "BR")})["n"]
     assert step.op == "error" and "UNKNOWN, which this provider does not manage" in step.error.last_line
-    assert posts(emulator) == [] and registered(emulator, REGISTERED_BR)
+    assert posted(emulator) == [] and is_registered(emulator, REGISTERED_BR)
 
 
 def test_stored_inputs_without_a_region_from_an_older_provider_are_diffed_not_failed(emulator):
@@ -214,7 +191,7 @@ def test_calls_of_failed_attempts_count_against_the_budget_of_a_retry(emulator):
         emulator.clear_calls()
         with pytest.raises(ProviderCallError) as retry:  # 7 in state + 3 failed = 10: none left
             proc.update(urn("n"), old.id, old.outputs, checked)
-    assert posts(emulator) == []
+    assert posted(emulator) == []
     assert "made 10 in the last 72 hours" in retry.value.last_line
 
 
@@ -227,7 +204,7 @@ def test_the_register_retries_inside_one_attempt_never_pass_the_budget(emulator)
         checked, _ = proc.check(urn("n"), old.inputs, news(eng, number(UNREGISTERED, "DEFAULT")))
         with pytest.raises(ProviderCallError) as failed:
             proc.update(urn("n"), old.id, old.outputs, checked)
-    assert posts(emulator) == ["register"]
+    assert posted(emulator) == ["register"]
     assert "This run made 1 register/deregister calls" in failed.value.last_line
 
 
@@ -240,7 +217,7 @@ def test_a_retry_after_a_failed_read_converges(emulator):
             proc.create(urn("n"), checked)
         _, outs = proc.create(urn("n"), checked)  # the same URN again: not a second resource
     assert outs["applied_steps"] == ["settings", "register"]
-    assert posts(emulator) == ["settings", "register"]
+    assert posted(emulator) == ["settings", "register"]
 
 
 def test_a_retry_after_a_failed_read_back_keeps_the_calls_the_failed_attempt_made(emulator):
@@ -252,7 +229,7 @@ def test_a_retry_after_a_failed_read_back_keeps_the_calls_the_failed_attempt_mad
                    options={"n": Options(on_error_retries=1)})
     step = steps["n"]
     assert step.error is None, step.error and step.error.last_line
-    assert posts(emulator) == ["deregister", "settings", "register"], "the retry made no call"
+    assert posted(emulator) == ["deregister", "settings", "register"], "the retry made no call"
     assert step.outputs["applied_steps"] == [] and len(step.outputs["registration_calls"]) == 2
 
 
@@ -276,12 +253,12 @@ def test_the_next_up_finishes_a_cutover_that_a_killed_process_left_half_done(emu
     proc.proc.kill()  # a cancelled pipeline: the number was deregistered, settings never answered
     proc.close()
     time.sleep(3.2)
-    assert not registered(emulator, REGISTERED_BR)
+    assert not is_registered(emulator, REGISTERED_BR)
     emulator.clear_calls()
     step = eng.up({"n": number(REGISTERED_BR, "IN")})["n"]
     assert step.error is None, step.error.last_line
-    assert posts(emulator) == ["settings", "register"], "only the calls still needed"
-    assert storage(emulator, REGISTERED_BR) == "IN" and registered(emulator, REGISTERED_BR)
+    assert posted(emulator) == ["settings", "register"], "only the calls still needed"
+    assert live_storage(emulator, REGISTERED_BR) == "IN" and is_registered(emulator, REGISTERED_BR)
 
 
 def test_a_create_that_a_killed_process_left_offline_is_finished_by_the_next_create(emulator):
@@ -291,7 +268,7 @@ def test_a_create_that_a_killed_process_left_offline_is_finished_by_the_next_cre
     eng = Engine(config(emulator))
     step = eng.up({"n": number(REGISTERED_DEFAULT, "BR")})["n"]
     assert step.error is None, step.error.last_line
-    assert posts(emulator) == ["settings", "register"]
+    assert posted(emulator) == ["settings", "register"]
 
 
 # --- configuration saved in state ------------------------------------------------------------------
@@ -306,7 +283,7 @@ def test_a_rejected_token_in_refresh_or_destroy_says_they_use_the_configuration_
     line = step.error.last_line
     assert "run on the configuration saved in state" in line and f"`pulumi {command} --run-program`" in line
     assert "revoked-token" not in step.error.details
-    assert posts(emulator) == []
+    assert posted(emulator) == []
 
 
 @pytest.mark.parametrize("command", ["refresh", "destroy"])
@@ -325,7 +302,7 @@ def test_an_app_secret_added_since_the_last_up_is_named_as_config_saved_by_that_
     line = step.error.last_line
     assert "run on the configuration saved in state" in line and f"`pulumi {command} --run-program`" in line, line
     assert secret not in step.error.details
-    assert posts(emulator) == []
+    assert posted(emulator) == []
 
 
 # --- allowedRegions --------------------------------------------------------------------------------
@@ -360,7 +337,7 @@ def test_on_delete_disable_never_moves_a_number_to_default_when_default_is_not_a
                 **{POLICY: '["BR"]', NUMBERS: "{}"})  # the stack config no longer lists it
     step = eng.destroy()["n"]
     assert step.op == "error" and "outside whatsapp-local-storage:allowedRegions" in step.error.last_line
-    assert posts(emulator) == [] and storage(emulator, REGISTERED_BR) == "BR"
+    assert posted(emulator) == [] and live_storage(emulator, REGISTERED_BR) == "BR"
 
 
 def test_an_engine_that_passes_no_stack_config_gets_a_notice_that_only_the_environment_applies(emulator):
