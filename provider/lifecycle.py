@@ -1,7 +1,7 @@
 """The resource's lifecycle decisions, free of Pulumi: what the adapter (``resource.py``) asks.
 
 Each function takes plain values and returns a verdict, so the rules are tested as tables
-(``tests/test_lifecycle.py``) as well as through the engine:
+(``tests/provider/test_lifecycle.py``) as well as through the engine:
 
 - ``on_delete``: whether a Delete may disable its number, or must make no call (and why);
 - ``stack_numbers``: the numbers the stack's own configuration (``phoneNumbers``) declares;

@@ -50,7 +50,7 @@ entries = st.fixed_dictionaries(
 
 def graph_urls(emulator_url: str) -> st.SearchStrategy[object]:
     # No unreachable address: the client's retries of a refused connection wait for real (that path
-    # is tests/test_network_errors.py's).
+    # is tests/provider/test_network_errors.py's).
     return st.sampled_from([emulator_url, emulator_url + "/", "http://[::1",
                             "https://graph.facebook.com:8443", "http://graph.facebook.com", "https://evil.example",
                             emulator_url + "\t.evil.example", emulator_url.replace("127.0.0.1", "localhost"),
