@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from datetime import datetime, timezone
 
 from .errors import ConfigurationError
+from .fleet import current
 
 VAR = "WHATSAPP_TEST_NOW"
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_noticed: set[str] = set()
-_lock = threading.Lock()
 
 
 def _fixed(value: str) -> datetime:
@@ -53,10 +51,7 @@ def now() -> datetime:
     if not value:
         return datetime.now(timezone.utc).replace(microsecond=0)
     moment = _fixed(value)
-    with _lock:
-        first = value not in _noticed
-        _noticed.add(value)
-    if first:
+    if current().first_time(f"notice:clock:{value}"):  # once per process (Fleet's one reset clears it)
         print(f"whatsapp: notice: {VAR} is set: the provider's clock reads {moment.strftime(_FORMAT)} "
               "(a test clock; change windows and the register budget use it)", file=sys.stderr, flush=True)
     return moment
