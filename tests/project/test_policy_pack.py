@@ -14,11 +14,8 @@ policy/.venv built from policy/requirements.txt, once, and rebuilt only when tha
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -31,15 +28,13 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from provider.regions import DEFAULT, REGIONS
 from emulator.seed import REGISTERED_BR
 from tests.engine import capture_resource
+from tests.project.policy_venv import PACK, STAMP, _requirements_digest, ensure_pack_venv
 from tests.project.program import numbers_config, run_program
 
 # pytest-xdist: keep these tests on one worker: one worker builds policy/.venv; two building it at once would race.
 pytestmark = pytest.mark.xdist_group("policy-venv")
 
 ROOT = Path(__file__).resolve().parents[2]
-PACK = ROOT / "policy"
-VENV = PACK / ".venv"
-STAMP = VENV / "requirements.sha256"
 SECRET_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
 NUMBER = "106540352242922"
@@ -52,39 +47,6 @@ WINDOW = "Sun 03:00-05:00 Europe/Berlin"
 LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
           analyzer_pb2.REMEDIATE: "remediate", analyzer_pb2.DISABLED: "disabled"}
 LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
-
-
-def _requirements_digest() -> str:
-    text = (PACK / "requirements.txt").read_bytes() + sys.version.encode()
-    return hashlib.sha256(text).hexdigest()
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def ensure_pack_venv() -> Path:
-    """policy/.venv holding exactly policy/requirements.txt; built beside it, then moved in place."""
-    digest = _requirements_digest()
-    if STAMP.is_file() and STAMP.read_text().strip() == digest and _venv_python(VENV).exists():
-        return _venv_python(VENV)
-    shutil.rmtree(VENV, ignore_errors=True)
-    build = PACK / f".venv-build-{os.getpid()}"
-    shutil.rmtree(build, ignore_errors=True)
-    steps = [[sys.executable, "-m", "venv", str(build)],
-             [str(_venv_python(build)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              "-r", str(PACK / "requirements.txt")]]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=600, check=False)
-        if done.returncode != 0:
-            shutil.rmtree(build, ignore_errors=True)
-            raise RuntimeError(f"building the policy pack's virtualenv failed: {step}\n{done.stderr}")
-    (build / STAMP.name).write_text(digest)
-    try:
-        build.rename(VENV)  # python -m works from a moved venv: nothing in it names its own path
-    except OSError:  # another run got there first
-        shutil.rmtree(build, ignore_errors=True)
-    return _venv_python(VENV)
 
 
 class AnalyzerProcess:
