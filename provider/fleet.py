@@ -205,11 +205,11 @@ def current() -> Fleet:
 def reset_process_state() -> None:
     """Forget everything this module holds (tests that play several Pulumi commands in one process).
 
-    The one reset: every per-process memory lives in ``Fleet`` (notices and dropped fields
-    included), except two on purpose. ``redact``'s secret registry is never cleared: a secret
-    registered once may still sit in a string, an exception or a buffer this process holds, and
-    forgetting it would let the next ``redact`` print it (remembering a stale secret only masks
-    more). ``resource``'s stack config is replaced by every ``configure`` call."""
+    The one reset: every per-process memory lives in ``Fleet`` (notices, dropped fields and the
+    stack configuration ``configure`` received included), except one on purpose: ``redact``'s
+    secret registry is never cleared. A secret registered once may still sit in a string, an
+    exception or a buffer this process holds, and forgetting it would let the next ``redact``
+    print it (remembering a stale secret only masks more)."""
     global _current
     old, _current = _current, Fleet()
     old.close()
