@@ -64,7 +64,7 @@ def _pin_value(value: object, name: str = "pin") -> str:
         value = str(value)
     if value is None or value == "":
         raise bad_param(f"The parameter {name} is required.")
-    if not isinstance(value, str) or not re.fullmatch(r"\d{6}", value):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{6}", value):
         raise bad_param(f"Param {name} must be a 6-digit string.",
                         "The two-step verification PIN must be exactly 6 digits.")
     return value
@@ -194,6 +194,7 @@ def _spend_budget(rec: NumberRecord, now: float) -> None:
 
 def register(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     now = state.now()
+    refuse_if_locked(rec)  # a locked account refuses the call and changes nothing, the budget included
     _spend_budget(rec, now)
     params = req.params
     product = params.get("messaging_product")
@@ -214,7 +215,6 @@ def register(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
             raise bad_param("Local storage can only be enabled or disabled on unregistered phone numbers",
                             "Deregister the phone number before registering it with another "
                             "data_localization_region.")
-    refuse_if_locked(rec)
     if rec.code_verification_status != "VERIFIED":
         raise GraphError(133006, "Phone number needs to be verified before registering",
                          details="Verify the phone number with request_code and verify_code first.")
@@ -241,8 +241,8 @@ def _in_country(region: str) -> dict[str, Any]:
 
 
 def deregister(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
+    refuse_if_locked(rec)  # a locked account refuses the call and changes nothing, the budget included
     _spend_budget(rec, state.now())
-    refuse_if_locked(rec)
     if not rec.registered:
         raise GraphError(133010, "Phone number Not Registered",
                          details="The phone number is not registered with Cloud API.")

@@ -31,7 +31,6 @@ DEFAULT_VERSION = "v25.0"
 SERVED_VERSION_HEADER = "facebook-api-version"
 EDGES = ("settings", "register", "deregister", "request_code", "verify_code", "phone_numbers",
          profile.EDGE)
-_VERSION_RE = re.compile(r"v([0-9]{1,3})\.([0-9]{1,2})")
 # Graph-wide parameters that any call may carry; they are never part of an endpoint's payload.
 TRANSPORT_PARAMS = ("access_token", "appsecret_proof", "appsecret_time", "pretty", "format",
                     "suppress_http_code", "debug", "method")
@@ -86,10 +85,10 @@ def clock_date(epoch: float) -> datetime.date:
 
 
 def parse_version(text: str) -> tuple[int, int]:
-    m = _VERSION_RE.fullmatch(text)
-    if not m:
-        raise bad_param(f"Unknown API version '{text}'; use a path like /v25.0/...")
-    return int(m.group(1)), int(m.group(2))
+    try:
+        return versions.parse(text)
+    except ValueError:
+        raise bad_param(f"Unknown API version '{text}'; use a path like /v25.0/...") from None
 
 
 def split_version(path: str) -> tuple[str | None, str]:

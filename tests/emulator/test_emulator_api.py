@@ -289,9 +289,13 @@ def test_a_retired_version_is_served_as_v21_until_2027_01_21_then_as_v22(emulato
         assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version=version)) == "v21.0"
         assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version="v21.0")) == "v21.0"
     emulator.advance(max(0.0, RETIREMENT_OF_V21 + 1 - emulator.now()))
-    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version=version)) == "v22.0"
-    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version="v21.0")) == "v22.0"
-    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version="v25.0")) == "v25.0"
+    # v22.0 until it retires too (2027-05-20): the clock only moves forward, so on a later day the
+    # oldest live version is a newer one, and that is what Meta serves
+    oldest = versions.oldest_live(datetime.datetime.fromtimestamp(emulator.now(), datetime.timezone.utc).date())
+    assert versions.parse(oldest) >= (22, 0)
+    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version=version)) == oldest
+    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version="v21.0")) == oldest
+    assert served_as(emulator_api.get(f"/{REGISTERED_DEFAULT}", version="v27.0")) == "v27.0"
 
 
 @pytest.mark.parametrize("version", ["v17.0", "v20.0", "v21.0", "v25.0", "v27.0", ""])
@@ -708,6 +712,7 @@ def test_graph_wide_parameters_are_ignored_by_endpoints(emulator, emulator_api):
     assert emulator_api.post(f"/{UNREGISTERED}/register", json=REGISTER, params=params).status_code == 200
 
 
-def test_unversioned_path_uses_the_current_version(emulator_api):
+def test_unversioned_path_uses_the_current_version(emulator, emulator_api):
     resp = emulator_api.get(f"/{REGISTERED_DEFAULT}", version="")
-    assert resp.status_code == 200 and served_as(resp) == "v25.0"
+    today = datetime.datetime.fromtimestamp(emulator.now(), datetime.timezone.utc).date()
+    assert resp.status_code == 200 and served_as(resp) == versions.served("v25.0", today)

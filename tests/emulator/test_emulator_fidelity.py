@@ -116,6 +116,16 @@ def test_a_locked_account_refuses_changes_with_131031(emulator, emulator_api, ca
     rec = emulator.number(REGISTERED_DEFAULT)
     assert rec["platform_type"] == "CLOUD_API" and emulator.pin_matches(REGISTERED_DEFAULT, DEMO_PIN)
     assert emulator_api.get(f"/{REGISTERED_DEFAULT}").status_code == 200  # reads still work
+    assert rec["registration_calls"] == [], "a refused call spends none of the 72-hour budget"
+
+
+def test_a_pin_in_non_ascii_digits_is_refused_by_set_pin_and_register(emulator, emulator_api):
+    """Meta's PIN is six ASCII digits: Arabic-Indic or full-width digits are not a PIN."""
+    for pin in ("١٢٣٤٥٦", "１２３４５６"):
+        error_of(emulator_api.post(f"/{UNREGISTERED}", json={"pin": pin}), 400, 100)
+        body = {"messaging_product": "whatsapp", "pin": pin}
+        error_of(emulator_api.post(f"/{UNREGISTERED}/register", json=body), 400, 100)
+    assert emulator.number(UNREGISTERED)["platform_type"] != "CLOUD_API"
 
 
 # -- No Storage --------------------------------------------------------------------------------
