@@ -28,7 +28,12 @@ _COMMAND_AT_LINE_START = re.compile(r"(?m)(^|\r)(\s*)(::|##\[)")
 _LOG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 # Backticks stay: the provider's own messages quote commands in them, and a code span can hold
 # no HTML, link or image (its pipes are escaped, which GitHub tables honour inside code too).
-_MD_SPECIAL = re.compile(r"([\\*\[\]|])")
+_MD_SPECIAL = re.compile(r"([\\*~\[\]|])")
+# GitHub turns @name into a mention and #12 into a link after rendering, backslash or not: a
+# zero-width space (as an entity: the output stays ASCII) after the sign keeps both plain text.
+_MD_REFERENCE = re.compile(r"([@#])")
+# What a code span cannot hold safely: a table's pipe, or text that would need entities.
+_CODE_UNSAFE = re.compile(r"[\\*\[\]|&<>]")
 
 
 def _escape_char(char: str) -> str:
@@ -64,7 +69,8 @@ def markdown(value: object) -> str:
     """One value for Markdown text or a table cell: no HTML, no pipes, no link or emphasis syntax."""
     out = text(value)
     out = _MD_SPECIAL.sub(r"\\\1", out)
-    return out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_REFERENCE.sub(r"\1&#8203;", out)
 
 
 def code(value: object) -> str:
@@ -74,7 +80,7 @@ def code(value: object) -> str:
     (``<``, ``|``, a backtick, a control character) is written as escaped text instead.
     """
     out = text(value)
-    if not out or "`" in out or markdown(value) != out:
+    if not out or "`" in out or _CODE_UNSAFE.search(out):
         return markdown(value)
     return f"`{out}`"
 

@@ -82,8 +82,8 @@ def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _nev
     pid = raw.get("phone_number_id")
     if is_unknown(pid):
         out["phone_number_id"] = pid
-    elif isinstance(pid, int) and not isinstance(pid, bool):
-        out["phone_number_id"] = str(pid)
+    elif isinstance(pid, int) and not isinstance(pid, bool) and is_ascii_digits(str(pid)):
+        out["phone_number_id"] = str(pid)  # a YAML number; a negative one fails below
     elif not is_ascii_digits(pid):
         shown = "missing" if pid in (None, "") else repr(pid)
         fail("phone_number_id", f"must be the Graph API phone number ID, digits only with no spaces "

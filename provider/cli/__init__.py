@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add(commands: "argparse._SubParsersAction[_Parser]", command: Command) -> None:
-    cmd = commands.add_parser(command.name, help=command.help, description=command.description or command.help,
+    cmd = commands.add_parser(command.name, help=command.help, allow_abbrev=False, description=command.description or command.help,
                               epilog=command.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     command.arguments(cmd)
     if command.formats:
@@ -51,6 +51,7 @@ def _add(commands: "argparse._SubParsersAction[_Parser]", command: Command) -> N
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
+        allow_abbrev=False,
         description="Show what `pulumi up` would do to WhatsApp numbers' Local Storage, detect drift, report "
                     "compliance, verify a number, list regions.",
         epilog=f"exit codes: {exits.summary()}; see each command's --help",
@@ -77,7 +78,10 @@ def _wants_json(argv: Sequence[str]) -> bool:
 
 
 def _fail(streams: Streams, command: str | None, message: str, code: int, as_json: bool) -> int:
-    print(f"{PROG}{' ' + command if command else ''}: error: {message}", file=streams.err)  # a LogStream
+    # escape.text per line: a path or name in the message may hold a bare \r, which the LogStream
+    # takes for a line start and a terminal would use to overprint the error
+    shown = "\n".join(escape.text(line) for line in message.split("\n"))
+    print(f"{PROG}{' ' + command if command else ''}: error: {shown}", file=streams.err)  # a LogStream
     if as_json:
         streams.out.write(error_document(command, message, code))
     return code

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
 from .. import escape, exits
+from ..inputs import is_ascii_digits
 from ..models import id_order
 from ..redact import redact
 from .proposal import Proposed, NotAdded
@@ -33,13 +35,15 @@ class ImportResult:
 
     def commands(self) -> list[str]:
         """What a person still has to run: the stack, and a secret PIN per number that has none."""
-        cmds = [f"pulumi stack init {self.stack_name}"] if self.target.text is None else []
+        stack = shlex.quote(self.stack_name)  # commands to paste into a shell: nothing in them is code
+        cmds = [f"pulumi stack init {stack}"] if self.target.text is None else []
         declared = self.target.stack.phone_numbers()
         ids = [number_id for number_id, entry in declared.items()
                if not (isinstance(entry, Mapping) and entry.get("pin") is not None)]
         ids += [p.found.number_id for p in self.proposed.proposals]
-        for number_id in sorted(set(ids), key=id_order):
-            cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {self.stack_name}")
+        # Only IDs that are IDs: a stack-file key is the pull request's text, never pasted into a shell.
+        for number_id in sorted({i for i in ids if is_ascii_digits(i)}, key=id_order):
+            cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {stack}")
         return cmds
 
 

@@ -383,3 +383,12 @@ def test_write_refuses_when_pulumi_yaml_declares_the_numbers_before_any_call(emu
     assert emulator.calls() == []
     code, out, _ = run_import(project_dir, wabas=(DEMO_WABA_ID,))  # printing only is fine
     assert code == 0 and REGISTERED_BR in out
+
+
+def test_the_printed_commands_never_carry_a_stack_file_key_that_is_not_an_id(emulator, project_dir):
+    """The commands are meant to be pasted into a shell: a key from a pull request is not pasted."""
+    stack_file(project_dir, connection(emulator) + f"  {NUMBERS_KEY}:\n"
+               "    \"'$(touch pwned)'\": {region: BR}\n")
+    code, out, err = run_import(project_dir, wabas=(DEMO_WABA_ID,))
+    assert "$(touch pwned)" not in "\n".join(line for line in out.splitlines() if "pulumi config set" in line)
+    assert "pulumi config set --path --secret" in out, (code, out, err)

@@ -201,3 +201,21 @@ def test_log_stream_neutralises_a_command_split_across_writes():
         stream.write(piece)
     stream.flush()
     assert target.getvalue() == "ok\n\\::error::x\n  \\##[group]\na::b\n\\x1b[2J\r\\::warning::y"
+
+
+def test_a_carriage_return_in_an_error_is_escaped_not_sent_to_the_terminal(tmp_path):
+    """A bare \\r would let the rest of the line overprint the error on a terminal."""
+    code, _, err = run("plan", "--stack", "test", "--project-dir", str(tmp_path / "x\rALL GOOD"))
+    assert code == 2 and "\r" not in err and "x\\rALL GOOD" in err
+
+
+def test_markdown_keeps_mentions_and_issue_references_plain_text():
+    out = escape.markdown("@octocat #12 ~~y~~")
+    assert "@octocat" not in out and "#12" not in out and "~~" not in out
+    assert out == "@&#8203;octocat #&#8203;12 \\~\\~y\\~\\~"
+    assert escape.code("IN_COUNTRY_STORAGE_ENABLED") == "`IN_COUNTRY_STORAGE_ENABLED`"
+
+
+def test_an_abbreviated_format_flag_is_a_usage_error_not_a_silent_json():
+    code, out, err = run("plan", "--form", "json", "--stack", "test")
+    assert code == 2 and "--form" in err

@@ -213,3 +213,12 @@ def test_the_one_reset_forgets_notices_and_dropped_fields_but_never_a_secret(cap
         assert secret not in redact(f"still printable after the reset: {secret}")
     finally:
         reset_process_state()
+
+
+def test_a_phone_number_id_given_as_a_negative_number_is_refused():
+    from provider.inputs import validate
+
+    inputs, failures = validate({"phone_number_id": -5, "region": "BR"})
+    assert [f.property for f in failures] == ["phone_number_id"]
+    inputs, failures = validate({"phone_number_id": 106540352242922, "region": "BR"})
+    assert failures == [] and inputs["phone_number_id"] == "106540352242922"
