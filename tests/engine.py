@@ -255,30 +255,33 @@ class Engine:
 
     def _refresh_all(self, proc, state: dict[str, ResourceState], parallel: int, *,
                      names: list[str] | None = None,
-                     pending: list[tuple[str, ResourceState]] | None = None) -> dict[str, Step]:
-        """Every (or each named) live entry of ``state`` and every pending delete, on ``parallel``
-        workers. Errors never stop the other refreshes (the refresh step executor ignores them
-        until the end). Pending deletes' steps are keyed ``"<name> (pending delete)"``.
-        ``pendingReplacement`` entries are not refreshed."""
+                     pending: list[tuple[str, ResourceState]] | None = None,
+                     targeted: Callable[[str], bool] = lambda _name: True) -> dict[str, Step]:
+        """Every (or each named) live entry of ``state`` and every targeted pending delete, on
+        ``parallel`` workers. Errors never stop the other refreshes (the refresh step executor ignores
+        them until the end). Pending deletes' steps are keyed ``"<name> (pending delete)"``.
+        ``pendingReplacement`` entries are not refreshed; nor is anything ``--target``/``--exclude``
+        leaves out, a pending delete included (``targeted``)."""
         names = [n for n in (list(state) if names is None else names)
                  if n in state and not state[n].pending_replacement]
         pending = self.pending_deletes if pending is None else pending
         jobs: list[tuple[str, Callable[[], Step]]] = [(n, lambda n=n: self._refresh_one(proc, state, n)) for n in names]
         jobs += [(f"{name} (pending delete)", lambda i=i: self._refresh_pending(proc, pending, i))
-                 for i, (name, _) in enumerate(pending)]
+                 for i, (name, _) in enumerate(pending) if targeted(name)]
         steps = _each([key for key, _ in jobs], dict(jobs).__getitem__, parallel, call=True)
         pending[:] = [p for p in pending if p[1] is not None]
         return steps
 
     def _refreshed_process(self, state: dict[str, ResourceState], config: dict[str, str],
-                           parallel: int, pending, names: list[str] | None = None) -> tuple[Any, dict[str, Step] | None]:
+                           parallel: int, pending, names: list[str] | None = None,
+                           targeted: Callable[[str], bool] = lambda _name: True) -> tuple[Any, dict[str, Step] | None]:
         """``--refresh``: refresh in a process configured from state, then keep that process for
         the rest of the deployment if ``config`` is the same, else start one with ``config``
         (``providers/registry.go`` ``Same``)."""
         stored = self._stored_config()
         proc = self._start(stored)
-        errors = {n: s for n, s in self._refresh_all(proc, state, parallel, names=names, pending=pending).items()
-                  if s.error}
+        errors = {n: s for n, s in self._refresh_all(proc, state, parallel, names=names, pending=pending,
+                                                      targeted=targeted).items() if s.error}
         if errors:
             return proc, errors
         return (proc if config == stored else self._start(config)), None
@@ -347,18 +350,21 @@ class Engine:
             config = self._program_config(program)
         else:
             config = self._stored_config()
-        in_state = [n for n in self.state if self._targeted(n, target, exclude)]
+        def targeted(name: str) -> bool:
+            return self._targeted(name, target, exclude)
+
+        in_state = [n for n in self.state if targeted(n)]
         names = in_state if not run_program else (
             [n for n in program if n in in_state] + [n for n in in_state if n not in program])
         with self._command():
             if preview_only or not self._skips_preview(skip_preview):
                 steps = self._refresh_all(self._start(config), dict(self.state), parallel, names=names,
-                                          pending=list(self.pending_deletes))
+                                          pending=list(self.pending_deletes), targeted=targeted)
                 if preview_only or any(s.error for s in steps.values()):
                     return steps
             if run_program:
                 self._save_config(program)
-            return self._refresh_all(self._start(config), self.state, parallel, names=names)
+            return self._refresh_all(self._start(config), self.state, parallel, names=names, targeted=targeted)
 
     def destroy(self, *, refresh: bool = False, run_program: bool = False, parallel: int = DEFAULT_PARALLEL,
                 skip_preview: bool | None = None, options: Mapping[str, Options] | None = None,
@@ -373,19 +379,22 @@ class Engine:
         else:
             config = self._stored_config()
         options = dict(options or {})
-        names = [n for n in self.state if self._targeted(n, target, exclude)]
+        def targeted(name: str) -> bool:
+            return self._targeted(name, target, exclude)
+
+        names = [n for n in self.state if targeted(n)]
         with self._command():
             if refresh and not self._skips_preview(skip_preview):  # a destroy preview calls the provider only to refresh
                 steps = self._refresh_all(self._start(config), dict(self.state), parallel, names=names,
-                                          pending=list(self.pending_deletes))
+                                          pending=list(self.pending_deletes), targeted=targeted)
                 if any(s.error for s in steps.values()):
                     return steps
             proc = self._start(config)
             if run_program:
                 self._save_config(program)
             if refresh:
-                errors = {n: s for n, s in self._refresh_all(proc, self.state, parallel, names=names).items()
-                          if s.error}
+                errors = {n: s for n, s in self._refresh_all(proc, self.state, parallel, names=names,
+                                                              targeted=targeted).items() if s.error}
                 if errors:
                     return errors
             cancelled = threading.Event()
@@ -393,7 +402,7 @@ class Engine:
                 if self.state[name].pending_replacement:
                     del self.state[name]
             doomed = [(n, self.state[n], False) for n in names if n in self.state]
-            doomed += [(n, old, True) for n, old in self.pending_deletes if self._targeted(n, target, exclude)]
+            doomed += [(n, old, True) for n, old in self.pending_deletes if targeted(n)]
             deleted = _each(list(range(len(doomed))), lambda i: self._delete(
                 proc, doomed[i][0], doomed[i][1], options, cancelled, pending=doomed[i][2], hooked=run_program),
                 parallel)
@@ -548,8 +557,11 @@ class _Deployment:
         eng = self.engine
         config = eng._program_config(self.program)
         if refresh and not inline_refresh:
-            names = [n for n in eng.state if eng._targeted(n, self.target, self.exclude)]
-            proc, errors = eng._refreshed_process(eng.state, config, self.parallel, None, names)
+            def targeted(name: str) -> bool:
+                return eng._targeted(name, self.target, self.exclude)
+
+            names = [n for n in eng.state if targeted(n)]
+            proc, errors = eng._refreshed_process(eng.state, config, self.parallel, None, names, targeted)
             if errors:
                 return errors
         else:
@@ -561,7 +573,10 @@ class _Deployment:
             def each(planned: _Planned) -> bool:
                 if planned.op == "same":
                     old = planned.old
-                    eng.state[planned.name] = ResourceState(old.id, planned.checked, old.outputs)
+                    with eng._lock:  # an alias moves the entry to its new name, as _apply does
+                        if planned.old_name != planned.name:
+                            eng.state.pop(planned.old_name, None)
+                        eng.state[planned.name] = ResourceState(old.id, planned.checked, old.outputs)
                     self.steps[planned.name] = Step(planned.name, "same", outputs=old.outputs)
                 elif planned.op == "skipped":
                     self.steps[planned.name] = Step(planned.name, "skipped")

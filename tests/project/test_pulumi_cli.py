@@ -95,8 +95,9 @@ def test_an_out_of_band_change_makes_refresh_and_drift_fail(pulumi_project):
     refresh = pulumi("refresh", "--stack", "local", "--preview-only", "--expect-no-changes")
     assert refresh.returncode != 0, refresh.stdout
     cli = re.match(r"v?(\d+)\.(\d+)\.(\d+)", pulumi("version").stdout.strip())
-    if cli and tuple(map(int, cli.groups())) >= (3, 227, 0):
-        # Pulumi's own code for changes under --expect-no-changes since 3.227; nightly-drift.yml relies on it
+    if cli and tuple(map(int, cli.groups())) >= (3, 226, 0):
+        # Pulumi's own code for changes under `refresh --expect-no-changes` since 3.226 (`up`'s since 3.227);
+        # nightly-drift.yml relies on it
         assert refresh.returncode == 7, refresh.stdout + refresh.stderr
     drift = subprocess.run([sys.executable, "-m", "provider", "drift", "--stack", "local"], cwd=project, env=env,
                            capture_output=True, text=True, timeout=60, check=False)

@@ -16,7 +16,7 @@ import pytest
 from emulator.harness import start_emulator
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from tests.calllog import post_edges
-from tests.engine import Engine, Options
+from tests.engine import Engine, Options, ResourceState
 from tests.protocol.support import succeeded
 from tests.reliability_report import engine_config, registered, storage_of
 
@@ -109,12 +109,29 @@ def test_targeted_refresh_and_destroy_touch_only_the_targets(emulator):
     eng = Engine(engine_config(emulator))
     succeeded(eng.up({"a": res(REGISTERED_BR, "BR"), "b": res(REGISTERED_DEFAULT, "DEFAULT")}))
 
+    # an untargeted entry marked for deletion (a replacement whose delete did not run) is left alone too
+    eng.pending_deletes.append(("p", ResourceState(UNREGISTERED, res(UNREGISTERED, "BR"), {})))
+
     succeeded(eng.refresh(target=["a"]))
     assert {c.name for c in eng.calls} == {"a"}
 
     succeeded(eng.destroy(target=["a"], refresh=True))
     assert {c.name for c in eng.calls} == {"a"}
-    assert list(eng.state) == ["b"]
+    assert list(eng.state) == ["b"] and [name for name, _ in eng.pending_deletes] == ["p"]
+
+
+def test_an_untargeted_aliased_resource_moves_to_its_new_name_without_a_delete(emulator):
+    """``up --target o`` with ``y`` aliased to ``x``: the untargeted stub step keeps the entry under its
+    new name only, so the next full ``up`` sends no Delete(x) for the number ``y`` manages."""
+    eng = Engine(engine_config(emulator))
+    succeeded(eng.up({"x": res(REGISTERED_BR, "BR"), "o": res(REGISTERED_DEFAULT, "DEFAULT")}))
+    program = {"y": res(REGISTERED_BR, "BR"), "o": res(REGISTERED_DEFAULT, "DEFAULT")}
+    aliased = {"y": Options(aliases=("x",))}
+
+    succeeded(eng.up(program, options=aliased, target=["o"]))
+    assert sorted(eng.state) == ["o", "y"]
+    succeeded(eng.up(program, options=aliased))
+    assert not any(c.method == "Delete" for c in eng.calls)
 
 
 # --- --run-program (RefreshV2) ---------------------------------------------------------------------
