@@ -228,18 +228,17 @@ def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: dat
         waiting = [p for p in report.problems if p.rule is Rule.OUTSIDE_WINDOW]
         report.problems = [p for p in report.problems if p.rule is not Rule.OUTSIDE_WINDOW]
         report.warnings.extend(Problem(p.rule, f"waits for its change window: {p.message}") for p in waiting)
-    violation = verdict(report.allowed_regions, report.declared_region) if report.declared_region else None
-    if violation is not None and not any(p.rule is Rule.POLICY for p in report.problems):
+    if report.policy_blocks_declaration and not any(p.rule is Rule.POLICY for p in report.problems):
+        violation = verdict(report.allowed_regions, report.declared_region)
+        assert violation is not None
         report.problems.append(policy_problem(violation))
     if report.in_state is not None:
         report.budget_used = len(prior)
     # Without --state nobody knows whether `pulumi up` creates the resource: the same gate, as a warning.
     unknown = report.in_state is None and scope.create_cutover_warning and not job.allow_cutover_on_create
     if unknown and (refusal := create_cutover_problem(plan, live, desired.region)) is not None:
-        report.warnings.append(Problem(refusal.rule,
-            "if this number is not in the stack's state yet, `pulumi up` creates its resource and refuses "
-            "this cutover: declare its current region first, then change it in a separate update, or set "
-            "{allow_cutover_on_create} to true (pass --state to know)"))
+        report.warnings.append(Problem(refusal.rule, f"if this number is not in the stack's state yet, `pulumi up` "
+                                       f"refuses this cutover: {refusal.message} (pass --state to know)"))
 
 
 def _windows_of(report: NumberReport, own: Any, stack_windows: Any, now: datetime) -> change_windows.Windows | None:
@@ -251,8 +250,7 @@ def _windows_of(report: NumberReport, own: Any, stack_windows: Any, now: datetim
 
 
 def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset[str] | None,
-                   stack_windows: Any = None, now: datetime | None = None) -> tuple[list[NumberReport], list[_Job]]:
-    now = now or utcnow()
+                   stack_windows: Any, now: datetime) -> tuple[list[NumberReport], list[_Job]]:
     declared = stack.phone_numbers()
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
@@ -275,8 +273,7 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset
 
 
 def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] | None,
-                  stack_windows: Any = None, now: datetime | None = None) -> tuple[list[NumberReport], list[_Job]]:
-    now = now or utcnow()
+                  stack_windows: Any, now: datetime) -> tuple[list[NumberReport], list[_Job]]:
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
     for number_id in sorted(set(state.numbers) - declared, key=id_order):

@@ -57,7 +57,7 @@ def test_plan_markdown_is_a_pull_request_comment_sorted_by_number_id(project):
                         "BR, registered | deregister → settings(BR) → register | yes | ok |")
     assert f"#### `{REGISTERED_DEFAULT}` (support \\| main, +1 555-0100): will change" in out
     assert "- **offline**: yes: from deregister until register succeeds" in out
-    assert "pulumi up` creates its resource and refuses this cutover" in out  # no --state: a warning
+    assert "pulumi up` refuses this cutover: the number is new to the stack" in out  # no --state: a warning
     assert f"#### `{REGISTERED_BR}`" not in out  # in sync: table only
     assert lines[-1].startswith("> ") and "does not read Pulumi state" in lines[-1]
     assert out == run("plan", "--stack", "test", "--format", "markdown", project_dir=project(numbers))[1]
