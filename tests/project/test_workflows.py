@@ -193,6 +193,18 @@ def test_only_the_steps_that_call_meta_get_the_meta_token(path):
     assert given >= 1
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yml")), ids=lambda p: p.name)
+def test_only_the_steps_that_run_pulumi_get_the_pulumi_token(path):
+    """PULUMI_ACCESS_TOKEN can export the stack's secrets: no job-wide value, no action, no install step."""
+    workflow = load(path)
+    for name, job in workflow["jobs"].items():
+        assert "PULUMI_ACCESS_TOKEN" not in (job.get("env") or {}), f"job {name}: job-wide Pulumi token"
+        for each in steps(job):
+            if "PULUMI_ACCESS_TOKEN" in (each.get("env") or {}):
+                assert "uses" not in each, f"job {name}: an action gets the Pulumi token"
+                assert re.search(r"(^|\s)pulumi (up|refresh|preview|stack)\b", each["run"], re.M), each["name"]
+
+
 def test_a_failing_plan_still_gets_posted_and_fails_the_run():
     workflow = load(ROOT / "examples" / "pr-preview.yml")
     comment = workflow["jobs"]["comment"]
