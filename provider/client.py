@@ -23,7 +23,6 @@ import os
 import random
 import re
 import ssl
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -47,8 +46,9 @@ from .errors import (
     TransientError,
     error_from_response,
 )
-from .fleet import current
+from .memory import DroppedFields
 from .models import NODE_FIELDS, OPTIONAL_NODE_FIELDS, LiveNumber, PhoneNumberNode, StorageConfiguration
+from .notices import Notice, Notices
 from .redact import redact, register_secret
 from .regions import DEFAULT
 
@@ -201,11 +201,11 @@ _T = TypeVar("_T")
 READ_WORKERS = 8
 
 # Fields Meta rejected as nonexisting and that are optional are remembered per process
-# (fleet.Fleet.drop_field), since every client of the process talks to the same Graph API.
+# (memory.DroppedFields, given to the client), since every client of the process talks to the same Graph API.
 _NONEXISTING_FIELD = re.compile(r"nonexisting field \((\w+)\)")
 
 
-def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
+def _drop_optional_field(exc: InvalidParameter, asked: list[str], fields: DroppedFields, notices: Notices) -> bool:
     """Whether ``exc`` rejected an optional field that was asked for; if so, never ask for it again."""
     # Meta's answer (100, "Tried accessing nonexisting field (NAME)") names the field in its
     # message only: there is no code or subcode to decide on.
@@ -213,9 +213,9 @@ def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
     name = match.group(1) if match else None
     if name not in OPTIONAL_NODE_FIELDS or name not in asked:
         return False
-    if current().drop_field(name):
-        print(f"whatsapp: notice: the Graph API rejects the phone number field `{name}` as nonexisting "
-              f"({exc.reference}); reading numbers without it from now on", file=sys.stderr, flush=True)
+    if fields.drop(name):
+        notices.once(Notice(f"field:{name}", f"the Graph API rejects the phone number field `{name}` as nonexisting "
+                                            f"({exc.reference}); reading numbers without it from now on"))
     return True
 
 
@@ -270,8 +270,14 @@ class GraphClient:
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        fields: DroppedFields | None = None,
+        notices: Notices | None = None,
     ) -> None:
+        """``fields`` and ``notices``: the process's memory of rejected optional fields and its
+        notice sink (a client of its own when not given)."""
         token = config.require_token()
+        self._fields = fields if fields is not None else DroppedFields()
+        self._notices = notices if notices is not None else Notices()
         self.config = config
         self._base = f"{config.graph_api_url}/{config.api_version}"
         self._origin = urlsplit(config.graph_api_url)[:2]
@@ -373,11 +379,11 @@ class GraphClient:
         rejected field that a safety decision needs stays an error.
         """
         while True:
-            asked = [name for name in fields if not current().dropped(name)]
+            asked = [name for name in fields if not self._fields.dropped(name)]
             try:
                 return fetch(",".join(asked))
             except InvalidParameter as exc:
-                if not _drop_optional_field(exc, asked):
+                if not _drop_optional_field(exc, asked, self._fields, self._notices):
                     raise
 
     def get_storage(self, number_id: str, *, deadline: float | None = None) -> StorageConfiguration:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from .inputs import INPUT_KEYS
+from .declaration import INPUT_KEYS
 from .regions import InvalidRegion, normalize_region
 
 # 2: ``declared_region`` (the region the resource declares; ``region`` is the live one).
