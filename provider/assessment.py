@@ -57,7 +57,7 @@ class Context:
     """Everything else a verdict depends on, given by the caller (nothing is read here)."""
 
     now: datetime
-    settings_flow: bool
+    settings_flow: bool = True  # the flow of the API version Meta serves (the executor sets its own)
     ledger: CallLedger = CallLedger()  # the number's register/deregister calls (state, entries, attempts)
     allowed_regions: frozenset[str] | None = None
     stack_windows: object = None  # the stack's cutoverWindows as configured, for a number without its own

@@ -45,8 +45,8 @@ class Outcome:
     calls: CallLedger  # the calls inside the 72-hour window, this run's included
 
     @property
-    def plan(self) -> Plan:
-        assert self.assessment.plan is not None  # a converge assesses a read number
+    def plan(self) -> Plan | None:
+        """None only for a Delete whose verdict, taken again under the number's lock, made no call."""
         return self.assessment.plan
 
     @property
@@ -105,9 +105,11 @@ class Executor:
                 raise RetryRefused(number_id, list(known.refusals))
             live = self.reads.read_one(number_id)
             found = assessment.assess(declaration, live, context)
-            if found.in_sync:
+            if found.delete is not None and found.delete.message:  # another resource converged it meanwhile
+                self.notices.line(found.delete.message)
+            if found.plan is None or found.plan.in_sync:
                 return Outcome(live, found, [], found.kept_calls)
-            if found.problems or found.plan is None:
+            if found.problems:
                 raise PreflightError(number_id, list(found.problems))
             try:
                 run = self.runner.run(found.plan, found.desired, live, budget=found.budget_left)

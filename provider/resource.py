@@ -88,7 +88,8 @@ def _executor() -> "Executor":
     return current().executor_for(_config())
 
 
-def _context(number_id: str, carried: Any, *, creating: bool, deleting: "DeleteFacts | None" = None) -> "Context":
+def _context(number_id: str, carried: CallLedger, *, creating: bool, deleting: "DeleteFacts | None" = None
+             ) -> "Context":
     """What a converge of this entry depends on besides its declaration and the live number.
 
     The register/deregister calls the entry carries are recorded, and every call this process saw
@@ -99,7 +100,7 @@ def _context(number_id: str, carried: Any, *, creating: bool, deleting: "DeleteF
     from .assessment import Context
 
     now = _now()
-    return Context(now=now, settings_flow=True, ledger=current().calls.saw(number_id, CallLedger.from_state(carried)),
+    return Context(now=now, ledger=current().calls.saw(number_id, carried),
                    allowed_regions=_policy(), stack_windows=current().stack_config.get(schedule.STACK_KEY),
                    creating=creating, deleting=deleting)
 
@@ -212,7 +213,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
                 return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         declaration = _declaration(news)
         number_id = declaration.phone_number_id
-        context = _context(number_id, olds.get("registration_calls"), creating=False)
+        context = _context(number_id, CallLedger.from_state(olds.get("registration_calls")), creating=False)
         echoes_differ = lifecycle.echoes_differ(olds, declaration.as_inputs())
         stale = lifecycle.is_stale(olds)
         if _config().access_token:
@@ -229,7 +230,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         declaration = _declaration(props)
         number_id = declaration.phone_number_id
         executor = _executor()
-        outcome = executor.converge(declaration, _context(number_id, (), creating=True))
+        outcome = executor.converge(declaration, _context(number_id, CallLedger(), creating=True))
         current().deployment.mark_converged(number_id)
         current().calls.saw(number_id, outcome.calls)
         if not outcome.applied_steps:
@@ -239,8 +240,8 @@ class PhoneNumberStorageProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         declaration = _declaration(news)
         number_id = declaration.phone_number_id
-        outcome = _executor().converge(declaration, _context(number_id, olds.get("registration_calls"),
-                                                             creating=False))
+        carried = CallLedger.from_state(olds.get("registration_calls"))
+        outcome = _executor().converge(declaration, _context(number_id, carried, creating=False))
         current().deployment.mark_converged(number_id)
         current().calls.saw(number_id, outcome.calls)
         return UpdateResult(_outputs(declaration, outcome))
@@ -277,14 +278,13 @@ class PhoneNumberStorageProvider(ResourceProvider):
         facts = DeleteFacts(lifecycle.stack_numbers(fleet.stack_config.get(lifecycle.NUMBERS_KEY)),
                             fleet.deployment.wants(number_id), props.get("region"))
         carried = fleet.calls.saw(number_id, CallLedger.from_state(props.get("registration_calls")))
-        known = assess(target, None, Context(now=_now(), settings_flow=True, ledger=carried, deleting=facts))
+        known = assess(target, None, Context(now=_now(), ledger=carried, deleting=facts))
         if known.delete is not None and not known.delete.disable:
             fleet.notices.line(known.delete.message or "")
             return
         executor = _executor()
         try:
-            outcome = executor.converge(target, _context(number_id, props.get("registration_calls"), creating=False,
-                                                         deleting=facts))
+            outcome = executor.converge(target, _context(number_id, carried, creating=False, deleting=facts))
             fleet.calls.saw(number_id, outcome.calls)
         except ObjectNotFound as exc:
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
