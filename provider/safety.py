@@ -3,7 +3,9 @@
 Each rule returns typed ``Problem`` values instead of prose, so the provider, the CLI and the
 tests branch on ``Problem.rule`` and only renderers turn problems into text. Every problem a plan
 has is reported at once (octoDNS's ``raise_if_unsafe`` stops at the first; a person fixing a
-stack wants them all).
+stack wants them all). A problem that only waits (outside a change window, past the register
+budget) carries the instant it clears (``Problem.clears_at``); every other one needs a person.
+``preflight`` is called by ``assessment`` only, which every caller asks.
 
 The rules (SPEC.md, "Preflight" and "create"):
 
