@@ -26,6 +26,7 @@ from provider.compliance import SETTING, Violation, outside, parse_allowed_regio
 from provider.declaration import Declaration
 from provider.errors import ConfigurationError
 from provider.inputs import from_stack_entry
+from provider.notices import Notices
 from provider.regions import InvalidRegion, normalize_region
 
 EXAMPLE = ('pulumi config set --path \'phoneNumbers["106540352242922"].region\' BR, then '
@@ -69,6 +70,7 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
     """(declaration, name) per entry, or one error listing every problem, ``allowedRegions``
     violations and malformed windows included. Each declaration carries the windows that apply to
     it (its own, else the stack's) as ``cutover_windows``."""
+    Notices().once(clock.notice())  # a test clock says so in the program's log too
     today = clock.now().date()
     problems: list[Any] = []
     try:

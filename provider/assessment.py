@@ -147,15 +147,16 @@ def assess(declaration: Declaration, live: LiveNumber | None, context: Context) 
     desired = Desired.of(declaration, windows)
     known = Assessment(declaration, desired, live, None, (), schedule.where(windows, context.now), kept,
                        context.ledger.left(context.now), delete=delete)
-    if context.refusal is not None:
-        return replace(known, problems=(retry_problem(context.refusal),))
+    retry = () if context.refusal is None else (retry_problem(context.refusal),)
     if live is None:
-        return known
+        return replace(known, problems=retry)
     plan = planner.plan(number_id, planner.LiveState(live.registered, live.region), declaration.region,
                         settings_flow=context.settings_flow, enforce_pin=declaration.enforce_pin)
     problems = preflight(plan, live, desired, prior_calls=kept, now=context.now, breaker=context.breaker,
                          allowed_regions=context.allowed_regions, creating=context.creating is True,
                          allow_cutover=declaration.allow_cutover_on_create)
+    if not plan.in_sync:  # an in-sync number has nothing to refuse (no call is made)
+        problems = [*retry, *problems]
     unknown_gate = context.creating is None and not declaration.allow_cutover_on_create
     return replace(known, plan=plan, problems=tuple(problems),
                    if_created=create_cutover_problem(plan, live, declaration.region) if unknown_gate else None,

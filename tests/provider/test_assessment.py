@@ -93,3 +93,10 @@ def test_the_plan_follows_the_flow_the_context_gives():
         "deregister", "settings", "register"]
     assert assess(declaration, live("BR"), Context(now=WEDNESDAY, settings_flow=False)).plan.steps == [  # type: ignore[union-attr]
         "deregister", "register"]
+
+
+def test_a_refused_retry_still_tells_a_diff_whether_the_number_is_in_sync():
+    refused = Context(now=WEDNESDAY, refusal="register failed")
+    assert assess(Declaration(N, "BR", pin="123456"), live("BR"), refused).in_sync
+    found = assess(Declaration(N, "IN", pin="123456"), live("BR"), refused)
+    assert not found.in_sync and found.problems[0].rule is Rule.RETRY_REFUSED
