@@ -30,10 +30,11 @@ from zoneinfo import ZoneInfo
 
 from . import zones
 from .errors import WindowError
-from .windows import items
+from .windows import read_list
 
 STACK_KEY = "whatsapp-local-storage:cutoverBlackouts"
-SETTING = "cutoverBlackouts"
+SETTING = "cutoverBlackouts"  # a stack file entry's key
+INPUT = "cutover_blackouts"  # the resource input (the policy pack reads this name)
 EXAMPLE = ('[{"from": "2026-11-27T00:00", "to": "2026-11-30T00:00", "zone": "America/New_York", '
            '"reason": "Black Friday freeze"}]')
 KEYS = ("from", "to", "zone", "reason")
@@ -76,14 +77,14 @@ Blackouts = tuple[Blackout, ...]
 
 def _local(value: Any, field: str) -> datetime:
     if not isinstance(value, str) or _LOCAL.fullmatch(value.strip()) is None:
-        shown = zones._shown(value) if isinstance(value, str) else type(value).__name__
+        shown = zones.shown(value) if isinstance(value, str) else type(value).__name__
         raise WindowError(f"{shown} is not a local date and time: write it as 2026-11-27T00:00 (no seconds and no "
                           f"offset: `zone` says where), the {'first minute' if field == 'from' else 'minute after the last'} "
                           "of the blackout")
     try:
         return datetime.strptime(value.strip(), _LOCAL_FORM)
     except ValueError:
-        raise WindowError(f"{zones._shown(value)} is not a date and time of the calendar") from None
+        raise WindowError(f"{zones.shown(value)} is not a date and time of the calendar") from None
 
 
 def _instant(naive: datetime, tz: ZoneInfo, field: str) -> datetime:
@@ -103,7 +104,7 @@ def _reason(value: Any) -> str:
         raise WindowError(f"is empty: {_REQUIRED['reason']}")
     text = value.strip()
     if not text.isprintable():
-        raise WindowError(f"{zones._shown(text)} holds a control or invisible character; write plain text")
+        raise WindowError(f"{zones.shown(text)} holds a control or invisible character; write plain text")
     if len(text) > MAX_REASON:
         raise WindowError(f"is {len(text)} characters long; at most {MAX_REASON}")
     return text
@@ -182,7 +183,7 @@ def parse_blackouts(value: Any, *, setting: str = SETTING) -> Blackouts | None:
         return None
     found: list[Blackout] = []
     problems: list[str] = []
-    for index, item in enumerate(items(value, setting=setting, example=EXAMPLE, kind="blackouts", text_is_item=False)):
+    for index, item in enumerate(read_list(value, setting=setting, example=EXAMPLE, kind="blackouts", text_is_item=False)):
         blackout, wrong = _read(item)
         problems.extend(f"{setting}[{index}]{problem}" for problem in wrong)
         if blackout is not None:

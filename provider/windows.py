@@ -175,7 +175,7 @@ def _day(text: str) -> int:
     for index, (short, full) in enumerate(zip(DAYS, _FULL_DAYS)):
         if lowered in (short.lower(), full):
             return index
-    raise WindowError(f"{zones._shown(text)} is not a day; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
+    raise WindowError(f"{zones.shown(text)} is not a day; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
 
 
 def _minutes(text: str, *, closing: bool) -> int:
@@ -202,14 +202,14 @@ def _parse(text: str, today: date) -> Window:
     """Cached: check, diff and update each read a number's windows, and the DST scan is ~500 dates."""
     match = _FORM.fullmatch(text.strip())
     if match is None:
-        raise WindowError(f"{zones._shown(text)} is not a window: write \"<day> <HH:MM>-<HH:MM> <IANA time zone>\", "
+        raise WindowError(f"{zones.shown(text)} is not a window: write \"<day> <HH:MM>-<HH:MM> <IANA time zone>\", "
                           "e.g. \"Sun 03:00-05:00 Europe/Berlin\" (a closing time before the opening time "
                           "crosses midnight)")
     weekday = _day(match["day"])
     opens = _minutes(match["opens"], closing=False)
     closes = _minutes(match["closes"], closing=True)
     if closes == opens:
-        raise WindowError(f"{zones._shown(text)} opens and closes at the same time; to allow cutovers at any time, "
+        raise WindowError(f"{zones.shown(text)} opens and closes at the same time; to allow cutovers at any time, "
                           f"remove {SETTING}")
     window = Window(weekday, opens, closes, zones.checked(match["zone"]))
     _check_opening_exists(window, today)
@@ -230,7 +230,7 @@ def _check_opening_exists(window: Window, today: date) -> None:
                 f"open that week. Open it at {change.astimezone(tz):%H:%M} or later, or before {before:%H:%M}")
 
 
-def items(value: Any, *, setting: str, example: str, kind: str, text_is_item: bool) -> list[Any]:
+def read_list(value: Any, *, setting: str, example: str, kind: str, text_is_item: bool) -> list[Any]:
     """A setting's list: a list, or the JSON text of one (how the engine hands structured stack
     config to a dynamic provider); with ``text_is_item`` other text is a list of one. At most
     ``MAX_ITEMS``. Shared with blackouts.py, so that both settings read lists alike."""
@@ -261,7 +261,7 @@ def parse_windows(value: Any, *, setting: str = SETTING, today: date) -> Windows
         return None
     windows: list[Window] = []
     problems: list[str] = []
-    for index, item in enumerate(items(value, setting=setting, example=EXAMPLE, kind="windows", text_is_item=True)):
+    for index, item in enumerate(read_list(value, setting=setting, example=EXAMPLE, kind="windows", text_is_item=True)):
         try:
             windows.append(parse_window(item, today=today))
         except WindowError as exc:

@@ -77,7 +77,7 @@ def zone(name: str) -> ZoneInfo:
     same zone compare by wall time as the standard library intends). ``name`` must be one of
     ``names()``: ``checked`` says so to a person."""
     if name not in names():
-        raise WindowError(f"{_shown(name)} is not in the time zone database (tzdata {VERSION})")
+        raise WindowError(f"{shown(name)} is not in the time zone database (tzdata {VERSION})")
     *area, leaf = name.split("/")
     with importlib.resources.files(".".join(["tzdata.zoneinfo", *area])).joinpath(leaf).open("rb") as data:
         return ZoneInfo.from_file(data, key=name)
@@ -91,10 +91,10 @@ def checked(name: str) -> str:
     if name in names() or name.upper() in _MEANT or (near is not None and not is_region(near)):
         listed = name if name in names() else (near or name.upper())
         instead = suggest(listed)
-        raise WindowError(f"{_shown(name)} is {_what(listed)}, not a region's time zone: use "
+        raise WindowError(f"{shown(name)} is {_what(listed)}, not a region's time zone: use "
                           f"{instead if instead == 'UTC' else 'a region such as ' + instead}")
     hint = f" (did you mean {near}?)" if near else f" such as {EXAMPLES}"
-    raise WindowError(f"{_shown(name)} is not an IANA time zone name{hint}")
+    raise WindowError(f"{shown(name)} is not an IANA time zone name{hint}")
 
 
 def _what(name: str) -> str:
@@ -161,7 +161,7 @@ def _fixed_regions() -> dict[timedelta, str]:
     return {**found, timedelta(0): "UTC"}
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
     """A value for an error message: quoted, escaped, and cut short."""
     return repr(text[:60]) + ("..." if len(text) > 60 else "")
 
