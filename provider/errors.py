@@ -37,7 +37,7 @@ them. The tree (as HTTPX draws its own); every class is defined here except ``Co
     └── ProviderError                   this provider's own refusals and reports
         ├── ConfigurationError          stack config or environment missing or malformed
         │   ├── PolicyError             allowedRegions malformed
-        │   ├── WindowError             cutoverWindows malformed
+        │   ├── WindowError             cutoverWindows or cutoverBlackouts malformed
         │   ├── StackFileError          project, stack or --state file missing or malformed (CLI: exit 2)
         │   └── InvalidRegion           also a ValueError: not a region code nor DEFAULT
         ├── UsageError                  bad command-line arguments (CLI: exit 2)
@@ -640,7 +640,7 @@ class PolicyError(ConfigurationError):
 
 
 class WindowError(ConfigurationError):
-    """A change window (``cutoverWindows``) is malformed: refused before any call."""
+    """A change window (``cutoverWindows``) or blackout (``cutoverBlackouts``) is malformed: refused before any call."""
 
 
 class StackFileError(ConfigurationError):

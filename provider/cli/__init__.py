@@ -22,7 +22,7 @@ import traceback
 from contextlib import redirect_stdout
 from typing import NoReturn, Sequence, TextIO, cast
 
-from .. import __version__, escape, exits
+from .. import __version__, escape, exits, zones
 from ..exits import error_document
 from ..errors import StackFileError, UsageError, WhatsAppError
 from ..redact import redact
@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "compliance, verify a number, list regions.",
         epilog=f"exit codes: {exits.summary()}; see each command's --help",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # the time zone database beside the project: change windows and blackouts run on the pinned one
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}, time zones {zones.version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         _add(commands, command)
