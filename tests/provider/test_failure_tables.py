@@ -60,8 +60,10 @@ def test_a_step_no_row_names_gets_the_generic_row_which_reads_nothing_and_claims
 def test_a_kind_declares_its_own_table_and_its_rows_never_leak_into_another_kinds() -> None:
     transient = RequestTimeout("slow", method="POST", path="/1/whatsapp_business_profile")
     failure = StepFailure(Step.REGISTER.value, transient)
-    own = analyse("1", failure, _Reader(), previous=None, desired="", table=PROFILE)
-    assert own.case.name == "update_unknown"
+    reader = _Reader()
+    own = analyse("1", failure, reader, previous=None, desired="", table=PROFILE)
+    assert own.case.name == "update_unknown" and reader.asked == [], "the kind's row reads nothing"
+    assert (own.offline, own.storage_read) == (False, False)
     assert str(own) == "whatsapp 1: the profile update got no answer; it may have changed"
     phone = analyse("1", failure, _Reader(), previous="BR", desired="IN")
     assert phone.case.name == "register" and "NOT registered" in str(phone)
