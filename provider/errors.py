@@ -182,9 +182,9 @@ class NetworkError(TransientError, text=wording.NETWORK_ERROR):
 
     One subclass per way of getting no answer (HTTPX's ConnectError/ProxyError/ConnectTimeout are
     the model), raised directly by the client's one choke point. Each declares ``reason``, the
-    machine-readable kind the CLI's JSON prints (a class keyword, so a subclass without one does
-    not define). ``unreachable``: nothing reached Meta, so the same failure will hit every number
-    and is said once, not per number.
+    machine-readable kind the CLI's JSON prints, as a class keyword: a subclass that names none
+    cannot be defined. ``unreachable``: nothing reached Meta, so the same failure will hit every
+    number and is said once, not per number.
     """
 
     reason: ClassVar[str]

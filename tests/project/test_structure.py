@@ -16,7 +16,12 @@ import re
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 import provider
+
+# One worker parses every module once (the trees are cached), instead of once per worker.
+pytestmark = pytest.mark.xdist_group("structure")
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("provider", "emulator")
