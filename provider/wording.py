@@ -6,8 +6,10 @@ helpers that put an error's facts into a sentence.
 (``PinMismatch`` -> ``PIN_MISMATCH``), in the order of the tree drawn in ``errors.py``; the
 sentences of a failed converge are rendered by the failure table (``failures.py``).
 
-This module imports nothing of this package, so that ``errors`` can import it: the helpers take
-what they need of an error as a Protocol.
+This module imports nothing of this package, so that ``errors`` can import it (a class's
+``summary`` and ``fix`` are class attributes callers read): the helpers take what they need of an
+error as a Protocol. That is also why the prose is beside ``failures.py``, not in it: ``failures``
+imports ``errors``.
 """
 
 from __future__ import annotations
