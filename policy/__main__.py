@@ -9,12 +9,16 @@ pack's configuration) that returns the violation message or None:
 - ``whatsapp-no-cutover-on-create`` (advisory by default): ``allow_cutover_on_create`` is off;
 - ``whatsapp-cutover-windows`` (advisory by default): a number that a change can take offline
   declares change windows (``cutover_windows``, which the stack program fills from the number's
-  ``cutoverWindows`` or the stack's ``whatsapp-local-storage:cutoverWindows``).
+  ``cutoverWindows`` or the stack's ``whatsapp-local-storage:cutoverWindows``). Blackouts
+  (``cutover_blackouts``) only say when not, so they do not stand in for windows; malformed ones
+  are reported, whatever the number.
 
 The pack is self-contained on purpose: Pulumi runs it from this directory in its own virtualenv
 (and ``pulumi policy publish`` ships only this directory), so it cannot import the project's
 ``provider`` package. The region codes are repeated here; tests/project/test_policy_pack.py pins them to
-provider/regions.py through the config schema the engine validates against.
+provider/regions.py through the config schema the engine validates against. The blackout rules are
+repeated too (provider/blackouts.py), on the same pinned ``tzdata`` (this directory's
+requirements.txt), and the tests run both copies over one table.
 
 A value the engine does not know yet (during preview, an input computed from another resource's
 output) makes the rule not applicable instead of failing: ``pulumi up`` analyses the resource
@@ -23,7 +27,13 @@ again once the value is known.
 
 from __future__ import annotations
 
+import importlib.resources
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional
+from zoneinfo import ZoneInfo
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -117,15 +127,95 @@ def cutover_on_create_violation(props: Mapping[str, Any], _config: Any) -> Optio
             "change it in a separate, reviewed update.")
 
 
+BLACKOUT_KEYS = ("from", "to", "zone", "reason")
+MAX_BLACKOUTS, MAX_DAYS, MAX_REASON = 64, 90, 120
+LOCAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}", re.ASCII)
+
+
+def pinned_zone(name: str) -> Optional[ZoneInfo]:
+    """A region's zone from the pinned tzdata package (never the machine's database), or None for
+    anything else: abbreviations, fixed offsets and Factory are not regions (UTC is)."""
+    listing = importlib.resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    region = name in ("UTC", "Etc/UTC") or ("/" in name and not name.startswith("Etc/"))
+    if not region or name not in listing:
+        return None
+    *area, leaf = name.split("/")
+    with importlib.resources.files(".".join(["tzdata.zoneinfo", *area])).joinpath(leaf).open("rb") as data:
+        return ZoneInfo.from_file(data, key=name)
+
+
+def _bound(value: Any, tz: Optional[ZoneInfo], second: bool) -> tuple[Optional[datetime], Optional[str]]:
+    """A local bound read as the provider does (``to`` at the second of a repeated time), or why not."""
+    if not isinstance(value, str) or LOCAL.fullmatch(value.strip()) is None:
+        return None, "is not a local date and time such as 2026-11-27T00:00"
+    try:
+        naive = datetime.strptime(value.strip(), "%Y-%m-%dT%H:%M")
+    except ValueError:
+        return None, "is not a date and time of the calendar"
+    if tz is None:
+        return naive, None
+    instant = naive.replace(tzinfo=tz, fold=int(second))
+    if instant.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
+        return None, "does not happen: the clocks skip it"
+    return naive, None
+
+
+def blackout_problems(value: Any) -> list[str]:
+    """What is wrong with ``cutover_blackouts`` (a list, or its JSON text), item by item."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return ["cutover_blackouts: is not a list of blackouts"]
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence):
+        return ["cutover_blackouts: is not a list of blackouts"]
+    problems = [f"cutover_blackouts: lists {len(value)} blackouts; at most {MAX_BLACKOUTS}"] if len(value) > MAX_BLACKOUTS else []
+    for index, item in enumerate(value):
+        where = f"cutover_blackouts[{index}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{where}: is not a map of from, to, zone and reason")
+            continue
+        problems += [f"{where}: unknown key {key!r}" for key in item if key not in BLACKOUT_KEYS]
+        zone_name = item.get("zone")
+        tz = pinned_zone(zone_name.strip()) if isinstance(zone_name, str) else None
+        if tz is None:
+            problems.append(f"{where}.zone: {zone_name!r} is not a region's IANA time zone such as Europe/Berlin or UTC")
+        bounds = {}
+        for key in ("from", "to"):
+            bounds[key], why = _bound(item.get(key), tz, second=key == "to")
+            if why:
+                problems.append(f"{where}.{key}: {why}")
+        if bounds["from"] and bounds["to"]:
+            if bounds["to"] <= bounds["from"]:
+                problems.append(f"{where}.to: must be after from")
+            elif tz is not None and (bounds["to"].replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
+                                     - bounds["from"].replace(tzinfo=tz).astimezone(timezone.utc)) > timedelta(days=MAX_DAYS):
+                problems.append(f"{where}.to: lasts more than {MAX_DAYS} days")
+        reason = item.get("reason")
+        if not isinstance(reason, str) or not reason.strip() or not reason.strip().isprintable() or len(reason.strip()) > MAX_REASON:
+            problems.append(f"{where}.reason: must say why, in printable text of at most {MAX_REASON} characters")
+    return problems
+
+
 def cutover_windows_violation(props: Mapping[str, Any], _config: Any) -> Optional[str]:
     """A number is cutover-capable when it declares its PIN: every cutover ends with a register,
     which needs the PIN, so the provider never deregisters a number without one. Such a number
-    should say when the business lets it go offline. An empty list counts: it says "never"."""
+    should say when the business lets it go offline. An empty list counts: it says "never".
+    Blackouts say only when not: without windows, every other instant is open."""
+    number = number_of(props)
+    problems = blackout_problems(props.get("cutover_blackouts"))
+    if problems:
+        return (f"phone number {number} declares malformed blackouts, which `pulumi up` refuses: "
+                f"{'; '.join(problems)}. Fix them in the stack's whatsapp-local-storage:cutoverBlackouts or the "
+                "number's cutoverBlackouts.")
     if props.get("pin") is None or props.get("cutover_windows") is not None:
         return None
-    number = number_of(props)
+    blackouts = " (its blackouts only say when not, so every other instant is open)" if props.get(
+        "cutover_blackouts") else ""
     return (f"phone number {number} can be taken offline by a region change (it declares its PIN), but declares "
-            "no change windows, so `pulumi up` cuts it over whenever it runs. Set the stack's "
+            f"no change windows{blackouts}, so `pulumi up` cuts it over whenever it runs. Set the stack's "
             "whatsapp-local-storage:cutoverWindows (e.g. [\"Sun 03:00-05:00 Europe/Berlin\"]) or the number's "
             "cutoverWindows to the windows your change board approved.")
 

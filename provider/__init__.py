@@ -4,66 +4,95 @@
 Those names are loaded lazily, so the CLI and the pure modules (planner, client) never import
 Pulumi.
 
-How a change flows, and the one module that owns each decision::
-
-    resource.py     the Pulumi adapter (the only Pulumi module); its pickled class path never moves
-    lifecycle.py    the adapter's decisions (pure): on_delete, the diff without a token, state migration
-    inputs.py       the input rules (check, the stack program and the CLI share them; is_pin)
-    compliance.py   allowedRegions: parse it, and its verdict (verdict / Violation.message)
-    executor.py     read -> plan -> preflight -> run -> read back, for one number
-    planner.py      the plan: live state x desired state -> the shortest list of calls (pure)
-    safety.py       may the plan start? typed Problems (pure), the create-cutover gate included
-    windows.py      change windows (cutoverWindows): parse them, and whether a cutover may start now
-    versions.py     Meta's API versions: which one serves the day, and so which flow the plan uses
-    clock.py        the one clock (injected by tests)
-    runner.py       makes the planned calls and SPEC's recoveries; returns a Run, never raises
-    failures.py     a failed run as data: one table picks the facts and renders the message
-    fleet.py        what one provider process remembers (locks, slots, breaker, attempts, notices,
-                    the stack config, the register calls each number's entries carried)
-    client.py       the Graph API over HTTP (retries, pagination, appsecret_proof)
-    errors.py       every error, drawn as a tree; Graph answers become typed errors there only
-    models.py       typed views of Meta's answers; id_order, how IDs are listed
-    exits.py        the CLI's exit codes and its one JSON error document
-    cli/, onboard/  python -m provider (plan, drift, report, verify, regions) and its import
-
-Extension points: where a second resource type would plug in (octoDNS documents its
-``BaseProvider`` template methods the same way; nothing here is built for one yet):
-
-1. **The adapter.** A new ``pulumi.dynamic.ResourceProvider`` subclass and its
-   ``pulumi.dynamic.Resource`` in a module of its own (``resource.py`` is the pattern: ``check``
-   validates with pure rules, ``diff``/``create``/``update``/``read``/``delete`` only translate
-   between Pulumi's dicts and typed values). Its class path is pickled into state: choose it once.
-2. **Its inputs.** A ``validate(raw, is_unknown=...)`` of its own beside ``inputs.validate``,
-   returning ``(normalised, [inputs.Failure])``, so that ``check``, the stack program and the CLI
-   apply the same rules.
-3. **Its plan.** A pure ``plan(live, desired) -> Plan`` (``planner.plan``'s contract: no I/O, the
-   shortest list of ``Call`` values, ``in_sync`` when empty) and the ``Step`` values it uses.
-4. **Its safety rules.** Functions returning ``safety.Problem`` values with new ``safety.Rule``
-   members, called from ``safety.preflight`` (or a ``preflight`` of its own with the same
-   signature); ``Problem.render`` spells input names for each reader.
-5. **Its calls and recoveries.** A runner that returns ``runner.Run`` data (applied steps,
-   timestamps, a ``failures.StepFailure``) and never raises a Graph error; ``Executor.converge``
-   is the sequence to reuse (per-number lock, read cache, retry refusal, breaker).
-6. **Its failure messages.** Rows in ``failures.CASES`` for its steps: how to recognise the
-   failure, what to read afterwards (``failures.Look``), where the object was left, the sentence.
-7. **Its Graph calls.** Methods on ``client.GraphClient``; new Meta error codes as classes in
-   ``errors.py`` (``codes = (...)``, ``summary``, ``fix``): ``error_from_response`` finds them.
-8. **Its CLI view.** A ``cli.commands.Command`` value added to ``COMMANDS``, with exit codes from
-   ``exits``.
-
-The process-wide rules (cutover slots, the breaker, attempt records) are per phone number in
-``fleet``; a resource type that takes numbers offline must go through them too.
+How a change flows, and the one module that owns each decision: ``MODULES`` below, in that
+order. It is code, not prose, so that a test (tests/project/test_structure.py) fails when a
+module of this package is missing from it; its ``new_kind`` column says what a second resource
+kind (a business profile, say) would do in each module, and README.md ("Adding a resource
+kind") shows where such a kind would go, file by file. The process-wide rules (cutover slots,
+the breaker, attempt records) are per phone number in ``memory``, one of each per process in
+``fleet``; a resource kind that takes numbers offline must go through them too, one that does
+not (a profile) never touches them.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, NamedTuple
 
 # The project's version, in one place: `python -m provider --version` and the CLI's JSON say it.
 __version__ = "0.3.0"
 
 __all__ = ["PhoneNumberStorage", "PhoneNumberStorageArgs", "PhoneNumberStorageProvider"]
+
+
+class Module(NamedTuple):
+    owns: str  # what the module decides or does
+    new_kind: str = ""  # what a second resource kind does there ("if ...": only in that case; "": nothing)
+
+
+# Every module of provider/ (dotted below it), in the order a change flows through them.
+MODULES: dict[str, Module] = {
+    "resource": Module("the Pulumi adapter (the only Pulumi module); its pickled class path never moves",
+                       "its ResourceProvider and Resource classes beside PhoneNumberStorage's, sharing configure"),
+    "lifecycle": Module("the adapter's decisions (pure): on_delete, the diff without a token, state migration"),
+    "declaration": Module("what a resource declares, as one typed value, and the schema every spelling of its inputs "
+                          "derives from (stack keys, secret inputs, echoed outputs, the program's arguments)",
+                          "if it has inputs: a frozen declaration of its own with the same field metadata"),
+    "inputs": Module("the input rules (check, the stack program and the CLI share them; is_pin); validation "
+                     "returns a Declaration"),
+    "compliance": Module("allowedRegions: parse it, and its verdict (verdict / Violation.message)"),
+    "assessment": Module("one read (read_live) and one assessment (assess) for every caller: the plan, every "
+                         "preflight problem (waiting or refused), windows, budget, the on-delete verdict"),
+    "executor": Module("read -> assess -> run -> read back, for one number, with the process memory it is given"),
+    "planner": Module("the plan: live state x desired state -> the shortest list of calls (pure)"),
+    "safety": Module("may the plan start? typed Problems (pure), the create-cutover gate included; asked by "
+                     "assessment only"),
+    "ledger": Module("a number's register/deregister calls against Meta's 72-hour budget (CallLedger); the only "
+                     "parser and formatter of their timestamps"),
+    "schedule": Module("the one door to change windows for everything else: parse, a number's effective "
+                       "windows, where an instant stands"),
+    "windows": Module("change windows (cutoverWindows): parse them, the open period around an instant (pure)"),
+    "blackouts": Module("dated deny periods (cutoverBlackouts) with a reason: parse them (pure)"),
+    "gate": Module("may a cutover start now: one answer over windows and blackouts (open, waiting, never)"),
+    "zones": Module("time zones from the pinned tzdata, region names only, and how an instant is shown"),
+    "versions": Module("Meta's API versions: which one serves the day, and so which flow the plan uses"),
+    "clock": Module("the one clock (injected by tests)"),
+    "runner": Module("makes the planned calls and SPEC's recoveries; returns a Run, never raises"),
+    "failures": Module("a failed run as data: a FailureTable per resource kind picks the facts and renders the "
+                       "message; a step no row names gets the generic row"),
+    "memory": Module("one process's memory as narrow collaborators: read cache, attempts (locks, calls, refusals), "
+                     "cutover gate (slots, breaker), the deployment's declarations, calls seen, dropped fields"),
+    "notices": Module("the notice sink: notices are data, printed once by whoever holds the process"),
+    "fleet": Module("one provider process's memory held together, reached only by the adapter (current())"),
+    "client": Module("the Graph API over HTTP (retries, pagination, appsecret_proof)",
+                     "one method per Graph endpoint it calls, through the one choke point (_send)"),
+    "answers": Module("Meta's error answers -> typed errors, as a table (the only place)",
+                      "if Meta answers it with an error that its code alone does not classify: a Rule"),
+    "errors": Module("every error, drawn as a tree: types only",
+                     "if Meta answers it with a new error code: a class with codes= and text="),
+    "wording": Module("what every error says (summaries, fixes, do-not-rerun reasons) and its sentence helpers",
+                      "if it adds an error class: that class's Text"),
+    "models": Module("typed views of Meta's phone number answers; id_order, how IDs are listed"),
+    "config": Module("the provider's configuration: stack config over environment, the token's source"),
+    "redact": Module("scrubbing secrets from everything printed or raised"),
+    "escape": Module("escaping text for a terminal, a CI log or Markdown"),
+    "regions": Module("the Local Storage regions and the one normalisation of a declared region"),
+    "exits": Module("the CLI's exit codes, exit_code_for(error), and its one JSON error document"),
+    "stackfile": Module("reading a stack's declarations and a state export from the repository's files (CLI)"),
+    "progress": Module("progress of a long read on stderr"),
+    "__main__": Module("python -m provider"),
+    "cli": Module("the command line: parse, dispatch, one answer per failure"),
+    "cli.commands": Module("each command's arguments, exit codes and run",
+                           "if it gets a CLI view: a Command in COMMANDS"),
+    "cli.report": Module("plan / drift / report as data (no rendering, no exit codes)"),
+    "cli.render": Module("the plan and drift renderers: text, Markdown, JSON"),
+    "cli.evidence": Module("the report command's evidence snapshot for auditors"),
+    "onboard": Module("python -m provider import: adopting the numbers a team already has"),
+    "onboard.proposal": Module("which listed numbers may be adopted as they are (pure)"),
+    "onboard.reading": Module("the import's reads: GET calls only, bounded concurrency"),
+    "onboard.render": Module("the import's result as YAML or one JSON document"),
+    "onboard.stackedit": Module("the stack file: read before any call, merged, written atomically"),
+}
 
 
 def __getattr__(name: str) -> Any:

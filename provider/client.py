@@ -2,7 +2,7 @@
 
 ``GraphClient._send`` is the only place that talks HTTP. It sets a timeout on every call, adds
 ``appsecret_proof`` when an app secret is configured, turns every error answer into a typed
-error (``errors.error_from_response``) and every failed connection into a ``NetworkError`` with
+error (``answers.error_from_response``) and every failed connection into a ``NetworkError`` with
 a machine-readable ``reason``, and retries transient failures of idempotent calls with bounded,
 jittered exponential backoff that honours Retry-After. A throttled read waits the time Meta
 states, up to ``RetryPolicy.max_throttle_wait`` in all. Register, deregister, request_code and
@@ -35,16 +35,22 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from .config import ProviderConfig, is_loopback
+from .answers import error_from_response
 from .errors import (
+    NETWORK_ERRORS_BY_REASON,
     AppSecretProofRejected,
     AuthenticationFailed,
+    ForeignHostRefused,
     GraphAPIError,
     InvalidParameter,
     NetworkError,
+    PagingLimit,
+    PagingLoop,
+    ProxyAuthRequired,
     RateLimited,
+    RedirectRefused,
     RequestTimeout,
     TransientError,
-    error_from_response,
 )
 from .memory import DroppedFields
 from .models import NODE_FIELDS, OPTIONAL_NODE_FIELDS, LiveNumber, PhoneNumberNode, StorageConfiguration
@@ -137,10 +143,10 @@ def _answer(response: requests.Response, method: str, path: str,
         # Never followed (allow_redirects=False): requests would re-send the token, and a 307 the
         # POST body with the PIN, to a host the guard in config.check_graph_url never saw.
         location = _shorten(redact(response.headers.get("Location") or "no Location header"), 200)
-        return NetworkError(f"HTTP {response.status_code} to {location}", reason="redirect", http_status=response.status_code,
-                            method=method, path=path)
+        return RedirectRefused(f"HTTP {response.status_code} to {location}", http_status=response.status_code,
+                               method=method, path=path)
     if response.status_code == 407:  # a plain-http target through a proxy gets 407 as an answer
-        return NetworkError("the proxy answered HTTP 407", reason="proxy_auth", method=method, path=path)
+        return ProxyAuthRequired("the proxy answered HTTP 407", method=method, path=path)
     return error_from_response(response.status_code, payload if payload is not None else response.text,
                                method=method, path=path, retry_after=_stated_wait(response), hints=hints)
 
@@ -191,8 +197,7 @@ def network_error(exc: requests.RequestException, *, target: str, method: str, p
     root = next((t for t in reversed(texts) if len(t) > 12), texts[-1])
     if reason not in ("proxy", "proxy_auth"):
         root = f"{urlsplit(target).netloc}: {root}"
-    cls = RequestTimeout if reason == "timeout" else NetworkError
-    return cls(_shorten(redact(root), 200), reason=reason, method=method, path=path)
+    return NETWORK_ERRORS_BY_REASON[reason](_shorten(redact(root), 200), method=method, path=path)
 
 
 _T = TypeVar("_T")
@@ -435,17 +440,16 @@ class GraphClient:
                 return
             parts = urlsplit(nxt)
             if parts[:2] != self._origin:
-                raise NetworkError(f"paging.next points at another host ({parts.scheme}://{parts.netloc})",
-                                   reason="foreign_host", method="GET", path=path)
+                raise ForeignHostRefused(f"paging.next points at another host ({parts.scheme}://{parts.netloc})",
+                                         method="GET", path=path)
             kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                     if k not in ("access_token", "appsecret_proof")]
             url, query = urlunsplit(parts._replace(query=urlencode(kept))), None
             key = _page_key(url)
             if key in seen:  # a loop would be read forever, or up to the limit and reported complete
-                raise NetworkError(f"page {len(seen) + 1} repeats an earlier page", reason="paging_loop",
-                                   method="GET", path=path)
+                raise PagingLoop(f"page {len(seen) + 1} repeats an earlier page", method="GET", path=path)
             seen.add(key)
-        raise NetworkError(f"stopped after {MAX_PAGES} pages", reason="paging_limit", method="GET", path=path)
+        raise PagingLimit(f"stopped after {MAX_PAGES} pages", method="GET", path=path)
 
     # -- mutations ------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Every error this package raises, and the one place Graph API answers become typed errors.
+"""Every error this package raises, as types: the tree, and nothing else.
 
 The top of the hierarchy says what to do next (kopf's PermanentError/TemporaryError idea):
 ``TransientError`` (retrying may succeed: bounded backoff, honouring Retry-After),
@@ -6,8 +6,10 @@ The top of the hierarchy says what to do next (kopf's PermanentError/TemporaryEr
 request itself is wrong; never retried), ``ProviderError`` (this provider refused before calling
 Meta, or reports the outcome of a failed plan). Callers branch on these types, never on message
 text. Every Graph error keeps Meta's code, subcode and fbtrace_id, because Meta support asks for
-them. The tree (as HTTPX draws its own); every class is defined here except ``ConvergeFailed``
-(``provider/failures.py``, which owns the failure table it renders)::
+them. What an error says (summary, fix, why not to re-run) is prose in ``wording.py``, as HTTPX
+keeps it out of ``_exceptions.py``; Meta's answers become these types in ``answers.py`` only.
+The tree (as HTTPX draws its own); every class is defined here except ``ConvergeFailed``
+(``provider/failures.py``, which owns the failure tables it renders)::
 
     WhatsAppError                       str() is always redacted
     ├── GraphAPIError                   Meta answered with an error, or gave no answer
@@ -37,10 +39,10 @@ them. The tree (as HTTPX draws its own); every class is defined here except ``Co
     └── ProviderError                   this provider's own refusals and reports
         ├── ConfigurationError          stack config or environment missing or malformed
         │   ├── PolicyError             allowedRegions malformed
-        │   ├── WindowError             cutoverWindows malformed
-        │   ├── StackFileError          project, stack or --state file missing or malformed (CLI: exit 2)
+        │   ├── WindowError             cutoverWindows or cutoverBlackouts malformed
+        │   ├── StackFileError          project, stack or --state file missing or malformed (CLI: a usage error)
         │   └── InvalidRegion           also a ValueError: not a region code nor DEFAULT
-        ├── UsageError                  bad command-line arguments (CLI: exit 2)
+        ├── UsageError                  bad command-line arguments (CLI: a usage error)
         ├── PreflightError              refused before the first mutating call
         │   └── RetryRefused            an earlier attempt in this process cannot be retried
         ├── ConvergeFailed              (failures.py) a plan failed part-way, as data
@@ -53,84 +55,32 @@ them. The tree (as HTTPX draws its own); every class is defined here except ``Co
 
 from __future__ import annotations
 
-import re
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 if TYPE_CHECKING:
     import argparse
 
+from . import wording
 from .redact import redact
 
+# Kept importable from here for its callers (resource.py, cli/report.py); the sentence is wording's.
+from .wording import cannot_see
 
 __all__ = [
-    "AccessDenied",
-    "AccountLocked",
-    "AccountInMaintenance",
-    "AccountNotVisible",
-    "AppSecretProofRejected",
-    "AuthenticationFailed",
-    "cannot_see",
-    "CapabilityMissing",
-    "ConfigurationError",
-    "ConnectError",
-    "ConnectionDropped",
-    "DeregistrationIncomplete",
-    "DNSError",
-    "error_from_response",
-    "ERRORS_BY_CODE",
-    "FatalError",
-    "ForeignHostRefused",
-    "PagingLimit",
-    "PagingLoop",
-    "RedirectRefused",
-    "GraphAPIError",
-    "GraphUnreachable",
-    "InvalidParameter",
-    "InvalidRegion",
-    "NETWORK_ERRORS_BY_REASON",
-    "NetworkError",
-    "NotVerified",
-    "NumberDeleted",
-    "NumberNotRegistered",
-    "NumberNotVisible",
-    "ObjectNotFound",
-    "ParameterMissing",
-    "ParameterValueInvalid",
-    "PermissionDenied",
-    "PinGuessesTooFast",
-    "PinMismatch",
-    "PolicyBlocked",
-    "PolicyError",
-    "PreflightError",
-    "ProviderError",
-    "ProxyAuthRequired",
-    "ProxyError",
-    "RateLimited",
-    "RecentlyDeleted",
-    "RegistrationLimitReached",
-    "RequestCodeFailed",
-    "RequestTimeout",
-    "ReadBackMismatch",
-    "RetryRefused",
-    "ServerError",
-    "ServerTemporarilyUnavailable",
-    "ServiceOverloaded",
-    "ServiceUnavailable",
-    "StackFileError",
-    "Timeout",
-    "TLSError",
-    "TokenRejectedFromState",
-    "TooManyPinAttempts",
-    "TransientError",
-    "UnclassifiedError",
-    "UnconfirmedMissingObject",
-    "UnknownGraphError",
-    "UNREACHABLE_REASONS",
-    "UsageError",
-    "UserActionRequired",
-    "WhatsAppError",
-    "WindowError",
+    "AccessDenied", "AccountLocked", "AccountInMaintenance", "AccountNotVisible", "AppSecretProofRejected",
+    "AuthenticationFailed", "cannot_see", "CapabilityMissing", "ConfigurationError", "ConnectError",
+    "ConnectionDropped", "DeregistrationIncomplete", "DNSError", "ERRORS_BY_CODE",
+    "FatalError", "ForeignHostRefused", "PagingLimit", "PagingLoop", "RedirectRefused", "GraphAPIError",
+    "GraphUnreachable", "InvalidParameter", "InvalidRegion", "NETWORK_ERRORS_BY_REASON", "NetworkError",
+    "NotVerified", "NumberDeleted", "NumberNotRegistered", "NumberNotVisible", "ObjectNotFound", "ParameterMissing",
+    "ParameterValueInvalid", "PermissionDenied", "PinGuessesTooFast", "PinMismatch", "PolicyBlocked", "PolicyError",
+    "PreflightError", "ProviderError", "ProxyAuthRequired", "ProxyError", "RateLimited", "RecentlyDeleted",
+    "RegistrationLimitReached", "RequestCodeFailed", "RequestTimeout", "ReadBackMismatch", "RetryRefused",
+    "ServerError", "ServerTemporarilyUnavailable", "ServiceOverloaded", "ServiceUnavailable", "StackFileError",
+    "Timeout", "TLSError", "TokenRejectedFromState", "TooManyPinAttempts", "TransientError", "UnclassifiedError",
+    "UnconfirmedMissingObject", "UnknownGraphError", "UNREACHABLE_REASONS", "UsageError", "UserActionRequired",
+    "WhatsAppError", "WindowError"
 ]
 
 
@@ -145,507 +95,261 @@ class WhatsAppError(Exception):
         return str(self.args[0]) if self.args else ""
 
 
-# --- Graph API errors ------------------------------------------------------------------------
+# --- Graph API errors ----------------------------------------------------------------------------
 
 
 class GraphAPIError(WhatsAppError):
-    """An error answer from the Graph API, or a failure to get any answer."""
+    """An error answer from the Graph API, or a failure to get any answer.
 
-    codes: ClassVar[tuple[int, ...]] = ()
-    summary: str = "the Graph API returned an error"  # a class's default; an instance may say more
-    fix: str = ""
-    # Why a person must not simply re-run after this error ("" when re-running is fine).
-    do_not_rerun: ClassVar[str] = ""
+    A subclass says which of Meta's codes mean it and what it says, as class keywords:
+    ``class PinMismatch(UserActionRequired, codes=(133005,), text=wording.PIN_MISMATCH)``.
+    """
 
-    def __init__(
-        self,
-        graph_message: str = "",
-        *,
-        code: int | None = None,
-        subcode: int | None = None,
-        http_status: int | None = None,
-        fbtrace_id: str | None = None,
-        details: str | None = None,
-        error_type: str | None = None,
-        retry_after: float | None = None,
-        method: str = "",
-        path: str = "",
-        fix: str | None = None,
-    ) -> None:
+    codes: ClassVar[tuple[int, ...]] = ()  # Meta's error codes that mean this class (ERRORS_BY_CODE)
+    summary: str  # what happened (wording.Text)
+    fix: str  # what to do; an instance's may add what its caller knows (where the token came from)
+    do_not_rerun: ClassVar[str]  # why a person must not simply re-run ("": re-running after a fix is fine)
+    summary, fix, do_not_rerun = wording.GRAPH_API_ERROR
+
+    def __init_subclass__(cls, *, codes: tuple[int, ...] = (), text: wording.Text | None = None,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.codes = codes
+        if text is not None:
+            cls.summary, cls.fix, cls.do_not_rerun = text
+
+    def __init__(self, graph_message: str = "", *, code: int | None = None, subcode: int | None = None,
+                 http_status: int | None = None, fbtrace_id: str | None = None, details: str | None = None,
+                 error_type: str | None = None, retry_after: float | None = None, method: str = "", path: str = "",
+                 fix: str | None = None) -> None:
         self.graph_message = redact(graph_message)
-        self.code = code
-        self.subcode = subcode
-        self.http_status = http_status
-        self.fbtrace_id = fbtrace_id
+        self.code, self.subcode, self.http_status, self.fbtrace_id = code, subcode, http_status, fbtrace_id
         self.details = redact(details) if details else None
         self.error_type = error_type
         self.retry_after = retry_after
-        # Wall-clock time in the text: a person reading it later cannot know when "Retry-After: 900" came.
         self.retry_at = time.time() + retry_after if retry_after else None
-        self.method = method
-        self.path = path
+        self.method, self.path = method, path
         if fix is not None:
-            self.fix = fix  # this instance's fix (e.g. for where the token came from) beats the class's
-        super().__init__(self._render())
+            self.fix = fix
+        super().__init__(wording.graph_error(self))
 
     @property
     def reference(self) -> str:
         """`Graph error 133005/2388001, HTTP 400, fbtrace_id AbC`: what Meta support asks for."""
-        parts = []
-        if self.code is not None:
-            parts.append(f"Graph error {self.code}" + (f"/{self.subcode}" if self.subcode else ""))
-        if self.http_status is not None:
-            parts.append(f"HTTP {self.http_status}")
-        if self.fbtrace_id:
-            parts.append(f"fbtrace_id {self.fbtrace_id}")
-        return ", ".join(parts)
-
-    def _render(self) -> str:
-        where = f"{self.method} {self.path}: " if self.method else ""
-        text = f"{where}{self.summary}"
-        said = self.details or self.graph_message
-        if said:
-            text += f": {said}"
-        if self.reference:
-            text += f" ({self.reference})"
-        if self.retry_at is not None:
-            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.retry_at))
-            text += f"; Meta accepts calls again at {when}"
-        if self.fix:
-            text += f". Fix: {self.fix}"
-        return text
+        return wording.reference(self.code, self.subcode, self.http_status, self.fbtrace_id)
 
 
-class TransientError(GraphAPIError):
+class TransientError(GraphAPIError, text=wording.TRANSIENT_ERROR):
     """Retrying may succeed: Meta is overloaded, rate limiting, or the network failed."""
 
-    summary = "temporary Graph API failure"
-
-
-class UserActionRequired(GraphAPIError):
+class UserActionRequired(GraphAPIError, text=wording.USER_ACTION_REQUIRED):
     """A person must act (token, permission, PIN, verification, lockout); never retried."""
 
-    summary = "the Graph API refused the call"
-
-
-class FatalError(GraphAPIError):
+class FatalError(GraphAPIError, text=wording.FATAL_ERROR):
     """The request is wrong or its object does not exist; never retried."""
 
-    summary = "the Graph API rejected the request"
+
+# --- retrying may succeed ------------------------------------------------------------------------
 
 
-class UnknownGraphError(TransientError):
-    codes = (1,)
-    summary = "unknown Graph API error"
+class UnknownGraphError(TransientError, codes=(1,), text=wording.UNKNOWN_GRAPH_ERROR):
+    """Code 1: Meta does not know what went wrong either."""
 
+class ServiceOverloaded(TransientError, codes=(2,), text=wording.SERVICE_OVERLOADED):
+    """Code 2: the Graph API is overloaded."""
 
-class ServiceOverloaded(TransientError):
-    codes = (2,)
-    summary = "Graph API service overloaded"
-
-
-class RateLimited(TransientError):
+class RateLimited(TransientError, codes=(4, 17, 32, 341, 613, 80007, 80008, 130429), text=wording.RATE_LIMITED):
     """Throttled (80008 business use case, 613 call rate, 32 page level, ...): reads wait as Meta says."""
 
-    codes = (4, 17, 32, 341, 613, 80007, 80008, 130429)
-    summary = "rate limited by Meta"
-    fix = "wait until the time stated, or spread the work over several runs (fewer numbers per run)"
+class ServiceUnavailable(TransientError, codes=(131000, 131016), text=wording.SERVICE_UNAVAILABLE):
+    """WhatsApp's service is down for a moment."""
+
+class AccountInMaintenance(TransientError, codes=(131057,), text=wording.ACCOUNT_IN_MAINTENANCE):
+    """The business account is in maintenance mode."""
+
+class ServerTemporarilyUnavailable(TransientError, codes=(133004,), text=wording.SERVER_TEMPORARILY_UNAVAILABLE):
+    """133004: a WhatsApp server is unavailable for a moment."""
+
+class ServerError(TransientError, text=wording.SERVER_ERROR):
+    """HTTP 5xx, or an answer Meta marks ``is_transient``, without a code of its own here."""
 
 
-class ServiceUnavailable(TransientError):
-    codes = (131000, 131016)
-    summary = "WhatsApp service unavailable"
+# --- no answer -----------------------------------------------------------------------------------
 
 
-class AccountInMaintenance(TransientError):
-    codes = (131057,)
-    summary = "the WhatsApp Business Account is in maintenance mode"
-
-
-class ServerTemporarilyUnavailable(TransientError):
-    codes = (133004,)
-    summary = "WhatsApp server temporarily unavailable"
-
-
-class ServerError(TransientError):
-    summary = "Graph API server error"
-
-
-class NetworkError(TransientError):
+class NetworkError(TransientError, text=wording.NETWORK_ERROR):
     """No answer. For a mutating call the outcome is unknown.
 
-    The subclasses say why (HTTPX's ConnectError/ProxyError/ConnectTimeout are the model); each
-    has a ``reason``, the machine-readable kind the CLI's JSON prints. ``NetworkError(...,
-    reason="dns")`` builds the subclass for that reason, so a classifier can stay a table of
-    strings. ``unreachable``: nothing reached Meta, so the same failure will hit every number
-    and is said once, not per number.
+    One subclass per way of getting no answer (HTTPX's ConnectError/ProxyError/ConnectTimeout are
+    the model), raised directly by the client's one choke point. Each declares ``reason``, the
+    machine-readable kind the CLI's JSON prints, as a class keyword: a subclass that names none
+    cannot be defined. ``unreachable``: nothing reached Meta, so the same failure will hit every
+    number and is said once, not per number.
     """
 
-    reason: str = "dropped"
-    summary = "no answer from the Graph API (connection failed or dropped)"
-    fix = ("check whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL), the network, and any "
-           "HTTPS_PROXY / NO_PROXY settings")
+    reason: ClassVar[str]
     unreachable: ClassVar[bool] = False
 
-    def __new__(cls, *args: Any, reason: str | None = None, **kw: Any) -> "NetworkError":
-        if reason is not None and cls is NetworkError:
-            cls = NETWORK_ERRORS_BY_REASON.get(reason, cls)
-        return super().__new__(cls, *args)
+    def __init_subclass__(cls, *, reason: str, unreachable: bool | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.reason = reason
+        if unreachable is not None:
+            cls.unreachable = unreachable
 
-    def __init__(self, graph_message: str = "", *, reason: str | None = None, **kw: Any) -> None:
-        if reason is not None:
-            self.reason = reason
-        super().__init__(graph_message, **kw)
-
-
-class ConnectError(NetworkError):
-    reason = "refused"
-    summary = "the Graph host cannot be reached: connection refused"
-    fix = ("check the host and port in whatsapp:graphApiUrl (is the emulator running?) and any HTTPS_PROXY / "
-           "NO_PROXY settings")
-    unreachable = True
+    def __init__(self, message: str, *, method: str, path: str, http_status: int | None = None) -> None:
+        super().__init__(message, http_status=http_status, method=method, path=path)
 
 
-class DNSError(ConnectError):
-    reason = "dns"
-    summary = "the Graph host cannot be reached: DNS lookup failed"
-    fix = "check the host in whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL) and this machine's DNS"
+class ConnectError(NetworkError, reason="refused", unreachable=True, text=wording.CONNECT_ERROR):
+    """The connection was refused."""
 
+class DNSError(ConnectError, reason="dns", text=wording.DNS_ERROR):
+    """The Graph host's name does not resolve."""
 
-class TLSError(ConnectError):
-    reason = "tls"
-    summary = "the Graph host cannot be reached: TLS certificate verification failed"
-    fix = ("behind a TLS-inspecting proxy, point REQUESTS_CA_BUNDLE at its CA certificate; never turn "
-           "verification off")
+class TLSError(ConnectError, reason="tls", text=wording.TLS_ERROR):
+    """The Graph host's certificate failed verification (a TLS-inspecting proxy, usually)."""
 
+class ProxyError(NetworkError, reason="proxy", unreachable=True, text=wording.PROXY_ERROR):
+    """The proxy in HTTPS_PROXY failed."""
 
-class ProxyError(NetworkError):
-    reason = "proxy"
-    summary = "the Graph host cannot be reached: the proxy failed"
-    fix = "check HTTPS_PROXY / NO_PROXY and the proxy"
-    unreachable = True
+class ProxyAuthRequired(ProxyError, reason="proxy_auth", text=wording.PROXY_AUTH_REQUIRED):
+    """The proxy answered 407."""
 
-
-class ProxyAuthRequired(ProxyError):
-    reason = "proxy_auth"
-    summary = "the Graph host cannot be reached: the proxy requires authentication (HTTP 407)"
-    fix = "put the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port)"
-
-
-class RequestTimeout(NetworkError):
+class RequestTimeout(NetworkError, reason="timeout", text=wording.REQUEST_TIMEOUT):
     """The call timed out. For a mutating call the outcome is unknown: read before deciding."""
 
-    reason = "timeout"
-    summary = "the Graph API did not answer in time"
-    fix = "check the network and any proxy; a mutating call may still have taken effect"
+class ConnectionDropped(NetworkError, reason="dropped", text=wording.CONNECTION_DROPPED):
+    """The connection dropped before an answer."""
+
+class ForeignHostRefused(NetworkError, reason="foreign_host", text=wording.FOREIGN_HOST_REFUSED):
+    """A paging URL points at another host: not followed, the token goes only to the configured one."""
+
+class RedirectRefused(NetworkError, reason="redirect", text=wording.REDIRECT_REFUSED):
+    """A 3xx answer. Never followed: requests would re-send the token (and a 307 the PIN) to a host
+    the URL guard never checked. Not retried either: the same URL redirects again."""
+
+class PagingLoop(NetworkError, reason="paging_loop", text=wording.PAGING_LOOP):
+    """``paging.next`` points back at a page already read: the listing cannot be read completely."""
+
+class PagingLimit(NetworkError, reason="paging_limit", text=wording.PAGING_LIMIT):
+    """More pages than the client reads: the listing cannot be read completely."""
 
 
 Timeout = RequestTimeout  # HTTPX's name
 
 
-class ConnectionDropped(NetworkError):
-    reason = "dropped"
-    summary = "the connection to the Graph API dropped"
+# --- a person must act ---------------------------------------------------------------------------
 
 
-class ForeignHostRefused(NetworkError):
-    """A paging URL points at another host: not followed, the token goes only to the configured one."""
+class AuthenticationFailed(UserActionRequired, codes=(0, 190), text=wording.AUTHENTICATION_FAILED):
+    """The client adds where the token came from to ``fix`` (ProviderConfig.token_hint)."""
 
-    reason = "foreign_host"
-    summary = "not followed: the token goes only to the configured Graph host"
-    fix = "report the paging URL Meta returned; nothing was sent to that host"
+class AppSecretProofRejected(UserActionRequired, text=wording.APP_SECRET_PROOF_REJECTED):
+    """The app has "Require App Secret" on; the call's ``appsecret_proof`` is missing or wrong (100, by message)."""
+
+class CapabilityMissing(UserActionRequired, codes=(3,), text=wording.CAPABILITY_MISSING):
+    """Code 3, served as HTTP 500 although retrying cannot help."""
+
+class PermissionDenied(UserActionRequired, codes=(10, *range(200, 300)), text=wording.PERMISSION_DENIED):
+    """10, 200-299: the token lacks a permission."""
+
+class AccessDenied(UserActionRequired, codes=(131005,), text=wording.ACCESS_DENIED):
+    """131005: the token may not act on this number."""
+
+class PolicyBlocked(UserActionRequired, codes=(368,), text=wording.POLICY_BLOCKED):
+    """368: Meta blocks the account for policy violations, for a while."""
+
+class DeregistrationIncomplete(UserActionRequired, codes=(133000,), text=wording.DEREGISTRATION_INCOMPLETE):
+    """133000: the runner deregisters once more and registers (once)."""
+
+class PinMismatch(UserActionRequired, codes=(133005,), text=wording.PIN_MISMATCH):
+    """133005: the declared two-step PIN is not the number's; each attempt spends a guess."""
+
+class AccountLocked(UserActionRequired, codes=(131031,), text=wording.ACCOUNT_LOCKED):
+    """131031: Meta locked the business account; among its reasons, a wrong two-step PIN."""
+
+class NotVerified(UserActionRequired, codes=(133006,), text=wording.NOT_VERIFIED):
+    """133006: the number must be verified before it can register."""
+
+class TooManyPinAttempts(UserActionRequired, codes=(133008,), text=wording.TOO_MANY_PIN_ATTEMPTS):
+    """133008: too many two-step PIN guesses."""
+
+class PinGuessesTooFast(UserActionRequired, codes=(133009,), text=wording.PIN_GUESSES_TOO_FAST):
+    """133009: two-step PIN guesses too close together."""
+
+class NumberNotRegistered(UserActionRequired, codes=(133010,), text=wording.NUMBER_NOT_REGISTERED):
+    """133010: someone deregistered the number meanwhile."""
+
+class RecentlyDeleted(UserActionRequired, codes=(133015,), text=wording.RECENTLY_DELETED):
+    """133015: registering again must wait a few minutes."""
+
+class RegistrationLimitReached(UserActionRequired, codes=(133016,), text=wording.REGISTRATION_LIMIT_REACHED):
+    """133016: Meta blocks register and deregister for 72 hours."""
+
+class RequestCodeFailed(UserActionRequired, codes=(136024,), text=wording.REQUEST_CODE_FAILED):
+    """136024: Meta would not send a verification code."""
 
 
-class RedirectRefused(NetworkError):
-    """A 3xx answer. Never followed: requests would re-send the token (and a 307 the PIN) to a host
-    the URL guard never checked. Not retried either: the same URL redirects again."""
-
-    reason = "redirect"
-    summary = ("the Graph API answered with a redirect, which is not followed: the token, app secret proof and "
-               "PIN go only to the host checked in whatsapp:graphApiUrl")
-    fix = ("point whatsapp:graphApiUrl (or WHATSAPP_GRAPH_API_URL) at the final address itself, if it is one the "
-           "token may go to")
+# --- the request is wrong ------------------------------------------------------------------------
 
 
-class PagingLoop(NetworkError):
-    """``paging.next`` points back at a page already read: the listing cannot be read completely."""
+class InvalidParameter(FatalError, codes=(100,), text=wording.INVALID_PARAMETER):
+    """100: an invalid or unsupported parameter (also a field Meta does not know)."""
 
-    reason = "paging_loop"
-    summary = "the listing's paging.next points back at a page already read, so the listing cannot be read completely"
-    fix = "try again later; if it persists, report the paging URLs to Meta"
+class ObjectNotFound(FatalError, text=wording.OBJECT_NOT_FOUND):
+    """100/33: the object does not exist, or the token cannot see it (Meta cannot tell which)."""
+
+class NumberDeleted(ObjectNotFound, codes=(33,), text=wording.NUMBER_DELETED):
+    """Code 33. An ObjectNotFound, so that callers apply the same rule before treating the number as
+    gone: its business account must confirm that it no longer lists it."""
+
+class UnconfirmedMissingObject(FatalError, text=wording.UNCONFIRMED_MISSING_OBJECT):
+    """Code 33 without Meta's subcode 33: reported, never taken as proof that the number is gone."""
+
+class ParameterMissing(FatalError, codes=(131008,), text=wording.PARAMETER_MISSING):
+    """131008: a required parameter is missing."""
+
+class ParameterValueInvalid(FatalError, codes=(131009,), text=wording.PARAMETER_VALUE_INVALID):
+    """131009: a parameter's value is not valid."""
+
+class UnclassifiedError(FatalError, text=wording.UNCLASSIFIED_ERROR):
+    """An error answer that no class here claims."""
 
 
-class PagingLimit(NetworkError):
-    reason = "paging_limit"
-    summary = "the listing has more pages than this client reads (1000), so it was not read completely"
-    fix = "report it: no business account has that many phone numbers"
+def _subclasses(cls: type[GraphAPIError]) -> list[type[GraphAPIError]]:
+    """Every class below ``cls``, at any depth."""
+    found: list[type[GraphAPIError]] = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_subclasses(sub))
+    return found
 
 
+# The tree as lookup tables: Meta's code -> class (answers.error_class), reason -> class (the client).
+ERRORS_BY_CODE: dict[int, type[GraphAPIError]] = {code: cls for cls in _subclasses(GraphAPIError) for code in cls.codes}
 NETWORK_ERRORS_BY_REASON: dict[str, type[NetworkError]] = {
-    cls.reason: cls for cls in (ConnectError, DNSError, TLSError, ProxyError, ProxyAuthRequired, RequestTimeout,
-                                ConnectionDropped, ForeignHostRefused, RedirectRefused, PagingLoop, PagingLimit)
+    cls.reason: cls for cls in _subclasses(NetworkError) if issubclass(cls, NetworkError)
 }
 UNREACHABLE_REASONS = frozenset(reason for reason, cls in NETWORK_ERRORS_BY_REASON.items() if cls.unreachable)
 
 
-class AuthenticationFailed(UserActionRequired):
-    """The client adds where the token came from to ``fix`` (ProviderConfig.token_hint)."""
-
-    codes = (0, 190)
-    summary = "the access token was rejected"
-    fix = "set a valid token in whatsapp:accessToken (secret) or WHATSAPP_ACCESS_TOKEN"
-
-
-class AppSecretProofRejected(UserActionRequired):
-    """The app has "Require App Secret" on; the call's ``appsecret_proof`` is missing or wrong (100, by message)."""
-
-    summary = "Meta requires a valid appsecret_proof for this app (Require App Secret)"
-    fix = ("set the app's secret as whatsapp:appSecret (pulumi config set --secret whatsapp:appSecret) "
-           "or WHATSAPP_APP_SECRET; it must belong to the app that issued the access token")
-
-
-class CapabilityMissing(UserActionRequired):
-    """Code 3, served as HTTP 500 although retrying cannot help."""
-
-    codes = (3,)
-    summary = "the app lacks the capability or permission for this call"
-    fix = ("check that the app has the WhatsApp product and the token whatsapp_business_management "
-           "on the number's business account")
-
-
-class PermissionDenied(UserActionRequired):
-    codes = (10, *range(200, 300))
-    summary = "the token lacks a permission"
-    fix = "grant the system user whatsapp_business_management on the number's business account"
-
-
-class AccessDenied(UserActionRequired):
-    codes = (131005,)
-    summary = "access denied"
-    fix = "check the token's permissions on this number"
-
-
-class PolicyBlocked(UserActionRequired):
-    codes = (368,)
-    summary = "temporarily blocked by Meta for policy violations"
-    fix = "resolve the policy issue in WhatsApp Manager, then try again"
-
-
-class DeregistrationIncomplete(UserActionRequired):
-    codes = (133000,)
-    summary = "a previous deregistration is incomplete"
-    fix = "deregister the number again, then register it"
-
-
-_PIN_GUESS = ("every attempt uses a PIN guess and the 72-hour register budget, and Meta blocks the number "
-              "for 72 hours after 10 calls")
-
-
-class PinMismatch(UserActionRequired):
-    codes = (133005,)
-    summary = "two-step verification PIN mismatch"
-    fix = (
-        "declare the number's current two-step PIN in its `pin` (or reset the PIN in WhatsApp "
-        "Manager); each failed attempt uses a PIN guess and the 72-hour register budget"
-    )
-    do_not_rerun = _PIN_GUESS
-
-
-class AccountLocked(UserActionRequired):
-    """131031: Meta locked the business account; among its reasons, a wrong two-step PIN."""
-
-    codes = (131031,)
-    summary = "the business account is locked (for example after a wrong two-step PIN)"
-    fix = ("see the account's status in WhatsApp Manager and unlock it there; if a PIN was wrong, declare "
-           "the number's current two-step PIN in its `pin`")
-    do_not_rerun = ("Meta locked the account, and every further register attempt uses a PIN guess and the "
-                    "72-hour register budget without unlocking it")
-
-
-class NotVerified(UserActionRequired):
-    codes = (133006,)
-    summary = "the number must be verified before it can register"
-    fix = "run `python -m provider verify --phone-number-id <id>`"
-
-
-class TooManyPinAttempts(UserActionRequired):
-    codes = (133008,)
-    summary = "too many two-step PIN guesses"
-    fix = "wait for the time Meta states, then fix the PIN before trying again"
-    do_not_rerun = _PIN_GUESS
-
-
-class PinGuessesTooFast(UserActionRequired):
-    codes = (133009,)
-    summary = "two-step PIN guessed too fast"
-    fix = "wait for the time Meta states, then fix the PIN before trying again"
-    do_not_rerun = _PIN_GUESS
-
-
-class NumberNotRegistered(UserActionRequired):
-    codes = (133010,)
-    summary = "the number is not registered"
-
-
-class RecentlyDeleted(UserActionRequired):
-    codes = (133015,)
-    summary = "the number was deleted recently"
-    fix = "wait 5 minutes before registering it again"
-
-
-class RegistrationLimitReached(UserActionRequired):
-    codes = (133016,)
-    summary = "register/deregister limit reached: Meta blocks the number for 72 hours"
-    fix = "wait 72 hours; every further attempt extends nothing but the outage"
-    do_not_rerun = ("Meta has blocked register and deregister for this number for 72 hours, and an attempt "
-                    "cannot shorten that")
-
-
-class RequestCodeFailed(UserActionRequired):
-    codes = (136024,)
-    summary = "requesting a verification code failed"
-
-
-class InvalidParameter(FatalError):
-    codes = (100,)
-    summary = "invalid or unsupported parameter"
-
-
-class ObjectNotFound(FatalError):
-    """100/33: the object does not exist, or the token cannot see it (Meta cannot tell which)."""
-
-    summary = "object not found (deleted, or the token lacks permission to see it)"
-
-
-class NumberDeleted(ObjectNotFound):
-    """Code 33. An ObjectNotFound, so that callers apply the same rule before treating the number as
-    gone: its business account must confirm that it no longer lists it."""
-
-    codes = (33,)
-    summary = "the business phone number has been deleted"
-
-
-class UnconfirmedMissingObject(FatalError):
-    """Code 33 without Meta's subcode 33: reported, never taken as proof that the number is gone."""
-
-    summary = "Meta says the object is missing, without the subcode that confirms it"
-    fix = "check the number in WhatsApp Manager; nothing was marked deleted on this answer"
-
-
-class ParameterMissing(FatalError):
-    codes = (131008,)
-    summary = "required parameter missing"
-
-
-class ParameterValueInvalid(FatalError):
-    codes = (131009,)
-    summary = "parameter value is not valid"
-
-
-class UnclassifiedError(FatalError):
-    summary = "Graph API error"
-
-
-def _leaf_classes(cls: type[GraphAPIError]) -> list[type[GraphAPIError]]:
-    found: list[type[GraphAPIError]] = []
-    for sub in cls.__subclasses__():
-        found.append(sub)
-        found.extend(_leaf_classes(sub))
-    return found
-
-
-ERRORS_BY_CODE: dict[int, type[GraphAPIError]] = {
-    code: cls for cls in _leaf_classes(GraphAPIError) for code in cls.codes
-}
-
-_APPSECRET_PROOF = re.compile(r"(?i)appsecret_proof")
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def error_from_response(
-    status: int,
-    body: Any,
-    *,
-    method: str = "",
-    path: str = "",
-    retry_after: float | None = None,
-    hints: Mapping[type[GraphAPIError], str] | None = None,
-) -> GraphAPIError:
-    """Turn an HTTP error answer into the typed error for Meta's code (the choke point).
-
-    ``hints`` adds what the caller knows to a class's fix (and its subclasses'), e.g. where the token came from.
-    """
-    envelope = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(envelope, dict):
-        cls: type[GraphAPIError] = ServerError if status >= 500 else UnclassifiedError
-        text = "" if body is None else str(body)[:200]
-        return cls(text, http_status=status, method=method, path=path, retry_after=retry_after)
-    code = _as_int(envelope.get("code"))
-    subcode = _as_int(envelope.get("error_subcode"))
-    data = envelope.get("error_data")
-    details = data.get("details") if isinstance(data, dict) else (data if isinstance(data, str) else None)
-    if code == 100 and subcode == 33:
-        cls = ObjectNotFound
-    elif code == 100 and _APPSECRET_PROOF.search(str(envelope.get("message") or "")):
-        # Meta gives no code or subcode of its own for a missing or wrong appsecret_proof
-        # (100, GraphMethodException): the message is the only discriminator it offers.
-        cls = AppSecretProofRejected
-    elif code is not None and code in ERRORS_BY_CODE:
-        cls = ERRORS_BY_CODE[code]
-        if issubclass(cls, ObjectNotFound) and subcode != 33:
-            # `error_subcode` is documented as deprecated: an answer that says "deleted" without
-            # Meta's subcode 33 never counts as a confirmed missing object (nothing is dropped from
-            # state on it); it stays a plain refusal.
-            cls = UnconfirmedMissingObject
-    elif envelope.get("is_transient") or status >= 500:
-        cls = ServerError
-    else:
-        cls = UnclassifiedError
-    hint = next((text for kind, text in (hints or {}).items() if issubclass(cls, kind) and text), None)
-    fix = f"{cls.fix}. {hint}" if hint and cls.fix else hint
-    return cls(
-        str(envelope.get("message") or ""),
-        code=code,
-        subcode=subcode,
-        http_status=status,
-        fbtrace_id=envelope.get("fbtrace_id"),
-        details=details,
-        error_type=envelope.get("type"),
-        retry_after=retry_after,
-        method=method,
-        path=path,
-        fix=fix,
-    )
-
-
-# --- this provider's own errors --------------------------------------------------------------
+# --- this provider's own errors ------------------------------------------------------------------
 
 
 class ProviderError(WhatsAppError):
     """Raised by this provider itself: nothing was sent to Meta unless the text says so."""
 
-
 class ConfigurationError(ProviderError):
     """Stack configuration or environment is missing or malformed."""
-
 
 class PolicyError(ConfigurationError):
     """``allowedRegions`` is malformed: refused before any call."""
 
-
 class WindowError(ConfigurationError):
-    """A change window (``cutoverWindows``) is malformed: refused before any call."""
-
+    """A change window (``cutoverWindows``) or blackout (``cutoverBlackouts``) is malformed: refused before any call."""
 
 class StackFileError(ConfigurationError):
     """The project or stack file (or a ``--state`` file) is missing or malformed: a usage error."""
-
 
 class InvalidRegion(ConfigurationError, ValueError):
     """A declared region that is not a supported code nor DEFAULT."""
@@ -666,44 +370,33 @@ class PreflightError(ProviderError):
     def __init__(self, number_id: str, problems: Sequence[object]) -> None:
         self.number_id = number_id
         self.problems = list(problems)
-        lines = "; ".join(map(str, problems))
-        super().__init__(f"whatsapp {number_id}: refused before any change (no call was made): {lines}")
+        super().__init__(wording.refused_before_any_call(number_id, problems))
 
 
 class ReadBackMismatch(ProviderError):
     """Meta accepted every planned call, yet the number reads back in another state than declared
     (not registered, or another storage): the change did not take effect as planned. Reported as a
-    failed converge (``failures.CASES``), never as success, and not retried by this process: each
-    attempt would be another cutover and spend the 72-hour register budget on the same surprise."""
+    failed converge (the ``readback_mismatch`` row of ``failures.PHONE_NUMBER_STORAGE``), never as
+    success, and not retried by this process: each attempt would be another cutover and spend the
+    72-hour register budget on the same surprise."""
 
-    do_not_rerun: ClassVar[str] = (
-        "Meta accepted every call but the number did not end up as declared; another attempt is another "
-        "cutover (offline again, and more of the 72-hour register budget) with no reason to end otherwise")
+    do_not_rerun: ClassVar[str] = wording.READ_BACK_MISMATCH_DO_NOT_RERUN
 
     def __init__(self, *, registered: bool, storage: str | None) -> None:
         self.registered, self.storage = registered, storage
-        state = "registered" if registered else "NOT registered (offline)"
-        super().__init__(f"it reads back {state} with storage {storage or 'unmanaged/unknown'}")
+        super().__init__(wording.reads_back(registered, storage))
 
 
 class RetryRefused(PreflightError):
     """An earlier attempt for this number in this process failed in a way that another attempt
     cannot fix (a PIN or lockout refusal, or a failed cutover): refused before any call."""
 
-
 class TokenRejectedFromState(ProviderError):
     """The token refresh or destroy used was rejected: it came from the configuration saved by the
     last ``pulumi up``, not from the current stack config."""
 
-
 class NumberNotVisible(ProviderError):
     """100/33 on a number that its business account does not confirm as deleted."""
-
-
-def cannot_see(number_id: str, exc: GraphAPIError) -> str:
-    """The one wording of a number the token cannot see (100/33): Meta cannot tell deleted from hidden."""
-    return f"cannot see number {number_id}: deleted, or the token lacks permission to see it ({exc.reference})"
-
 
 class AccountNotVisible(ProviderError):
     """A ``--waba-id`` that the token cannot list: unknown, or missing whatsapp_business_management."""
@@ -714,11 +407,4 @@ class GraphUnreachable(ProviderError):
 
     def __init__(self, url: str, cause: NetworkError, failed: int, total: int) -> None:
         self.cause = cause
-        said = cause.details or cause.graph_message
-        untried = f", the other {total - failed} were not tried" if total > failed else ""
-        text = (f"cannot reach the Graph API at {url}: {cause.summary}"
-                + (f" ({said})" if said else "")
-                + f"; no read got an answer ({failed} of {total} numbers failed{untried}), so nothing was compared")
-        if cause.fix:
-            text += f". Fix: {cause.fix}"
-        super().__init__(text)
+        super().__init__(wording.unreachable(url, cause, failed, total))

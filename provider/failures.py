@@ -1,17 +1,22 @@
-"""A converge that failed part-way, as data, and the one table that explains it.
+"""A converge that failed part-way, as data, and the tables that explain it: one per resource kind.
 
 kopf keeps a handler's outcome as data and decides from it once; octoDNS's
 ``TooMuchChange(why, ...)`` carries its reasons. Here:
 
 - ``StepFailure``: what the runner saw (which planned call failed, why, what the recovery did);
-- ``CASES``: one row per way a plan can fail. A row says how to recognise the failure, what
-  must be read afterwards to know where the number was left (``Look``), what is known without
-  reading, and how the message reads. ``analyse`` picks the row, asks a ``Reader`` for exactly
-  the read the row names, and builds the ``ConvergeFailed``; ``ConvergeFailed`` renders the
-  same row's message. Nothing else branches on step names to explain a failure.
+- ``FailureTable``: a resource kind's ways to fail, one ``Case`` per row. A row names the step it
+  explains and how to recognise the failure within it, what must be read afterwards to know where
+  the object was left (``Look``), what is known without reading, and how the message reads. A
+  step that no row names gets ``UNKNOWN_STEP``, a generic row that claims nothing it cannot know,
+  never an exception: a new planned step is explained badly until it has its rows, not fatally.
+- ``PHONE_NUMBER_STORAGE``: the table of ``PhoneNumberStorage`` (its steps are ``planner.Step``
+  and ``READBACK``). A new resource kind declares its own ``FailureTable`` in its own module and
+  passes it to ``analyse``.
 
-``executor`` is the only caller of ``analyse`` (it passes itself as the ``Reader``, reading
-outside the cutover slot: the breaker is already open by then).
+``analyse`` picks the row, asks a ``Reader`` for exactly the read the row names, and builds the
+``ConvergeFailed``, which renders the same row's message. Nothing else branches on step names to
+explain a failure. ``executor`` is the only caller of ``analyse`` (it passes itself as the
+``Reader``, reading outside the cutover slot: the breaker is already open by then).
 """
 
 from __future__ import annotations
@@ -21,15 +26,19 @@ from enum import Enum
 from typing import Callable, Protocol, Sequence
 
 from .errors import GraphAPIError, ProviderError, ReadBackMismatch, TransientError
+from .planner import Step
 from .regions import describe
+
+# The step of a plan that ran, when only reading the object back afterwards failed.
+READBACK = "readback"
 
 
 @dataclass(frozen=True)
 class StepFailure:
     """A planned call failed, and what recovery did (after a failed ``settings`` only).
 
-    ``step``: ``set_pin``, ``deregister``, ``settings``, ``register``, or ``readback`` when the
-    plan ran and only reading the number back failed. ``recovery_step``/``recovery_cause``: the
+    ``step``: the planned step that failed (``planner.Step``'s values for a phone number), or
+    ``READBACK`` when the plan ran and only reading the number back failed. ``recovery_step``/``recovery_cause``: the
     recovery call after a failed ``settings`` that failed too (``settings`` to restore, or
     ``register``); ``restored``: the recovery put the number back as it was, registered.
     """
@@ -67,15 +76,36 @@ class Reader(Protocol):
 
 @dataclass(frozen=True)
 class Case:
-    """One row of the table: a way a plan fails, the facts to pick, the sentence to say."""
+    """One row of a table: a way a step fails, the facts to pick, the sentence to say."""
 
     name: str
-    applies: Callable[[StepFailure], bool]
+    step: str | None  # the step whose failure this row explains; None: any step (the generic row)
     look: Look
     offline: bool  # without a read (a read overrides it)
     known: Known = Known.PREVIOUS
     storage_read: bool = True  # False: the storage is unknown (only what was last set)
     render: Callable[["ConvergeFailed"], str] = lambda error: ""
+    when: Callable[[StepFailure], bool] = lambda failure: True  # which failures of its step
+
+    def applies(self, failure: StepFailure) -> bool:
+        return self.step in (None, failure.step) and self.when(failure)
+
+
+@dataclass(frozen=True)
+class FailureTable:
+    """A resource kind's ways to fail, its rows ordered from the most specific within a step."""
+
+    kind: str  # the resource type whose failures this table explains
+    cases: tuple[Case, ...]
+
+    def case_for(self, failure: StepFailure) -> Case:
+        """The first row that applies; a step no row names gets the generic row, never an exception."""
+        return next((case for case in self.cases if case.applies(failure)), UNKNOWN_STEP)
+
+    @property
+    def steps(self) -> frozenset[str]:
+        """The steps this table has rows for."""
+        return frozenset(case.step for case in self.cases if case.step is not None)
 
 
 def do_not_rerun_clause(reason: str) -> str:
@@ -161,42 +191,46 @@ def _register_failed(e: "ConvergeFailed") -> str:
             f"count them against the budget yourself.{_RESUME}")
 
 
-# -- the table ----------------------------------------------------------------------------------
-
-CASES: tuple[Case, ...] = (
-    Case("readback_mismatch", lambda f: f.step == "readback" and isinstance(f.cause, ReadBackMismatch), Look.NOTHING,
-         offline=False, known=Known.READ_BACK, render=_readback_mismatch),
-    Case("readback", lambda f: f.step == "readback", Look.NOTHING, offline=False, known=Known.DESIRED,
-         render=_readback),
-    Case("set_pin", lambda f: f.step == "set_pin", Look.NOTHING, offline=False, render=_set_pin),
-    Case("deregister_unknown", lambda f: f.step == "deregister" and isinstance(f.cause, TransientError),
-         Look.REGISTERED, offline=False, render=_deregister),
-    Case("deregister_refused", lambda f: f.step == "deregister", Look.NOTHING, offline=False, render=_deregister),
-    Case("settings_restored", lambda f: f.step == "settings" and f.restored, Look.NOTHING, offline=False,
-         render=_settings_restored),
-    Case("settings_unregistered", lambda f: f.step == "settings" and f.recovery_step is None, Look.NOTHING,
-         offline=True, render=_settings_unregistered),
-    Case("restore_failed", lambda f: f.step == "settings" and f.recovery_step == "settings", Look.NOTHING,
-         offline=True, storage_read=False, render=_restore_failed),
-    Case("register_after_restore_failed", lambda f: f.step == "settings" and f.recovery_step == "register",
-         Look.STORAGE, offline=True, render=_register_failed),
-    Case("register", lambda f: f.step == "register", Look.STORAGE, offline=True, known=Known.DESIRED,
-         render=_register_failed),
-)
+def _unknown_step(e: "ConvergeFailed") -> str:
+    ran = f" (before it, this run applied {' -> '.join(e.ran)})" if e.ran else ""
+    return (f"whatsapp {e.number_id}: {e.step} failed{ran}: {e.cause}. No failure analysis knows the step "
+            f"{e.step!r}, so where the number was left is not known: it may be offline, and its storage is "
+            "unknown. Check it in WhatsApp Manager and run `pulumi refresh` before anything else."
+            f"{_stop(e)}{_spent(e)}")
 
 
-def case_for(failure: StepFailure) -> Case:
-    """The first row that applies (the rows are ordered from the most specific)."""
-    for case in CASES:
-        if case.applies(failure):
-            return case
-    raise ValueError(f"no failure case for step {failure.step!r}")  # a new planned step needs its row
+# -- the tables -----------------------------------------------------------------------------------
+
+# Any kind's failure of a step its table has no row for: claims nothing that was not read.
+UNKNOWN_STEP = Case("unknown_step", None, Look.NOTHING, offline=True, storage_read=False, render=_unknown_step)
+
+
+PHONE_NUMBER_STORAGE = FailureTable("PhoneNumberStorage", (
+    Case("readback_mismatch", READBACK, Look.NOTHING, offline=False, known=Known.READ_BACK,
+         render=_readback_mismatch, when=lambda f: isinstance(f.cause, ReadBackMismatch)),
+    Case("readback", READBACK, Look.NOTHING, offline=False, known=Known.DESIRED, render=_readback),
+    Case("set_pin", Step.SET_PIN.value, Look.NOTHING, offline=False, render=_set_pin),
+    Case("deregister_unknown", Step.DEREGISTER.value, Look.REGISTERED, offline=False, render=_deregister,
+         when=lambda f: isinstance(f.cause, TransientError)),
+    Case("deregister_refused", Step.DEREGISTER.value, Look.NOTHING, offline=False, render=_deregister),
+    Case("settings_restored", Step.SETTINGS.value, Look.NOTHING, offline=False, render=_settings_restored,
+         when=lambda f: f.restored),
+    Case("settings_unregistered", Step.SETTINGS.value, Look.NOTHING, offline=True, render=_settings_unregistered,
+         when=lambda f: f.recovery_step is None),
+    Case("restore_failed", Step.SETTINGS.value, Look.NOTHING, offline=True, storage_read=False, render=_restore_failed,
+         when=lambda f: f.recovery_step == Step.SETTINGS.value),
+    Case("register_after_restore_failed", Step.SETTINGS.value, Look.STORAGE, offline=True, render=_register_failed,
+         when=lambda f: f.recovery_step == Step.REGISTER.value),
+    Case("register", Step.REGISTER.value, Look.STORAGE, offline=True, known=Known.DESIRED, render=_register_failed),
+))
+CASES = PHONE_NUMBER_STORAGE.cases  # the rows of the one kind built so far
 
 
 def analyse(number_id: str, failure: StepFailure, reader: Reader, *, previous: str | None, desired: str,
-            registration_calls: Sequence[str] = (), ran: Sequence[str] = ()) -> "ConvergeFailed":
-    """Pick the row, make the one read it names, and build the error from the facts."""
-    case = case_for(failure)
+            registration_calls: Sequence[str] = (), ran: Sequence[str] = (),
+            table: FailureTable = PHONE_NUMBER_STORAGE) -> "ConvergeFailed":
+    """Pick the kind's row, make the one read it names, and build the error from the facts."""
+    case = table.case_for(failure)
     storage = previous if case.known is Known.PREVIOUS else desired
     offline, storage_read = case.offline, case.storage_read
     if case.known is Known.READ_BACK and isinstance(failure.cause, ReadBackMismatch):
@@ -210,12 +244,13 @@ def analyse(number_id: str, failure: StepFailure, reader: Reader, *, previous: s
         except GraphAPIError:
             storage_read = False
     return ConvergeFailed(number_id, failure, offline=offline, storage=storage, storage_read=storage_read,
-                          registration_calls=registration_calls, ran=ran, desired=desired, previous=previous)
+                          registration_calls=registration_calls, ran=ran, desired=desired, previous=previous,
+                          table=table)
 
 
 class ConvergeFailed(ProviderError):
     """A plan failed part-way. Failures are data (where the number was left, what was tried, what
-    it cost); the message is the table row's, rendered from those fields.
+    it cost); the message is the row's of the resource kind's table, rendered from those fields.
 
     - ``failure``: the ``StepFailure`` (``step``, ``cause``, ``restored``, ``recovery_*`` are its fields);
     - ``offline``: the number is (or may be) not registered now;
@@ -226,8 +261,9 @@ class ConvergeFailed(ProviderError):
 
     def __init__(self, number_id: str, failure: StepFailure, *, offline: bool, storage: str | None = None,
                  storage_read: bool = True, registration_calls: Sequence[str] = (), ran: Sequence[str] = (),
-                 desired: str | None = None, previous: str | None = None) -> None:
-        self.number_id, self.failure, self.case = number_id, failure, case_for(failure)
+                 desired: str | None = None, previous: str | None = None,
+                 table: FailureTable = PHONE_NUMBER_STORAGE) -> None:
+        self.number_id, self.failure, self.case = number_id, failure, table.case_for(failure)
         self.offline, self.storage, self.storage_read = offline, storage, storage_read
         self.registration_calls, self.ran = tuple(registration_calls), tuple(ran)
         self.desired, self.previous = desired, previous

@@ -1,14 +1,16 @@
-"""Change windows: when a cutover (a plan that deregisters, taking the number offline) may start.
+"""Change windows: the weekly periods in which a cutover (a plan that deregisters, taking the number
+offline) may start.
 
 Pure: no I/O and no clock of its own (callers pass ``now``). One parser serves the stack program,
 the provider (a resource's ``cutover_windows`` input and the stack config
 ``whatsapp-local-storage:cutoverWindows``, which the engine hands over as JSON text) and the CLI.
+Whether a cutover may start now, windows and blackouts together, is ``gate.gate``; ``state`` is the
+windows' half of it.
 
 A window is weekly, written ``"Sun 03:00-05:00 Europe/Berlin"``: the day it opens, the local opening
-and closing times, and an IANA time zone (``zoneinfo``; the pinned ``tzdata`` package stands in
-where the OS has no time zone database). A closing time at or before the opening time means the
-window crosses midnight (``"Wed 23:00-01:00 Asia/Kolkata"`` closes on Thursday); ``24:00`` closes
-at the next midnight.
+and closing times, and an IANA region's time zone (``zones``: the pinned ``tzdata`` database,
+region names only). A closing time at or before the opening time means the window crosses midnight
+(``"Wed 23:00-01:00 Asia/Kolkata"`` closes on Thursday); ``24:00`` closes at the next midnight.
 
 Daylight saving time, as SPEC.md "Change windows" has it:
 
@@ -22,33 +24,45 @@ Daylight saving time, as SPEC.md "Change windows" has it:
   closing time or later (a closing time that is repeated closes at its first occurrence; one that
   is skipped closes at the clock change).
 
-Each occurrence is a half-open interval of instants ``[opens, closes)``: a cutover may start
-inside it, and one that started inside it finishes after it closes (SPEC: "none starts after the
-window's end").
+Each occurrence is a half-open interval of instants ``[opens, closes)``. Occurrences that touch or
+overlap, of one window or several, in one zone or several, are one open period: ``Sat 22:00-24:00
+UTC`` and ``Sun 00:00-02:00 UTC`` at Saturday 23:00 are open until Sunday 02:00 (a window longer
+than a day is written that way). A cutover may start inside an open period, and one that started
+inside it finishes after it ends (SPEC: "none starts after the window's end").
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
+from . import zones
 from .errors import WindowError as WindowError  # defined in the error tree; importable from here too
+from .zones import format_local, format_utc, exists, resolve
 
 STACK_KEY = "whatsapp-local-storage:cutoverWindows"
 SETTING = "cutoverWindows"
 EXAMPLE = '["Sun 03:00-05:00 Europe/Berlin"]'
+MAX_ITEMS = 64  # per list: a change board's calendar, not a generated schedule (also blackouts.py)
 DST_HORIZON_YEARS = 10
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MINUTES_PER_DAY = 24 * 60
+_MINUTES_PER_WEEK = 7 * _MINUTES_PER_DAY
 _FORM = re.compile(r"(?P<day>[A-Za-z]+) +(?P<opens>[0-9]{2}:[0-9]{2}) *- *(?P<closes>[0-9]{2}:[0-9]{2}) +"
                    r"(?P<zone>[A-Za-z0-9_+\-/]+)", re.ASCII)
-_ISO = "%Y-%m-%dT%H:%M:%SZ"
+# How far an open period is followed. Windows that cover the whole week are refused, but windows
+# in two zones can cover it for the months the zones' clock changes line up; "until" then says
+# a year from now, which is as far as anyone plans a cutover.
+LONGEST_PERIOD = timedelta(days=366)
+
+__all__ = ["Window", "Windows", "Opening", "WindowState", "WindowError", "parse_window", "parse_windows",
+           "canonical", "effective", "state", "period_at", "next_period", "format_utc", "format_local", "exists", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -67,15 +81,16 @@ class Window:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.zone)
+        return zones.zone(self.zone)
+
+    @property
+    def minutes(self) -> int:
+        """Its length in wall-clock minutes."""
+        return self.closes - self.opens if self.closes > self.opens else self.closes + _MINUTES_PER_DAY - self.opens
 
     def occurrence(self, day: date) -> "Opening":
         """This window's occurrence that opens on the local date ``day`` (of its weekday)."""
-        tz = self.tz
-        opens = resolve(datetime.combine(day, _time(self.opens)), tz)
-        closing_day = day + timedelta(days=0 if self.closes > self.opens else 1)
-        closes = resolve(datetime.combine(closing_day, time(0)) + timedelta(minutes=self.closes), tz)
-        return Opening(self, opens, max(opens, closes))
+        return _occurrence(self, day)
 
     def occurrences_around(self, moment: datetime, *, before: int, after: int) -> list["Opening"]:
         """Occurrences opening on the local dates from ``before`` days before ``moment`` to ``after`` after."""
@@ -84,12 +99,23 @@ class Window:
         return [self.occurrence(day) for day in days if day.weekday() == self.weekday]
 
 
+@lru_cache(maxsize=4096)
+def _occurrence(window: Window, day: date) -> "Opening":
+    """Cached: the gate walks the same weeks once per blackout it steps over."""
+    tz = window.tz
+    opens = resolve(datetime.combine(day, _time(window.opens)), tz)
+    closing_day = day + timedelta(days=0 if window.closes > window.opens else 1)
+    closes = resolve(datetime.combine(closing_day, time(0)) + timedelta(minutes=window.closes), tz)
+    return Opening(window, opens, max(opens, closes))
+
+
 Windows = tuple[Window, ...]
 
 
 @dataclass(frozen=True)
 class Opening:
-    """One occurrence of a window: the instants (UTC) it opens and closes."""
+    """An open period: the instants (UTC) it opens and closes. One occurrence of ``window``, or
+    several joined (then ``window`` is the one that opened it, or the one open at the instant asked)."""
 
     window: Window
     opens: datetime
@@ -117,8 +143,8 @@ class Opening:
 
 @dataclass(frozen=True)
 class WindowState:
-    """Where ``now`` stands: inside an occurrence (``current``), and the next opening after now
-    (None only when there are no windows at all)."""
+    """Where ``now`` stands: inside an open period (``current``, until the end of the merged
+    period), and the next opening after it (None only when there are no windows at all)."""
 
     current: Opening | None
     next: Opening | None
@@ -136,21 +162,6 @@ class WindowState:
         return f"outside its windows; next opening {self.next.opens_utc} ({self.next.opens_local})"
 
 
-def format_utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(_ISO)
-
-
-def format_local(moment: datetime, tz: ZoneInfo) -> str:
-    """``Sun 2026-12-13 03:00 CET, Europe/Berlin``: a person's reading of the instant."""
-    local = moment.astimezone(tz)
-    return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}, {tz.key}"
-
-
-def _shown(text: str) -> str:
-    """A value for an error message: quoted, escaped, and cut short."""
-    return repr(text[:60]) + ("..." if len(text) > 60 else "")
-
-
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -159,55 +170,12 @@ def _time(minutes: int) -> time:
     return time(minutes // 60 % 24, minutes % 60)
 
 
-def exists(naive: datetime, tz: ZoneInfo) -> bool:
-    """Whether the local wall time ``naive`` happens in ``tz`` (False inside a skipped hour)."""
-    return datetime.fromtimestamp(naive.replace(tzinfo=tz).timestamp(), tz).replace(tzinfo=None) == naive
-
-
-def resolve(naive: datetime, tz: ZoneInfo) -> datetime:
-    """The first instant (UTC) at which the local clock in ``tz`` reads ``naive`` or later.
-
-    A repeated wall time gives its first occurrence (``fold=0`` is the earlier one); a skipped
-    one gives the instant of the clock change, found by bisection between the two readings
-    zoneinfo offers for it.
-    """
-    first = naive.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
-    if exists(naive, tz):
-        return first
-    second = naive.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
-    low, high = min(first, second), max(first, second)  # the local clock is before naive at low, past it at high
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if middle.astimezone(tz).replace(tzinfo=None) >= naive:
-            high = middle
-        else:
-            low = middle
-    return high.replace(microsecond=0)
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def _zone(name: str) -> str:
-    if name in _zones():
-        try:
-            ZoneInfo(name)
-            return name
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    near = [zone for zone in _zones() if zone.lower() == name.lower()]
-    hint = f" (did you mean {near[0]}?)" if near else " such as Europe/Berlin, America/Santiago or UTC"
-    raise WindowError(f"{_shown(name)} is not an IANA time zone name{hint}")
-
-
 def _day(text: str) -> int:
     lowered = text.lower()
     for index, (short, full) in enumerate(zip(DAYS, _FULL_DAYS)):
         if lowered in (short.lower(), full):
             return index
-    raise WindowError(f"{_shown(text)} is not a day; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
+    raise WindowError(f"{zones.shown(text)} is not a day; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
 
 
 def _minutes(text: str, *, closing: bool) -> int:
@@ -234,16 +202,16 @@ def _parse(text: str, today: date) -> Window:
     """Cached: check, diff and update each read a number's windows, and the DST scan is ~500 dates."""
     match = _FORM.fullmatch(text.strip())
     if match is None:
-        raise WindowError(f"{_shown(text)} is not a window: write \"<day> <HH:MM>-<HH:MM> <IANA time zone>\", "
+        raise WindowError(f"{zones.shown(text)} is not a window: write \"<day> <HH:MM>-<HH:MM> <IANA time zone>\", "
                           "e.g. \"Sun 03:00-05:00 Europe/Berlin\" (a closing time before the opening time "
                           "crosses midnight)")
     weekday = _day(match["day"])
     opens = _minutes(match["opens"], closing=False)
     closes = _minutes(match["closes"], closing=True)
     if closes == opens:
-        raise WindowError(f"{_shown(text)} opens and closes at the same time; to allow cutovers at any time, remove "
-                          f"{SETTING}")
-    window = Window(weekday, opens, closes, _zone(match["zone"]))
+        raise WindowError(f"{zones.shown(text)} opens and closes at the same time; to allow cutovers at any time, "
+                          f"remove {SETTING}")
+    window = Window(weekday, opens, closes, zones.checked(match["zone"]))
     _check_opening_exists(window, today)
     return window
 
@@ -256,42 +224,69 @@ def _check_opening_exists(window: Window, today: date) -> None:
         naive = datetime.combine(day, _time(window.opens))
         if not exists(naive, tz):
             change = resolve(naive, tz)
-            before = (change - timedelta(seconds=1)).astimezone(tz)
-            after = change.astimezone(tz)
+            before = (change - timedelta(seconds=1)).astimezone(tz) + timedelta(seconds=1)
             raise WindowError(
-                f"{window} opens at a time the clocks skip: on {day:%a %Y-%m-%d} {tz.key} goes from "
-                f"{before + timedelta(seconds=1):%H:%M} straight to {after:%H:%M}, so the window would not "
-                f"open that week. Open it at {after:%H:%M} or later, or before {before + timedelta(seconds=1):%H:%M}")
+                f"{window} opens at a time the clocks skip: {zones.skipped(naive, tz)}, so the window would not "
+                f"open that week. Open it at {change.astimezone(tz):%H:%M} or later, or before {before:%H:%M}")
+
+
+def read_list(value: Any, *, setting: str, example: str, kind: str, text_is_item: bool) -> list[Any]:
+    """A setting's list: a list, or the JSON text of one (how the engine hands structured stack
+    config to a dynamic provider); with ``text_is_item`` other text is a list of one. At most
+    ``MAX_ITEMS``. Shared with blackouts.py, so that both settings read lists alike."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            if not text_is_item:
+                raise WindowError(f"{setting} must be a list of {kind} such as {example}; the text given is "
+                                  "not JSON") from None
+    if isinstance(value, str) and text_is_item:
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise WindowError(f"{setting} must be a list of {kind} such as {example}, not {type(value).__name__}")
+    if len(value) > MAX_ITEMS:
+        raise WindowError(f"{setting} lists {len(value)} {kind}; at most {MAX_ITEMS}")
+    return list(value)
 
 
 def parse_windows(value: Any, *, setting: str = SETTING, today: date) -> Windows | None:
     """Every window of a setting, or None when it is absent (cutovers at any time).
 
-    Accepts a list, or the JSON text of one (how the engine hands structured stack config to a
-    dynamic provider). An empty list is no window at all: no cutover starts, which is what it says.
-    Every problem is reported at once, each naming its item.
+    An empty list is no window at all: no cutover starts, which is what it says. Windows that
+    together cover the whole week restrict nothing and would never end an open period: refused,
+    naming the way to say "any time". Every problem is reported at once, each naming its item.
     """
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):
-            pass  # one window written as plain text: a list of one
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        raise WindowError(f"{setting} must be a list of windows such as {EXAMPLE}, not {type(value).__name__}")
     windows: list[Window] = []
     problems: list[str] = []
-    for index, item in enumerate(value):
+    for index, item in enumerate(read_list(value, setting=setting, example=EXAMPLE, kind="windows", text_is_item=True)):
         try:
             windows.append(parse_window(item, today=today))
         except WindowError as exc:
             problems.append(f"{setting}[{index}]: {exc}")
     if problems:
         raise WindowError("; ".join(problems))
+    if _whole_week(windows):
+        raise WindowError(f"{setting}: together these windows cover the whole week, so they would never close; "
+                          f"to allow cutovers at any time, remove {setting}")
     return tuple(windows)
+
+
+def _whole_week(windows: Iterable[Window]) -> bool:
+    """Whether the windows cover every minute of the week in wall-clock time."""
+    spans: list[tuple[int, int]] = []
+    for window in windows:
+        start = window.weekday * _MINUTES_PER_DAY + window.opens
+        end = start + window.minutes
+        spans += [(start, min(end, _MINUTES_PER_WEEK))] + ([(0, end - _MINUTES_PER_WEEK)] if end > _MINUTES_PER_WEEK else [])
+    covered = 0  # every minute before this is covered
+    for start, end in sorted(spans):
+        if start > covered:
+            return False
+        covered = max(covered, end)
+    return covered >= _MINUTES_PER_WEEK
 
 
 def canonical(windows: Windows | None) -> list[str] | None:
@@ -306,15 +301,42 @@ def effective(own: Any, stack: Any, *, today: date) -> Windows | None:
     return parse_windows(stack, setting=STACK_KEY, today=today)
 
 
+def _covering(windows: Windows, moment: datetime) -> list[Opening]:
+    """The occurrences open at ``moment`` (an occurrence lasts at most a day and an hour)."""
+    return [o for w in windows for o in w.occurrences_around(moment, before=2, after=0) if o.contains(moment)]
+
+
+def period_at(windows: Iterable[Window], moment: datetime) -> Opening | None:
+    """The open period ``moment`` is in: occurrences joined while one opens at or before the
+    instant another closes (adjacent and overlapping windows, across zones), or None outside."""
+    windows = tuple(windows)
+    covering = _covering(windows, moment)
+    if not covering:
+        return None
+    here = max(covering, key=lambda o: o.closes)
+    end = here.closes
+    while end - moment < LONGEST_PERIOD and (later := _covering(windows, end)):
+        end = max(o.closes for o in later)
+    start = min(o.opens for o in covering)
+    while moment - start < LONGEST_PERIOD and (earlier := [
+            o for w in windows for o in w.occurrences_around(start, before=2, after=0) if o.opens < start <= o.closes]):
+        start = min(o.opens for o in earlier)
+    return Opening(here.window, start, end)
+
+
+def next_period(windows: Iterable[Window], moment: datetime) -> Opening | None:
+    """The first open period that opens after ``moment`` (None only without windows)."""
+    windows = tuple(windows)
+    upcoming = [o for w in windows for o in w.occurrences_around(moment, before=1, after=8) if o.opens > moment]
+    if not upcoming:
+        return None
+    first = min(upcoming, key=lambda o: o.opens)
+    period = period_at(windows, first.opens)
+    return None if period is None else replace(period, window=first.window, opens=first.opens)
+
+
 def state(windows: Iterable[Window], now: datetime) -> WindowState:
-    """Whether ``now`` is inside one of ``windows``, and when the next one opens."""
-    current: Opening | None = None
-    upcoming: Opening | None = None
-    for window in windows:
-        # An occurrence lasts at most a day and an hour: two days back covers every open one.
-        for occurrence in window.occurrences_around(now, before=2, after=8):
-            if occurrence.contains(now) and (current is None or occurrence.closes > current.closes):
-                current = occurrence
-            if occurrence.opens > now and (upcoming is None or occurrence.opens < upcoming.opens):
-                upcoming = occurrence
-    return WindowState(current, upcoming)
+    """Whether ``now`` is in an open period (until its end), and when the next one opens."""
+    windows = tuple(windows)
+    current = period_at(windows, now)
+    return WindowState(current, next_period(windows, current.closes if current else now))

@@ -10,8 +10,8 @@ as data), ``render`` and ``evidence`` (the output formats), ``commands`` (argume
 dispatch). This module only parses arguments, dispatches, and turns a run-level failure into
 one answer: a line on stderr and, with ``--format json``, one JSON document on stdout.
 
-Exit codes: one table, ``provider.exits`` (0 ok, 1 an error, 2 a usage error, 7 drift or
-non-compliance found); each command's ``--help`` lists its own.
+Exit codes: one table, ``provider.exits``, and one decision of which failure ends a command with
+which code (``exits.exit_code_for``); each command's ``--help`` lists its own.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import traceback
 from contextlib import redirect_stdout
 from typing import NoReturn, Sequence, TextIO, cast
 
-from .. import __version__, escape, exits
+from .. import __version__, escape, exits, zones
 from ..exits import error_document
-from ..errors import StackFileError, UsageError, WhatsAppError
+from ..errors import UsageError, WhatsAppError
 from ..redact import redact
 from .commands import COMMANDS, Command, Streams
 
@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "compliance, verify a number, list regions.",
         epilog=f"exit codes: {exits.summary()}; see each command's --help",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # the time zone database beside the project: change windows and blackouts run on the pinned one
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}, time zones {zones.version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         _add(commands, command)
@@ -109,21 +110,20 @@ def _main(argv: Sequence[str] | None, streams: Streams) -> int:
         exc.parser.print_usage(streams.err)
         names = {c.name for c in COMMANDS}
         command = next((a for a in argv if a in names), None)  # the first one: later ones are values
-        return _fail(streams, command, str(exc), exits.USAGE, _wants_json(argv))
+        return _fail(streams, command, str(exc), exits.exit_code_for(exc), _wants_json(argv))
     except SystemExit as exc:  # --help or --version
         return exc.code if isinstance(exc.code, int) else exits.USAGE
     as_json = getattr(args, "format", None) == "json"
     try:
         chosen: Command = args.command_def
         return chosen.run(args, streams)
-    except StackFileError as exc:
-        return _fail(streams, args.command, redact(exc), exits.USAGE, as_json)
     except (WhatsAppError, OSError) as exc:
-        return _fail(streams, args.command, redact(exc), exits.ERROR, as_json)
-    except KeyboardInterrupt:
-        return _fail(streams, args.command, "interrupted", exits.ERROR, as_json)
+        return _fail(streams, args.command, redact(exc), exits.exit_code_for(exc), as_json)
+    except KeyboardInterrupt as exc:
+        return _fail(streams, args.command, "interrupted", exits.exit_code_for(exc), as_json)
     except Exception as exc:  # a bug: a pipeline reading JSON still gets one document, a person the traceback
         if not as_json:
             raise
         streams.err.write(redact(traceback.format_exc()))
-        return _fail(streams, args.command, redact(f"internal error: {type(exc).__name__}: {exc}"), exits.ERROR, True)
+        return _fail(streams, args.command, redact(f"internal error: {type(exc).__name__}: {exc}"),
+                     exits.exit_code_for(exc), True)

@@ -45,7 +45,7 @@ class Streams:
 class Command:
     name: str
     help: str
-    exit_codes: tuple[tuple[int, str], ...]
+    exit_codes: tuple[tuple[exits.ExitCode, str], ...]  # never a literal: the codes are exits' table
     arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, Streams], int]
     description: str = ""
@@ -133,9 +133,9 @@ def _plan_arguments(cmd: argparse.ArgumentParser) -> None:
 
 PLAN_COMMAND = Command(
     "plan", "per declared number: live -> declared, the exact calls, offline or not, preflight, policy; read-only",
-    ((0, "every number can converge as declared (or already matches)"),
-     (1, "an error, an invalid entry, or `pulumi up` would refuse a number"),
-     (2, "a usage error: bad arguments, unknown stack, a state file of another stack")),
+    ((exits.OK, "every number can converge as declared (or already matches)"),
+     (exits.ERROR, "an error, an invalid entry, or `pulumi up` would refuse a number"),
+     (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack")),
     _plan_arguments,
     _compare(PLAN, lambda args: Scope(removed=args.state is not None, create_cutover_warning=args.state is None,
                                       wait_for_window=args.wait_for_window),
@@ -143,22 +143,23 @@ PLAN_COMMAND = Command(
     formats=("text", "markdown", "json"))
 
 DRIFT_COMMAND = Command(
-    "drift", "like plan, for scheduled runs: exit 0 in sync, 7 drift or a policy violation found, 1 error",
-    ((0, "every number matches its declaration (and allowedRegions)"),
-     (1, "an error: token rejected, Graph API unreachable, number not visible, invalid entry"),
-     (2, "a usage error: bad arguments, unknown stack, a state file of another stack"),
-     (7, "drift found, or a live number outside allowedRegions (Pulumi's code for changes under "
-         "--expect-no-changes)")),
+    "drift", f"like plan, for scheduled runs: exit {exits.OK} in sync, {exits.NONCOMPLIANT} drift or a policy "
+             f"violation found, {exits.ERROR} error",
+    ((exits.OK, "every number matches its declaration (and allowedRegions)"),
+     (exits.ERROR, "an error: token rejected, Graph API unreachable, number not visible, invalid entry"),
+     (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack"),
+     (exits.NONCOMPLIANT, "drift found, or a live number outside allowedRegions (Pulumi's code for changes "
+                          "under --expect-no-changes)")),
     _compare_arguments("adds the register budget"),
     _compare(DRIFT, lambda args: Scope(), drift_exit),
     formats=("text", "markdown", "json"))
 
 REPORT_COMMAND = Command(
     "report", "a dated evidence snapshot for auditors: per number, live vs declared vs allowedRegions",
-    ((0, "every number complies with its declaration and allowedRegions"),
-     (1, "an error: a number could not be read or its entry is invalid"),
-     (2, "a usage error: bad arguments, unknown stack, a state file of another stack"),
-     (7, "a number does not comply")),
+    ((exits.OK, "every number complies with its declaration and allowedRegions"),
+     (exits.ERROR, "an error: a number could not be read or its entry is invalid"),
+     (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack"),
+     (exits.NONCOMPLIANT, "a number does not comply")),
     _compare_arguments("adds the last applied change and when"),
     _report,
     description="When the numbers were read (UTC), through which API version, the policy, and per number its "
@@ -248,9 +249,9 @@ def _verify_arguments(cmd: argparse.ArgumentParser) -> None:
 
 VERIFY_COMMAND = Command(
     "verify", "request a verification code, then verify it",
-    ((0, "the number is verified (already, or now)"),
-     (1, "an error, or the number is still not verified"),
-     (2, "a usage error")),
+    ((exits.OK, "the number is verified (already, or now)"),
+     (exits.ERROR, "an error, or the number is still not verified"),
+     (exits.USAGE, "a usage error")),
     _verify_arguments, _verify,
     description="Reads the number first: a verified number needs nothing. Otherwise request_code then "
                 "verify_code (prompts for the code unless --code is given, in which case only verify_code "
@@ -269,7 +270,7 @@ def _regions(_args: argparse.Namespace, streams: Streams) -> int:
     return exits.OK
 
 
-REGIONS_COMMAND = Command("regions", "the supported regions and their codes", ((0, "always"),),
+REGIONS_COMMAND = Command("regions", "the supported regions and their codes", ((exits.OK, "always"),),
                           lambda _cmd: None, _regions)
 
 def _import_arguments(cmd: argparse.ArgumentParser) -> None:
@@ -288,9 +289,9 @@ def _import(args: argparse.Namespace, streams: Streams) -> int:
 IMPORT_COMMAND = Command(
     "import", "propose phoneNumbers entries for the numbers of business accounts (GET calls only); "
               "--write merges them into the stack file",
-    ((0, "wrote the entries, or had nothing to add"),
-     (1, "an error: token rejected, business account not visible, a number could not be read"),
-     (2, "a usage error: bad arguments, a stack file that is not valid YAML")),
+    ((exits.OK, "wrote the entries, or had nothing to add"),
+     (exits.ERROR, "an error: token rejected, business account not visible, a number could not be read"),
+     (exits.USAGE, "a usage error: bad arguments, a stack file that is not valid YAML")),
     _import_arguments, _import,
     description="Lists every number of each business account (all pages), reads each one's storage, and proposes "
                 "entries keyed by phone number ID (region = the live region, name = the verified name, wabaId) so "

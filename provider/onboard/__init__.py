@@ -23,7 +23,7 @@ from .. import clock, exits
 from ..assessment import Context
 from ..client import GraphClient
 from ..compliance import ALLOWED_REGIONS_KEY, parse_allowed_regions
-from ..errors import StackFileError, WhatsAppError
+from ..errors import WhatsAppError
 from ..inputs import is_ascii_digits
 from ..notices import Notices
 from ..redact import redact
@@ -76,7 +76,7 @@ def run(stack: str, project_dir: Path | None, waba_ids: Sequence[str], *, write:
     except (WhatsAppError, OSError) as exc:
         if fmt != "json":
             raise
-        code = exits.USAGE if isinstance(exc, StackFileError) else exits.ERROR
+        code = exits.exit_code_for(exc)
         out.write(exits.error_document("import", redact(exc), code, stack=stack, written=False))
         return code
     out.write(render_json(result) if fmt == "json" else render_yaml(result))

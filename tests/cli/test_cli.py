@@ -23,7 +23,7 @@ from emulator.seed import (
     REGISTERED_DEFAULT,
     UNREGISTERED,
 )
-from provider import __version__
+from provider import __version__, zones
 from tests.cli.support import IN_SYNC, LOCAL_NUMBERS, ROOT, iso, mutating_calls, run, state_export
 
 # -- plan ---------------------------------------------------------------------------------------
@@ -297,7 +297,8 @@ def test_python_m_provider_plan_reads_the_local_stack_file(tmp_path):
         assert [c for c in emu.calls() if c["method"] == "POST"] == []
         version = subprocess.run([sys.executable, "-m", "provider", "--version"], cwd=tmp_path, env=env,
                                  capture_output=True, text=True, timeout=60, check=False)
-        assert (version.returncode, version.stdout) == (0, f"python -m provider {__version__}\n")
+        assert (version.returncode, version.stdout) == (
+            0, f"python -m provider {__version__}, time zones tzdata {zones.VERSION} (IANA {zones.IANA_VERSION})\n")
     finally:
         emu.stop()
 

@@ -14,6 +14,7 @@ import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import tzdata  # type: ignore[import-untyped]  # the package has no type hints
 
 from emulator.seed import (
     COEXISTENCE,
@@ -156,9 +157,10 @@ def test_progress_in_a_log_is_a_line_every_few_seconds_and_absent_for_a_handful(
     assert run("drift", "--stack", "test", project_dir=project(IN_SYNC))[2] == ""  # 2 numbers: silent
 
 
-def test_version_prints_the_project_version():
+def test_version_prints_the_project_version_and_the_pinned_time_zone_database():
     code, out, _ = run("--version")
-    assert code == 0 and out == f"python -m provider {__version__}\n"
+    assert code == 0 and out == f"python -m provider {__version__}, time zones tzdata {tzdata.__version__} " \
+                                f"(IANA {tzdata.IANA_VERSION})\n"
 
 
 @pytest.mark.parametrize("command", [c.name for c in cli.COMMANDS])

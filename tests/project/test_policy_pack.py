@@ -15,6 +15,7 @@ policy/.venv built from policy/requirements.txt, once, and rebuilt only when tha
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import threading
@@ -26,7 +27,9 @@ import pytest
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from provider.blackouts import parse_blackouts
 from provider.regions import DEFAULT, REGIONS
+from provider.windows import WindowError
 from emulator.seed import REGISTERED_BR
 from tests.engine import capture_resource
 from tests.project.policy_venv import PACK, STAMP, _requirements_digest, ensure_pack_venv
@@ -268,6 +271,75 @@ def test_windows_not_known_during_preview_are_skipped(pack):
     assert WINDOWS_POLICY in {entry.policy_name for entry in response.not_applicable}
 
 
+BLACK_FRIDAY = {"from": "2026-11-27T00:00", "to": "2026-11-30T00:00", "zone": "America/New_York",
+                "reason": "Black Friday freeze"}
+
+
+def test_blackouts_without_windows_do_not_satisfy_the_windows_rule(pack: AnalyzerProcess) -> None:
+    pack.configure(allowed("BR"))
+    found = diagnostics(pack.analyze(inputs(cutover_windows=None, cutover_blackouts=[BLACK_FRIDAY])))
+    assert [(name, level) for name, level, _ in found] == [(WINDOWS_POLICY, "advisory")]
+    assert "its blackouts only say when not" in found[0][2] and "cutoverWindows" in found[0][2]
+    assert diagnostics(pack.analyze(inputs(cutover_blackouts=[BLACK_FRIDAY]))) == [], "windows and blackouts: fine"
+
+
+def test_malformed_blackouts_are_reported_naming_the_item_even_without_a_pin(pack: AnalyzerProcess) -> None:
+    pack.configure(allowed("BR"))
+    props = {k: v for k, v in inputs(cutover_blackouts=[BLACK_FRIDAY, {**BLACK_FRIDAY, "zone": "EST"}]).items()
+             if k != "pin"}
+    found = diagnostics(pack.analyze(props))
+    assert [(name, level) for name, level, _ in found] == [(WINDOWS_POLICY, "advisory")]
+    assert "malformed blackouts" in found[0][2] and "cutover_blackouts[1].zone: 'EST'" in found[0][2]
+    assert "cutover_blackouts[0]" not in found[0][2]
+
+
+def test_blackouts_not_known_during_preview_are_skipped(pack: AnalyzerProcess) -> None:
+    pack.configure(allowed("BR"))
+    response = pack.analyze(inputs(cutover_blackouts=[{**BLACK_FRIDAY, "to": UNKNOWN}]))
+    assert diagnostics(response) == []
+    assert WINDOWS_POLICY in {entry.policy_name for entry in response.not_applicable}
+
+
+def _variant(**changes: Any) -> list[dict[str, Any]]:
+    return [{**BLACK_FRIDAY, **changes}]
+
+
+# blackouts that the provider's parser and the pack's copy must judge alike
+BLACKOUT_TABLE: list[Any] = [
+    [BLACK_FRIDAY], [], json.dumps([BLACK_FRIDAY]),
+    _variant(zone="EST"), _variant(zone="Etc/GMT+2"), _variant(zone="Factory"), _variant(zone="UTC"),
+    _variant(zone="Mars/Olympus_Mons"), _variant(zone="Europe/Berlin", **{"from": "2026-03-29T02:30"}),
+    _variant(zone="Australia/Lord_Howe", **{"from": "2026-10-04T02:15", "to": "2026-10-05T00:00"}),
+    _variant(zone="Europe/Berlin", **{"from": "2026-10-25T02:30", "to": "2026-10-25T02:45"}),
+    _variant(zone="Europe/Berlin", **{"from": "2026-10-25T02:30", "to": "2026-10-25T02:30"}),
+    _variant(zone="UTC", **{"from": "2026-01-01T00:00", "to": "2026-04-01T00:00"}),
+    _variant(zone="UTC", **{"from": "2026-01-01T00:00", "to": "2026-04-01T00:01"}),
+    _variant(zone="Europe/Berlin", **{"from": "2026-10-01T00:00", "to": "2026-12-30T00:00"}),
+    _variant(to="2026-11-26T00:00"), _variant(to="2026-11-30"), _variant(to="2026-02-30T00:00"),
+    _variant(reason=""), _variant(reason="freeze\nnow"), _variant(reason="x" * 120), _variant(reason="x" * 121),
+    _variant(until="2026-12-01T00:00"), [BLACK_FRIDAY] * 64, [BLACK_FRIDAY] * 65, ["Black Friday"], "not json",
+]
+
+
+def test_the_packs_copy_of_the_blackout_rules_judges_as_the_provider_does(pack: AnalyzerProcess) -> None:
+    pack.configure(allowed("BR"))
+    for value in BLACKOUT_TABLE:
+        try:
+            parse_blackouts(value, setting="cutover_blackouts")
+            provider_refuses = False
+        except WindowError:
+            provider_refuses = True
+        found = diagnostics(pack.analyze(inputs(cutover_blackouts=value)))
+        assert bool(found) is provider_refuses, (value, found)
+
+
+def test_the_pack_reads_the_same_pinned_time_zone_database_as_the_provider() -> None:
+    def pin(path: Path) -> str:
+        return next(line.split()[0] for line in path.read_text().splitlines() if line.startswith("tzdata=="))
+
+    assert pin(PACK / "requirements.txt") == pin(ROOT / "requirements.txt")
+
+
 def test_the_stack_programs_windows_reach_the_pack(pack):
     result = run_program({**numbers_config({REGISTERED_BR: {"region": "BR", "pin": "123456"}}),
                           "whatsapp-local-storage:cutoverWindows": f'["{WINDOW}"]'})
@@ -320,6 +392,7 @@ def _pack_literal(name: str) -> Any:
 
 
 def test_the_packs_copy_of_the_inputs_is_the_providers_schema_and_its_rules_read_only_those():
+    from provider import blackouts
     from provider.declaration import INPUT_KEYS, SECRET_KEYS
 
     assert _pack_literal("INPUTS") == INPUT_KEYS
@@ -329,4 +402,6 @@ def test_the_packs_copy_of_the_inputs_is_the_providers_schema_and_its_rules_read
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
             and isinstance(node.func.value, ast.Name) and node.func.value.id == "props"
             and node.args and isinstance(node.args[0], ast.Constant)}
-    assert read and read <= set(INPUT_KEYS), read - set(INPUT_KEYS)
+    # cutover_blackouts: the pack checks it ahead of the provider, whose inputs gain it when blackouts are
+    # threaded through the declaration (issue 26's next phase); then it is in INPUT_KEYS, and INPUTS too.
+    assert read and read <= {*INPUT_KEYS, blackouts.INPUT}, read - set(INPUT_KEYS)

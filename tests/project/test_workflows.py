@@ -14,13 +14,14 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import yaml
 
-from provider.windows import parse_windows, state
+from provider import zones
+from provider.windows import STACK_KEY as STACK_WINDOWS, parse_windows, resolve, state
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / "examples").glob("*.yml"))
@@ -360,18 +361,62 @@ def test_the_nightly_drift_step_reads_once_and_records_exit_7(tmp_path, emulator
     assert (tmp_path / "calls.log").read_text() == "pulumi stack export --stack local --non-interactive\n"
 
 
-def test_the_deploy_runs_in_the_change_window_and_merging_alone_deploys_nothing():
+SLACK = timedelta(minutes=60)  # for GitHub's late scheduled starts and the cutovers themselves
+
+
+def example_windows() -> tuple[str, list[str]]:
+    """The change windows of the example production stack, every number's; when it declares none,
+    those of README "Change windows" (where the workflow's header says they come from)."""
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.example-production.yaml").read_text())["config"]
+    found = list(config.get(STACK_WINDOWS) or [])
+    for entry in (config.get("whatsapp-local-storage:phoneNumbers") or {}).values():
+        found += entry.get("cutoverWindows") or []
+    if found:
+        return "stacks/Pulumi.example-production.yaml", found
+    section = (ROOT / "README.md").read_text().split("\n## Change windows\n", 1)[1]
+    example = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])["config"]
+    found = list(example[STACK_WINDOWS])
+    for entry in example["whatsapp-local-storage:phoneNumbers"].values():
+        found += entry.get("cutoverWindows") or []
+    return "README.md", found
+
+
+def firings(entry: dict[str, str], start: datetime, weeks: int) -> list[datetime]:
+    """When GitHub starts a `schedule` entry with a minute, an hour and a weekday, in its
+    `timezone` (UTC without one): a skipped local time runs at the clock change, as GitHub documents."""
+    minute, hour, day, month, weekday = entry["cron"].split()
+    assert (day, month) == ("*", "*") and minute.isdigit() and hour.isdigit() and weekday.isdigit(), entry
+    tz = zones.zone(entry.get("timezone", "UTC"))
+    first = start.date() + timedelta(days=(int(weekday) - 1 - start.weekday()) % 7)  # cron: 0 is Sunday
+    return [resolve(datetime.combine(first + timedelta(weeks=week), time(int(hour), int(minute))), tz)
+            for week in range(weeks)]
+
+
+def test_every_window_of_the_example_stack_has_a_scheduled_run_inside_it_all_year() -> None:
+    source, texts = example_windows()
+    windows = parse_windows(texts, today=date(2026, 1, 1))
+    assert windows, f"{source} declares windows"
+    schedule = load(ROOT / "examples" / "deploy-on-merge.yml")["on"]["schedule"]
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a year: both clock changes of every zone
+    for window in windows:
+        def inside(entry: dict[str, str]) -> bool:
+            for fire in firings(entry, start, weeks=53):
+                where = state([window], fire)
+                if where.current is None or where.current.closes - fire < SLACK:
+                    return False
+            return True
+
+        assert any(inside(entry) for entry in schedule), f"no scheduled run inside {window} ({source})"
+    for entry in schedule:  # and no run outside every window: it would only stop at the plan
+        assert all(state(windows, fire).inside for fire in firings(entry, start, weeks=53)), entry
+
+
+def test_the_deploy_runs_in_the_change_window_and_merging_alone_deploys_nothing() -> None:
     path = ROOT / "examples" / "deploy-on-merge.yml"
     workflow = load(path)
     assert events(workflow) == {"schedule", "workflow_dispatch"}, "merge any time: no push trigger"
-    [cron] = [entry["cron"] for entry in workflow["on"]["schedule"]]
-    minute, hour, _day, _month, weekday = cron.split()
-    # "Sun 03:00-05:00 Europe/Berlin", the window the header names: inside it in winter and summer
-    windows = parse_windows(["Sun 03:00-05:00 Europe/Berlin"], today=datetime(2026, 1, 1).date())
-    for sunday in (datetime(2026, 1, 4), datetime(2026, 7, 5)):
-        moment = sunday.replace(hour=int(hour), minute=int(minute), tzinfo=timezone.utc)
-        assert weekday == "0" and state(windows, moment).inside, moment
-    assert "Sun 03:00-05:00 Europe/Berlin" in path.read_text().split("\nname:")[0]
+    header = path.read_text().split("\nname:")[0]
+    assert all(str(window) in header for window in parse_windows(example_windows()[1], today=date(2026, 1, 1)) or ())
     job = workflow["jobs"]["up"]
     plan = next(s for s in steps(job) if "python -m provider plan" in s.get("run", ""))
     up = next(s for s in steps(job) if "pulumi up" in s.get("run", ""))

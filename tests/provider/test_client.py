@@ -8,9 +8,10 @@ import requests
 
 from emulator.seed import DEMO_WABA_ID, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from provider import errors
+from provider.answers import error_from_response
 from provider.client import GraphClient, RetryPolicy, _usage_percent
 from provider.config import ProviderConfig
-from provider.errors import ERRORS_BY_CODE, error_from_response
+from provider.errors import ERRORS_BY_CODE
 from provider.redact import redact
 from tests.graph_transport import graph_session
 

@@ -7,6 +7,8 @@ decisions through ``python -m pulumi.dynamic``.
 
 from __future__ import annotations
 
+import pytest
+
 from provider import planner
 from provider.errors import PreflightError
 from provider.ledger import CallLedger
@@ -138,7 +140,7 @@ def test_each_row_of_the_failure_table_reads_only_what_it_needs_and_says_where_t
     from provider.errors import PinMismatch, ReadBackMismatch, RequestTimeout, ServerError
     from provider.failures import CASES, StepFailure
 
-    fatal, transient = PinMismatch("no", code=133005), RequestTimeout("slow")
+    fatal, transient = PinMismatch("no", code=133005), RequestTimeout("slow", method="POST", path="/1/deregister")
     rows = [  # failure, reader, case, asked, (offline, storage, storage_read), a phrase of its sentence
         (StepFailure("readback", ServerError("x")), _Reader(), "readback", [], (False, "IN", True), "reading it back failed"),
         (StepFailure("readback", ReadBackMismatch(registered=True, storage="DEFAULT")), _Reader(), "readback_mismatch",
@@ -178,20 +180,21 @@ def test_each_row_of_the_failure_table_reads_only_what_it_needs_and_says_where_t
 
 
 def test_each_network_reason_is_its_own_class_and_keeps_its_reason():
-    from provider.errors import (ConnectError, ConnectionDropped, DNSError, ForeignHostRefused, NetworkError,
-                                 ProxyAuthRequired, ProxyError, RequestTimeout, Timeout, TLSError, TransientError)
+    from provider.errors import (NETWORK_ERRORS_BY_REASON, ConnectError, ConnectionDropped, DNSError,
+                                 ForeignHostRefused, NetworkError, ProxyAuthRequired, ProxyError, RequestTimeout,
+                                 Timeout, TLSError, TransientError)
 
     expected = {"refused": ConnectError, "dns": DNSError, "tls": TLSError, "proxy": ProxyError,
                 "proxy_auth": ProxyAuthRequired, "timeout": RequestTimeout, "dropped": ConnectionDropped,
                 "foreign_host": ForeignHostRefused}
     for reason, cls in expected.items():
-        error = NetworkError("host: boom", reason=reason, method="GET", path="/1")
+        error = NETWORK_ERRORS_BY_REASON[reason]("host: boom", method="GET", path="/1")
         assert type(error) is cls and error.reason == reason and isinstance(error, TransientError), reason
         assert error.summary == cls.summary and error.fix == cls.fix and cls.summary in str(error)
         assert error.unreachable == (reason in {"refused", "dns", "tls", "proxy", "proxy_auth"}), reason
-    assert Timeout is RequestTimeout and RequestTimeout("slow").reason == "timeout"
-    assert type(NetworkError("?", reason="something new")) is NetworkError
-    assert NetworkError("?", reason="something new").reason == "something new"
+    assert Timeout is RequestTimeout and RequestTimeout("slow", method="GET", path="/1").reason == "timeout"
+    with pytest.raises(TypeError):  # no class swap from a string: a reason is a class
+        NetworkError("?", reason="dns", method="GET", path="/1")  # type: ignore[call-arg]
 
 
 # --- per-process memory: in Fleet, cleared by its one reset; secrets are never forgotten ----------

@@ -21,8 +21,7 @@ def test_every_error_is_exported_from_errors_and_nothing_else_is():
     classes = {name for name, value in vars(provider.errors).items()
                if isinstance(value, type) and issubclass(value, BaseException) and not name.startswith("_")}
     assert classes <= exported, f"not exported: {sorted(classes - exported)}"
-    assert exported - classes == {"ERRORS_BY_CODE", "NETWORK_ERRORS_BY_REASON", "UNREACHABLE_REASONS", "cannot_see",
-                                  "error_from_response"}
+    assert exported - classes == {"ERRORS_BY_CODE", "NETWORK_ERRORS_BY_REASON", "UNREACHABLE_REASONS", "cannot_see"}
 
 
 def test_the_errors_other_modules_raise_are_the_ones_in_the_error_tree():

@@ -54,13 +54,21 @@ def test_the_plan_and_preflight_are_made_in_the_assessment_only():
     assert _where("on_delete") == {"provider/assessment.py"}, "the on-delete verdict is taken in one place"
 
 
+# Modules that read or write instants that are not registration timestamps, and which ones.
+OTHER_INSTANTS = {
+    "provider/clock.py",  # the test clock's instant (WHATSAPP_TEST_NOW)
+    "provider/zones.py",  # how a window's or a blackout's instant is shown
+    "provider/blackouts.py",  # a blackout's local wall times
+    "provider/wording.py",  # when Meta accepts calls again, as a person reads it
+}
+
+
 def test_registration_timestamps_are_parsed_and_formatted_by_the_ledger_only():
     texts = {module for module, tree in _modules().items() for node in ast.walk(tree)
              if isinstance(node, ast.Constant) and node.value == ISO}
-    assert texts <= {"provider/ledger.py", "provider/clock.py", "provider/windows.py"}
-    assert _where("strptime") <= {"provider/ledger.py", "provider/clock.py"}
-    assert _where("strftime") <= {"provider/ledger.py", "provider/clock.py", "provider/windows.py",
-                                  "provider/errors.py"}  # the instant Meta accepts calls again, as a person reads it
+    assert "provider/ledger.py" in texts and texts <= {"provider/ledger.py", *OTHER_INSTANTS}
+    for method in ("strptime", "strftime"):
+        assert _where(method) <= {"provider/ledger.py", *OTHER_INSTANTS}, method
 
 
 def _ledger_functions() -> set[str]:
@@ -111,8 +119,14 @@ def test_the_pure_modules_import_no_process_state_environment_or_printing():
         assert not _called(tree, "print"), name
 
 
+WINDOWS_CORE = ("windows", "blackouts", "gate")  # zones too, but --version names its database
+
+
 def test_windows_are_reached_through_the_schedule_only():
+    """The one spot where windows (and, next, blackouts through the gate) meet the assessment."""
     users = {module for module, tree in _modules().items() for node in ast.walk(tree)
-             if (isinstance(node, ast.ImportFrom) and ((node.module or "").endswith("windows")
-                                                       or any(alias.name == "windows" for alias in node.names)))}
-    assert users == {"provider/schedule.py"}
+             if isinstance(node, ast.ImportFrom)
+             and ((node.module or "").split(".")[-1] in WINDOWS_CORE
+                  or any(alias.name in WINDOWS_CORE for alias in node.names))}
+    core = {f"provider/{name}.py" for name in WINDOWS_CORE}
+    assert users - core == {"provider/schedule.py"}

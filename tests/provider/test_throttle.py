@@ -14,9 +14,10 @@ import pytest
 
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT
 from provider import errors
+from provider.answers import error_from_response
 from provider.client import GraphClient, RetryPolicy
 from provider.config import ProviderConfig
-from provider.errors import ERRORS_BY_CODE, error_from_response
+from provider.errors import ERRORS_BY_CODE
 from provider.executor import Executor
 from provider.fleet import reset_process_state
 from provider.declaration import Declaration
