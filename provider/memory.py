@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -186,13 +185,14 @@ class DroppedFields:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._names: Counter[str] = Counter()
+        self._names: set[str] = set()
 
     def drop(self, name: str) -> bool:
         """Never ask for ``name`` again; True the first time."""
         with self._lock:
-            self._names[name] += 1
-            return self._names[name] == 1
+            first = name not in self._names
+            self._names.add(name)
+            return first
 
     def dropped(self, name: str) -> bool:
         with self._lock:
