@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -50,13 +51,13 @@ def record_assessments(monkeypatch: pytest.MonkeyPatch) -> Assessments:
 
     def recording(*args: Any, **kwargs: Any) -> assessment.Assessment:
         names: set[str] = set()
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             path = frame.f_code.co_filename.replace("\\", "/")
             for module, functions in CALLERS.items():
                 if path.endswith(module) and frame.f_code.co_name in functions:
                     names.add(f"{module.rsplit('/', 1)[-1][:-3]}.{frame.f_code.co_name}")
-            frame = frame.f_back  # type: ignore[assignment]
+            frame = frame.f_back
         seen.add(frozenset(names))
         return real(*args, **kwargs)
 

@@ -3,6 +3,9 @@ same function the provider's diff, create, update and delete use (``tests/protoc
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
 import pytest
 
 from emulator.seed import DEMO_WABA_ID
@@ -14,7 +17,8 @@ from tests.cli.support import LOCAL_NUMBERS, run
     (("plan",), "report.assess"), (("drift",), "report.assess"), (("report",), "report.assess"),
     (("import", "--waba-id", DEMO_WABA_ID), "proposal.differences"),
 ])
-def test_plan_drift_report_and_import_each_go_through_the_one_assessment(project, monkeypatch, command, caller):
+def test_plan_drift_report_and_import_each_go_through_the_one_assessment(
+        project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...], caller: str) -> None:
     seen = record_assessments(monkeypatch)
     project_dir = project(LOCAL_NUMBERS)
     code, _out, err = run(*command, "--stack", "test", project_dir=project_dir)

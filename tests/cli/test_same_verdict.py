@@ -160,6 +160,6 @@ def test_the_clis_verdict_for_a_number_is_the_resources_diff_and_preflight_verdi
                 assert rules == [p.rule for p in cli.problems], (rules, cli.problems)
                 return
             assert cli.problems == [] and cli.plan is not None
-            assert outcome.outs["applied_steps"] == cli.plan.steps
+            assert (outcome.outs or {})["applied_steps"] == cli.plan.steps
         finally:
             reset_process_state()

@@ -391,7 +391,7 @@ def _pack_literal(name: str) -> Any:
     raise AssertionError(f"policy/__main__.py defines no {name}")
 
 
-def test_the_packs_copy_of_the_inputs_is_the_providers_schema_and_its_rules_read_only_those():
+def test_the_packs_copy_of_the_inputs_is_the_providers_schema_and_its_rules_read_only_those() -> None:
     from provider import blackouts
     from provider.declaration import INPUT_KEYS, SECRET_KEYS
 

@@ -41,7 +41,7 @@ def _where(name: str) -> set[str]:
     return {module for module, tree in _modules().items() if _called(tree, name)}
 
 
-def test_the_plan_and_preflight_are_made_in_the_assessment_only():
+def test_the_plan_and_preflight_are_made_in_the_assessment_only() -> None:
     planned = {module for module, tree in _modules().items() for node in ast.walk(tree)
                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "plan"
                and isinstance(node.func.value, ast.Name) and node.func.value.id == "planner"}
@@ -63,7 +63,7 @@ OTHER_INSTANTS = {
 }
 
 
-def test_registration_timestamps_are_parsed_and_formatted_by_the_ledger_only():
+def test_registration_timestamps_are_parsed_and_formatted_by_the_ledger_only() -> None:
     texts = {module for module, tree in _modules().items() for node in ast.walk(tree)
              if isinstance(node, ast.Constant) and node.value == ISO}
     assert "provider/ledger.py" in texts and texts <= {"provider/ledger.py", *OTHER_INSTANTS}
@@ -77,7 +77,7 @@ def _ledger_functions() -> set[str]:
     return names | {"format_time"}  # safety re-exports format_instant under its old name for the renderers
 
 
-def test_a_registration_calls_value_read_from_state_goes_straight_into_the_ledger():
+def test_a_registration_calls_value_read_from_state_goes_straight_into_the_ledger() -> None:
     ledger = _ledger_functions()
     found: list[tuple[str, str]] = []
     for module, tree in _modules().items():
@@ -98,7 +98,7 @@ def test_a_registration_calls_value_read_from_state_goes_straight_into_the_ledge
     assert found == [], found
 
 
-def test_the_process_memory_is_reached_by_the_engine_adapter_only():
+def test_the_process_memory_is_reached_by_the_engine_adapter_only() -> None:
     assert _where("current") == {"provider/resource.py"}
     assert _where("reset_process_state") == set()
     importers = {module for module, tree in _modules().items() for node in ast.walk(tree)
@@ -106,7 +106,7 @@ def test_the_process_memory_is_reached_by_the_engine_adapter_only():
     assert importers == {"provider/resource.py"}
 
 
-def test_the_pure_modules_import_no_process_state_environment_or_printing():
+def test_the_pure_modules_import_no_process_state_environment_or_printing() -> None:
     impure = {"os", "sys", "fleet", "memory", "notices", "clock", "client", "executor", "runner", "requests"}
     for name in PURE:
         tree = _modules()[f"provider/{name}.py"]
@@ -122,7 +122,7 @@ def test_the_pure_modules_import_no_process_state_environment_or_printing():
 WINDOWS_CORE = ("windows", "blackouts", "gate")  # zones too, but --version names its database
 
 
-def test_windows_are_reached_through_the_schedule_only():
+def test_windows_are_reached_through_the_schedule_only() -> None:
     """The one spot where windows (and, next, blackouts through the gate) meet the assessment."""
     users = {module for module, tree in _modules().items() for node in ast.walk(tree)
              if isinstance(node, ast.ImportFrom)
