@@ -107,6 +107,43 @@ def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     return parts.netloc.lower(), parts.path.rstrip("/"), tuple(query)
 
 
+Send = Callable[..., dict[str, Any]]
+
+
+def _pages(send: Send, first_url: str, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every item of a listing, following ``paging.next`` (at most ``MAX_PAGES`` pages).
+
+    Meta puts ``access_token`` into ``next``: it is stripped (the header carries the token, and
+    _send adds this client's own ``appsecret_proof``), and a ``next`` on another host or scheme
+    than ``first_url``'s is refused, so the token never goes anywhere else. A ``next`` that
+    repeats a page already read, or more than ``MAX_PAGES`` pages, is an error: the listing is
+    not complete.
+    """
+    url: str | None = None
+    query: dict[str, Any] | None = params
+    first = requests.Request("GET", first_url, params=params).prepare().url or ""
+    origin = urlsplit(first_url)[:2]
+    seen = {_page_key(first)}
+    for _ in range(MAX_PAGES):
+        data = send("GET", path, params=query, idempotent=True, url=url)
+        yield from (item for item in data.get("data", []) if isinstance(item, dict))
+        nxt = (data.get("paging") or {}).get("next")
+        if not nxt:
+            return
+        parts = urlsplit(nxt)
+        if parts[:2] != origin:
+            raise ForeignHostRefused(f"paging.next points at another host ({parts.scheme}://{parts.netloc})",
+                                     method="GET", path=path)
+        kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                if k not in ("access_token", "appsecret_proof")]
+        url, query = urlunsplit(parts._replace(query=urlencode(kept))), None
+        key = _page_key(url)
+        if key in seen:  # a loop would be read forever, or up to the limit and reported complete
+            raise PagingLoop(f"page {len(seen) + 1} repeats an earlier page", method="GET", path=path)
+        seen.add(key)
+    raise PagingLimit(f"stopped after {MAX_PAGES} pages", method="GET", path=path)
+
+
 class GraphClient:
     """WhatsApp Cloud API calls for phone numbers, with typed errors and bounded retries."""
 
@@ -127,7 +164,6 @@ class GraphClient:
         token = config.require_token()
         self.config = config
         self._base = f"{config.graph_api_url}/{config.api_version}"
-        self._origin = urlsplit(config.graph_api_url)[:2]
         self._timeout = timeout
         self._call_limit = call_limit if call_limit is not None else sum(timeout)
         self.retry = retry
@@ -256,38 +292,8 @@ class GraphClient:
     def list_phone_numbers(self, waba_id: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
         """``GET /{waba_id}/phone_numbers?fields=...``: every number of the account, all pages."""
         path = f"/{waba_id}/phone_numbers"
-        return self._with_fields(fields, lambda asked: list(self._pages(path, {"fields": asked, "limit": 100})))
-
-    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of a listing, following ``paging.next`` (at most ``MAX_PAGES`` pages).
-
-        Meta puts ``access_token`` into ``next``: it is stripped (the header carries the token,
-        and _send adds this client's own ``appsecret_proof``), and a ``next`` on another host or
-        scheme is refused, so the token never goes anywhere else. A ``next`` that repeats a page
-        already read, or more than ``MAX_PAGES`` pages, is an error: the listing is not complete.
-        """
-        url: str | None = None
-        query: dict[str, Any] | None = params
-        first = requests.Request("GET", f"{self._base}{path}", params=params).prepare().url or ""
-        seen = {_page_key(first)}
-        for _ in range(MAX_PAGES):
-            data = self._send("GET", path, params=query, idempotent=True, url=url)
-            yield from (item for item in data.get("data", []) if isinstance(item, dict))
-            nxt = (data.get("paging") or {}).get("next")
-            if not nxt:
-                return
-            parts = urlsplit(nxt)
-            if parts[:2] != self._origin:
-                raise ForeignHostRefused(f"paging.next points at another host ({parts.scheme}://{parts.netloc})",
-                                         method="GET", path=path)
-            kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                    if k not in ("access_token", "appsecret_proof")]
-            url, query = urlunsplit(parts._replace(query=urlencode(kept))), None
-            key = _page_key(url)
-            if key in seen:  # a loop would be read forever, or up to the limit and reported complete
-                raise PagingLoop(f"page {len(seen) + 1} repeats an earlier page", method="GET", path=path)
-            seen.add(key)
-        raise PagingLimit(f"stopped after {MAX_PAGES} pages", method="GET", path=path)
+        return self._with_fields(fields, lambda asked: list(_pages(
+            self._send, f"{self._base}{path}", path, {"fields": asked, "limit": 100})))
 
     # -- mutations ------------------------------------------------------------------------------
 
