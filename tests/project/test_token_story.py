@@ -19,7 +19,7 @@ from provider.config import ProviderConfig, Source, _token_fix
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV, KEY = "WHATSAPP_ACCESS_TOKEN", "whatsapp:accessToken"
-PIN_ON_THE_COMMAND_LINE = re.compile(r"\.pin'\s+\d")
+PIN_ON_THE_COMMAND_LINE = re.compile(r"\.pin\\?'\s+\d")  # a quote escaped in Python source too
 
 
 def environment_first(text: str) -> None:
