@@ -84,7 +84,7 @@ _OWN_WORDS = re.compile(r"'(<[a-z ]+>|:)'")
 
 
 def _problem(text: object) -> str:
-    return _QUOTED.sub(lambda m: m.group() if _OWN_WORDS.fullmatch(m.group()) else "a character", str(text or ""))
+    return _QUOTED.sub(lambda m: m.group() if _OWN_WORDS.fullmatch(m.group()) else "(not shown)", str(text or ""))
 
 
 def _where(mark: Any) -> str:

@@ -56,7 +56,7 @@ def test_a_stack_file_that_is_a_link_to_a_secret_file_is_refused_unread(tmp_path
     stack_file.unlink()
     stack_file.symlink_to(secret)
     code, out, err = plan(path, "--format", "json")
-    assert code == 2 and "symbolic link" in err
+    assert code == 2 and "is a symbolic link, which is not followed" in err
     assert "AKIA" not in out + err and "default" not in out + err and "aws" not in out + err
 
 
@@ -64,7 +64,7 @@ def test_a_link_to_a_file_inside_the_project_is_refused_too(tmp_path: Path, emul
     path = project(tmp_path, emulator)
     (path / "stacks" / "Pulumi.other.yaml").symlink_to(path / "stacks" / "Pulumi.test.yaml")
     code, _, err = run("plan", "--stack", "other", "--project-dir", str(path))
-    assert code == 2 and "symbolic link" in err
+    assert code == 2 and "is a symbolic link, which is not followed" in err
 
 
 def test_a_project_file_that_is_a_link_is_refused(tmp_path: Path, emulator: Emulator) -> None:
@@ -113,6 +113,18 @@ def test_an_undefined_alias_is_named_without_its_name(tmp_path: Path, emulator: 
     assert code == 2 and "line 2, column 24" in err and "SuperSecretAnchor" not in err
 
 
+@pytest.mark.parametrize("text, where", [("config:\n  whatsapp:apiVersion: !<tag:AKIASECRETTAG> 1\n", "line 2, column 24"),
+                                         ("config:\n  x: !AKIA!SECRET v\n", "line 2, column 6"),
+                                         ('config:\n  x: "AKIA\\qSECRET"\n', "line 2, column 12")],
+                         ids=["tag", "tag handle", "escape"])
+def test_what_pyyaml_quotes_from_the_file_is_left_out(tmp_path: Path, emulator: Emulator, text: str,
+                                                      where: str) -> None:
+    path = project(tmp_path, emulator)
+    (path / "stacks" / "Pulumi.test.yaml").write_text(text)
+    code, _, err = plan(path)
+    assert code == 2 and where in err and "AKIA" not in err and "SECRET" not in err, err
+
+
 def test_a_state_file_may_be_anywhere_but_not_a_link(tmp_path: Path, emulator: Emulator) -> None:
     path = project(tmp_path / "repo", emulator)
     elsewhere = tmp_path / "runner-temp" / "state.json"
@@ -123,7 +135,7 @@ def test_a_state_file_may_be_anywhere_but_not_a_link(tmp_path: Path, emulator: E
     link = tmp_path / "state-link.json"
     link.symlink_to(elsewhere)
     code, _, err = plan(path, "--state", str(link))
-    assert code == 2 and "symbolic link" in err
+    assert code == 2 and "is a symbolic link, which is not followed" in err
 
 
 def test_a_state_file_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path, emulator: Emulator) -> None:
