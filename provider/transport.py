@@ -142,7 +142,8 @@ class Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="graph-watchdog", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._due[0][2] is watch:  # due before everything else: the thread sleeps until then
+                self._cond.notify()
         return watch
 
     def _run(self) -> None:
