@@ -320,3 +320,32 @@ def test_a_connection_of_a_call_that_ended_is_never_cut_later() -> None:
     finally:
         left.close()
         right.close()
+
+
+def test_plan_never_shows_a_redirects_body_as_the_live_state(tmp_path: Path) -> None:
+    """`plan` showed a 307's `{}` body as the number's live state (DEFAULT storage): it is an error."""
+    import io
+    import json
+
+    import yaml
+
+    from provider import cli
+
+    def handle(handler: socketserver.StreamRequestHandler) -> None:
+        _read_request(handler.rfile)
+        handler.wfile.write(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: https://evil.example/x\r\n"
+                            b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    for url in serve(handle):
+        (tmp_path / "Pulumi.yaml").write_text("name: whatsapp-local-storage\nruntime: python\nstackConfigDir: stacks\n")
+        (tmp_path / "stacks").mkdir()
+        (tmp_path / "stacks" / "Pulumi.test.yaml").write_text(yaml.safe_dump({"config": {
+            "whatsapp:accessToken": TOKEN, "whatsapp:graphApiUrl": url,
+            "whatsapp-local-storage:phoneNumbers": {REGISTERED_BR: {"region": "DEFAULT", "pin": DEMO_PIN}}}}))
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main(["plan", "--stack", "test", "--project-dir", str(tmp_path), "--format", "json"], out=out,
+                        err=err)
+        document = json.loads(out.getvalue())
+        assert code == 1 and document["summary"]["in_sync"] == 0, document
+        number = document["numbers"][0]
+        assert number["live"] is None and "redirect" in (number["error"] or document["error"] or ""), document
