@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable, TextIO
 
-from . import planner
+from . import escape, planner
 from .client import GraphClient
 from .config import ProviderConfig
 from .errors import GraphAPIError, PreflightError, ReadBackMismatch, RetryRefused
@@ -68,7 +68,7 @@ class Executor:
         return executor
 
     def say(self, number_id: str, text: str) -> None:
-        print(f"whatsapp {number_id}: {text}", file=self._out or sys.stderr, flush=True)
+        print(escape.log(f"whatsapp {number_id}: {text}"), file=self._out or sys.stderr, flush=True)
 
     # -- reads and plans ------------------------------------------------------------------------
 
