@@ -101,7 +101,7 @@ def _authenticate(state: State, req: ApiRequest) -> None:
     HMAC of the token, or (with `appsecret_time`) of `token|time`, Meta's time-based form."""
     if req.token is None:
         raise missing_token()
-    if req.token not in state.options.tokens:
+    if req.token not in state.tokens:
         raise invalid_token()
     stamp = req.transport_param("appsecret_time")
     signed = req.token

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import random
 import re
 import urllib.parse
@@ -32,13 +33,14 @@ SORTS = {"creation_time.asc": ("created_at", False), "creation_time.desc": ("cre
          "last_onboarded_time.desc": ("onboarded_at", True)}
 DEFAULT_SORT = "last_onboarded_time.desc"
 
-SortKey = tuple[float, int]
+SortKey = tuple[float, int]  # (time, ID), both negated for a newest-first order
 
 
 def _sort_key(rec: NumberRecord, attr: str, newest_first: bool) -> SortKey:
-    """Where a number stands in the listing; numbers with the same time go by ID (choice)."""
-    when = float(getattr(rec, attr))
-    return (-when if newest_first else when, int(rec.id))
+    """Where a number stands in the listing; numbers with the same time go by ID, in the sort's
+    direction (choice), so that `.desc` is exactly `.asc` reversed."""
+    when, id_ = float(getattr(rec, attr)), int(rec.id)
+    return (-when, -id_) if newest_first else (when, id_)
 
 
 def _cursor(key: SortKey) -> str:
@@ -49,7 +51,7 @@ def _cursor(key: SortKey) -> str:
 def _uncursor(text: str) -> SortKey:
     try:
         when, id_ = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().split(":")
-        if not re.fullmatch(r"[0-9]{1,30}", id_):
+        if not re.fullmatch(r"-?[0-9]{1,30}", id_) or not math.isfinite(float(when)):
             raise ValueError(id_)
         return float(when), int(id_)
     except (binascii.Error, UnicodeDecodeError, ValueError):

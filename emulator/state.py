@@ -34,6 +34,8 @@ class State:
         self.lock = threading.RLock()
         self.options = options or Options()
         self.knobs = Knobs(self.options, self.lock)
+        # The accepted tokens; a test may take one away (Meta revoking it) under the lock.
+        self.tokens: tuple[str, ...] = self.options.tokens
         self.state_file = state_file
         self.numbers: dict[str, NumberRecord] = {}
         self.wabas: set[str] = set()
