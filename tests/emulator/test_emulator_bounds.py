@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from emulator.harness import Emulator, start_emulator
+from emulator import pool
 from emulator.pool import DEFAULT_THREADS, MAX_PENDING_BODY_BYTES
 from emulator.seed import DEMO_WABA_ID, REGISTERED_BR, REGISTERED_DEFAULT
 
@@ -163,6 +164,15 @@ def test_60_pending_1_mib_bodies_hold_at_most_the_body_budget_and_the_rest_get_5
     assert graph(private, "POST", f"/{REGISTERED_DEFAULT}/settings", body=body)[0] == 200
     # the dropped uploads gave their 16 MiB back (the call above may still hold its own few bytes)
     assert server.pool.budget.used <= len(json.dumps(body)) and private.calls()[-1]["status"] == 200
+
+
+def test_connections_beyond_the_open_connection_cap_get_503_at_once(private: Emulator,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool, "MAX_OPEN_CONNECTIONS", 20)  # 1,024 in earnest; the same rule
+    with connections(private, 30) as socks:
+        got = answers(socks, wait=5.0, closing=10)
+        assert got[:20] == [b""] * 20
+        assert all(a.startswith(b"HTTP/1.1 503 ") and b"20 connections are open" in a for a in got[20:])
 
 
 def test_the_thread_ceiling_is_a_start_up_option_of_64_or_more() -> None:
