@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from whatsloon import WhatsApp
 from whatsloon.business.models import PhoneNumber
-from whatsloon.exceptions import ConfigurationError, WhatsAppError
+from whatsloon.exceptions import APIError, ConfigurationError
 
 from emulator.harness import Emulator
 from emulator.seed import (DEMO_IDS, DEMO_PIN, DEMO_WABA_ID, REGISTERED_BR, REGISTERED_DEFAULT,
@@ -63,7 +63,7 @@ def test_whatsloon_registers_and_deregisters(emulator: Emulator, wa: WhatsApp) -
 
 
 def test_whatsloon_raises_its_typed_error_from_metas_envelope(emulator: Emulator, wa: WhatsApp) -> None:
-    with pytest.raises(WhatsAppError) as caught:
+    with pytest.raises(APIError) as caught:
         wa.business.register_phone(REGISTERED_DEFAULT, "000000")
     assert caught.value.code == 133005 and caught.value.status_code == 400
     # whatsloon turns 133010 into its own ConfigurationError, which it derives from the code
