@@ -1,6 +1,6 @@
 """A handle on a running emulator for tests and benchmarks.
 
-`start_emulator()` runs one in-process (a ThreadingHTTPServer on a free port in a daemon thread,
+`start_emulator()` runs one in-process (the HTTP server on a free port in a daemon thread,
 fast enough to start per test) or as a subprocess (`python -m emulator --port 0`). The returned
 `Emulator` drives the control API over HTTP with the standard library only (no proxy settings
 apply to it).

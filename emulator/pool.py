@@ -105,6 +105,7 @@ class ConnectionPool:
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # a full wake-up buffer already wakes the selector
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._closed = False
         self._watcher = threading.Thread(target=self._watch, name="emulator-selector", daemon=True)
