@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import pulumi
 
 from provider import PhoneNumberStorage, PhoneNumberStorageArgs
-from provider import clock, schedule
+from provider import clock, escape, schedule
 from provider.compliance import SETTING, Violation, outside, parse_allowed_regions
 from provider.declaration import Declaration
 from provider.errors import ConfigurationError
@@ -30,7 +30,7 @@ from provider.notices import Notices
 from provider.regions import InvalidRegion, normalize_region
 
 EXAMPLE = ('pulumi config set --path \'phoneNumbers["106540352242922"].region\' BR, then '
-           'pulumi config set --path --secret \'phoneNumbers["106540352242922"].pin\' 123456')
+           'pulumi config set --path --secret \'phoneNumbers["106540352242922"].pin\' (it prompts for the PIN)')
 
 
 def stack_object(config: pulumi.Config, setting: str) -> Any:
@@ -104,7 +104,8 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
     if allowed is not None:
         problems.extend(outside_policy(raw, allowed))
     if problems:
-        listed = "\n".join(f"  - {problem}" for problem in problems)
+        # escaped: a stack key or value can hold a line break that starts a `::` workflow command, or `##[`
+        listed = "\n".join(f"  - {escape.text(problem)}" for problem in problems)
         raise pulumi.RunError(
             f"the stack config has {len(problems)} problem(s); no resource was declared:\n{listed}")
     return numbers

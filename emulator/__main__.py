@@ -14,6 +14,7 @@ import sys
 import threading
 
 from .limits import DEFAULT_PAGE_SIZE, latency_value, page_size_value
+from .pool import DEFAULT_THREADS, MAX_THREADS, threads_value
 from .seed import APP_SECRET_ENV, DEFAULT_TOKEN, SEED_HELP, SEEDS
 from .server import make_server
 
@@ -42,6 +43,13 @@ def _page_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
 
 
+def _threads(text: str) -> int:
+    try:
+        return threads_value(int(text) if re.fullmatch(r"[0-9]{1,5}", text) else None)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     width = max(len(name) for name in SEEDS) + 2
     seeds = "\n".join(f"  {name:<{width}}{SEED_HELP[name]}" for name in SEEDS)
@@ -64,6 +72,18 @@ def _parser() -> argparse.ArgumentParser:
                         "(Meta's default is 25)")
     p.add_argument("--deregister-keeps-storage", action="store_true",
                    help="deregister leaves local storage as it was instead of clearing it to DEFAULT")
+    p.add_argument("--register-accepts-region", action="store_true",
+                   help="register takes data_localization_region on v21.0+, as Meta's HTML guide shows "
+                        "(Meta's spec and live API refuse it with code 12, which is the default)")
+    p.add_argument("--lowercase-statuses", action="store_true",
+                   help="answer storage statuses and regions in lower case (in_country_storage_enabled), "
+                        "as Meta's Settings reference shows them")
+    p.add_argument("--rate-limit", choices=("on", "off"), default="on",
+                   help="Meta's hourly business-use-case limit: 200 calls an hour per business account, "
+                        "5,000 with a registered number (POST /_emulator/rate_limit changes it)")
+    p.add_argument("--threads", type=_threads, default=DEFAULT_THREADS,
+                   help=f"connection threads serving requests at once ({DEFAULT_THREADS}-{MAX_THREADS}); "
+                        "idle connections use none")
     # The default is not read into argparse: it may come from the environment and must never be printed.
     p.add_argument("--app-secret", metavar="SECRET", default=None,
                    help="require appsecret_proof (HMAC-SHA256 of the token keyed by SECRET) on every "
@@ -80,11 +100,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        server = make_server(args.host, args.port, seed=args.seed,
-                             tokens=tuple(args.tokens or (DEFAULT_TOKEN,)),
+        server = make_server(args.host, args.port, seed=args.seed, state_file=args.state,
+                             threads=args.threads, tokens=tuple(args.tokens or (DEFAULT_TOKEN,)),
                              latency_ms=args.latency_ms, page_size=args.page_size,
                              deregister_keeps_storage=args.deregister_keeps_storage,
-                             state_file=args.state, app_secret=args.app_secret)
+                             register_accepts_region=args.register_accepts_region,
+                             lowercase_statuses=args.lowercase_statuses, rate_limit=args.rate_limit == "on",
+                             app_secret=args.app_secret)
     except (OSError, ValueError) as err:
         print(f"emulator: cannot start: {err}", file=sys.stderr)
         return 1

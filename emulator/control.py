@@ -48,13 +48,13 @@ def _clear_faults(state: State, body: Body) -> Answer:
 
 def _set_latency(state: State, body: Body) -> Answer:
     # NaN, infinity or 1e300 (Python's JSON reader accepts all three) would make every call hang.
-    return 200, {"ms": state.set_latency(body.get("ms"))}
+    return 200, {"ms": state.knobs.set_latency(body.get("ms"))}
 
 
 def _set_page_size(state: State, body: Body) -> Answer:
     if set(body) != {"size"}:
         raise ControlError(400, 'send {"size": N} (1-100): the listing\'s page size when no limit is given')
-    return 200, {"size": state.set_page_size(body["size"])}
+    return 200, {"size": state.knobs.set_page_size(body["size"])}
 
 
 def _clear_calls(state: State, body: Body) -> Answer:
@@ -75,7 +75,7 @@ def _set_usage(state: State, body: Body) -> Answer:
     pct = body.get("percent")
     if pct is not None and (not isinstance(pct, int) or isinstance(pct, bool) or not 0 <= pct <= 100):
         raise ControlError(400, "percent must be an integer 0-100, or null")
-    state.set_usage_percent(pct)
+    state.knobs.set_usage_percent(pct)
     return 200, {"percent": pct}
 
 
@@ -83,14 +83,22 @@ def _set_app_secret(state: State, body: Body) -> Answer:
     if set(body) != {"secret"}:
         raise ControlError(400, 'send {"secret": "..."} to require appsecret_proof, '
                                 'or {"secret": null} to stop requiring it')
-    state.set_app_secret(body["secret"])
+    state.knobs.set_app_secret(body["secret"])
     return 200, {"required": body["secret"] is not None}
 
 
 def _reject_fields(state: State, body: Body) -> Answer:
     if set(body) != {"reject"}:
         raise ControlError(400, 'send {"reject": ["field", ...]}; [] makes every field exist again')
-    return 200, {"rejected": state.reject_fields(body["reject"])}
+    return 200, {"rejected": state.knobs.reject_fields(body["reject"])}
+
+
+def _set_rate_limit(state: State, body: Body) -> Answer:
+    """Meta's hourly limit per business account: a number for every account or for one, null
+    for Meta's own figures, or `{"enabled": false}` for tests that do not care about it."""
+    with state.lock:
+        state.knobs.limits.configure(body)
+    return 200, state.rate_limits()
 
 
 _ROUTES: dict[tuple[str, str], Callable[[State, Body], Answer]] = {
@@ -100,18 +108,20 @@ _ROUTES: dict[tuple[str, str], Callable[[State, Body], Answer]] = {
     ("GET", "faults"): lambda state, body: (200, state.faults.pending()),
     ("DELETE", "faults"): _clear_faults,
     ("POST", "latency"): _set_latency,
-    ("GET", "latency"): lambda state, body: (200, {"ms": state.get_latency()}),
+    ("GET", "latency"): lambda state, body: (200, {"ms": state.knobs.latency_ms}),
     ("POST", "page_size"): _set_page_size,
-    ("GET", "page_size"): lambda state, body: (200, {"size": state.get_page_size()}),
+    ("GET", "page_size"): lambda state, body: (200, {"size": state.knobs.page_size}),
     ("GET", "calls"): lambda state, body: (200, state.list_calls()),
     ("DELETE", "calls"): _clear_calls,
     ("POST", "clock"): _advance_clock,
     ("GET", "clock"): lambda state, body: (200, {"now": state.now()}),
     ("POST", "usage"): _set_usage,
     ("POST", "app_secret"): _set_app_secret,
-    ("GET", "app_secret"): lambda state, body: (200, {"required": state.app_secret_required()}),
+    ("GET", "app_secret"): lambda state, body: (200, {"required": state.knobs.app_secret_required()}),
     ("POST", "fields"): _reject_fields,
-    ("GET", "fields"): lambda state, body: (200, {"rejected": state.get_rejected_fields()}),
+    ("GET", "fields"): lambda state, body: (200, {"rejected": state.knobs.get_rejected_fields()}),
+    ("POST", "rate_limit"): _set_rate_limit,
+    ("GET", "rate_limit"): lambda state, body: (200, state.rate_limits()),
 }
 
 

@@ -10,6 +10,7 @@ pending review, the lowest messaging tier), a number not registered with Cloud A
 from __future__ import annotations
 
 import base64
+import datetime
 from typing import Any, Callable, Iterable
 
 from .errors import PHONE_NUMBER_NODE, nonexisting_field
@@ -25,9 +26,12 @@ PHONE_NUMBER_FIELDS = (
     "eligibility_for_api_business_global_search", "certificate", "new_certificate",
     "last_onboarded_time", "host_platform", "country_code", "country_dial_code",
 )
-DEFAULT_FIELDS = ("id", "display_phone_number", "verified_name")
+# What Meta answers without `fields=`: a listing (Meta's "Get All Phone Numbers" page, business
+# management API; OpenAPI `GET /{WABA-ID}/phone_numbers` example) and a single number (Meta's
+# "Get a Single Phone Number" sample adds code_verification_status).
+LISTING_DEFAULT_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating")
+NODE_DEFAULT_FIELDS = LISTING_DEFAULT_FIELDS + ("code_verification_status",)
 WEBHOOK_URL = "https://example.com/whatsapp/webhook"
-ONBOARDED_AT = "2024-06-03T09:12:44+0000"
 
 # ITU-T E.164 country calling codes form a prefix code: at most one is a prefix of a number.
 DIAL_CODES = {
@@ -107,11 +111,16 @@ _DERIVED: dict[str, Callable[[NumberRecord], Any]] = {
     "eligibility_for_api_business_global_search": lambda r: "ELIGIBLE" if r.registered else "NOT_ELIGIBLE",
     "certificate": _certificate,
     "new_certificate": _certificate,
-    "last_onboarded_time": lambda r: ONBOARDED_AT,
+    "last_onboarded_time": lambda r: graph_time(r.onboarded_at),
     "host_platform": _host_platform,
     "country_dial_code": lambda r: dial_code_of(r.display_phone_number),
     "country_code": lambda r: DIAL_CODES.get(dial_code_of(r.display_phone_number) or ""),
 }
+
+
+def graph_time(epoch: float) -> str:
+    """A time as Graph writes it: `2024-06-03T09:12:44+0000`."""
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 def rejectable_fields(names: object) -> frozenset[str]:
@@ -127,14 +136,15 @@ def rejectable_fields(names: object) -> frozenset[str]:
     return frozenset(names)
 
 
-def requested_fields(raw: str | None, rejected: frozenset[str] = frozenset()) -> list[str]:
+def requested_fields(raw: str | None, rejected: frozenset[str] = frozenset(),
+                     defaults: tuple[str, ...] = NODE_DEFAULT_FIELDS) -> list[str]:
     """The fields a `fields=` parameter asks for, or the default ones.
 
     A name that is not a phone number field, or one made "nonexisting" by the control API,
     gets Meta's nonexisting-field error. The default fields skip rejected ones.
     """
     if raw is None or raw.strip() == "":
-        return [f for f in DEFAULT_FIELDS if f not in rejected or f == "id"]
+        return [f for f in defaults if f not in rejected or f == "id"]
     wanted = [f.strip() for f in raw.split(",") if f.strip()]
     for name in wanted:
         if name not in PHONE_NUMBER_FIELDS or name in rejected:

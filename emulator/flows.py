@@ -2,8 +2,9 @@
 register and deregister (with the 72-hour budget and the PIN lockout), and code verification.
 
 Every version is served as v21.0 or later (a retired one as the oldest live version, see
-provider/versions.py), so there is one flow: storage through `/settings`, or through register's
-`data_localization_region`, on a number that is not registered.
+provider/versions.py), so there is one flow: storage through `/settings` on a number that is not
+registered. Register refuses `data_localization_region` with code 12, as Meta's spec and live API
+do on v21.0+, unless the emulator was started to follow the HTML guide instead.
 
 Each handler takes `(state, request, record)`, is called under `State.lock`, changes the
 `NumberRecord` in place and returns `(200, body)` or raises `GraphError`.
@@ -19,12 +20,14 @@ import secrets
 import string
 from typing import TYPE_CHECKING, Any
 
+from provider import versions
+
 from .errors import GraphError, bad_param
 from .record import NumberRecord
 from .seed import REGIONS
 
 if TYPE_CHECKING:
-    from .graph import ApiRequest
+    from .request import ApiRequest
     from .state import State
 
 Answer = tuple[int, dict[str, Any]]
@@ -97,11 +100,11 @@ def _pin_locked(rec: NumberRecord, now: float) -> None:
 
 # -- settings -------------------------------------------------------------------------------
 
-def _region(value: object) -> str:
+def _region(value: object, name: str = "data_localization_region") -> str:
     if not isinstance(value, str) or value.strip().upper() not in REGIONS:
         raise bad_param(
-            f"Param data_localization_region must be one of {', '.join(REGIONS)}",
-            f"Invalid data_localization_region {value!r}; supported regions: {', '.join(REGIONS)}.")
+            f"Param {name} must be one of {', '.join(REGIONS)}",
+            f"Invalid {name} {value!r}; supported regions: {', '.join(REGIONS)}.")
     return value.strip().upper()
 
 
@@ -116,21 +119,46 @@ def _maybe_json(value: object) -> object:
 
 
 def get_settings(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
-    return 200, copy.deepcopy(rec.settings)
+    settings = copy.deepcopy(rec.settings)
+    storage = settings.get("storage_configuration")
+    if state.options.lowercase_statuses and isinstance(storage, dict):
+        # Meta's Settings reference and OpenAPI show `in_country_storage_enabled` and `us`.
+        for key in ("status", "data_localization_region"):
+            if isinstance(storage.get(key), str):
+                storage[key] = storage[key].lower()
+    return 200, settings
+
+
+def _enabled_form(value: dict[str, Any]) -> dict[str, Any]:
+    """Meta's second body form (Settings reference, OpenAPI `StorageConfigurationSettings`):
+    `{"enabled": true, "region": "BR"}` or `{"enabled": false}`."""
+    if set(value) - {"enabled", "region"}:
+        raise bad_param("Param storage_configuration takes either status (with data_localization_region) "
+                        "or enabled (with region), not both.")
+    enabled = value["enabled"]
+    if not isinstance(enabled, bool):
+        raise bad_param("Param storage_configuration.enabled must be true or false.")
+    if not enabled:
+        return dict(DEFAULT)
+    if value.get("region") in (None, ""):
+        raise bad_param("Param storage_configuration.region is required when enabled is true.")
+    return _in_country(_region(value["region"], "storage_configuration.region"))
 
 
 def _storage_config(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_param("Param storage_configuration must be an object.")
+    if "enabled" in value:
+        return _enabled_form(value)
     status = value.get("status")
     if not isinstance(status, str) or not status.strip():
-        raise bad_param("Param storage_configuration.status is required.")
+        raise bad_param("Param storage_configuration.status is required (or enabled, with region).")
     status = status.strip().upper()
     if status == "IN_COUNTRY_STORAGE_ENABLED":
         if value.get("data_localization_region") in (None, ""):
             raise bad_param("Param storage_configuration.data_localization_region is required "
                             "when status is IN_COUNTRY_STORAGE_ENABLED.")
-        return {"status": status, "data_localization_region": _region(value["data_localization_region"])}
+        return _in_country(_region(value["data_localization_region"]))
     if status in ("IN_COUNTRY_STORAGE_DISABLED", "DEFAULT"):
         return dict(DEFAULT)
     if status == "NO_STORAGE_ENABLED":
@@ -192,11 +220,21 @@ def _spend_budget(rec: NumberRecord, now: float) -> None:
     rec.registration_calls = window
 
 
+def _deprecated_region() -> GraphError:
+    """Meta's answer on v21.0+ (its OpenAPI spec: "deprecated in v21+"; a live v25.0 call got it)."""
+    return GraphError(12, "Deprecated for versions v21.0 or higher")
+
+
 def register(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
     now = state.now()
+    params = req.params
+    wants_region = params.get("data_localization_region") not in (None, "")
+    if wants_region and versions.settings_flow(req.served) and not state.options.register_accepts_region:
+        # Refused before anything else, like any deprecated parameter: changes nothing and spends
+        # none of the 72-hour budget (choice: Meta does not say whether it counts).
+        raise _deprecated_region()
     refuse_if_locked(rec)  # a locked account refuses the call and changes nothing, the budget included
     _spend_budget(rec, now)
-    params = req.params
     product = params.get("messaging_product")
     if product in (None, ""):
         raise bad_param("The parameter messaging_product is required.")
@@ -204,9 +242,9 @@ def register(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
         raise bad_param("Param messaging_product must be 'whatsapp'.")
     pin = _pin_value(params.get("pin"))
     region = None
-    if params.get("data_localization_region") not in (None, ""):
-        # Every version: Meta's registration reference documents the parameter on current
-        # versions too ("only if enabling local storage").
+    if wants_region:
+        # --register-accepts-region: as the HTML registration guide describes ("only if enabling
+        # local storage").
         region = _region(params["data_localization_region"])
         if rec.is_on_biz_app:
             raise bad_param("Local storage is not supported for phone numbers shared with the "
@@ -251,7 +289,7 @@ def deregister(state: State, req: ApiRequest, rec: NumberRecord) -> Answer:
                         "through the API.")
     rec.platform_type = "NOT_APPLICABLE"
     rec.status = "DISCONNECTED"
-    if not state.deregister_keeps_storage and rec.storage.get("status") != "NO_STORAGE_ENABLED":
+    if not state.options.deregister_keeps_storage and rec.storage.get("status") != "NO_STORAGE_ENABLED":
         rec.settings["storage_configuration"] = dict(DEFAULT)
     return 200, {"success": True}
 

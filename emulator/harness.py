@@ -1,6 +1,6 @@
 """A handle on a running emulator for tests and benchmarks.
 
-`start_emulator()` runs one in-process (a ThreadingHTTPServer on a free port in a daemon thread,
+`start_emulator()` runs one in-process (the HTTP server on a free port in a daemon thread,
 fast enough to start per test) or as a subprocess (`python -m emulator --port 0`). The returned
 `Emulator` drives the control API over HTTP with the standard library only (no proxy settings
 apply to it).
@@ -8,6 +8,7 @@ apply to it).
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -18,7 +19,9 @@ import threading
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .knobs import Options
 from .limits import DEFAULT_PAGE_SIZE
+from .pool import DEFAULT_THREADS
 from .seed import APP_SECRET_ENV, DEFAULT_TOKEN
 
 if TYPE_CHECKING:
@@ -115,6 +118,22 @@ class Emulator:
         """Make these phone number fields "nonexisting", as if Meta dropped them; [] undoes it."""
         self._control("POST", "/fields", {"reject": list(names)})
 
+    def set_rate_limit(self, calls_per_hour: int | None, waba_id: str | None = None) -> dict[str, Any]:
+        """Meta's hourly business-use-case limit: N calls for every business account, or for one
+        (`None`: back to Meta's 200, or 5,000 with a registered number). Answers the usage."""
+        body: dict[str, Any] = {"calls_per_hour": calls_per_hour}
+        if waba_id is not None:
+            body["waba_id"] = waba_id
+        return dict(self._control("POST", "/rate_limit", body))
+
+    def enable_rate_limit(self, enabled: bool) -> None:
+        """Count calls against Meta's hourly limit, or not (until the next reset)."""
+        self._control("POST", "/rate_limit", {"enabled": enabled})
+
+    def rate_limits(self) -> dict[str, Any]:
+        """The limits in force and each business account's calls in the last hour."""
+        return dict(self._control("GET", "/rate_limit"))
+
     def calls(self) -> list[dict[str, Any]]:
         return list(self._control("GET", "/calls"))
 
@@ -126,6 +145,16 @@ class Emulator:
 
     def now(self) -> float:
         return float(self._control("GET", "/clock")["now"])
+
+    @property
+    def server(self) -> EmulatorServer | None:
+        """The in-process server (None for a subprocess emulator): its connection pool for tests."""
+        return self._server
+
+    @property
+    def pid(self) -> int | None:
+        """The process of a subprocess emulator (None in-process)."""
+        return self._process.pid if self._process is not None else None
 
     def stop(self) -> None:
         if self._server is not None:
@@ -150,42 +179,48 @@ def start_emulator(*, seed: str | None = "demo", tokens: Iterable[str] = (DEFAUL
                    latency_ms: float = 0, deregister_keeps_storage: bool = False,
                    state_file: str | os.PathLike[str] | None = None,
                    subprocess: bool = False, host: str = "127.0.0.1",
-                   app_secret: str | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Emulator:
-    """Start an emulator; `app_secret` requires appsecret_proof on every Graph call from the start."""
-    tokens = tuple(tokens) or (DEFAULT_TOKEN,)
+                   app_secret: str | None = None, page_size: int = DEFAULT_PAGE_SIZE,
+                   register_accepts_region: bool = False, lowercase_statuses: bool = False,
+                   rate_limit: bool = True, threads: int = DEFAULT_THREADS) -> Emulator:
+    """Start an emulator; `app_secret` requires appsecret_proof on every Graph call from the start.
+    The other options are `python -m emulator`'s (emulator/README.md)."""
+    options = Options.make(tokens=tokens, latency_ms=latency_ms, page_size=page_size,
+                           app_secret=app_secret, deregister_keeps_storage=deregister_keeps_storage,
+                           register_accepts_region=register_accepts_region,
+                           lowercase_statuses=lowercase_statuses, rate_limit=rate_limit)
     if subprocess:
-        return _start_subprocess(seed, tokens, latency_ms, deregister_keeps_storage, state_file, host,
-                                 app_secret, page_size)
+        return _start_subprocess(seed, options, state_file, host, threads)
     from .server import make_server
 
-    server = make_server(host, 0, seed=seed, tokens=tokens, latency_ms=latency_ms,
-                         deregister_keeps_storage=deregister_keeps_storage,
-                         state_file=os.fspath(state_file) if state_file else None,
-                         app_secret=app_secret, page_size=page_size)
+    server = make_server(host, 0, seed=seed, state_file=os.fspath(state_file) if state_file else None,
+                         threads=threads, **dataclasses.asdict(options))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"emulator-{server.server_address[1]}", daemon=True)
     thread.start()
-    return Emulator(server.url, tokens[0], server=server, thread=thread)
+    return Emulator(server.url, options.tokens[0], server=server, thread=thread)
 
 
-def _start_subprocess(seed: str | None, tokens: tuple[str, ...], latency_ms: float, keeps: bool,
-                      state_file: str | os.PathLike[str] | None, host: str, app_secret: str | None,
-                      page_size: int) -> Emulator:
-    cmd = [sys.executable, "-m", "emulator", "--host", host, "--port", "0",
-           "--seed", seed or "none", "--latency-ms", str(latency_ms), "--page-size", str(page_size)]
-    for token in tokens:
+def _start_subprocess(seed: str | None, options: Options, state_file: str | os.PathLike[str] | None,
+                      host: str, threads: int) -> Emulator:
+    cmd = [sys.executable, "-m", "emulator", "--host", host, "--port", "0", "--seed", seed or "none",
+           "--latency-ms", str(options.latency_ms), "--page-size", str(options.page_size),
+           "--threads", str(threads)]
+    for token in options.tokens:
         cmd += ["--token", token]
-    if keeps:
-        cmd.append("--deregister-keeps-storage")
+    flags = {"--deregister-keeps-storage": options.deregister_keeps_storage,
+             "--register-accepts-region": options.register_accepts_region,
+             "--lowercase-statuses": options.lowercase_statuses}
+    cmd += [flag for flag, on in flags.items() if on]
+    cmd += ["--rate-limit", "on" if options.rate_limit else "off"]
     if state_file:
         cmd += ["--state", os.fspath(state_file)]
     env = dict(os.environ)
     env["PYTHONPATH"] = _PROJECT_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
     env.pop(APP_SECRET_ENV, None)
-    if app_secret:
+    if options.app_secret:
         # Through the environment, not argv: a command line is visible to every local user.
-        env[APP_SECRET_ENV] = app_secret
+        env[APP_SECRET_ENV] = options.app_secret
     proc = _subprocess.Popen(cmd, stdout=_subprocess.PIPE, stdin=_subprocess.DEVNULL,
                              env=env, cwd=_PROJECT_ROOT, text=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -201,4 +236,4 @@ def _start_subprocess(seed: str | None, tokens: tuple[str, ...], latency_ms: flo
         proc.kill()
         proc.wait()
         raise RuntimeError(f"emulator did not start (exit code {proc.returncode}, first line {first!r})")
-    return Emulator(first[len(prefix):].strip(), tokens[0], process=proc)
+    return Emulator(first[len(prefix):].strip(), options.tokens[0], process=proc)

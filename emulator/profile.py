@@ -15,7 +15,7 @@ from .errors import bad_param, nonexisting_field
 from .record import NumberRecord
 
 if TYPE_CHECKING:
-    from .graph import ApiRequest
+    from .request import ApiRequest
     from .state import State
 
 EDGE = "whatsapp_business_profile"
@@ -26,9 +26,12 @@ WRITABLE = ("about", "address", "description", "email", "profile_picture_handle"
 MAX_LENGTH = {"about": 139, "address": 256, "description": 512, "email": 128}
 MAX_WEBSITES = 2
 MAX_WEBSITE_LENGTH = 256
-VERTICALS = ("UNDEFINED", "OTHER", "AUTO", "BEAUTY", "APPAREL", "EDU", "ENTERTAIN", "EVENT_PLAN",
-             "FINANCE", "GROCERY", "GOVT", "HOTEL", "HEALTH", "NONPROFIT", "PROF_SERVICES", "RETAIL",
-             "TRAVEL", "RESTAURANT", "NOT_A_BIZ")
+# Meta's Business Profiles reference and its OpenAPI `WhatsAppBusinessVertical` (business-messaging-api
+# v23.0): "can be an empty string". UNDEFINED and NOT_A_BIZ, in older pages, are no longer listed:
+# refused on write, still served when a record holds them.
+VERTICALS = ("", "OTHER", "AUTO", "BEAUTY", "APPAREL", "EDU", "ENTERTAIN", "EVENT_PLAN", "FINANCE",
+             "GROCERY", "GOVT", "HOTEL", "HEALTH", "NONPROFIT", "PROF_SERVICES", "RETAIL", "TRAVEL",
+             "RESTAURANT", "ALCOHOL", "ONLINE_GAMBLING", "PHYSICAL_GAMBLING", "OTC_DRUGS")
 # Where an uploaded picture is said to be served from (choice: no picture is kept).
 PICTURE_URL = "https://example.com/whatsapp/profile/{digest}.jpg"
 
@@ -41,6 +44,10 @@ def get_profile(state: State, req: ApiRequest, rec: NumberRecord) -> tuple[int, 
             raise nonexisting_field(name, NODE)
     entry: dict[str, Any] = {name: rec.business_profile[name] for name in wanted
                              if name in rec.business_profile and name in FIELDS}
+    if "vertical" in wanted:
+        # Served even when never set, as the empty string Meta allows (choice): clients such as
+        # pywa read it unconditionally.
+        entry.setdefault("vertical", "")
     entry["messaging_product"] = "whatsapp"
     return 200, {"data": [entry]}
 
@@ -87,7 +94,8 @@ def post_profile(state: State, req: ApiRequest, rec: NumberRecord) -> tuple[int,
             updates[name] = _websites(value)
         elif name == "vertical":
             if not isinstance(value, str) or value not in VERTICALS:
-                raise bad_param(f"Param vertical must be one of {', '.join(VERTICALS)}.")
+                raise bad_param(f"Param vertical must be one of {', '.join(VERTICALS[1:])}, "
+                                "or an empty string.")
             updates[name] = value
         else:  # profile_picture_handle: a handle from the Resumable Upload API
             if not isinstance(value, str) or not value.strip():

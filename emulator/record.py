@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import random
 import re
 from typing import Any
 
 # The demo seed's business account; also the default for numbers added without a waba_id.
 DEFAULT_WABA_ID = "102290129340398"
+# When a number without its own times was created and onboarded (2024-06-03T09:12:44Z): records
+# of state files written before the times were kept. The control API stamps new numbers with
+# the emulator's clock instead.
+DEFAULT_ONBOARDED_AT = 1717405964.0
 
 _STRING_KEYS = ("id", "waba_id", "display_phone_number", "verified_name",
                 "code_verification_status", "platform_type", "status")
@@ -47,6 +52,11 @@ class NumberRecord:
     account_locked: bool = False
     # The whatsapp_business_profile fields that have a value (see profile.py).
     business_profile: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Emulator-clock epoch seconds: when the number was added to its business account, and when
+    # it last completed onboarding (Embedded Signup). Listings sort by them; the node serves the
+    # second as `last_onboarded_time`.
+    created_at: float = DEFAULT_ONBOARDED_AT
+    onboarded_at: float = DEFAULT_ONBOARDED_AT
 
     @classmethod
     def from_dict(cls, fields: dict[str, Any]) -> NumberRecord:
@@ -112,6 +122,10 @@ class NumberRecord:
         if not isinstance(self.registration_calls, list) or not all(
                 isinstance(t, (int, float)) and not isinstance(t, bool) for t in self.registration_calls):
             raise ValueError("registration_calls must be a list of epoch seconds")
+        for key in ("created_at", "onboarded_at"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValueError(f"{key} must be epoch seconds")
         for key in ("blocked_until", "pin_locked_until"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .record import DEFAULT_WABA_ID as DEMO_WABA_ID
-from .record import NumberRecord
+from .record import DEFAULT_ONBOARDED_AT, NumberRecord
 
 __all__ = ["APP_SECRET_ENV", "COEXISTENCE", "DEFAULT_TOKEN", "DEMO_IDS", "DEMO_PIN", "DEMO_WABA_ID",
            "NOT_VERIFIED", "NO_STORAGE", "REGIONS", "REGISTERED_BR", "REGISTERED_DEFAULT", "SEEDS",
@@ -27,6 +27,7 @@ COEXISTENCE = "106540352242926"         # registered, shared with the WhatsApp B
 NO_STORAGE = "106540352242927"          # registered, NO_STORAGE_ENABLED (60 minutes)
 
 DEMO_IDS = (REGISTERED_DEFAULT, REGISTERED_BR, UNREGISTERED, NOT_VERIFIED, COEXISTENCE, NO_STORAGE)
+DAY = 24 * 3600.0
 
 REGIONS = ("IN", "SG", "ID", "KR", "JP", "AU", "BR", "ZA", "BH", "AE", "DE", "GB", "CH", "CA")
 
@@ -45,8 +46,11 @@ def default_storage() -> dict[str, Any]:
 
 def demo_numbers() -> list[NumberRecord]:
     def num(id_: str, display: str, name: str, **kw: Any) -> NumberRecord:
+        # One day apart in ID order (choice): a listing, newest first, answers them in reverse.
+        when = DEFAULT_ONBOARDED_AT + DAY * DEMO_IDS.index(id_)
         return NumberRecord.from_dict({"id": id_, "display_phone_number": display,
-                                       "verified_name": name, "pin": DEMO_PIN, **kw})
+                                       "verified_name": name, "pin": DEMO_PIN,
+                                       "created_at": when, "onboarded_at": when, **kw})
 
     unregistered = {"platform_type": "NOT_APPLICABLE"}
     return [

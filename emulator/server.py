@@ -1,5 +1,6 @@
-"""HTTP front end of the emulator: the threaded HTTP/1.1 server and the per-request machinery
-around Graph calls (latency, injected faults, the redacted call log, usage headers).
+"""HTTP front end of the emulator: the HTTP/1.1 server on a bounded pool of connection threads
+(pool.py), and the per-request machinery around Graph calls (the local-client guard, latency,
+injected faults, the redacted call log, usage headers).
 
 Graph calls go to graph.py, control calls to control.py; both reach the shared state only
 through `State` methods or under `State.lock`.
@@ -7,20 +8,24 @@ through `State` methods or under `State.lock`.
 
 from __future__ import annotations
 
-import ipaddress
+import io
 import json
-import re
+import select
 import socket
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from . import control, graph
+from . import control, graph, guard
 from .errors import GraphError
-from .limits import MAX_BODY_BYTES, MAX_CHUNK_LINE
+from .knobs import Options
+from .pool import DEFAULT_THREADS, REQUEST_READ_SECONDS, ConnectionPool
+from .request import INVALID_BODY, ApiRequest
 from .state import State
+from .wire import BadRequest, Body, parse_body, read_body, single
+
+LINGER_SECONDS = 0.002  # how long a worker waits for a kept-alive connection's next request
 
 # Never logged in clear: a token, a two-step PIN, or a proof derived from the app secret.
 _SECRET_KEYS = ("pin", "access_token", "appsecret_proof")
@@ -36,112 +41,97 @@ def redact(value: Any) -> Any:
     return value
 
 
-class EmulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
+class EmulatorServer(HTTPServer):
     allow_reuse_address = True
-    request_queue_size = 128
+    request_queue_size = 1024  # a burst of connections waits in the kernel, not in SYN retries
 
-    def __init__(self, address: tuple[str, int], state: State) -> None:
-        super().__init__(address, Handler)
+    def __init__(self, address: tuple[str, int], state: State, threads: int = DEFAULT_THREADS) -> None:
+        self.pool = ConnectionPool(threads)
+        try:
+            super().__init__(address, Handler)
+        except BaseException:
+            self.pool.stop()
+            raise
+        self.pool.name = f"emulator-{self.server_address[1]}"  # the port, once bound
         self.state = state
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def track(self, conn: socket.socket, add: bool) -> None:
-        with self._conns_lock:
-            (self._conns.add if add else self._conns.discard)(conn)
-
-    def close_connections(self) -> None:
-        """Cut idle keep-alive connections so that a stopped emulator looks stopped."""
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """No thread per connection: the pool keeps it until it speaks, then lends it a worker."""
+        self.pool.adopt(request, lambda: Handler(request, client_address, self))
 
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
-        self.close_connections()
+        self.pool.stop()
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8787, **state_kwargs: Any) -> EmulatorServer:
-    return EmulatorServer((host, port), State(**state_kwargs))
+def make_server(host: str = "127.0.0.1", port: int = 8787, *, seed: str | None = "demo",
+                state_file: str | None = None, threads: int = DEFAULT_THREADS,
+                **options: Any) -> EmulatorServer:
+    state = State(seed=seed, state_file=state_file, options=Options.make(**options))
+    return EmulatorServer((host, port), state, threads)
 
 
-def _single(query: dict[str, list[str]]) -> dict[str, str]:
-    return {k: v[-1] for k, v in query.items()}
+class PooledHandler(BaseHTTPRequestHandler):
+    """A connection the pool serves one burst at a time, instead of a thread that waits on it."""
 
-
-class BadRequest(Exception):
-    """A request whose framing or size the server refuses (answered, then the connection closes)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _loopback_name(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_of(value: str) -> str | None:
-    """The host name of a Host header value (`name`, `name:port`, `[v6]:port`); None if malformed."""
-    try:
-        return urllib.parse.urlsplit("//" + value.strip()).hostname
-    except ValueError:
-        return None
-
-
-def control_refusal(host_header: str | None, origin: str | None, bind_host: str) -> str | None:
-    """Why a control call must be refused (None: it may proceed).
-
-    The control API changes the emulator's world without a token, so only a local client may use
-    it: the Host must name a loopback address or the address the server is bound to (a DNS
-    rebinding page sends its own name), and an Origin, which browsers add to cross-site requests,
-    must be such a host too (a CSRF page sends its own).
-    """
-    def local(host: str | None) -> bool:
-        return host is not None and (_loopback_name(host) or host == bind_host.lower())
-
-    if host_header is None or not local(_host_of(host_header)):
-        return f"control API refused: Host {host_header!r} is not a loopback address or {bind_host}"
-    if origin is not None:
-        parts = urllib.parse.urlsplit(origin.strip())
-        if parts.scheme not in ("http", "https") or not local(parts.hostname):
-            return f"control API refused: Origin {origin!r} is not a local page"
-    return None
-
-
-class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "WhatsAppGraphEmulator/1.0"
-    timeout = 120  # idle keep-alive connections are closed after this many seconds
+    timeout = REQUEST_READ_SECONDS  # while a request is being read; idle waits cost no thread
     server: EmulatorServer
 
-    def setup(self) -> None:
-        super().setup()
+    def __init__(self, request: socket.socket, client_address: Any, server: EmulatorServer) -> None:
+        # Not BaseRequestHandler's constructor, which serves the whole connection at once: the
+        # pool calls serve_ready() each time the connection has something to read.
+        self.request = request
+        self.client_address = client_address
+        self.server = server
+        self.setup()
         # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection, True)
 
-    def finish(self) -> None:
+    def serve_ready(self) -> bool:
+        """Serve the requests that have arrived; True when the connection stays open, idle."""
+        while True:
+            self.close_connection = True
+            self.handle_one_request()
+            if self.close_connection:
+                return False
+            if not self._buffered() and not self._next_soon():
+                return True
+
+    def _buffered(self) -> bool:
+        """Whether the next request's bytes are already here (pipelined), without waiting."""
+        if not isinstance(self.rfile, io.BufferedReader):
+            return False
+        timeout = self.connection.gettimeout()
+        self.connection.settimeout(0.0)
         try:
-            super().finish()
+            return bool(self.rfile.peek(1))
+        except (OSError, ValueError):
+            return False
         finally:
-            self.server.track(self.connection, False)
+            self.connection.settimeout(timeout)
+
+    def _next_soon(self) -> bool:
+        """Whether the client sends its next request within a moment: most send one right after
+        an answer, and serving it here saves the hand-over to the selector thread and back."""
+        try:
+            return bool(select.select([self.connection], [], [], LINGER_SECONDS)[0])
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        try:
+            self.finish()
+        except OSError:
+            pass
+        self.server.shutdown_request(self.request)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -149,82 +139,49 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
+
+class Handler(PooledHandler):
     def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         is_control = url.path == control.CONTROL_PREFIX or url.path.startswith(control.CONTROL_PREFIX + "/")
+        body = Body(self.server.pool.budget)
         try:
-            raw = self._read_body()
+            read_body(self.rfile, self.headers, body)
         except BadRequest as err:
-            # The stream is out of step with the framing: answer, then close the connection.
+            # The stream is out of step with the framing (or not read at all): answer, then close.
+            body.release()
             self.close_connection = True
             if is_control:
                 self._send(err.status, {"error": {"message": str(err)}})
             else:
-                self._send(err.status, GraphError(100, str(err), status=err.status).envelope())
+                code = 2 if err.status == 503 else 100
+                self._send(err.status, GraphError(code, str(err), status=err.status).envelope())
             return
-        if is_control:
-            self._control(url, raw)
-        else:
-            self._api(url, raw)
+        try:
+            refusal = guard.refusal("control API" if is_control else "Graph API", self.headers.get("Host"),
+                                    self.headers.get("Origin"), str(self.server.server_address[0]))
+            if refusal is not None:
+                self._refuse(refusal, is_control)
+            elif is_control:
+                self._control(url, body.data)
+            else:
+                self._api(url, body.data)
+        finally:
+            body.release()
 
     do_POST = do_DELETE = do_PATCH = do_PUT = do_GET
 
     # plumbing
-    def _read_body(self) -> bytes:
-        """The request body, within MAX_BODY_BYTES; BadRequest for broken framing or a body too big."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                line = self.rfile.readline(MAX_CHUNK_LINE + 1)
-                size_text = line.split(b";")[0].strip()
-                if len(line) > MAX_CHUNK_LINE or not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_text):
-                    raise BadRequest(400, "malformed chunked body: a chunk size must be hexadecimal digits")
-                size = int(size_text, 16)
-                if size == 0:
-                    while True:
-                        trailer = self.rfile.readline(MAX_CHUNK_LINE + 1)
-                        if trailer in (b"\r\n", b"\n", b""):
-                            return b"".join(chunks)
-                        if len(trailer) > MAX_CHUNK_LINE:
-                            raise BadRequest(400, "malformed chunked body: trailer line too long")
-                total += size
-                if total > MAX_BODY_BYTES:
-                    raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-                data = self.rfile.read(size)
-                if len(data) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
-                    raise BadRequest(400, "malformed chunked body: a chunk is shorter than its size")
-                chunks.append(data)
-        text = self.headers.get("Content-Length")
-        if text is None or text.strip() == "":
-            return b""
-        if not re.fullmatch(r"[0-9]{1,12}", text.strip()):
-            raise BadRequest(400, "Content-Length must be a whole number of bytes")
-        length = int(text)
-        if length > MAX_BODY_BYTES:
-            raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-        data = self.rfile.read(length) if length > 0 else b""
-        if len(data) != length:
-            raise BadRequest(400, "request body shorter than its Content-Length")
-        return data
-
-    def _usage_headers(self, business_id: str | None) -> dict[str, str]:
-        pct = self.server.state.usage()
-        app = {"call_count": pct, "total_cputime": min(pct, 1), "total_time": pct}
-        biz = {business_id or "0": [{"type": "whatsapp_business_management", "call_count": pct,
-                                     "total_cputime": min(pct, 1), "total_time": pct,
-                                     "estimated_time_to_regain_access": 0}]}
-        return {"X-App-Usage": json.dumps(app, separators=(",", ":")),
-                "X-Business-Use-Case-Usage": json.dumps(biz, separators=(",", ":"))}
-
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
               business_id: str | None = None) -> None:
         data = json.dumps(body).encode()
+        usage = {name: json.dumps(value, separators=(",", ":"))
+                 for name, value in self.server.state.usage_headers(business_id).items()}
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
-            for name, value in {**self._usage_headers(business_id), **(headers or {})}.items():
+            for name, value in {**usage, **(headers or {})}.items():
                 self.send_header(name, str(value))
             self.end_headers()
             self.wfile.write(data)
@@ -238,19 +195,11 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    # Graph API
-    def _parse_body(self, raw: bytes) -> Any:
-        if not raw.strip():
-            return None
-        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        text = raw.decode("utf-8", "replace")
-        if ctype == "application/json" or (ctype != "application/x-www-form-urlencoded"
-                                           and text.lstrip()[:1] in ("{", "[")):
-            try:
-                return json.loads(text)
-            except (ValueError, RecursionError):  # RecursionError: nested too deeply
-                return graph.INVALID_BODY
-        return _single(urllib.parse.parse_qs(text, keep_blank_values=True))
+    def _refuse(self, message: str, is_control: bool) -> None:
+        """403 for a call from a foreign page: nothing is read, logged or changed."""
+        self.close_connection = True
+        body = {"error": {"message": message}} if is_control else GraphError(10, message).envelope()
+        self._send(403, body)
 
     def _token(self, query: dict[str, str], body: Any) -> str | None:
         auth = self.headers.get("Authorization", "")
@@ -261,20 +210,21 @@ class Handler(BaseHTTPRequestHandler):
         token = body.get("access_token") if isinstance(body, dict) else None
         return token if isinstance(token, str) else None
 
+    # Graph API
     def _api(self, url: urllib.parse.SplitResult, raw: bytes) -> None:
         state = self.server.state
         method = self.command.upper()
         version, path = graph.split_version(url.path)
-        query = _single(urllib.parse.parse_qs(url.query, keep_blank_values=True))
-        body = self._parse_body(raw)
+        query = single(urllib.parse.parse_qs(url.query, keep_blank_values=True))
+        body = parse_body(raw, self.headers.get("Content-Type", ""))
         entry: dict[str, Any] = {
             "method": method, "path": path, "version": version, "served_version": None,
-            "query": redact(query), "body": "<unparseable>" if body is graph.INVALID_BODY else redact(body),
+            "query": redact(query), "body": "<unparseable>" if body is INVALID_BODY else redact(body),
             "status": None, "code": None, "started": state.now(), "finished": None, "fault": None}
         host = self.headers.get("Host") or "%s:%s" % (str(self.server.server_address[0]), self.server.server_address[1])
-        req = graph.ApiRequest(method=method, path=path, version=version, query=query, body=body,
-                               token=self._token(query, body), base_url=f"http://{host}")
-        business_id = state.business_id_for(next((s for s in path.split("/") if s), None))
+        req = ApiRequest(method=method, path=path, version=version, query=query, body=body,
+                         token=self._token(query, body), base_url=f"http://{host}")
+        fallback_business = state.business_id_for(next((s for s in path.split("/") if s), None))
 
         generation, latency_ms = state.begin_request()
         if latency_ms:
@@ -286,7 +236,7 @@ class Handler(BaseHTTPRequestHandler):
             fault = state.faults.take(method, path)
         entry["fault"] = fault
         if fault is not None and not fault["apply"]:
-            if self._fault_answer(fault, entry, business_id, generation):
+            if self._fault_answer(fault, entry, fallback_business, generation):
                 return
         with state.lock:
             if state.generation != generation:
@@ -301,6 +251,7 @@ class Handler(BaseHTTPRequestHandler):
             # Like Meta's answers: the version that served the call (a retired one's successor).
             headers.setdefault(graph.SERVED_VERSION_HEADER, req.served)
             entry["served_version"] = req.served
+        business_id = req.business_id or fallback_business
         if fault is not None and fault["apply"]:
             if self._fault_answer(fault, entry, business_id, generation):
                 return
@@ -335,11 +286,6 @@ class Handler(BaseHTTPRequestHandler):
 
     # control API
     def _control(self, url: urllib.parse.SplitResult, raw: bytes) -> None:
-        refusal = control_refusal(self.headers.get("Host"), self.headers.get("Origin"),
-                                  str(self.server.server_address[0]))
-        if refusal is not None:
-            self._send(403, {"error": {"message": refusal}})
-            return
         try:
             try:
                 body = json.loads(raw) if raw.strip() else {}

@@ -1,61 +1,53 @@
-"""The emulator's mutable world: numbers, faults, latency, call log, clock, app secret,
-rejected fields, and persistence.
+"""The emulator's mutable world: numbers, business accounts, clock, faults, call log, persistence.
 
 One discipline: every read or write of this shared state happens under `State.lock` (a
 re-entrant lock). Callers that read and then write a number hold it for the whole operation;
-the server and the control API go through the methods here, which take it themselves.
-Persistence (`--state FILE`) covers the numbers, the known business accounts and the clock
-offset, written atomically after every mutation. The app secret is never persisted or shown.
+the server and the control API go through the methods here, which take it themselves. The
+control API's knobs (knobs.py) share the lock. Persistence (`--state FILE`) covers the numbers,
+the known business accounts and the clock offset, written atomically after every mutation. The
+app secret is never persisted or shown.
 """
 
 from __future__ import annotations
 
 import collections
 import copy
-import hashlib
 import hmac
 import os
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any
 
 from . import seed as seeds
 from .faults import FaultBook
-from .fields import rejectable_fields
-from .limits import DEFAULT_PAGE_SIZE, latency_value, page_size_value
+from .knobs import Knobs, Options
 from .persistence import read_state_file, write_state_file
 from .record import NumberRecord
 
 HIDDEN_PIN = "***"
+APP_CALLS_PER_HOUR = 5000  # the notional app-wide allowance behind X-App-Usage (choice)
 
 
 class State:
-    def __init__(self, *, seed: str | None = "demo", tokens: Iterable[str] = (seeds.DEFAULT_TOKEN,),
-                 latency_ms: float = 0, deregister_keeps_storage: bool = False,
-                 state_file: str | None = None, app_secret: str | None = None,
-                 page_size: int = DEFAULT_PAGE_SIZE):
+    def __init__(self, *, seed: str | None = "demo", state_file: str | None = None,
+                 options: Options | None = None) -> None:
         self.lock = threading.RLock()
-        self.startup_page_size = page_size_value(page_size)
-        self.page_size = self.startup_page_size
-        self.tokens = tuple(tokens) or (seeds.DEFAULT_TOKEN,)
-        self.deregister_keeps_storage = bool(deregister_keeps_storage)
+        self.options = options or Options()
+        self.knobs = Knobs(self.options, self.lock)
+        # The accepted tokens; a test may take one away (Meta revoking it) under the lock.
+        self.tokens: tuple[str, ...] = self.options.tokens
         self.state_file = state_file
-        self.startup_latency_ms = latency_value(latency_ms or 0, "latency_ms")
-        self.startup_app_secret = app_secret or None
         self.numbers: dict[str, NumberRecord] = {}
         self.wabas: set[str] = set()
         self.faults = FaultBook(self.lock)
         self.calls: list[dict[str, Any]] = []
-        self.latency_ms = self.startup_latency_ms
-        self.app_secret = self.startup_app_secret
-        self.rejected_fields: frozenset[str] = frozenset()
         self.clock_offset = 0.0
-        self.usage_percent: int | None = None
         # Bumped by reset(): requests still in flight from before a reset must not touch the new world.
         self.generation = 0
         self._recent: collections.deque[float] = collections.deque()
         if state_file and os.path.exists(state_file):
-            self._load()
+            numbers, self.wabas, self.clock_offset = read_state_file(state_file)
+            self.numbers = {rec.id: rec for rec in numbers}
         else:
             self._seed(seed)
             self.save()
@@ -79,29 +71,18 @@ class State:
             self.wabas.add(seeds.DEMO_WABA_ID)
 
     def reset(self, seed: str | None) -> int:
-        """Back to the start: the seed's numbers, no faults, calls, rejected fields or clock offset.
-
-        Latency and the app secret go back to their start-up values. Returns the number count.
-        """
+        """Back to the start: the seed's numbers, no faults, calls, counted calls or clock offset,
+        and every knob at its start-up value. Returns the number count."""
         with self.lock:
             self._seed(seed)
             self.generation += 1
             self.faults.clear()
             self.calls.clear()
-            self.latency_ms = self.startup_latency_ms
-            self.page_size = self.startup_page_size
-            self.app_secret = self.startup_app_secret
-            self.rejected_fields = frozenset()
+            self.knobs.reset()
             self.clock_offset = 0.0
-            self.usage_percent = None
             self._recent.clear()
             self.save()
             return len(self.numbers)
-
-    def _load(self) -> None:
-        assert self.state_file is not None
-        numbers, self.wabas, self.clock_offset = read_state_file(self.state_file)
-        self.numbers = {rec.id: rec for rec in numbers}
 
     def save(self) -> None:
         if self.state_file:
@@ -137,8 +118,12 @@ class State:
                 pin.encode(), rec.pin.encode())
 
     def add_number(self, fields: dict[str, Any]) -> dict[str, Any]:
-        rec = NumberRecord.from_dict(fields)
+        """A new number; without its own times it was created and onboarded now (emulator clock)."""
         with self.lock:
+            now = self.now()
+            stamped = {"created_at": now, **fields}
+            stamped.setdefault("onboarded_at", stamped["created_at"])
+            rec = NumberRecord.from_dict(stamped)
             if rec.id in self.numbers:
                 raise KeyError(rec.id)
             self.numbers[rec.id] = rec
@@ -173,69 +158,54 @@ class State:
             rec = self.numbers.get(object_id)
             return rec.waba_id if rec is not None else object_id
 
+    def account_numbers(self, waba_id: str) -> list[NumberRecord]:
+        with self.lock:
+            return [r for r in self.numbers.values() if r.waba_id == waba_id]
+
     def summary(self) -> dict[str, Any]:
         with self.lock:
             return {"emulator": "whatsapp-graph", "numbers": len(self.numbers),
-                    "deregister_keeps_storage": self.deregister_keeps_storage,
-                    "latency_ms": self.latency_ms, "page_size": self.page_size, "now": self.now()}
-
-    # knobs (control API)
-    def set_latency(self, ms: object) -> float:
-        value = latency_value(ms)
-        with self.lock:
-            self.latency_ms = value
-            return self.latency_ms
-
-    def set_page_size(self, size: object) -> int:
-        value = page_size_value(size)
-        with self.lock:
-            self.page_size = value
-            return value
-
-    def get_page_size(self) -> int:
-        with self.lock:
-            return self.page_size
-
-    def get_latency(self) -> float:
-        with self.lock:
-            return self.latency_ms
+                    "deregister_keeps_storage": self.options.deregister_keeps_storage,
+                    "register_accepts_region": self.options.register_accepts_region,
+                    "lowercase_statuses": self.options.lowercase_statuses,
+                    "rate_limit": self.knobs.limits.enabled,
+                    "latency_ms": self.knobs.latency_ms, "page_size": self.knobs.page_size,
+                    "now": self.now()}
 
     def begin_request(self) -> tuple[int, float]:
         """The generation a request belongs to and the latency to add to it."""
         with self.lock:
-            return self.generation, self.latency_ms
+            return self.generation, self.knobs.latency_ms
 
-    def set_usage_percent(self, percent: int | None) -> None:
+    # Meta's hourly business-use-case limit (ratelimit.py)
+    def has_registered_number(self, waba_id: str) -> bool:
         with self.lock:
-            self.usage_percent = percent
+            return any(r.registered for r in self.numbers.values() if r.waba_id == waba_id)
 
-    def set_app_secret(self, secret: str | None) -> None:
-        if secret is not None and (not isinstance(secret, str) or not secret):
-            raise ValueError("secret must be a non-empty string, or null to stop requiring it")
+    def count_business_call(self, waba_id: str) -> None:
+        """Count a call Meta counts against the account's hourly limit, or raise 80008."""
         with self.lock:
-            self.app_secret = secret
+            self.knobs.limits.count(waba_id, self.now(), self.has_registered_number(waba_id))
 
-    def app_secret_required(self) -> bool:
+    def rate_limits(self) -> dict[str, Any]:
         with self.lock:
-            return self.app_secret is not None
+            accounts = {w: self.has_registered_number(w) for w in self.wabas}
+            return self.knobs.limits.describe(self.now(), accounts)
 
-    def expected_appsecret_proof(self, token: str) -> str | None:
-        """The proof a call with `token` must carry, or None while no app secret is required."""
+    def usage_headers(self, business_id: str | None) -> dict[str, Any]:
+        """The usage headers' values: the app's (a notional allowance of every Graph call in the
+        last hour) and the business account's (its hourly limit), pinned by `/_emulator/usage`."""
         with self.lock:
-            if self.app_secret is None:
-                return None
-            return hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-
-    def reject_fields(self, names: object) -> list[str]:
-        """Make these phone number fields "nonexisting" (replacing the previous list)."""
-        rejected = rejectable_fields(names)
-        with self.lock:
-            self.rejected_fields = rejected
-            return sorted(rejected)
-
-    def get_rejected_fields(self) -> list[str]:
-        with self.lock:
-            return sorted(self.rejected_fields)
+            now = self.now()
+            self._recent.append(now)
+            while self._recent and self._recent[0] <= now - 3600:
+                self._recent.popleft()
+            pinned = self.knobs.usage_percent
+            app = pinned if pinned is not None else min(100, len(self._recent) * 100 // APP_CALLS_PER_HOUR)
+            waba = business_id or "0"
+            usage = self.knobs.limits.usage(waba, now, self.has_registered_number(waba))
+            return {"X-App-Usage": {"call_count": app, "total_cputime": min(app, 1), "total_time": app},
+                    "X-Business-Use-Case-Usage": {waba: [usage.header_entry(pinned)]}}
 
     # call log
     def log_call(self, entry: dict[str, Any], generation: int) -> None:
@@ -252,15 +222,3 @@ class State:
     def clear_calls(self) -> None:
         with self.lock:
             self.calls.clear()
-
-    # usage headers
-    def usage(self) -> int:
-        """Percent of a notional hourly call allowance used, for the X-*-Usage headers."""
-        with self.lock:
-            now = time.monotonic()
-            self._recent.append(now)
-            while self._recent and self._recent[0] < now - 3600:
-                self._recent.popleft()
-            if self.usage_percent is not None:
-                return self.usage_percent
-            return min(100, len(self._recent) * 100 // 5000)

@@ -64,8 +64,10 @@ MODULES: dict[str, Module] = {
                      "cutover gate (slots, breaker), the deployment's declarations, calls seen, dropped fields"),
     "notices": Module("the notice sink: notices are data, printed once by whoever holds the process"),
     "fleet": Module("one provider process's memory held together, reached only by the adapter (current())"),
-    "client": Module("the Graph API over HTTP (retries, pagination, appsecret_proof)",
-                     "one method per Graph endpoint it calls, through the one choke point (_send)"),
+    "client": Module("the Graph API's endpoints and the one choke point, _send (retries, pagination, "
+                     "appsecret_proof)", "one method per Graph endpoint it calls, through the one choke point (_send)"),
+    "transport": Module("one HTTP exchange under _send: the session, the watchdog that bounds a call on the clock, "
+                        "answers and redirects as typed errors, failed connections mapped type to type"),
     "answers": Module("Meta's error answers -> typed errors, as a table (the only place)",
                       "if Meta answers it with an error that its code alone does not classify: a Rule"),
     "errors": Module("every error, drawn as a tree: types only",
@@ -78,6 +80,8 @@ MODULES: dict[str, Module] = {
     "escape": Module("escaping text for a terminal, a CI log or Markdown"),
     "regions": Module("the Local Storage regions and the one normalisation of a declared region"),
     "exits": Module("the CLI's exit codes, exit_code_for(error), and its one JSON error document"),
+    "files": Module("reading a file someone else wrote, safely: regular files only, no links, inside the "
+                    "project, size caps, parse errors without content (CLI)"),
     "stackfile": Module("reading a stack's declarations and a state export from the repository's files (CLI)"),
     "progress": Module("progress of a long read on stderr"),
     "__main__": Module("python -m provider"),

@@ -63,18 +63,22 @@ class Source:
 
 
 def _token_fix(source: Source) -> str:
+    """The fix for a token from ``source``. One story everywhere: the token belongs in the environment
+    (WHATSAPP_ACCESS_TOKEN, a CI secret), never in the stack file; a stack value wins over it."""
     key, var = KEYS["access_token"]
     if source.kind == "stack" and source.stack_origin:
-        return (f"store a valid token encrypted (`pulumi config set --secret {key}`), or remove the plain "
-                f"value from {source.stack_origin} so that {var} is used")
+        return (f"put a valid token in {var} (the environment, e.g. a CI secret) and remove the plain value from "
+                f"{source.stack_origin} (`pulumi config rm {key}`) so that {var} is used: a token never belongs in "
+                "the stack file")
     if source.kind == "stack":
-        return (f"replace it with `pulumi config set --secret {key}`, or remove it (`pulumi config rm {key}`) "
-                f"so that {var} is used. `pulumi refresh` and `pulumi destroy` use the configuration saved in "
-                "state: save the current one with `pulumi up` (while the program declares a number), or pass "
-                "--run-program")
+        return (f"put a valid token in {var} and remove {key} from the stack config (`pulumi config rm {key}`) so "
+                f"that {var} is used, or replace it with `pulumi config set --secret {key}`. `pulumi refresh` and "
+                "`pulumi destroy` use the configuration saved in state: save the current one with `pulumi up` (while "
+                "the program declares a number), or pass --run-program")
     if source.kind == "env":
-        return f"export a valid token in {var} (a value set with `pulumi config set --secret {key}` would win over it)"
-    return f"set the secret stack config {key} (pulumi config set --secret {key} ...) or {var}"
+        return (f"export a valid token in {var} (a {key} in the stack config would win over it: remove it with "
+                f"`pulumi config rm {key}`)")
+    return f"set {var} in the environment (e.g. a CI secret); keep the token out of the stack file"
 
 
 def is_loopback(host: str) -> bool:
@@ -213,8 +217,8 @@ class ProviderConfig:
         for name, (key, var) in KEYS.items():
             value, kind = stack.get(key), "stack"
             if name == "app_secret" and value is not None and not str(value).strip():
-                raise ConfigurationError(f"{key} is set but empty: set the app's secret "
-                                         f"(pulumi config set --secret {key}) or remove the key")
+                raise ConfigurationError(f"{key} is set but empty: remove the key and set the app's secret in "
+                                         f"{var}, or set it with `pulumi config set --secret {key}`")
             if value is None or not str(value).strip():
                 value, kind = env.get(var), "env"
             if name == "app_secret" and value is not None and not str(value).strip():
@@ -298,7 +302,7 @@ class ProviderConfig:
             key, var = KEYS["access_token"]
             origin = self.token_source.stack_origin
             where = f"{key} in {origin}" if origin else f"the stack config {key}"
-            raise ConfigurationError(f"no access token: neither {where} nor {var} is set; "
+            raise ConfigurationError(f"no access token: neither {var} nor {where} is set; "
                                      f"{_token_fix(Source('none'))}")
         return self.access_token
 

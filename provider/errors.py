@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 if TYPE_CHECKING:
     import argparse
 
-from . import wording
+from . import escape, wording
 from .redact import redact
 
 # Kept importable from here for its callers (resource.py, cli/report.py); the sentence is wording's.
@@ -85,10 +85,11 @@ __all__ = [
 
 
 class WhatsAppError(Exception):
-    """Base class of everything this package raises. ``str()`` is always redacted."""
+    """Base class of everything this package raises. ``str()`` is always redacted, and safe in a CI
+    log (Pulumi prints a provider's error as it is): no ``##[`` or line-start ``::`` workflow command."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
+        super().__init__(escape.log(redact(message)))
 
     @property
     def message(self) -> str:

@@ -8,7 +8,9 @@ command and the provider reloads its configuration on every call, so "once" mean
 process for the adapter's sink and once per command for the CLI's.
 
 The stream is looked up at every line (``sys.stderr`` by default), so that a caller that swaps
-``sys.stderr`` for a call (the in-process engine imitation does) gets that call's lines.
+``sys.stderr`` for a call (the in-process engine imitation does) gets that call's lines. Every
+line is escaped for a terminal or CI log (``escape.log``) here, once: a number's progress quotes
+Meta's data, and a notice quotes the configuration.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sys
 import threading
 from dataclasses import dataclass
 from typing import TextIO
+
+from . import escape
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Notices:
 
     def line(self, text: str) -> None:
         """One line, as it is (progress of a number: ``whatsapp ID: deregister ok``)."""
-        print(text, file=self._stream or sys.stderr, flush=True)
+        print(escape.log(text), file=self._stream or sys.stderr, flush=True)
 
     def once(self, notice: Notice | None) -> None:
         """``whatsapp: notice: ...``, the first time this sink sees the notice's key."""

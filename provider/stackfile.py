@@ -6,6 +6,10 @@ defaults), of ``Pulumi.<stack>.yaml`` (the ``<project>:phoneNumbers`` map and th
 its URNs say it is of). Nothing here runs Pulumi or
 decrypts anything: a ``secure:`` value stays an opaque ``Secure`` marker, which is enough to
 know that a PIN is declared, and a secure access token must come from the environment.
+
+Every file is read through ``files`` (regular files only, no links, inside the project, size
+caps, parse errors without content). A stack file that imports Pulumi ESC environments is
+refused: ``pulumi up`` merges what they set, and nothing here can see it.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
-
-import yaml
+from typing import Any, Callable, Mapping
 
 from .config import KEYS, ProviderConfig
 from .errors import ConfigurationError
 from .errors import StackFileError as StackFileError  # defined in the error tree; importable from here too
+from .files import STATE_FILE_LIMIT, inside, read_regular_file, read_yaml, shown
+from .redact import register_pin
 
 TYPE_TOKEN = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
@@ -56,53 +60,13 @@ def _mark_secure(value: Any) -> Any:
     return value
 
 
-MAX_DEPTH = 64
-
-
-def _refuse_aliases(text: str) -> None:
-    """Refuse YAML aliases (``*name``, ``<<: *name``) and deep nesting by reading the event stream,
-    which expands nothing.
-
-    Pulumi writes no aliases, and a few hundred bytes of nested aliases expand into billions of
-    nodes (a "billion laughs"): refused before anything is built, so such a file costs nothing.
-    """
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None, None, f"YAML aliases (*{event.anchor}) are not accepted in Pulumi files: write the value "
-                            "out in full", event.start_mark)
-        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:  # PyYAML's scanner slows down quadratically with flow nesting
-                raise yaml.composer.ComposerError(
-                    None, None, f"nested deeper than {MAX_DEPTH} levels, which no Pulumi file is", event.start_mark)
-        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            depth -= 1
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-        _refuse_aliases(text)
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path} is not valid YAML: {exc}") from None
-    except RecursionError:
-        raise StackFileError(f"{path} is nested too deeply to be a Pulumi file") from None
-    except UnicodeDecodeError as exc:
-        raise StackFileError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    except OSError as exc:
-        raise StackFileError(f"cannot read {path}: {exc.strerror}") from None
-
-
 def find_project_dir(start: Path | None = None) -> Path:
     """The nearest directory at or above ``start`` (default: the working directory) with a Pulumi.yaml."""
     here = (start or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         if any((directory / name).is_file() for name in PROJECT_FILES):
             return directory
-    raise StackFileError(f"no Pulumi.yaml in {here} or above it: run this in the project, or pass --project-dir")
+    raise StackFileError(f"no Pulumi.yaml in {shown(here)} or above it: run this in the project, or pass --project-dir")
 
 
 @dataclass(frozen=True)
@@ -126,7 +90,7 @@ class StackFile:
             return {}
         if not isinstance(raw, Mapping):
             raise ConfigurationError(
-                f"{self.numbers_key} in {self.path} must be a map keyed by phone number ID, "
+                f"{self.numbers_key} in {shown(self.path)} must be a map keyed by phone number ID, "
                 f'e.g. "106540352242922": {{region: BR}}'
             )
         return {str(key): value for key, value in raw.items()}
@@ -145,7 +109,7 @@ class StackFile:
             if isinstance(value, Secure):
                 if not env.get(var):
                     raise ConfigurationError(
-                        f"{key} is encrypted (secure:) in {self.path}, and this command does not decrypt "
+                        f"{key} is encrypted (secure:) in {shown(self.path)}, and this command does not decrypt "
                         f"secrets: set {var} in the environment instead"
                     )
                 continue
@@ -176,21 +140,63 @@ def _project_defaults(project: str, config: Any) -> dict[str, Any]:
 
 
 def available_stacks(project_dir: Path) -> list[str]:
+    """The stacks with a file, each name escaped: a file name in stacks/ is the pull request's text."""
     project = _read_project(project_dir)
-    config_dir = project_dir / str(project.get("stackConfigDir") or ".")
+    config_dir = _config_dir(project_dir, project)
     names = [p.name[len("Pulumi."):].rsplit(".", 1)[0] for p in config_dir.glob("Pulumi.*.y*ml")]
-    return sorted(name for name in names if name)
+    return sorted(shown(name) for name in names if name)
+
+
+def _config_dir(project_dir: Path, project: Mapping[str, Any]) -> Path:
+    return inside(project_dir / str(project.get("stackConfigDir") or "."), project_dir, "stackConfigDir")
 
 
 def _read_project(project_dir: Path) -> Mapping[str, Any]:
     for name in PROJECT_FILES:
         path = project_dir / name
-        if path.is_file():
-            data = _read_yaml(path)
+        if path.is_file() or path.is_symlink():
+            data = read_yaml(path, project_dir, "the project file")
             if not isinstance(data, Mapping) or not data.get("name"):
-                raise StackFileError(f"{path} has no project `name`")
+                raise StackFileError(f"{shown(path)} has no project `name`")
             return data
-    raise StackFileError(f"no Pulumi.yaml in {project_dir}")
+    raise StackFileError(f"no Pulumi.yaml in {shown(project_dir)}")
+
+
+def _esc_imports(value: Any) -> list[str]:
+    """The Pulumi ESC environments a stack file's ``environment:`` imports (a list, or ``imports:``)."""
+    if isinstance(value, Mapping):
+        value = value.get("imports", list(value))
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, Mapping):  # `- name: {merge: false}`
+            names += [str(key) for key in item]
+        elif item is not None and str(item).strip():
+            names.append(str(item))
+    return names
+
+
+def _refuse_esc(path: Path, value: Any) -> None:
+    imports = _esc_imports(value)
+    if not imports:
+        return
+    listed = ", ".join(shown(name) for name in imports)
+    raise ConfigurationError(
+        f"{shown(path)} imports Pulumi ESC environments (environment: {listed}): `pulumi up` merges what they "
+        "set (their pulumiConfig: phoneNumbers, allowedRegions, cutoverWindows, apiVersion, graphApiUrl) into "
+        "the stack config, but this command reads only the stack file and cannot see what they set, so its "
+        "answer would be about another configuration. Refused: put the whatsapp:* and whatsapp-local-storage:* "
+        "settings in the stack file itself (and the token in WHATSAPP_ACCESS_TOKEN), then run it again")
+
+
+def _register_plain_pins(numbers: Any) -> None:
+    """A PIN written in plain text in the stack file is masked wherever it would be printed."""
+    if not isinstance(numbers, Mapping):
+        return
+    for entry in numbers.values():
+        pin = entry.get("pin") if isinstance(entry, Mapping) else None
+        if isinstance(pin, (str, int)) and not isinstance(pin, bool):
+            register_pin(str(pin))
 
 
 def load_stack(stack: str, project_dir: Path | None = None, *, missing_ok: bool = False) -> StackFile:
@@ -203,25 +209,28 @@ def load_stack(stack: str, project_dir: Path | None = None, *, missing_ok: bool 
     project = _read_project(project_dir)
     name = str(project["name"])
     short = stack.rsplit("/", 1)[-1]
-    config_dir = project_dir / str(project.get("stackConfigDir") or ".")
+    config_dir = _config_dir(project_dir, project)
     candidates = [config_dir / f"Pulumi.{short}.yaml", config_dir / f"Pulumi.{short}.yml"]
-    path = next((p for p in candidates if p.is_file()), None)
+    path = next((p for p in candidates if p.is_file() or p.is_symlink()), None)
     if path is None and missing_ok:
         defaults = _project_defaults(name, project.get("config"))
+        _register_plain_pins(defaults.get(f"{name}:{NUMBERS_KEY}"))
         return StackFile(project_dir=project_dir, path=candidates[0], project=name, stack=short,
                          config=_mark_secure(defaults))
     if path is None:
         known = ", ".join(available_stacks(project_dir)) or "none"
-        raise StackFileError(f"no stack file for stack {stack!r}: {candidates[0]} does not exist "
+        raise StackFileError(f"no stack file for stack {stack!r}: {shown(candidates[0])} does not exist "
                              f"(stacks with a file: {known})")
-    data = _read_yaml(path) or {}
+    data = read_yaml(path, project_dir, "the stack file") or {}
     if not isinstance(data, Mapping):
-        raise StackFileError(f"{path} must be a YAML map with a `config:` key")
+        raise StackFileError(f"{shown(path)} must be a YAML map with a `config:` key")
     stack_config = data.get("config") or {}
     if not isinstance(stack_config, Mapping):
-        raise StackFileError(f"`config:` in {path} must be a map")
+        raise StackFileError(f"`config:` in {shown(path)} must be a map")
+    _refuse_esc(path, data.get("environment"))
     merged = _project_defaults(name, project.get("config"))
     merged.update({str(key): value for key, value in stack_config.items()})
+    _register_plain_pins(merged.get(f"{name}:{NUMBERS_KEY}"))
     return StackFile(project_dir=project_dir, path=path, project=name, stack=short, config=_mark_secure(merged))
 
 
@@ -256,7 +265,7 @@ class StateFile:
             return
         theirs = " and ".join(f"stack {s!r} of project {p!r}" for s, p in others)
         raise StackFileError(
-            f"{self.path} is the state of {theirs}, not of stack {stack.stack!r} of project {stack.project!r} "
+            f"{shown(self.path)} is the state of {theirs}, not of stack {stack.stack!r} of project {stack.project!r} "
             f"({stack.path.name}): export this stack's state with `pulumi stack export --stack {stack.stack}`")
 
 
@@ -268,21 +277,98 @@ def _urn_stack(urn: Any) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) >= 3 and parts[0] and parts[1] else None
 
 
+def _text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _flag(value: Any) -> bool:
+    return value is None or isinstance(value, bool)
+
+
+def _texts(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+
+
+def _whole(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _id(value: Any) -> bool:
+    return _text(value) or _whole(value)
+
+
+# The outputs of a PhoneNumberStorage that anything here reads, and what each must be (or null).
+# A hand-edited or corrupted export (`"registration_calls": 5`, `true`, `1e400`) is refused with
+# the resource and the field named, rather than failing somewhere in the plan.
+OUTPUT_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "phone_number_id": (_id, "a phone number ID"),
+    "region": (_text, "a region code (text)"),
+    "declared_region": (_text, "a region code (text)"),
+    "storage_status": (_text, "a storage status (text)"),
+    "display_phone_number": (_text, "text"),
+    "waba_id": (_text, "a business account ID (text)"),
+    "on_delete": (_text, "retain or disable (text)"),
+    "registered": (_flag, "true or false"),
+    "enforce_pin": (_flag, "true or false"),
+    "allow_cutover_on_create": (_flag, "true or false"),
+    "applied_steps": (_texts, "a list of step names (text)"),
+    "registration_calls": (_texts, "a list of timestamps (text)"),
+    "cutover_windows": (_texts, "a list of change windows (text)"),
+    "schema_version": (_whole, "a whole number"),
+}
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, without its content (which may be anything, of any size)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else ("a map" if isinstance(value, Mapping) else type(value).__name__)
+
+
+def _check_outputs(path: Path, resource: Mapping[str, Any], outputs: Mapping[str, Any]) -> None:
+    urn = resource.get("urn")
+    name = shown(urn) if isinstance(urn, str) else f"with id {shown(resource.get('id'))}"
+    fields = {**{key: (outputs.get(key), rule) for key, rule in OUTPUT_TYPES.items()},
+              "modified": (resource.get("modified"), (_text, "an RFC 3339 time (text)"))}
+    for key, (value, (valid, expected)) in fields.items():
+        if valid(value):
+            continue
+        where = f"outputs.{key}" if key != "modified" else key
+        if valid is _texts and isinstance(value, list):  # name the element that is wrong
+            index = next(i for i, item in enumerate(value) if not isinstance(item, str))
+            where, value = f"{where}[{index}]", value[index]
+        raise ConfigurationError(
+            f"{shown(path)}: resource {name} has {where} = {_kind(value)}, which must be {expected}: the file is "
+            "not what `pulumi stack export` writes (edited or corrupted); export the stack's state again")
+
+
 def load_state(path: Path) -> StateFile:
-    """Every PhoneNumberStorage in a ``pulumi stack export`` file, by phone number ID."""
+    """Every PhoneNumberStorage in a ``pulumi stack export`` file, by phone number ID.
+
+    The file may be anywhere its operator names (the workflows keep it in ``$RUNNER_TEMP``), but
+    it must be a regular file, not a link, of at most ``STATE_FILE_LIMIT`` bytes.
+    """
     path = Path(path)
+    raw = read_regular_file(path, STATE_FILE_LIMIT, "the state file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise StackFileError(f"cannot read the state file {path}: {exc.strerror}") from None
-    except ValueError as exc:  # UnicodeDecodeError is one
-        raise StackFileError(f"{path} is not JSON from `pulumi stack export`: {exc}") from None
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StackFileError(f"{shown(path)} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:  # its message names the line and column, never the content
+        raise StackFileError(f"{shown(path)} is not JSON from `pulumi stack export`: {exc.msg} at line "
+                             f"{exc.lineno}, column {exc.colno}") from None
+    except ValueError:
+        raise StackFileError(f"{shown(path)} is not JSON from `pulumi stack export`") from None
     except RecursionError:
-        raise StackFileError(f"{path} is nested too deeply to be from `pulumi stack export`") from None
+        raise StackFileError(f"{shown(path)} is nested too deeply to be from `pulumi stack export`") from None
     deployment = data.get("deployment") if isinstance(data, Mapping) else None
     resources = deployment.get("resources") if isinstance(deployment, Mapping) else None
     if not isinstance(resources, list):
-        raise StackFileError(f"{path} has no deployment.resources: pass the output of `pulumi stack export`")
+        raise StackFileError(f"{shown(path)} has no deployment.resources: pass the output of `pulumi stack export`")
     stacks: set[tuple[str, str]] = set()
     found: dict[str, StateEntry] = {}
     for resource in resources:
@@ -295,8 +381,9 @@ def load_state(path: Path) -> StateFile:
             continue
         outputs = resource.get("outputs") or {}
         if not isinstance(outputs, Mapping):
-            raise StackFileError(f"{path}: the outputs of {resource.get('urn')!r} are not a map: pass the "
+            raise StackFileError(f"{shown(path)}: the outputs of {shown(resource.get('urn'))} are not a map: pass the "
                                  "output of `pulumi stack export`")
+        _check_outputs(path, resource, outputs)
         number_id = outputs.get("phone_number_id") or resource.get("id")
         if isinstance(number_id, (str, int)) and not isinstance(number_id, bool) and number_id != "":
             modified = resource.get("modified")

@@ -84,14 +84,14 @@ PAGING_LIMIT = Text(
 
 # --- a person must act ----------------------------------------------------------------------------
 
-# The token's fix (the `harden` helper words the token sentences; moved here from errors.py unchanged).
+# The token's fix: the environment first, as every token sentence (README, config._token_fix).
 AUTHENTICATION_FAILED = Text(
     "the access token was rejected",
-    "set a valid token in whatsapp:accessToken (secret) or WHATSAPP_ACCESS_TOKEN")
+    "set a valid token in WHATSAPP_ACCESS_TOKEN (or the secret stack config whatsapp:accessToken, which wins)")
 APP_SECRET_PROOF_REJECTED = Text(
     "Meta requires a valid appsecret_proof for this app (Require App Secret)",
-    "set the app's secret as whatsapp:appSecret (pulumi config set --secret whatsapp:appSecret) "
-    "or WHATSAPP_APP_SECRET; it must belong to the app that issued the access token")
+    "set the app's secret in WHATSAPP_APP_SECRET (or as whatsapp:appSecret with `pulumi config set --secret "
+    "whatsapp:appSecret`, which wins); it must belong to the app that issued the access token")
 CAPABILITY_MISSING = Text(
     "the app lacks the capability or permission for this call",
     "check that the app has the WhatsApp product and the token whatsapp_business_management "

@@ -1,5 +1,7 @@
 """Renderers of a plan/drift report: text for a terminal, Markdown for a pull request, JSON for
-pipelines, and the one JSON document a failed run prints. They only read the report.
+pipelines, and the one JSON document a failed run prints. They only read the report, and every
+rendering passes through ``redact`` last: a secret that reached a name, a Graph message or an
+error is masked in the output as a whole (a PIN only as a whole run of digits).
 
 What differs between ``plan`` and ``drift`` (title, status labels, summary sentence) is a
 ``View``, data chosen by the command; problems are rendered with the stack file's spelling
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .. import __version__, escape, exits
+from ..redact import redact
 from ..compliance import SETTING, describe_policy, verdict
 from ..models import LiveNumber
 from ..planner import Plan
@@ -284,7 +287,7 @@ def render_text(report: Report, view: View, exit_code: int) -> str:
         lines.append("")
     lines.append(f"Summary: {view.summary(report)}.")
     lines.append(f"Note: {note(report)}")
-    return "\n".join(lines) + "\n"
+    return redact("\n".join(lines) + "\n")
 
 
 def md(text: object) -> str:
@@ -337,7 +340,7 @@ def render_markdown(report: Report, view: View, exit_code: int) -> str:
     if report.numbers and not detailed:
         lines += ["Nothing to change: every declared number matches its live state.", ""]
     lines.append(f"> {note(report)}")
-    return "\n".join(lines) + "\n"
+    return redact("\n".join(lines) + "\n")
 
 
 # -- JSON -----------------------------------------------------------------------------------------
@@ -437,7 +440,7 @@ def render_json(report: Report, view: View, exit_code: int) -> str:
         "error": outcome_error(report, exit_code),
         "exit_code": exit_code,
     }
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return redact(json.dumps(data, indent=2, sort_keys=True)) + "\n"
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

@@ -344,8 +344,8 @@ def test_the_client_lists_every_page_with_the_fields_asked(two_accounts):
         items = client.list_phone_numbers(OTHER_WABA, ("id", "verified_name"))
     finally:
         client.close()
-    assert [item["id"] for item in items] == OTHER_IDS
-    assert items[0] == {"id": OTHER_IDS[0], "verified_name": "Test Number 0000"}
+    assert [item["id"] for item in items] == OTHER_IDS[::-1]  # Meta lists the newest onboarded first
+    assert items[-1] == {"id": OTHER_IDS[0], "verified_name": "Test Number 0000"}
     queries = [c["query"] for c in two_accounts.calls()]
     assert len(queries) == 3 and queries[0]["fields"] == "id,verified_name" and all(q.get("access_token") in (None, "***") for q in queries)
 

@@ -134,9 +134,10 @@ def test_error_envelope_has_whatsapp_error_data(emulator_api):
 
 # -- reading a number ------------------------------------------------------------------------
 
-def test_get_number_default_fields(emulator_api):
+def test_a_single_number_without_fields_answers_metas_default_fields(emulator_api):
     assert emulator_api.get(f"/{REGISTERED_DEFAULT}").json() == {
-        "id": REGISTERED_DEFAULT, "display_phone_number": "+1 555-0100", "verified_name": "Acme Support"}
+        "id": REGISTERED_DEFAULT, "display_phone_number": "+1 555-0100", "verified_name": "Acme Support",
+        "quality_rating": "GREEN", "code_verification_status": "VERIFIED"}
 
 
 def test_get_number_requested_fields(emulator_api):
@@ -299,33 +300,62 @@ def test_a_retired_version_is_served_as_v21_until_2027_01_21_then_as_v22(emulato
 
 
 @pytest.mark.parametrize("version", ["v17.0", "v20.0", "v21.0", "v25.0", "v27.0", ""])
-def test_register_with_a_region_enables_storage_on_every_version(emulator, emulator_api, version):
+def test_register_with_a_region_is_refused_with_code_12_on_every_served_version(emulator, emulator_api, version):
     body = {**REGISTER, "data_localization_region": "in"}
-    assert emulator_api.post(f"/{UNREGISTERED}/register", json=body, version=version).json() == {"success": True}
-    assert storage(emulator_api, UNREGISTERED) == {"status": "IN_COUNTRY_STORAGE_ENABLED",
-                                                   "data_localization_region": "IN"}
-    assert emulator.number(UNREGISTERED)["platform_type"] == "CLOUD_API"
+    err = error_of(emulator_api.post(f"/{UNREGISTERED}/register", json=body, version=version), 400, 12)
+    assert err["message"] == "(#12) Deprecated for versions v21.0 or higher"
+    assert err["type"] == "OAuthException"
+    rec = emulator.number(UNREGISTERED)
+    assert rec["platform_type"] == "NOT_APPLICABLE" and rec["pin"] is None
+    assert rec["settings"]["storage_configuration"] == {"status": "DEFAULT"}
+    assert rec["registration_calls"] == [], "a refused parameter spends none of the 72-hour budget"
 
 
-def test_register_with_another_region_on_a_registered_number_is_400_100(emulator, emulator_api):
+def test_a_two_call_cutover_on_v25_leaves_the_number_as_the_deregister_left_it(emulator, emulator_api):
+    assert emulator_api.post(f"/{REGISTERED_BR}/deregister", version="v25.0").json() == {"success": True}
     body = {**REGISTER, "data_localization_region": "IN"}
-    err = error_of(emulator_api.post(f"/{REGISTERED_BR}/register", json=body), 400, 100)
+    error_of(emulator_api.post(f"/{REGISTERED_BR}/register", json=body, version="v25.0"), 400, 12)
+    rec = emulator.number(REGISTERED_BR)
+    assert rec["platform_type"] == "NOT_APPLICABLE" and rec["status"] == "DISCONNECTED"
+    assert rec["settings"]["storage_configuration"] == {"status": "DEFAULT"}
+    assert len(rec["registration_calls"]) == 1  # the deregister's
+
+
+@pytest.fixture
+def guide_emulator(make_emulator_http):
+    """An emulator started with --register-accepts-region, as Meta's HTML guide describes register."""
+    from emulator.harness import start_emulator
+    with start_emulator(register_accepts_region=True) as emu:
+        yield emu, make_emulator_http(emu)
+
+
+@pytest.mark.parametrize("version", ["v20.0", "v25.0", ""])
+def test_with_the_guides_flag_register_with_a_region_enables_storage(guide_emulator, version):
+    emu, api = guide_emulator
+    body = {**REGISTER, "data_localization_region": "in"}
+    assert api.post(f"/{UNREGISTERED}/register", json=body, version=version).json() == {"success": True}
+    assert storage(api, UNREGISTERED) == {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}
+    assert emu.number(UNREGISTERED)["platform_type"] == "CLOUD_API"
+
+
+def test_with_the_guides_flag_another_region_on_a_registered_number_is_400_100(guide_emulator):
+    emu, api = guide_emulator
+    body = {**REGISTER, "data_localization_region": "IN"}
+    err = error_of(api.post(f"/{REGISTERED_BR}/register", json=body), 400, 100)
     assert "unregistered" in err["message"]
-    assert storage(emulator_api, REGISTERED_BR)["data_localization_region"] == "BR"
+    assert storage(api, REGISTERED_BR)["data_localization_region"] == "BR"
     # the region it already has is fine: re-registering changes nothing
     same = {**REGISTER, "data_localization_region": "BR"}
-    assert emulator_api.post(f"/{REGISTERED_BR}/register", json=same).status_code == 200
+    assert api.post(f"/{REGISTERED_BR}/register", json=same).status_code == 200
 
 
-def test_register_with_a_region_on_a_business_app_number_is_400_100(emulator, emulator_api):
-    body = {**REGISTER, "data_localization_region": "GB"}
-    error_of(emulator_api.post(f"/{COEXISTENCE}/register", json=body), 400, 100)
-
-
-def test_register_with_invalid_region_is_400_100(emulator, emulator_api):
-    body = {**REGISTER, "data_localization_region": "UK"}
-    error_of(emulator_api.post(f"/{UNREGISTERED}/register", json=body, version="v20.0"), 400, 100)
-    assert emulator.number(UNREGISTERED)["platform_type"] == "NOT_APPLICABLE"
+@pytest.mark.parametrize("number, region", [(COEXISTENCE, "GB"), (UNREGISTERED, "UK")])
+def test_with_the_guides_flag_a_region_on_a_business_app_number_or_an_unknown_region_is_400_100(
+        guide_emulator, number, region):
+    emu, api = guide_emulator
+    before = emu.number(number)["platform_type"]
+    error_of(api.post(f"/{number}/register", json={**REGISTER, "data_localization_region": region}), 400, 100)
+    assert emu.number(number)["platform_type"] == before
 
 
 @pytest.mark.parametrize("version", ["v20.0", "v25.0"])
@@ -447,11 +477,6 @@ def test_coexistence_number_cannot_be_deregistered(emulator, emulator_api):
     err = error_of(emulator_api.post(f"/{COEXISTENCE}/deregister"), 400, 100)
     assert "WhatsApp Business app" in err["message"]
     assert emulator.number(COEXISTENCE)["platform_type"] == "CLOUD_API"
-
-
-def test_coexistence_number_rejects_local_storage_on_old_register(emulator_api):
-    body = {**REGISTER, "data_localization_region": "GB"}
-    error_of(emulator_api.post(f"/{COEXISTENCE}/register", json=body, version="v20.0"), 400, 100)
 
 
 def test_full_v21_cutover(emulator, emulator_api):
@@ -602,7 +627,7 @@ def test_waba_listing_pages_with_access_token_in_next(emulator, emulator_api, ma
         # the next URL alone authenticates, as Meta's does
         if nxt:
             assert bare.session.get(nxt).status_code == 200
-    assert ids == sorted(n["id"] for n in emulator.numbers())
+    assert ids == sorted((n["id"] for n in emulator.numbers()), reverse=True)  # newest onboarded first
     assert len(ids) == 6
 
 
@@ -674,7 +699,9 @@ def test_seed_guide_examples(emulator, make_emulator_http):
     assert resp.json() == {"success": True}
     assert storage(make_emulator_http(emulator), UNREGISTERED) == {"status": "DEFAULT"}
 
-    # v20 and earlier: check verification, request and verify a code, register with a region
+    # the v20 page: check verification, request and verify a code, register with a region. v19.0
+    # is retired and served as a v21.0+ version, which refuses the region (code 12) and changes
+    # nothing; the same register without it succeeds
     auth = {"Authorization": headers["Authorization"]}
     resp = s.get(f"{base}/v19.0/{NOT_VERIFIED}?fields=code_verification_status", headers=auth)
     assert resp.json()["code_verification_status"] == "NOT_VERIFIED"
@@ -688,16 +715,15 @@ def test_seed_guide_examples(emulator, make_emulator_http):
   "pin": "123456",
   "data_localization_region": "IN"
 }""")
-    assert resp.json() == {"success": True}
-    assert storage(make_emulator_http(emulator), NOT_VERIFIED) == {
-        "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}
-
-    # v20 and earlier: deregister disables local storage; re-register without the region
-    assert s.post(f"{base}/v19.0/{NOT_VERIFIED}/deregister", headers=auth).json() == {"success": True}
-    assert storage(make_emulator_http(emulator), NOT_VERIFIED) == {"status": "DEFAULT"}
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == 12
+    assert emulator.number(NOT_VERIFIED)["platform_type"] == "NOT_APPLICABLE"
     resp = s.post(f"{base}/v20.0/{NOT_VERIFIED}/register", headers=headers,
                   data='{"messaging_product": "whatsapp", "pin": "123456"}')
     assert resp.json() == {"success": True}
+    assert storage(make_emulator_http(emulator), NOT_VERIFIED) == {"status": "DEFAULT"}
+
+    # deregister leaves default storage
+    assert s.post(f"{base}/v19.0/{NOT_VERIFIED}/deregister", headers=auth).json() == {"success": True}
     assert storage(make_emulator_http(emulator), NOT_VERIFIED) == {"status": "DEFAULT"}
 
     # the guide's typo'd URL (/v21.0/v21.0/register) fails like a missing object would

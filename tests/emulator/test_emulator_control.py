@@ -47,7 +47,7 @@ def test_add_number_with_defaults(emulator, emulator_api):
     assert generated["id"].isdigit() and len(generated["id"]) == 15
     assert emulator_api.get("/300/phone_numbers").json()["data"] == [{
         "id": generated["id"], "display_phone_number": generated["display_phone_number"],
-        "verified_name": generated["verified_name"]}]
+        "verified_name": generated["verified_name"], "quality_rating": "GREEN"}]
 
 
 def test_add_number_rejects_duplicates_and_unknown_keys(emulator):

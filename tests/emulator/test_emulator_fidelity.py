@@ -28,7 +28,7 @@ def error_of(resp, status: int, code: int) -> dict:
 
 def test_a_listing_without_limit_pages_25_by_default(emulator, emulator_api):
     page = emulator_api.get(f"/{DEMO_WABA_ID}/phone_numbers").json()
-    assert [n["id"] for n in page["data"]] == sorted(DEMO_IDS)  # six numbers, one page
+    assert [n["id"] for n in page["data"]] == sorted(DEMO_IDS, reverse=True)  # six, newest first, one page
     assert "next" not in page["paging"]
     for i in range(20):
         emulator.add_number(id=str(500000000000000 + i))

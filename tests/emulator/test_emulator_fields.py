@@ -109,7 +109,8 @@ def test_rejected_fields_become_nonexisting_until_cleared_or_reset(emulator, emu
 def test_a_rejected_default_field_is_left_out_of_the_default_answer(emulator, emulator_api):
     emulator.reject_fields(["verified_name"])
     assert emulator_api.get(f"/{REGISTERED_DEFAULT}").json() == {
-        "id": REGISTERED_DEFAULT, "display_phone_number": "+1 555-0100"}
+        "id": REGISTERED_DEFAULT, "display_phone_number": "+1 555-0100", "quality_rating": "GREEN",
+        "code_verification_status": "VERIFIED"}
 
 
 @pytest.mark.parametrize("names, message", [

@@ -98,7 +98,9 @@ def test_cli_help_shows_every_option_with_its_default_and_every_seed():
     documented = {re.match(r"\s*(-[-\w]+)", e).group(1): " ".join(e.split()) for e in entries}
     expected = {"--host": "127.0.0.1", "--port": "8787", "--seed": "demo", "--state": "memory",
                 "--token": "local-dev-token", "--latency-ms": "0.0", "--page-size": "25",
-                "--deregister-keeps-storage": "False", "--app-secret": "not required"}
+                "--deregister-keeps-storage": "False", "--app-secret": "not required",
+                "--register-accepts-region": "False", "--lowercase-statuses": "False", "--rate-limit": "on",
+                "--threads": "64"}
     for option, default in expected.items():
         assert "(default: " in documented[option], documented[option]
         assert default in documented[option].split("(default: ")[1], documented[option]

@@ -221,7 +221,7 @@ def test_a_failing_plan_still_gets_posted_and_fails_the_run():
 def test_the_comment_about_forks_matches_what_happens():
     workflow = load(ROOT / "examples" / "pr-preview.yml")
     same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
-    assert workflow["jobs"]["plan"]["if"] == same_repo
+    assert workflow["jobs"]["plan"]["if"] == same_repo + " && github.ref == 'refs/heads/main'"
     assert same_repo in workflow["jobs"]["comment"]["if"]
     assert workflow["jobs"]["fork"]["if"] == same_repo.replace("==", "!=")
     assert not gets_meta_token(workflow["jobs"]["fork"]) and "environment" not in workflow["jobs"]["fork"]
@@ -431,3 +431,108 @@ def test_a_manual_dispatch_runs_pulumi_up_from_main_only():
     assert refuse["if"] == "github.ref != 'refs/heads/main'"
     assert "exit 1" in steps(refuse)[0]["run"] and not gets_meta_token(refuse) and "environment" not in refuse
     assert not any(re.search(r"^\s*pulumi\b", s.get("run", ""), re.M) for s in steps(refuse)), "it runs nothing"
+
+
+# -- issue 29: the Pulumi token leaves no file behind, pulumi's output runs no command, own ref guards --
+
+PULUMI_RUN = re.compile(r"(^|[;&|(]|\bif|\bthen|\bdo)\s*pulumi\s+[a-z]")
+HOME_SETUP = ['PULUMI_HOME="$(mktemp -d "$RUNNER_TEMP/pulumi-home.XXXXXX")"', "export PULUMI_HOME",
+              "trap 'rm -rf \"$PULUMI_HOME\"' EXIT"]
+
+
+def commands(script: str) -> list[str]:
+    """The script's command lines: continuations joined, comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", script)
+    return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def pulumi_steps() -> list[tuple[str, dict]]:
+    return [(path.name, each) for path in WORKFLOWS for job in load(path)["jobs"].values()
+            for each in steps(job) if any(PULUMI_RUN.search(line) for line in commands(each.get("run", "")))]
+
+
+def test_every_step_that_runs_pulumi_gives_it_a_home_of_its_own_removed_on_exit():
+    """`pulumi stack export` with PULUMI_ACCESS_TOKEN writes ~/.pulumi/credentials.json, readable by
+    every later step of the job: each step creates its own PULUMI_HOME and removes it in an EXIT trap,
+    before the first pulumi command."""
+    found = pulumi_steps()
+    assert len(found) == 6, [(w, s.get("name")) for w, s in found]
+    for workflow, each in found:
+        lines = commands(each["run"])
+        first_pulumi = next(i for i, line in enumerate(lines) if PULUMI_RUN.search(line))
+        places = [lines.index(line) if line in lines else -1 for line in HOME_SETUP]
+        assert -1 not in places and places == sorted(places) and places[-1] < first_pulumi, (workflow, each["name"])
+
+
+def test_pulumis_output_is_printed_between_stop_commands_and_a_random_resume_token():
+    """What pulumi prints (the stack's names, Meta's messages) is not escaped by this project: the
+    runner reads no workflow command in it (`##[` or `::`) until the step's own random token."""
+    for workflow, each in pulumi_steps():
+        lines = commands(each["run"])
+        assert 'stop="$(od -An -N16 -tx1 /dev/urandom | tr -d \' \\n\')"' in lines, (workflow, each["name"])
+        stopped = False
+        for line in lines:
+            if line == 'echo "::stop-commands::$stop"':
+                stopped = True
+            elif line == 'echo "::$stop::"':
+                stopped = False
+            elif PULUMI_RUN.search(line) and not ("2>&1" in line and "> " in line):  # else it all goes to a file
+                assert stopped, (workflow, each["name"], line)
+            elif line.startswith("cat refresh.txt"):
+                assert stopped, (workflow, each["name"], line)
+            elif line.startswith('echo "::error::'):
+                assert not stopped, "the step's own annotations must work"
+        assert not stopped, (workflow, each["name"], "never resumed")
+
+
+def test_the_nightly_and_preview_jobs_guard_on_the_ref_themselves():
+    assert load(ROOT / "examples" / "nightly-drift.yml")["jobs"]["drift"]["if"] == "github.ref == 'refs/heads/main'"
+    plan = load(ROOT / "examples" / "pr-preview.yml")["jobs"]["plan"]
+    assert "github.ref == 'refs/heads/main'" in plan["if"]
+
+
+def _pulumi_that_logs_in(tmp_path: Path) -> Path:
+    """A `pulumi` that writes its credentials file where the real one does, and prints forged commands."""
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir(exist_ok=True)
+    fake = fake_bin / "pulumi"
+    fake.write_text('#!/bin/sh\nhome="${PULUMI_HOME:-$HOME/.pulumi}"\nmkdir -p "$home"\n'
+                    'echo "{\\"accessToken\\": \\"pul-secret\\"}" > "$home/credentials.json"\n'
+                    'echo "::warning::FORGED by a stack name"\necho "name ##[error]FORGED mid-line" >&2\n'
+                    '[ "$1 $2" = "stack export" ] && exit 255\nexit 0\n')
+    fake.chmod(0o755)
+    return fake_bin
+
+
+@pytest.mark.parametrize("workflow, job, name", [
+    ("pr-preview.yml", "plan", "python -m provider plan"),
+    ("nightly-drift.yml", "drift", "pulumi refresh"),
+    ("deploy-on-merge.yml", "up", "What this deployment will do"),
+    ("deploy-on-merge.yml", "up", "pulumi up"),
+    ("deploy-on-merge.yml", "up", "Nothing left to converge"),
+])
+def test_a_pulumi_step_leaves_no_credentials_and_runs_no_forged_command(tmp_path, workflow, job, name):
+    script = step(ROOT / "examples" / workflow, job, name)["run"]
+    home, runner_temp, work = tmp_path / "home", tmp_path / "runner-temp", tmp_path / "work"
+    for directory in (home, runner_temp, work / "base"):
+        directory.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "PULUMI_"))}
+    env.update(PATH=os.pathsep.join([str(_pulumi_that_logs_in(tmp_path)), str(BIN), "/usr/bin", "/bin"]),
+               HOME=str(home), RUNNER_TEMP=str(runner_temp), GITHUB_OUTPUT=str(tmp_path / "out"), STACK="prod",
+               WHATSAPP_ACCESS_TOKEN="x", PULUMI_ACCESS_TOKEN="pul-secret")
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=work / "base",
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
+                          check=False)
+    log = done.stdout
+    assert "FORGED" in log, log
+    assert not list(tmp_path.rglob("credentials.json")), "a credentials file outlived the step"
+    stopped_by: str | None = None
+    for line in log.splitlines():
+        if stopped_by is None and line.startswith("::stop-commands::"):
+            stopped_by = line.removeprefix("::stop-commands::")
+            assert re.fullmatch(r"[0-9a-f]{32}", stopped_by)
+        elif stopped_by is not None and line == f"::{stopped_by}::":
+            stopped_by = None
+        elif "FORGED" in line:
+            assert stopped_by is not None, f"a forged command outside stop-commands: {line}"
+    assert stopped_by is None, "commands were never resumed"

@@ -9,7 +9,8 @@ import requests
 from emulator.seed import DEMO_WABA_ID, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from provider import errors
 from provider.answers import error_from_response
-from provider.client import GraphClient, RetryPolicy, _usage_percent
+from provider.client import GraphClient, RetryPolicy
+from provider.transport import usage_percent as _usage_percent
 from provider.config import ProviderConfig
 from provider.errors import ERRORS_BY_CODE
 from provider.redact import redact

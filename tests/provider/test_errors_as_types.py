@@ -73,8 +73,9 @@ def test_every_graph_error_says_what_the_text_named_after_it_in_wording_says() -
 
 
 def test_the_token_sentence_moved_to_wording_unchanged() -> None:
+    # Issue 29 item 10 reworded it (the environment first); what stays is that wording.py holds it.
     assert errors.AuthenticationFailed.fix == wording.AUTHENTICATION_FAILED.fix == (
-        "set a valid token in whatsapp:accessToken (secret) or WHATSAPP_ACCESS_TOKEN")
+        "set a valid token in WHATSAPP_ACCESS_TOKEN (or the secret stack config whatsapp:accessToken, which wins)")
 
 
 def test_every_network_error_is_a_class_with_its_own_reason_built_as_the_client_builds_it() -> None:
