@@ -21,11 +21,13 @@ from typing import Any, Mapping
 import pulumi
 
 from provider import PhoneNumberStorage, PhoneNumberStorageArgs
-from provider import clock, escape
+from provider import clock, escape, schedule
 from provider.compliance import SETTING, Violation, outside, parse_allowed_regions
+from provider.declaration import Declaration
 from provider.errors import ConfigurationError
 from provider.inputs import from_stack_entry
-from provider.windows import SETTING as WINDOWS_SETTING, canonical, parse_windows
+from provider.notices import Notices
+from provider.regions import InvalidRegion, normalize_region
 
 EXAMPLE = ('pulumi config set --path \'phoneNumbers["106540352242922"].region\' BR, then '
            'pulumi config set --path --secret \'phoneNumbers["106540352242922"].pin\' (it prompts for the PIN)')
@@ -44,8 +46,18 @@ def stack_allowed_regions(config: pulumi.Config) -> Any:
     return stack_object(config, SETTING)
 
 
-def outside_policy(numbers: list[tuple[str, dict[str, Any], str | None]], allowed: frozenset[str]) -> list[str]:
-    regions = {number_id: inputs["region"] for number_id, inputs, _name in numbers if "region" in inputs}
+def _region(entry: Any) -> str | None:
+    """An entry's region as the input rules normalise it, or None when it has no valid one (its
+    own problem then), so that an entry with another problem is still checked against the policy."""
+    try:
+        return normalize_region(entry.get("region")) if isinstance(entry, Mapping) else None
+    except InvalidRegion:
+        return None
+
+
+def outside_policy(raw: Mapping[Any, Any], allowed: frozenset[str]) -> list[str]:
+    regions = {str(key): region for key in sorted(raw, key=lambda k: (len(str(k)), str(k)))
+               if (region := _region(raw[key])) is not None}
     return [f'phoneNumbers["{number_id}"].region: '
             + Violation(regions[number_id], allowed).message("", f"the stack's {SETTING}")
             + f"; declare one of those, or add {regions[number_id]} to {SETTING} if this stack may keep "
@@ -54,10 +66,12 @@ def outside_policy(numbers: list[tuple[str, dict[str, Any], str | None]], allowe
 
 
 def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
-                     ) -> list[tuple[str, dict[str, Any], str | None]]:
-    """(phone number ID, normalised inputs, name) per entry, or one error listing every problem,
-    ``allowedRegions`` violations and malformed windows included. Each entry's inputs carry the
-    windows that apply to it (its own, else the stack's) as ``cutover_windows``."""
+                     ) -> list[tuple[Declaration, str | None]]:
+    """(declaration, name) per entry, or one error listing every problem, ``allowedRegions``
+    violations and malformed windows included. Each declaration carries the windows that apply to
+    it (its own, else the stack's) as ``cutover_windows``."""
+    Notices().once(clock.notice())  # a test clock says so in the program's log too
+    today = clock.now().date()
     problems: list[Any] = []
     try:
         allowed = parse_allowed_regions(allowed_raw)
@@ -65,7 +79,7 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
         allowed = None  # no policy to check entries against; the problem itself stops the program
         problems.append(exc)
     try:
-        stack_windows = canonical(parse_windows(windows_raw, setting=WINDOWS_SETTING, today=clock.now().date()))
+        stack_windows = schedule.normalised(windows_raw, setting=schedule.SETTING, today=today)
     except ConfigurationError as exc:
         stack_windows = None
         problems.append(exc)
@@ -79,14 +93,16 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
     numbers = []
     for key in sorted(raw, key=lambda k: (len(str(k)), str(k))):
         entry = raw[key]
-        inputs, failures = from_stack_entry(str(key), entry)
+        declaration, failures = from_stack_entry(str(key), entry, today=today)
         problems.extend(failures)
-        if inputs.get("cutover_windows") is None and stack_windows is not None:
-            inputs["cutover_windows"] = stack_windows
+        if declaration is None:
+            continue
+        if declaration.cutover_windows is None and stack_windows is not None:
+            declaration = declaration.with_windows(stack_windows)
         name = entry.get("name") if isinstance(entry, Mapping) else None
-        numbers.append((str(key), inputs, None if name is None else str(name)))
+        numbers.append((declaration, None if name is None else str(name)))
     if allowed is not None:
-        problems.extend(outside_policy(numbers, allowed))
+        problems.extend(outside_policy(raw, allowed))
     if problems:
         # escaped: a stack key or value can hold a line break that starts a `::` workflow command, or `##[`
         listed = "\n".join(f"  - {escape.text(problem)}" for problem in problems)
@@ -95,26 +111,20 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
     return numbers
 
 
-def declare(numbers: list[tuple[str, dict[str, Any], str | None]]) -> dict[str, PhoneNumberStorage]:
+def declare(numbers: list[tuple[Declaration, str | None]]) -> dict[str, PhoneNumberStorage]:
+    """One resource per declaration, named after its number; its arguments by the declaration's
+    schema (the PIN as a secret)."""
     resources = {}
-    for number_id, inputs, _name in numbers:
-        pin = inputs.get("pin")
+    for declaration, _name in numbers:
+        number_id = declaration.phone_number_id
         resources[number_id] = PhoneNumberStorage(number_id, PhoneNumberStorageArgs(
-            phone_number_id=number_id,
-            region=inputs["region"],
-            pin=pulumi.Output.secret(pin) if pin is not None else None,
-            enforce_pin=inputs["enforce_pin"],
-            allow_cutover_on_create=inputs["allow_cutover_on_create"],
-            on_delete=inputs["on_delete"],
-            waba_id=inputs.get("waba_id"),
-            cutover_windows=inputs.get("cutover_windows"),
-        ))
+            **declaration.program_arguments(pulumi.Output.secret)))
     return resources
 
 
 stack_config = pulumi.Config()
 numbers = declared_numbers(stack_config.get_object("phoneNumbers"), stack_allowed_regions(stack_config),
-                           stack_object(stack_config, WINDOWS_SETTING))
+                           stack_object(stack_config, schedule.SETTING))
 resources = declare(numbers)
 pulumi.export("numbers", {
     number_id: {
@@ -125,5 +135,5 @@ pulumi.export("numbers", {
         "display_phone_number": resources[number_id].display_phone_number,
         "applied_steps": resources[number_id].applied_steps,
     }
-    for number_id, _inputs, name in numbers
+    for number_id, name in ((declaration.phone_number_id, name) for declaration, name in numbers)
 })

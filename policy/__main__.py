@@ -46,6 +46,13 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 RESOURCE_TYPE = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
+# The resource's inputs, as the provider's one schema names them (provider/declaration.py, the
+# fields of ``Declaration``), and the secret ones. Repeated because this pack cannot import the
+# provider; tests/project/test_policy_pack.py proves them equal, and that every input a rule
+# below reads is one of them.
+INPUTS = ("phone_number_id", "region", "pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "waba_id",
+          "cutover_windows")
+SECRET_INPUTS = ("pin",)
 DEFAULT = "DEFAULT"
 REGIONS = {
     "IN": "India", "SG": "Singapore", "ID": "Indonesia", "KR": "South Korea", "JP": "Japan",

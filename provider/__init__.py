@@ -9,8 +9,9 @@ order. It is code, not prose, so that a test (tests/project/test_structure.py) f
 module of this package is missing from it; its ``new_kind`` column says what a second resource
 kind (a business profile, say) would do in each module, and README.md ("Adding a resource
 kind") shows where such a kind would go, file by file. The process-wide rules (cutover slots,
-the breaker, attempt records) are per phone number in ``fleet``; a resource kind that takes
-numbers offline must go through them too, one that does not (a profile) never touches them.
+the breaker, attempt records) are per phone number in ``memory``, one of each per process in
+``fleet``; a resource kind that takes numbers offline must go through them too, one that does
+not (a profile) never touches them.
 """
 
 from __future__ import annotations
@@ -34,11 +35,22 @@ MODULES: dict[str, Module] = {
     "resource": Module("the Pulumi adapter (the only Pulumi module); its pickled class path never moves",
                        "its ResourceProvider and Resource classes beside PhoneNumberStorage's, sharing configure"),
     "lifecycle": Module("the adapter's decisions (pure): on_delete, the diff without a token, state migration"),
-    "inputs": Module("the input rules (check, the stack program and the CLI share them; is_pin)"),
+    "declaration": Module("what a resource declares, as one typed value, and the schema every spelling of its inputs "
+                          "derives from (stack keys, secret inputs, echoed outputs, the program's arguments)",
+                          "if it has inputs: a frozen declaration of its own with the same field metadata"),
+    "inputs": Module("the input rules (check, the stack program and the CLI share them; is_pin); validation "
+                     "returns a Declaration"),
     "compliance": Module("allowedRegions: parse it, and its verdict (verdict / Violation.message)"),
-    "executor": Module("read -> plan -> preflight -> run -> read back, for one number"),
+    "assessment": Module("one read (read_live) and one assessment (assess) for every caller: the plan, every "
+                         "preflight problem (waiting or refused), windows, budget, the on-delete verdict"),
+    "executor": Module("read -> assess -> run -> read back, for one number, with the process memory it is given"),
     "planner": Module("the plan: live state x desired state -> the shortest list of calls (pure)"),
-    "safety": Module("may the plan start? typed Problems (pure), the create-cutover gate included"),
+    "safety": Module("may the plan start? typed Problems (pure), the create-cutover gate included; asked by "
+                     "assessment only"),
+    "ledger": Module("a number's register/deregister calls against Meta's 72-hour budget (CallLedger); the only "
+                     "parser and formatter of their timestamps"),
+    "schedule": Module("the one door to change windows for everything else: parse, a number's effective "
+                       "windows, where an instant stands"),
     "windows": Module("change windows (cutoverWindows): parse them, the open period around an instant (pure)"),
     "blackouts": Module("dated deny periods (cutoverBlackouts) with a reason: parse them (pure)"),
     "gate": Module("may a cutover start now: one answer over windows and blackouts (open, waiting, never)"),
@@ -48,8 +60,10 @@ MODULES: dict[str, Module] = {
     "runner": Module("makes the planned calls and SPEC's recoveries; returns a Run, never raises"),
     "failures": Module("a failed run as data: a FailureTable per resource kind picks the facts and renders the "
                        "message; a step no row names gets the generic row"),
-    "fleet": Module("what one provider process remembers (locks, slots, breaker, attempts, notices, the stack "
-                    "config, the register calls each number's entries carried)"),
+    "memory": Module("one process's memory as narrow collaborators: read cache, attempts (locks, calls, refusals), "
+                     "cutover gate (slots, breaker), the deployment's declarations, calls seen, dropped fields"),
+    "notices": Module("the notice sink: notices are data, printed once by whoever holds the process"),
+    "fleet": Module("one provider process's memory held together, reached only by the adapter (current())"),
     "client": Module("the Graph API's endpoints and the one choke point, _send (retries, pagination, "
                      "appsecret_proof)", "one method per Graph endpoint it calls, through the one choke point (_send)"),
     "transport": Module("one HTTP exchange under _send: the session, the watchdog that bounds a call on the clock, "

@@ -22,7 +22,6 @@ import hmac
 import os
 import random
 import re
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from . import escape, transport
+from . import transport
 from .config import ProviderConfig
 from .errors import (
     AppSecretProofRejected,
@@ -47,8 +46,9 @@ from .errors import (
     RequestTimeout,
     TransientError,
 )
-from .fleet import current
+from .memory import DroppedFields
 from .models import NODE_FIELDS, OPTIONAL_NODE_FIELDS, LiveNumber, PhoneNumberNode, StorageConfiguration
+from .notices import Notice, Notices
 from .redact import register_pin, register_secret
 from .regions import DEFAULT
 
@@ -78,11 +78,11 @@ _T = TypeVar("_T")
 READ_WORKERS = 8
 
 # Fields Meta rejected as nonexisting and that are optional are remembered per process
-# (fleet.Fleet.drop_field), since every client of the process talks to the same Graph API.
+# (memory.DroppedFields, given to the client), since every client of the process talks to the same Graph API.
 _NONEXISTING_FIELD = re.compile(r"nonexisting field \((\w+)\)")
 
 
-def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
+def _drop_optional_field(exc: InvalidParameter, asked: list[str], fields: DroppedFields, notices: Notices) -> bool:
     """Whether ``exc`` rejected an optional field that was asked for; if so, never ask for it again."""
     # Meta's answer (100, "Tried accessing nonexisting field (NAME)") names the field in its
     # message only: there is no code or subcode to decide on.
@@ -90,9 +90,9 @@ def _drop_optional_field(exc: InvalidParameter, asked: list[str]) -> bool:
     name = match.group(1) if match else None
     if name not in OPTIONAL_NODE_FIELDS or name not in asked:
         return False
-    if current().drop_field(name):
-        print(escape.log(f"whatsapp: notice: the Graph API rejects the phone number field `{name}` as nonexisting "
-                         f"({exc.reference}); reading numbers without it from now on"), file=sys.stderr, flush=True)
+    if fields.drop(name):
+        notices.once(Notice(f"field:{name}", f"the Graph API rejects the phone number field `{name}` as nonexisting "
+                                            f"({exc.reference}); reading numbers without it from now on"))
     return True
 
 
@@ -158,10 +158,13 @@ class GraphClient:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         call_limit: float | None = None,
+        fields: DroppedFields | None = None,
+        notices: Notices | None = None,
     ) -> None:
-        """``timeout`` is urllib3's (connect, each read); ``call_limit`` bounds a whole call on the
-        clock (default: their sum), whatever pace the server answers at."""
+        """``timeout`` is urllib3's (connect, each read); ``call_limit`` bounds a whole call on the clock
+        (default: their sum); ``fields``, ``notices``: the process's dropped fields and notice sink."""
         token = config.require_token()
+        self._fields, self._notices = fields or DroppedFields(), notices or Notices()
         self.config = config
         self._base = f"{config.graph_api_url}/{config.api_version}"
         self._timeout = timeout
@@ -258,11 +261,11 @@ class GraphClient:
         rejected field that a safety decision needs stays an error.
         """
         while True:
-            asked = [name for name in fields if not current().dropped(name)]
+            asked = [name for name in fields if not self._fields.dropped(name)]
             try:
                 return fetch(",".join(asked))
             except InvalidParameter as exc:
-                if not _drop_optional_field(exc, asked):
+                if not _drop_optional_field(exc, asked, self._fields, self._notices):
                     raise
 
     def get_storage(self, number_id: str, *, deadline: float | None = None) -> StorageConfiguration:

@@ -12,18 +12,18 @@ reads one test-only environment variable, at every call:
 Why the environment and nothing else: the environment belongs to whoever runs the command (the
 operator's shell, a CI job's settings), which is trusted with the Meta token already; a stack file
 arrives in a pull request, and a clock that a pull request could move would open every change
-window. Stack config never sets it. When it is set, the first reading prints a notice on stderr,
-so a deployment log always shows that the clock was not the real one.
+window. Stack config never sets it. When it is set, ``notice()`` says so, and whoever holds the
+process (the engine adapter, the CLI entry) prints that notice once, so a deployment log always
+shows that the clock was not the real one. ``now()`` itself never prints.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from datetime import datetime, timezone
 
 from .errors import ConfigurationError
-from .fleet import current
+from .notices import Notice
 
 VAR = "WHATSAPP_TEST_NOW"
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -50,8 +50,13 @@ def now() -> datetime:
     value = os.environ.get(VAR, "").strip()
     if not value:
         return datetime.now(timezone.utc).replace(microsecond=0)
-    moment = _fixed(value)
-    if current().first_time(f"notice:clock:{value}"):  # once per process (Fleet's one reset clears it)
-        print(f"whatsapp: notice: {VAR} is set: the provider's clock reads {moment.strftime(_FORMAT)} "
-              "(a test clock; change windows and the register budget use it)", file=sys.stderr, flush=True)
-    return moment
+    return _fixed(value)
+
+
+def notice() -> Notice | None:
+    """The notice that the clock is a test clock, or None when it is the real one."""
+    value = os.environ.get(VAR, "").strip()
+    if not value:
+        return None
+    return Notice(f"clock:{value}", f"{VAR} is set: the provider's clock reads {_fixed(value).strftime(_FORMAT)} "
+                                    "(a test clock; change windows and the register budget use it)")

@@ -2,7 +2,9 @@
 
 Owns where the credentials may go (``graph.facebook.com`` over https, or a loopback address for
 the emulator, or a host the *environment* allows) and where they came from, so that an error
-about the token can name the fix for that source.
+about the token can name the fix for that source. What a person should be told about the
+configuration (the API version Meta really serves, a stack value that overrides a different
+environment value) is kept on it as ``notices``: the code that holds the process prints them once.
 """
 
 from __future__ import annotations
@@ -10,14 +12,13 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from . import clock, versions
 from .errors import ConfigurationError
-from .fleet import current
+from .notices import Notice
 from .redact import register_secret
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
@@ -38,13 +39,6 @@ KEYS = {
     "app_secret": ("whatsapp:appSecret", "WHATSAPP_APP_SECRET"),
 }
 SECRET_SETTINGS = ("access_token", "app_secret")
-
-
-def _notice_once(key: str, text: str) -> None:
-    """One notice per process: the provider reloads its configuration on every call."""
-    if not current().first_time(f"notice:{key}"):
-        return
-    print(f"whatsapp: notice: {text}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -193,6 +187,8 @@ class ProviderConfig:
     # The UTC day the configuration is for: which version Meta serves for api_version depends on it.
     today: datetime.date = field(default_factory=_clock_today)
     graph_api_url_source: Source = Source()
+    # What to tell a person once per process (not part of the configuration's identity).
+    notices: tuple[Notice, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Here, not in parse(): no way of building a config skips the checks.
@@ -217,6 +213,7 @@ class ProviderConfig:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         sources: dict[str, Source] = {}
+        notices: list[Notice] = []
         for name, (key, var) in KEYS.items():
             value, kind = stack.get(key), "stack"
             if name == "app_secret" and value is not None and not str(value).strip():
@@ -235,11 +232,13 @@ class ProviderConfig:
             from_stack, from_env = stack.get(key), env.get(var)
             if from_stack is not None and str(from_stack).strip() and from_env and from_env.strip() \
                     and str(from_stack).strip() != from_env.strip():
-                _notice_once(f"differ:{name}", f"{key} in the stack config and {var} in the environment differ: "
-                                               f"the stack value is used (stack config wins over the environment)")
-        return cls.parse(values, env=env, token_source=sources["access_token"],
-                         app_secret_source=sources["app_secret"], today=today,
-                         graph_api_url_source=sources["graph_api_url"])
+                notices.append(Notice(f"differ:{name}", f"{key} in the stack config and {var} in the environment "
+                                                        "differ: the stack value is used (stack config wins over "
+                                                        "the environment)"))
+        config = cls.parse(values, env=env, token_source=sources["access_token"],
+                           app_secret_source=sources["app_secret"], today=today,
+                           graph_api_url_source=sources["graph_api_url"])
+        return replace(config, notices=(*notices, *config.notices))
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
@@ -284,8 +283,7 @@ class ProviderConfig:
                      max_concurrent_cutovers=max_cutovers, app_secret=secret, token_source=token_source,
                      app_secret_source=app_secret_source, allowed_hosts=allowed_hosts(env),
                      today=(today or _clock_today)(), graph_api_url_source=graph_api_url_source)
-        config._version_notices()
-        return config
+        return replace(config, notices=config._version_notices())
 
     @property
     def served_version(self) -> str:
@@ -322,26 +320,28 @@ class ProviderConfig:
         return (f"The app secret from {self.app_secret_source.describe('app_secret')} does not match the app "
                 "that issued the access token")
 
-    def _version_notices(self) -> None:
-        """Say which version Meta will really serve, and when the configured one ends soon."""
+    def _version_notices(self) -> tuple[Notice, ...]:
+        """Which version Meta will really serve, and when the configured one ends soon."""
+        notices: list[Notice] = []
         served = self.served_version
         day = self.today.isoformat()
         if served != self.api_version:
             retired = versions.retired_on(self.api_version)
             when = f" on {retired.isoformat()}" if retired else ""
             flow = "/settings" if self.settings_flow else "register"
-            _notice_once(
+            notices.append(Notice(
                 f"served:{self.api_version}:{served}",
                 f"apiVersion {self.api_version} was retired by Meta{when}; on {day} Meta serves it as {served}, "
                 f"so this provider plans with {served}'s flow (storage through {flow}). Set apiVersion to "
-                f"{served} or later to say so.")
+                f"{served} or later to say so."))
         ends = versions.ends_within(served, self.today, VERSION_ENDS_NOTICE_DAYS)
         if ends is not None:
             after = versions.served(served, ends)
-            _notice_once(
+            notices.append(Notice(
                 f"ends:{served}:{ends.isoformat()}",
                 f"apiVersion {self.api_version}"
                 + (f" (served as {served})" if served != self.api_version else "")
                 + f": Meta retires {served} on {ends.isoformat()}, {(ends - self.today).days} days after {day}; "
                 f"from then on its calls are served as {after}. Move apiVersion to a newer version "
-                f"(e.g. {DEFAULT_API_VERSION}) before then.")
+                f"(e.g. {DEFAULT_API_VERSION}) before then."))
+        return tuple(notices)

@@ -1,30 +1,22 @@
 """Validating and normalising a resource's declared inputs: one set of rules for ``check``,
-the stack program and the CLI. Pure: no network, no Pulumi."""
+the stack program and the CLI. Pure: no network, no Pulumi, no clock of its own (callers pass
+``today``, the day change windows are checked from).
+
+``validate`` returns the inputs as a dict, with Pulumi's unknown values passed through (what
+``check`` answers during preview); ``declare`` and ``from_stack_entry`` return a ``Declaration``.
+The names and spellings of the inputs are ``declaration``'s schema.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Callable, Mapping
 
-from . import clock
+from . import schedule
+from .declaration import INPUT_KEYS, ON_DELETE, STACK_KEYS, STACK_ONLY_KEYS, Declaration
 from .regions import InvalidRegion, normalize_region
-from .windows import WindowError, canonical, parse_windows
-
-INPUT_KEYS = ("phone_number_id", "region", "pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "waba_id",
-              "cutover_windows")
-ON_DELETE = ("retain", "disable")
-
-# camelCase spellings accepted in the stack file's phoneNumbers map
-STACK_KEYS = {
-    "region": "region",
-    "pin": "pin",
-    "enforcePin": "enforce_pin",
-    "allowCutoverOnCreate": "allow_cutover_on_create",
-    "onDelete": "on_delete",
-    "wabaId": "waba_id",
-    "cutoverWindows": "cutover_windows",
-}
-STACK_ONLY_KEYS = ("name",)
+from .schedule import WindowError
 
 _ASCII_DIGITS = frozenset("0123456789")
 
@@ -66,7 +58,7 @@ def _never(_value: Any) -> bool:
     return False
 
 
-def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _never
+def validate(raw: Mapping[str, Any], *, today: date, is_unknown: Callable[[Any], bool] = _never
              ) -> tuple[dict[str, Any], list[Failure]]:
     """Return the normalised inputs and every problem found. Values for which ``is_unknown`` holds
     (Pulumi's placeholders during preview) are passed through unchecked."""
@@ -150,8 +142,7 @@ def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _nev
     elif windows is not None:
         try:
             # stored as normalised text, so that an echo compares equal however it was spelled
-            out["cutover_windows"] = canonical(parse_windows(windows, setting="cutover_windows",
-                                                             today=clock.now().date()))
+            out["cutover_windows"] = list(schedule.normalised(windows, setting="cutover_windows", today=today) or ())
         except WindowError as exc:
             fail("cutover_windows", f"{exc}")
 
@@ -160,11 +151,17 @@ def validate(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool] = _nev
     return out, failures
 
 
-def from_stack_entry(number_id: str, entry: Any) -> tuple[dict[str, Any], list[Failure]]:
-    """Map one ``phoneNumbers`` entry of a stack file (camelCase) onto resource inputs."""
+def declare(raw: Mapping[str, Any], *, today: date) -> tuple[Declaration | None, list[Failure]]:
+    """The declaration, or None and every problem found."""
+    inputs, failures = validate(raw, today=today)
+    return (None if failures else Declaration.from_inputs(inputs)), failures
+
+
+def from_stack_entry(number_id: str, entry: Any, *, today: date) -> tuple[Declaration | None, list[Failure]]:
+    """One ``phoneNumbers`` entry of a stack file (camelCase) as a declaration, or every problem."""
     where = f'phoneNumbers["{number_id}"]'
     if not isinstance(entry, Mapping):
-        return {}, [Failure(where, "must be a map with at least `region`, e.g. {region: BR, pin: ...}")]
+        return None, [Failure(where, "must be a map with at least `region`, e.g. {region: BR, pin: ...}")]
     raw: dict[str, Any] = {"phone_number_id": number_id}
     failures: list[Failure] = []
     for key, value in entry.items():
@@ -178,7 +175,7 @@ def from_stack_entry(number_id: str, entry: Any) -> tuple[dict[str, Any], list[F
     if "region" not in raw:
         failures.append(Failure(f"{where}.region", "is required: a region code such as BR, or DEFAULT for "
                                                    "Meta's default storage (turning local storage off must be written down)"))
-        return raw, failures
-    normalised, problems = validate(raw)
+        return None, failures
+    declaration, problems = declare(raw, today=today)
     failures.extend(Failure(f"{where}.{p.property}", p.reason) for p in problems)
-    return normalised, failures
+    return (None if failures else declaration), failures

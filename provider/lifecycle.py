@@ -3,7 +3,8 @@
 Each function takes plain values and returns a verdict, so the rules are tested as tables
 (``tests/provider/test_lifecycle.py``) as well as through the engine:
 
-- ``on_delete``: whether a Delete may disable its number, or must make no call (and why);
+- ``on_delete``: whether a Delete may disable its number, or must make no call (and why); the
+  assessment applies it (``assessment.assess``), for the provider's Delete and the CLI alike;
 - ``stack_numbers``: the numbers the stack's own configuration (``phoneNumbers``) declares;
 - ``offline_diff``: the diff without a token, from the outputs in state;
 - ``declared_region`` and ``refreshed_inputs``: the state migration and what a refresh stores;
@@ -17,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from .inputs import INPUT_KEYS
+from .declaration import INPUT_KEYS
 from .regions import InvalidRegion, normalize_region
 
 # 2: ``declared_region`` (the region the resource declares; ``region`` is the live one).

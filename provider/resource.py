@@ -1,8 +1,11 @@
 """The Pulumi adapter: ``PhoneNumberStorage`` and its dynamic provider.
 
-The only module of this package that knows Pulumi. It translates between Pulumi's property
-dicts and the typed values of the planner and executor; the lifecycle decisions it applies
-(on_delete, the diff without a token, the state migration, "gone") live in ``lifecycle``.
+The only module of this package that knows Pulumi, and the only one that holds the process's
+memory (``fleet.current()``): it hands each piece to the code below it. It translates between
+Pulumi's property dicts and typed values (a ``Declaration``, a ``CallLedger``, an assessment
+``Context``); what a number needs and whether it may go now is ``assessment``'s answer (through
+the executor), and the lifecycle rules it applies (the diff without a token, the state
+migration, "gone") live in ``lifecycle``.
 
 ``provider.resource.PhoneNumberStorageProvider`` is part of the state format: Pulumi pickles
 the provider *by reference* into every resource's state, and destroy/refresh unpickle it
@@ -19,8 +22,7 @@ register/deregister calls its entry carries, which a later create for the number
 
 from __future__ import annotations
 
-import sys
-from collections import Counter
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
@@ -37,8 +39,9 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
-from . import clock, compliance, lifecycle, windows
+from . import clock, compliance, lifecycle, schedule
 from .config import KEYS, ProviderConfig
+from .declaration import INPUT_KEYS, OUTPUT_ONLY_KEYS, SECRET_KEYS, Declaration, delete_target
 from .errors import (
     AppSecretProofRejected,
     AuthenticationFailed,
@@ -50,22 +53,29 @@ from .errors import (
     TokenRejectedFromState,
     cannot_see,
 )
-from .lifecycle import SCHEMA_VERSION
 from .fleet import current
-from .inputs import INPUT_KEYS, validate
-from .regions import DEFAULT, describe
+from .inputs import declare, validate
+from .ledger import CallLedger
+from .lifecycle import SCHEMA_VERSION
+from .regions import describe
 
 if TYPE_CHECKING:
+    from .assessment import Context, DeleteFacts
     from .executor import Executor, Outcome
-    from .safety import Desired
     from .models import LiveNumber
 
-OUTPUT_ONLY_KEYS = ("storage_status", "registered", "display_phone_number", "applied_steps",
-                    "registration_calls", "declared_region", "schema_version")
+
+def _now() -> datetime:
+    """The provider's one clock; a test clock's notice is said once per process."""
+    current().notices.once(clock.notice())
+    return clock.now()
 
 
 def _config() -> ProviderConfig:
-    return ProviderConfig.load(current().stack_config)
+    fleet = current()
+    config = ProviderConfig.load(fleet.stack_config)
+    fleet.notices.all_once(config.notices)
+    return config
 
 
 def _policy() -> frozenset[str] | None:
@@ -74,31 +84,33 @@ def _policy() -> frozenset[str] | None:
 
 
 def _executor() -> "Executor":
-    """The executor for this process's configuration. Imported here, not at module level: the stack
-    program imports this module on every preview and up and never calls the Graph API, so it should
-    not pay for requests and pydantic."""
-    from .executor import Executor
-
-    return Executor.for_config(_config())
+    """The executor for this process's configuration, with the process's memory."""
+    return current().executor_for(_config())
 
 
-def _windows(own: Any) -> windows.Windows | None:
-    """The number's change windows: its ``cutover_windows`` input, else the stack's
-    ``whatsapp-local-storage:cutoverWindows`` (for resources declared in code). Raises WindowError."""
-    return windows.effective(own, current().stack_config.get(windows.STACK_KEY), today=clock.now().date())
+def _context(number_id: str, carried: CallLedger, *, creating: bool, deleting: "DeleteFacts | None" = None
+             ) -> "Context":
+    """What a converge of this entry depends on besides its declaration and the live number.
+
+    The register/deregister calls the entry carries are recorded, and every call this process saw
+    for the number on any entry (a Read, Diff or Delete of an old resource, a pending delete)
+    counts; the executor adds what failed attempts made. Imported here, not at module level: the
+    stack program imports this module on every preview and up and never calls the Graph API, so
+    it should not pay for requests and pydantic."""
+    from .assessment import Context
+
+    now = _now()
+    return Context(now=now, ledger=current().calls.saw(number_id, carried),
+                   allowed_regions=_policy(), stack_windows=current().stack_config.get(schedule.STACK_KEY),
+                   creating=creating, deleting=deleting)
 
 
-def _desired(inputs: dict[str, Any]) -> "Desired":
-    from .safety import Desired
-
-    return Desired.from_inputs(inputs, windows=_windows(inputs.get("cutover_windows")))
-
-
-def _normalised(props: dict[str, Any]) -> dict[str, Any]:
-    inputs, failures = validate({k: props.get(k) for k in INPUT_KEYS if props.get(k) is not None})
-    if failures:
+def _declaration(props: dict[str, Any]) -> Declaration:
+    declaration, failures = declare({k: props.get(k) for k in INPUT_KEYS if props.get(k) is not None},
+                                    today=_now().date())
+    if declaration is None:
         raise ConfigurationError("; ".join(map(str, failures)))
-    return inputs
+    return declaration
 
 
 def _live_outputs(live: "LiveNumber") -> dict[str, Any]:
@@ -112,23 +124,13 @@ def _live_outputs(live: "LiveNumber") -> dict[str, Any]:
     return out
 
 
-def _outputs(inputs: dict[str, Any], outcome: "Outcome") -> dict[str, Any]:
-    out = {key: inputs.get(key) for key in INPUT_KEYS}
-    out["declared_region"] = out.pop("region")
+def _outputs(declaration: Declaration, outcome: "Outcome") -> dict[str, Any]:
+    out = declaration.echoes()
     out.update(_live_outputs(outcome.live))
     out["applied_steps"] = outcome.applied_steps
-    out["registration_calls"] = outcome.registration_calls
+    out["registration_calls"] = outcome.calls.serialise()
     out["schema_version"] = SCHEMA_VERSION
     return out
-
-
-def _prior_calls(number_id: str, own: Any) -> list[str]:
-    """The register/deregister calls a converge must count: the entry's own, and those this
-    process saw for the number on any other entry (a Read, Diff or Delete of an old resource, a
-    pending delete). Failed attempts' calls are left to the executor, which adds them itself."""
-    fleet = current()
-    fleet.saw_calls(number_id, own)
-    return sorted((fleet.seen_calls(number_id) - Counter(fleet.attempts(number_id).registration_calls)).elements())
 
 
 # Credentials Meta rejected: refresh and destroy may be using the ones saved in state (lifecycle.token_from_state).
@@ -158,21 +160,22 @@ class PhoneNumberStorageProvider(ResourceProvider):
     """Converges one phone number's Local Storage onto its declared region."""
 
     def configure(self, req: ConfigureRequest) -> None:
-        keys = [*(key for key, _env in KEYS.values()), compliance.ALLOWED_REGIONS_KEY, windows.STACK_KEY,
+        keys = [*(key for key, _env in KEYS.values()), compliance.ALLOWED_REGIONS_KEY, schedule.STACK_KEY,
                 lifecycle.NUMBERS_KEY]
         config = {key: value for key in keys if (value := req.config.get(key)) is not None}
         current().configure(config)
         if not config:
             # Pulumi CLIs before 3.139 hand a dynamic provider no stack config at all, and those CLIs
             # predate the check of Pulumi.yaml's requiredPulumiVersion: say which settings apply.
-            print("whatsapp: notice: the engine passed no stack configuration to this provider, so only "
-                  "WHATSAPP_* environment variables apply. If the stack file sets whatsapp:* keys, this "
-                  "Pulumi CLI is older than 3.139 (Pulumi.yaml requires >=3.139): upgrade it.",
-                  file=sys.stderr, flush=True)
+            current().notices.line(
+                "whatsapp: notice: the engine passed no stack configuration to this provider, so only "
+                "WHATSAPP_* environment variables apply. If the stack file sets whatsapp:* keys, this "
+                "Pulumi CLI is older than 3.139 (Pulumi.yaml requires >=3.139): upgrade it.")
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         raw = {k: v for k, v in news.items() if k != "__provider" and v is not None and k not in OUTPUT_ONLY_KEYS}
-        inputs, found = validate(raw, is_unknown=_is_unknown)
+        today = _now().date()
+        inputs, found = validate(raw, today=today, is_unknown=_is_unknown)
         failures = [CheckFailure(f.property, f.reason) for f in found]
         region, number_id = inputs.get("region"), inputs.get("phone_number_id")
         if found or _is_unknown(region) or _is_unknown(number_id):
@@ -183,12 +186,12 @@ class PhoneNumberStorageProvider(ResourceProvider):
             return CheckResult(inputs, [CheckFailure("region", f"{compliance.ALLOWED_REGIONS_KEY}: {exc}")])
         if inputs.get("cutover_windows") is None:
             try:
-                _windows(None)
-            except windows.WindowError as exc:
+                schedule.of_stack(current().stack_config, today=today)
+            except schedule.WindowError as exc:
                 return CheckResult(inputs, [CheckFailure("cutover_windows", str(exc))])
         if (violation := compliance.verdict(allowed, region)) is not None:
             return CheckResult(inputs, [CheckFailure("region", violation.message("") + "; declare an allowed region or change the policy")])
-        other = current().declare(str(number_id), str(region))
+        other = current().deployment.declare(str(number_id), str(region))
         if other is not None:
             failures.append(CheckFailure("phone_number_id", (
                 f"two resources in this stack declare the same phone number {number_id}, one with region "
@@ -208,51 +211,47 @@ class PhoneNumberStorageProvider(ResourceProvider):
             news = {**news, "region": lifecycle.declared_region(olds)}
             if news["region"] is None:  # nothing to compare with: `pulumi up` declares it again
                 return DiffResult(changes=True, replaces=[], delete_before_replace=False)
-        inputs = _normalised(news)
-        current().saw_calls(inputs["phone_number_id"], olds.get("registration_calls"))
-        echoes_differ = lifecycle.echoes_differ(olds, inputs)
+        declaration = _declaration(news)
+        number_id = declaration.phone_number_id
+        context = _context(number_id, CallLedger.from_state(olds.get("registration_calls")), creating=False)
+        echoes_differ = lifecycle.echoes_differ(olds, declaration.as_inputs())
         stale = lifecycle.is_stale(olds)
         if _config().access_token:
-            executor = _executor()
-            live = executor.read(inputs["phone_number_id"])
-            live_differs = not executor.plan_for(inputs["phone_number_id"], live, _desired(inputs)).in_sync
-            live_region = live.region
+            found = _executor().assess(declaration, context)
+            live_differs, violates_policy = not found.in_sync, found.live_violation is not None
         else:
-            live_differs = lifecycle.offline_diff(olds, inputs["region"])
-            live_region = olds.get("region")
-        violates_policy = compliance.verdict(_policy(), live_region) is not None  # drift even when declared == live
+            live_differs = lifecycle.offline_diff(olds, declaration.region)
+            violates_policy = compliance.verdict(context.allowed_regions, olds.get("region")) is not None
+        # a live region outside the policy is drift even when declared == live
         return DiffResult(changes=bool(echoes_differ or stale or live_differs or violates_policy), replaces=[],
                           delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = _normalised(props)
-        number_id = inputs["phone_number_id"]
+        declaration = _declaration(props)
+        number_id = declaration.phone_number_id
         executor = _executor()
-        outcome = executor.converge(number_id, _desired(inputs), creating=True, prior_calls=_prior_calls(number_id, ()),
-                                    allow_cutover=bool(inputs.get("allow_cutover_on_create")),
-                                    allowed_regions=_policy())
-        current().mark_converged(number_id)
-        current().saw_calls(number_id, outcome.registration_calls)
+        outcome = executor.converge(declaration, _context(number_id, CallLedger(), creating=True))
+        current().deployment.mark_converged(number_id)
+        current().calls.saw(number_id, outcome.calls)
         if not outcome.applied_steps:
             executor.say(number_id, f"adopted: already {describe(outcome.live.region)} and registered, no call made")
-        return CreateResult(number_id, _outputs(inputs, outcome))
+        return CreateResult(number_id, _outputs(declaration, outcome))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = _normalised(news)
-        number_id = inputs["phone_number_id"]
-        outcome = _executor().converge(number_id, _desired(inputs),
-                                       prior_calls=_prior_calls(number_id, olds.get("registration_calls")),
-                                       allowed_regions=_policy())
-        current().mark_converged(number_id)
-        current().saw_calls(number_id, outcome.registration_calls)
-        return UpdateResult(_outputs(inputs, outcome))
+        declaration = _declaration(news)
+        number_id = declaration.phone_number_id
+        carried = CallLedger.from_state(olds.get("registration_calls"))
+        outcome = _executor().converge(declaration, _context(number_id, carried, creating=False))
+        current().deployment.mark_converged(number_id)
+        current().calls.saw(number_id, outcome.calls)
+        return UpdateResult(_outputs(declaration, outcome))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         executor = _executor()
         number_id = props.get("phone_number_id") or id_
-        current().saw_calls(number_id, props.get("registration_calls"))
+        current().calls.saw(number_id, CallLedger.from_state(props.get("registration_calls")))
         try:
-            live = executor.read(number_id)
+            live = executor.reads.read_one(number_id)
         except ObjectNotFound as exc:
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
                 return ReadResult(None, {})
@@ -263,9 +262,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         outs.pop("region", None)
         outs.update(_live_outputs(live))
         outs["phone_number_id"] = number_id
-        from .safety import format_time, recent_calls, utcnow
-
-        outs["registration_calls"] = [format_time(t) for t in recent_calls(props.get("registration_calls"), utcnow())]
+        outs["registration_calls"] = CallLedger.from_state(props.get("registration_calls")).recent(_now()).serialise()
         inputs, region = lifecycle.refreshed_inputs(props, live.region)
         if region is not None:  # every output of the current schema is present: read migrates state
             outs["declared_region"] = region
@@ -273,23 +270,22 @@ class PhoneNumberStorageProvider(ResourceProvider):
         return ReadResult(number_id, outs, inputs=inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        from .assessment import Context, DeleteFacts, assess
+
         number_id = props.get("phone_number_id") or id_
         fleet = current()
-        fleet.saw_calls(number_id, props.get("registration_calls"))
-        verdict = lifecycle.on_delete(number_id, props.get("on_delete"),
-                                      lifecycle.stack_numbers(fleet.stack_config.get(lifecycle.NUMBERS_KEY)),
-                                      fleet.wanted_by_deployment(number_id), describe(props.get("region")))
-        if not verdict.disable:
-            print(verdict.message, file=sys.stderr, flush=True)
+        target = delete_target(number_id, props)
+        facts = DeleteFacts(lifecycle.stack_numbers(fleet.stack_config.get(lifecycle.NUMBERS_KEY)),
+                            fleet.deployment.wants(number_id), props.get("region"))
+        carried = fleet.calls.saw(number_id, CallLedger.from_state(props.get("registration_calls")))
+        known = assess(target, None, Context(now=_now(), ledger=carried, deleting=facts))
+        if known.delete is not None and not known.delete.disable:
+            fleet.notices.line(known.delete.message or "")
             return
         executor = _executor()
-        desired = _desired({"region": DEFAULT, "pin": props.get("pin"), "enforce_pin": props.get("enforce_pin"),
-                            "cutover_windows": props.get("cutover_windows")})
         try:
-            outcome = executor.converge(number_id, desired,
-                                        prior_calls=_prior_calls(number_id, props.get("registration_calls")),
-                                        allowed_regions=_policy())
-            fleet.saw_calls(number_id, outcome.registration_calls)
+            outcome = executor.converge(target, _context(number_id, carried, creating=False, deleting=facts))
+            fleet.calls.saw(number_id, outcome.calls)
         except ObjectNotFound as exc:
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
                 return
@@ -365,16 +361,10 @@ class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="Phone
 
     def __init__(self, resource_name: str, args: PhoneNumberStorageArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        props: dict[str, Any] = {
-            "phone_number_id": args.phone_number_id,
-            "region": args.region,
-            "pin": pulumi.Output.secret(args.pin) if args.pin is not None else None,
-            "enforce_pin": args.enforce_pin,
-            "allow_cutover_on_create": args.allow_cutover_on_create,
-            "on_delete": args.on_delete,
-            "waba_id": args.waba_id,
-            "cutover_windows": args.cutover_windows,
-            **{key: None for key in OUTPUT_ONLY_KEYS},
-        }
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["pin"]))
+        # every input by the declaration's schema (secret ones wrapped), every output-only key unknown
+        props: dict[str, Any] = {name: getattr(args, name) for name in INPUT_KEYS}
+        props.update({name: pulumi.Output.secret(props[name]) for name in SECRET_KEYS if props[name] is not None})
+        props.update({key: None for key in OUTPUT_ONLY_KEYS})
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            additional_secret_outputs=sorted(SECRET_KEYS)))
         super().__init__(PhoneNumberStorageProvider(), resource_name, props, opts)

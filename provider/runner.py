@@ -8,6 +8,10 @@ the recovery did. ``Executor`` turns that into the one error a person reads (``f
 Inside a cutover (deregister ... register) it holds a cutover slot, checks the breaker and the
 number's change windows once the slot is its own (the moment the cutover really starts), trips
 the breaker in one place when the cutover fails, and stops retrying at the offline deadline (Pulumi's Cancel and customTimeouts never reach a dynamic provider).
+
+Its collaborators come through the constructor: the Graph calls it makes (``GraphCalls``, a
+protocol: ``client.GraphClient`` has them, a test's stand-in may), the process's ``CutoverGate``
+(slots and breaker), the clock and the line sink.
 """
 
 from __future__ import annotations
@@ -15,58 +19,87 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
 
-from .client import GraphClient
 from .errors import DeregistrationIncomplete, GraphAPIError, TransientError
 from .failures import StepFailure
-from .fleet import current
-from .models import LiveNumber
+from .ledger import CallLedger
+from .memory import CutoverGate
+from .models import LiveNumber, PhoneNumberNode
 from .planner import Plan, Step
 from .regions import describe
-from .safety import Desired, Problem, breaker_problem, format_time, window_problem
+from .safety import Desired, Problem, breaker_problem, window_problem
 
 REGISTRATION_ATTEMPTS = 3
+
+
+class GraphCalls(Protocol):
+    """The Graph calls a run makes: the planned mutations, and the read after an ambiguous one."""
+
+    def set_pin(self, number_id: str, pin: str) -> None: ...
+
+    def deregister(self, number_id: str, *, deadline: float | None = None) -> None: ...
+
+    def set_storage(self, number_id: str, region: str, *, deadline: float | None = None) -> None: ...
+
+    def register(self, number_id: str, pin: str, *, region: str | None = None,
+                 deadline: float | None = None) -> None: ...
+
+    def get_number(self, number_id: str, *, deadline: float | None = None) -> PhoneNumberNode: ...
 
 
 @dataclass
 class Run:
     applied: list[str] = field(default_factory=list)
-    registration_calls: list[str] = field(default_factory=list)  # register/deregister timestamps (ISO-8601 UTC)
+    calls: CallLedger = CallLedger()  # the register/deregister calls this run made
     failure: StepFailure | None = None
     refusal: Problem | None = None  # the breaker opened, or its window closed, while this cutover waited for a slot
     budget: int | None = None  # register/deregister calls this run may make (None: no limit given)
 
     def may_spend(self, more: int) -> bool:
         """Whether ``more`` calls still fit: past Meta's limit a call only earns 133016, a 72-hour block."""
-        return self.budget is None or len(self.registration_calls) + more <= self.budget
+        return self.budget is None or len(self.calls) + more <= self.budget
+
+    @property
+    def registration_calls(self) -> list[str]:
+        """The calls as ``registration_calls`` writes them (for the failure's message)."""
+        return self.calls.serialise()
+
+
+def no_delay(_attempt: int, retry_after: float | None = None) -> float:
+    return 0.0
 
 
 class PlanRunner:
-    def __init__(self, client: GraphClient, *, say: Callable[[str, str], None], clock: Callable[[], datetime],
-                 sleep: Callable[[float], None], offline_deadline: float) -> None:
+    def __init__(self, client: GraphCalls, *, gate: CutoverGate, say: Callable[[str, str], None],
+                 clock: Callable[[], datetime], sleep: Callable[[float], None], offline_deadline: float,
+                 max_cutovers: int = 1, delay: Callable[[int, float | None], float] = no_delay) -> None:
+        """``max_cutovers``: the configuration's ``maxConcurrentCutovers``; ``delay(attempt,
+        retry_after)``: how long to wait before another attempt (the client's retry policy)."""
         self.client = client
+        self.gate = gate
         self.say = say
         self.clock = clock
         self.sleep = sleep
         self.offline_deadline = offline_deadline
+        self.max_cutovers = max_cutovers
+        self.delay = delay
 
     def run(self, plan: Plan, desired: Desired, live: LiveNumber, *, budget: int | None = None) -> Run:
         """``budget``: the register/deregister calls left in Meta's 72-hour window (preflight made
         sure the plan fits); the bounded retries of a failed call stay inside it too."""
         if not plan.deregisters:
             return self._steps(plan, desired, live, budget)
-        fleet = current()
-        slots = fleet.cutover_slots(self.client.config.max_concurrent_cutovers)
+        slots = self.gate.slots(self.max_cutovers)
         waited = not slots.acquire(blocking=False)
         if waited:
-            self.say(plan.number_id, "waiting for a cutover slot "
-                     f"(maxConcurrentCutovers={self.client.config.max_concurrent_cutovers})")
+            self.say(plan.number_id, f"waiting for a cutover slot (maxConcurrentCutovers={self.max_cutovers})")
             slots.acquire()
         failed: BaseException | None = None
         try:
-            if fleet.breaker:
-                return Run(refusal=breaker_problem(fleet.breaker))
+            breaker = self.gate.breaker
+            if breaker:
+                return Run(refusal=breaker_problem(breaker))
             # Preflight checked the window; this is the moment the cutover starts (its first call
             # follows), which may be later when it waited for a slot.
             outside = window_problem(desired.windows, self.clock(), waited=waited)
@@ -81,7 +114,7 @@ class PlanRunner:
             return run
         finally:
             if failed is not None:
-                fleet.trip(plan.number_id, failed)
+                self.gate.trip(plan.number_id, failed)
             slots.release()
 
     def _steps(self, plan: Plan, desired: Desired, live: LiveNumber, budget: int | None) -> Run:
@@ -161,7 +194,7 @@ class PlanRunner:
         attempt = 0
         while True:
             attempt += 1
-            run.registration_calls.append(format_time(self.clock()))
+            run.calls = run.calls.add(self.clock())
             try:
                 if want_registered:
                     self._timed(number_id, step, lambda: self.client.register(number_id, pin, region=region,
@@ -174,7 +207,7 @@ class PlanRunner:
                     raise
                 redo_deregister = True
                 self.say(number_id, "Meta says the previous deregistration is incomplete: deregistering again")
-                run.registration_calls.append(format_time(self.clock()))
+                run.calls = run.calls.add(self.clock())
                 self._timed(number_id, "deregister", lambda: self.client.deregister(number_id, deadline=deadline))
                 if storage is not None:
                     again = storage
@@ -185,7 +218,7 @@ class PlanRunner:
             except TransientError as exc:
                 if attempt >= REGISTRATION_ATTEMPTS:
                     raise
-                wait = self.client.retry.delay(attempt - 1, exc.retry_after)
+                wait = self.delay(attempt - 1, exc.retry_after)
                 if deadline is not None and time.monotonic() + wait >= deadline:
                     raise
                 self.sleep(wait)

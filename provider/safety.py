@@ -3,7 +3,9 @@
 Each rule returns typed ``Problem`` values instead of prose, so the provider, the CLI and the
 tests branch on ``Problem.rule`` and only renderers turn problems into text. Every problem a plan
 has is reported at once (octoDNS's ``raise_if_unsafe`` stops at the first; a person fixing a
-stack wants them all).
+stack wants them all). A problem that only waits (outside a change window, past the register
+budget) carries the instant it clears (``Problem.clears_at``); every other one needs a person.
+``preflight`` is called by ``assessment`` only, which every caller asks.
 
 The rules (SPEC.md, "Preflight" and "create"):
 
@@ -25,75 +27,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from typing import Mapping
 
-from . import clock, compliance
-from .inputs import STACK_KEYS, is_pin
+from . import compliance, schedule
+from .declaration import INPUT_KEYS, STACK_SPELLING, Declaration
+from .inputs import is_pin
+from .ledger import REGISTER_BUDGET, CallLedger, format_instant
+from .ledger import format_instant as format_time, parse_times  # noqa: F401 - the CLI's renderers import them here
 from .models import LiveNumber
 from .planner import Plan
 from .regions import describe
-from .windows import Windows, state as window_state
+from .schedule import Windows
 
-REGISTER_BUDGET = 10
-BUDGET_WINDOW = timedelta(hours=72)
-ISO = "%Y-%m-%dT%H:%M:%SZ"
-
-# How the stack file spells each input (camelCase), for problems shown to stack-file users.
-STACK_SPELLING: Mapping[str, str] = {snake: camel for camel, snake in STACK_KEYS.items()}
-
-
-def utcnow() -> datetime:
-    """The provider's clock (``clock.now``: injectable by tests through the environment)."""
-    return clock.now()
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(ISO)
-
-
-def parse_times(values: Iterable[object] | None) -> list[datetime]:
-    """ISO-8601 UTC timestamps from state; anything unreadable is ignored rather than trusted."""
-    out = []
-    for value in values or ():
-        try:
-            out.append(datetime.strptime(str(value), ISO).replace(tzinfo=timezone.utc))
-        except ValueError:
-            continue
-    return sorted(out)
-
-
-def recent_calls(values: Iterable[object] | None, now: datetime) -> list[datetime]:
-    """The register/deregister timestamps still inside Meta's moving 72-hour window."""
-    return [t for t in parse_times(values) if now - t < BUDGET_WINDOW]
-
-
-def budget_allows(prior: list[datetime], needed: int, now: datetime) -> datetime | None:
-    """None when ``needed`` more calls fit in Meta's window; else the moment they will."""
-    recent = [t for t in prior if now - t < BUDGET_WINDOW]
-    excess = len(recent) + needed - REGISTER_BUDGET
-    if needed == 0 or excess <= 0:
-        return None
-    if excess > len(recent):
-        return now + BUDGET_WINDOW
-    return recent[excess - 1] + BUDGET_WINDOW
+__all__ = ["Desired", "Problem", "Rule", "REGISTER_BUDGET", "STACK_SPELLING", "breaker_problem",
+           "create_cutover_problem", "format_time", "parse_times", "policy_problem", "preflight", "retry_problem",
+           "window_problem"]
 
 
 @dataclass(frozen=True)
 class Desired:
-    """What a resource declares for its number."""
+    """What a converge aims at: the declared region and PIN, and the change windows that apply
+    to the number (its own, else the stack's; None: a cutover may start at any time)."""
 
     region: str
     pin: str | None = field(default=None, repr=False)
     enforce_pin: bool = False
-    windows: Windows | None = None  # change windows; None: a cutover may start at any time
+    windows: Windows | None = None
 
     @classmethod
-    def from_inputs(cls, inputs: Mapping[str, Any], *, windows: Windows | None = None) -> "Desired":
-        """From normalised inputs (``inputs.validate``): the one place they become a Desired.
-        ``windows``: the change windows the caller resolved (the resource's own, else the stack's)."""
-        return cls(region=inputs["region"], pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")),
+    def of(cls, declaration: Declaration, windows: Windows | None) -> "Desired":
+        return cls(region=declaration.region, pin=declaration.pin, enforce_pin=declaration.enforce_pin,
                    windows=windows)
 
 
@@ -123,6 +88,12 @@ class Problem:
 
     rule: Rule
     message: str
+    clears_at: datetime | None = None  # set when the problem only waits: the instant it no longer holds
+
+    @property
+    def waits(self) -> bool:
+        """Outside a change window, or past the register budget: the plan may start later, unchanged."""
+        return self.clears_at is not None
 
     def render(self, spelling: Mapping[str, str] | None = None) -> str:
         names = spelling or {}
@@ -132,10 +103,10 @@ class Problem:
         return self.render()
 
 
-_INPUT_NAME = re.compile(r"\{(pin|enforce_pin|allow_cutover_on_create|on_delete|region|waba_id|cutover_windows)\}")
+_INPUT_NAME = re.compile(r"\{(" + "|".join(name for name in INPUT_KEYS if name != "phone_number_id") + r")\}")
 
 
-def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: list[datetime], now: datetime,
+def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: CallLedger, now: datetime,
               breaker: str | None, allowed_regions: frozenset[str] | None = None, creating: bool = False,
               allow_cutover: bool = False) -> list[Problem]:
     """Every reason the plan must not start. Empty when it may run (always empty for an in-sync plan).
@@ -169,13 +140,12 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: li
         problems.append(Problem(Rule.BIZ_APP,
             "the number is shared with the WhatsApp Business app (is_on_biz_app), which cannot be "
             "deregistered through the API nor use local storage"))
-    allowed_at = budget_allows(prior_calls, plan.registration_call_count, now)
+    allowed_at = prior_calls.frees_at(plan.registration_call_count, now)
     if allowed_at is not None:
-        used = len([t for t in prior_calls if now - t < BUDGET_WINDOW])
         problems.append(Problem(Rule.BUDGET,
             f"the plan needs {plan.registration_call_count} register/deregister calls and this resource made "
-            f"{used} in the last 72 hours; Meta blocks a number for 72 hours after {REGISTER_BUDGET}. "
-            f"Allowed again at {format_time(allowed_at)}"))
+            f"{prior_calls.used(now)} in the last 72 hours; Meta blocks a number for 72 hours after "
+            f"{REGISTER_BUDGET}. Allowed again at {format_instant(allowed_at)}", clears_at=allowed_at))
     if plan.deregisters and breaker:
         problems.append(breaker_problem(breaker))
     violation = compliance.verdict(allowed_regions, plan.desired_region) if plan.storage_changes else None
@@ -197,10 +167,8 @@ def window_problem(windows: Windows | None, now: datetime, *, waited: bool = Fal
     ``waited``: the cutover waited for a slot and the window closed meanwhile. A cutover that
     started inside a window finishes; none starts after the window's end.
     """
-    if windows is None:
-        return None
-    where = window_state(windows, now)
-    if where.inside:
+    where = schedule.where(windows, now)
+    if windows is None or where is None or where.inside:
         return None
     listed = "; ".join(map(str, windows)) or "an empty list"
     when = (f"the next window opens at {where.next.opens_utc} ({where.next.opens_local})" if where.next
@@ -208,8 +176,9 @@ def window_problem(windows: Windows | None, now: datetime, *, waited: bool = Fal
     cause = ("its change window closed while it waited for a cutover slot" if waited
              else "the plan takes the number offline (deregister) outside its change windows")
     return Problem(Rule.OUTSIDE_WINDOW,
-                   f"{cause}: it is {format_time(now)}, and `{{cutover_windows}}` is {listed}; {when}. "
-                   "Run `pulumi up` inside a window (e.g. a scheduled deployment), or change the windows")
+                   f"{cause}: it is {format_instant(now)}, and `{{cutover_windows}}` is {listed}; {when}. "
+                   "Run `pulumi up` inside a window (e.g. a scheduled deployment), or change the windows",
+                   clears_at=where.next.opens if where.next else None)
 
 
 def retry_problem(reason: str) -> Problem:

@@ -21,7 +21,8 @@ from provider.client import GraphClient
 from provider.config import ProviderConfig
 from provider.executor import Executor
 from provider.fleet import reset_process_state
-from provider.safety import Desired
+from provider.declaration import Declaration
+from provider.notices import Notices
 from tests.calllog import call_kind, posts
 from tests.reliability_report import (
     DEFAULT,
@@ -244,11 +245,11 @@ def _run_timeout_case(emu: Emulator, case: FaultCase) -> FaultRow:
                                    "api_version": plan.version})
     client = GraphClient(config, timeout=(1.0, 0.5))
     out = io.StringIO()
-    executor = Executor(client, out=out)
+    executor = Executor(client, notices=Notices(out))
     emu.fault(**case.fault_spec())
     error = ""
     try:
-        executor.converge(plan.number, Desired(region=plan.target, pin=DEMO_PIN))
+        executor.converge(Declaration(plan.number, plan.target, pin=DEMO_PIN))
     except Exception as exc:  # noqa: BLE001
         error = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
     finally:

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .. import escape, exits, onboard
+from .. import clock, escape, exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
 from ..errors import ConfigurationError, StackFileError
 from ..inputs import is_ascii_digits
+from ..notices import Notices
 from ..regions import AREAS, DEFAULT, REGIONS
 from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
 from . import evidence
@@ -30,6 +31,14 @@ from .report import Report, Scope, assess
 class Streams:
     out: TextIO  # the report, and nothing else
     err: TextIO  # progress and errors
+
+    def notices(self, config: ProviderConfig | None = None) -> Notices:
+        """The command's notice sink (stderr), having said what the clock and ``config`` have to say."""
+        notices = Notices(self.err)
+        notices.once(clock.notice())
+        if config is not None:
+            notices.all_once(config.notices)
+        return notices
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ def read_report(args: argparse.Namespace, streams: Streams, scope: Scope) -> Rep
         state.require_stack(stack)
     config = stack.provider_config()
     return assess(stack, config, allowed_regions=allowed, state=state, scope=scope,
-                  progress=lambda total: Progress(streams.err, total))
+                  progress=lambda total: Progress(streams.err, total), notices=streams.notices(config))
 
 
 def plan_exit(report: Report) -> int:
@@ -184,7 +193,8 @@ def _verify_config(args: argparse.Namespace) -> ProviderConfig:
 
 def _verify(args: argparse.Namespace, streams: Streams) -> int:
     out, number_id = streams.out, args.phone_number_id
-    client = GraphClient(_verify_config(args))
+    config = _verify_config(args)
+    client = GraphClient(config, notices=streams.notices(config))
     try:
         node = client.get_number(number_id)
         if node.verified:

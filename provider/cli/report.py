@@ -1,34 +1,34 @@
 """The report: what every declared number would do, as data. No rendering, no exit codes.
 
-``assess`` reads each number and plans and preflights it exactly as the provider would
-(``Executor.plan_for``, ``safety.preflight`` with its create-cutover gate), never a copy.
-What a command shows, and how it turns a report into an exit code, is the command's business;
-what the assessment covers is given as ``Scope`` data, never by the command's name.
+Each number is read and assessed exactly as the provider would (``assessment.assess``: the plan,
+preflight with its create-cutover gate, the windows, the budget, the on-delete verdict), never a
+copy. What a command shows, and how it turns a report into an exit code, is the command's
+business; what the report covers is given as ``Scope`` data, never by the command's name.
 """
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
-from .. import windows as change_windows
+from .. import assessment, clock, schedule
+from ..assessment import Assessment, Context, DeleteFacts, LiveReader, Wanted
 from ..client import READ_WORKERS, GraphClient
 from ..compliance import allows, verdict
 from ..config import ProviderConfig
-from ..errors import AuthenticationFailed, GraphUnreachable, NetworkError, ObjectNotFound, WhatsAppError, cannot_see
-from ..executor import Executor
-from ..models import LiveNumber, id_order
-from ..planner import Plan
-from ..redact import redact
-from ..regions import DEFAULT
-from ..safety import (REGISTER_BUDGET, Desired, Problem, Rule, create_cutover_problem, policy_problem, preflight,
-                      recent_calls, utcnow)
-from ..stackfile import PLACEHOLDER_PIN, Secure, StackFile, StateEntry, StateFile, without_secrets
+from ..declaration import Declaration, delete_target
+from ..errors import GraphUnreachable as GraphUnreachable  # noqa: F401 - raised from here before; importable
+from ..errors import ObjectNotFound, cannot_see
 from ..inputs import from_stack_entry
+from ..ledger import REGISTER_BUDGET, CallLedger
+from ..models import LiveNumber, id_order
+from ..notices import Notices
+from ..planner import Plan
 from ..progress import Progress
+from ..redact import redact
+from ..safety import Problem, Rule, policy_problem
+from ..stackfile import PLACEHOLDER_PIN, Secure, StackFile, StateEntry, StateFile, without_secrets
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,9 @@ class NumberReport:
     budget_used: int | None = None
     removed: bool = False
     allowed_regions: frozenset[str] | None = None
-    windows: change_windows.Windows | None = None  # None: cutovers at any time
-    window: change_windows.WindowState | None = None  # where the read time stands in them
+    windows: schedule.Windows | None = None  # None: cutovers at any time
+    window: schedule.WindowState | None = None  # where the read time stands in them
+    assessment: Assessment | None = None  # the number's assessment (before its read, if it was not read)
 
     @property
     def status(self) -> str:
@@ -163,175 +164,128 @@ def _cannot_see(number_id: str, exc: ObjectNotFound) -> str:
 @dataclass(frozen=True)
 class _Job:
     report: NumberReport
-    desired: Desired
-    allow_cutover_on_create: bool
-    prior_calls: Sequence[object]
-    allowed_regions: frozenset[str] | None  # the stack's policy, which the provider's preflight applies too
+    declaration: Declaration
+    context: Context
 
 
-class _Reads:
-    """Whether the Graph host answers at all. After a first round of connection failures and no
-    answer, the remaining numbers are not read: the run reports the cause once."""
-
-    def __init__(self, first_round: int) -> None:
-        self._lock = threading.Lock()
-        self._first_round = first_round
-        self.answered = 0
-        self.unreachable: list[NetworkError] = []
-        self.stop: BaseException | None = None
-
-    def skip(self) -> bool:
-        with self._lock:
-            return self.stop is not None or (not self.answered and len(self.unreachable) >= self._first_round)
-
-    def record(self, exc: BaseException | None) -> None:
-        with self._lock:
-            if not (isinstance(exc, NetworkError) and exc.unreachable):
-                self.answered += 1
-            else:
-                self.unreachable.append(exc)
-            if isinstance(exc, AuthenticationFailed):
-                self.stop = exc
-
-
-def _assess(executor: Executor, job: _Job, scope: Scope, reads: _Reads, now: datetime) -> None:
-    """Read the number, plan and preflight it exactly as the provider would, into ``job.report``."""
-    report = job.report
-    if reads.skip():
-        report.error = "not read: the run stopped before this number (see the run's error)"
+def _fill(report: NumberReport, found: Assessment, scope: Scope) -> None:
+    """The report's view of the number's assessment (the CLI's own scope applied)."""
+    report.assessment = found
+    report.windows, report.window = found.windows, found.window
+    if found.live is None:
         return
-    try:
-        live = executor.read(report.number_id, reuse=False)
-    except AuthenticationFailed as exc:
-        reads.record(exc)
-        raise  # the token is wrong for every number: one error, not one per number
-    except ObjectNotFound as exc:
-        reads.record(exc)
-        report.error = _cannot_see(report.number_id, exc)
-        return
-    except WhatsAppError as exc:
-        reads.record(exc)
-        report.error = str(exc)
-        return
-    reads.record(None)
-    desired = job.desired
-    plan = executor.plan_for(report.number_id, live, desired)
-    prior = recent_calls(job.prior_calls, now)
-    report.live, report.plan = live, plan
-    # breaker=None: the circuit breaker belongs to one `pulumi up` process, not to this command.
-    # The provider's own preflight, policy included: on_delete=disable of a removed number is refused
-    # as `pulumi up` would refuse it when DEFAULT is not an allowed region.
-    report.problems = preflight(plan, live, desired, prior_calls=prior, now=now, breaker=None,
-                                allowed_regions=job.allowed_regions, creating=report.in_state is False,
-                                allow_cutover=job.allow_cutover_on_create)
-    if scope.wait_for_window:
-        waiting = [p for p in report.problems if p.rule is Rule.OUTSIDE_WINDOW]
-        report.problems = [p for p in report.problems if p.rule is not Rule.OUTSIDE_WINDOW]
-        report.warnings.extend(Problem(p.rule, f"waits for its change window: {p.message}") for p in waiting)
-    if report.policy_blocks_declaration and not any(p.rule is Rule.POLICY for p in report.problems):
-        violation = verdict(report.allowed_regions, report.declared_region)
-        assert violation is not None
-        report.problems.append(policy_problem(violation))
+    report.live, report.plan = found.live, found.plan
     if report.in_state is not None:
-        report.budget_used = len(prior)
+        report.budget_used = found.budget_used
+    problems, warnings = list(found.problems), []
+    if scope.wait_for_window:
+        warnings = [Problem(p.rule, f"waits for its change window: {p.message}", p.clears_at)
+                    for p in problems if p.rule is Rule.OUTSIDE_WINDOW]
+        problems = [p for p in problems if p.rule is not Rule.OUTSIDE_WINDOW]
+    # The stack program refuses a declaration outside allowedRegions: `pulumi up` declares nothing.
+    blocked = verdict(report.allowed_regions, report.declared_region) if report.declared_region else None
+    if blocked is not None and not any(p.rule is Rule.POLICY for p in problems):
+        problems.append(policy_problem(blocked))
     # Without --state nobody knows whether `pulumi up` creates the resource: the same gate, as a warning.
-    unknown = report.in_state is None and scope.create_cutover_warning and not job.allow_cutover_on_create
-    if unknown and (refusal := create_cutover_problem(plan, live, desired.region)) is not None:
-        report.warnings.append(Problem(refusal.rule, f"if this number is not in the stack's state yet, `pulumi up` "
-                                       f"refuses this cutover: {refusal.message} (pass --state to know)"))
+    if report.in_state is None and scope.create_cutover_warning and found.if_created is not None:
+        warnings.append(Problem(found.if_created.rule, "if this number is not in the stack's state yet, `pulumi up` "
+                                f"refuses this cutover: {found.if_created.message} (pass --state to know)"))
+    report.problems, report.warnings = problems, report.warnings + warnings
 
 
-def _windows_of(report: NumberReport, own: Any, stack_windows: Any, now: datetime) -> change_windows.Windows | None:
-    """The number's change windows (its own, else the stack's), recorded with where ``now`` stands."""
-    found = change_windows.effective(own, stack_windows, today=now.date())
-    report.windows = found
-    report.window = None if found is None else change_windows.state(found, now)
-    return found
-
-
-def _declared_jobs(stack: StackFile, state: StateFile | None, allowed: frozenset[str] | None,
-                   stack_windows: Any, now: datetime) -> tuple[list[NumberReport], list[_Job]]:
+def _declared_jobs(stack: StackFile, state: StateFile | None, base: Context) -> tuple[list[NumberReport], list[_Job]]:
     declared = stack.phone_numbers()
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
     for number_id in sorted(declared, key=id_order):
         entry = declared[number_id]
-        report = NumberReport(number_id, name=_name(entry), pin=_pin_status(entry), allowed_regions=allowed,
+        report = NumberReport(number_id, name=_name(entry), pin=_pin_status(entry), allowed_regions=base.allowed_regions,
                               in_state=None if state is None else number_id in state,
                               state=None if state is None else state.numbers.get(number_id))
         reports.append(report)
-        inputs, failures = from_stack_entry(number_id, without_secrets(entry))
-        if failures:
+        declaration, failures = from_stack_entry(number_id, without_secrets(entry), today=base.now.date())
+        if declaration is None:
             report.invalid = True
             report.error = "invalid declaration: " + "; ".join(map(str, failures))
             continue
-        report.declared = {k: v for k, v in inputs.items() if k not in ("pin", "phone_number_id")}
-        desired = Desired.from_inputs(inputs, windows=_windows_of(report, inputs.get("cutover_windows"), stack_windows, now))
-        prior = (state.outputs(number_id) if state else {}).get("registration_calls") or []
-        jobs.append(_Job(report, desired, bool(inputs.get("allow_cutover_on_create")), prior, allowed))
+        report.declared = {k: v for k, v in declaration.as_inputs().items() if k not in ("pin", "phone_number_id")}
+        carried = CallLedger.from_state((state.outputs(number_id) if state else {}).get("registration_calls"))
+        context = Context(now=base.now, settings_flow=base.settings_flow, ledger=carried,
+                          allowed_regions=base.allowed_regions, stack_windows=base.stack_windows,
+                          creating=None if report.in_state is None else not report.in_state)
+        jobs.append(_Job(report, declaration, context))
     return reports, jobs
 
 
-def _removed_jobs(declared: set[str], state: StateFile, allowed: frozenset[str] | None,
-                  stack_windows: Any, now: datetime) -> tuple[list[NumberReport], list[_Job]]:
+def _removed_jobs(declared: set[str], state: StateFile, base: Context, scope: Scope
+                  ) -> tuple[list[NumberReport], list[_Job]]:
+    """Numbers in state the stack file no longer declares: what `pulumi up` deletes, as the
+    provider's Delete decides it (a removed number is wanted by no other entry)."""
     reports: list[NumberReport] = []
     jobs: list[_Job] = []
     for number_id in sorted(set(state.numbers) - declared, key=id_order):
         outputs = state.outputs(number_id)
         pin = None if outputs.get("pin") is None else PLACEHOLDER_PIN  # encrypted in the export
+        target = delete_target(number_id, {**outputs, "pin": pin})
         report = NumberReport(number_id, in_state=True, removed=True, pin="missing" if pin is None else "secure",
-                              state=state.numbers[number_id],
-                              declared={"on_delete": outputs.get("on_delete") or "retain"})
+                              state=state.numbers[number_id], declared={"on_delete": target.on_delete})
         reports.append(report)
-        if report.declared and report.declared["on_delete"] == "disable":
-            # the delete runs on the stored inputs: the windows in state, else the stack's
-            desired = Desired.from_inputs({"region": DEFAULT, "pin": pin, "enforce_pin": outputs.get("enforce_pin")},
-                                          windows=_windows_of(report, outputs.get("cutover_windows"), stack_windows, now))
-            jobs.append(_Job(report, desired, True, outputs.get("registration_calls") or [], allowed))
+        context = Context(now=base.now, settings_flow=base.settings_flow,
+                          ledger=CallLedger.from_state(outputs.get("registration_calls")),
+                          allowed_regions=base.allowed_regions, stack_windows=base.stack_windows,
+                          deleting=DeleteFacts(frozenset(declared), wanted_here=False,
+                                               stored_region=outputs.get("region")))
+        known = assessment.assess(target, None, context)
+        if not known.no_call:
+            _fill(report, known, scope)
+            jobs.append(_Job(report, target, context))
     return reports, jobs
 
 
 def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozenset[str] | None,
            state: StateFile | None = None, scope: Scope = Scope(),
-           progress: Callable[[int], Progress] | None = None, now: datetime | None = None) -> Report:
-    """Read every declared number (and, in scope, every removed one) and plan it: the report.
+           progress: Callable[[int], Progress] | None = None, now: datetime | None = None,
+           notices: Notices | None = None) -> Report:
+    """Read every declared number (and, in scope, every removed one) and assess it: the report.
 
     ``progress(total)`` makes the counter for the reads, once their number is known.
     """
-    now = now or utcnow()
-    stack_windows = stack.config.get(change_windows.STACK_KEY)
-    change_windows.parse_windows(stack_windows, setting=change_windows.STACK_KEY, today=now.date())  # before any read
-    reports, jobs = _declared_jobs(stack, state, allowed_regions, stack_windows, now)
+    now = now or clock.now()
+    schedule.of_stack(stack.config, today=now.date())  # a malformed setting stops the run before any read
+    base = Context(now=now, settings_flow=config.settings_flow, allowed_regions=allowed_regions,
+                   stack_windows=stack.config.get(schedule.STACK_KEY))
+    reports, jobs = _declared_jobs(stack, state, base)
+    for job in jobs:  # what is known before reading (the windows), also for a number whose read fails
+        _fill(job.report, assessment.assess(job.declaration, None, job.context), scope)
     if scope.removed and state is not None:
-        removed, removed_jobs = _removed_jobs(set(stack.phone_numbers()), state, allowed_regions, stack_windows, now)
+        removed, removed_jobs = _removed_jobs(set(stack.phone_numbers()), state, base, scope)
         reports += removed
         jobs += removed_jobs
     if jobs:
-        _read_all(config, jobs, scope, now, progress(len(jobs)) if progress else None)
+        _read_all(config, jobs, scope, progress(len(jobs)) if progress else None, notices)
     reports.sort(key=lambda r: id_order(r.number_id))
     return Report(stack, config, state, allowed_regions, reports, now)
 
 
-def _read_all(config: ProviderConfig, jobs: list[_Job], scope: Scope, now: datetime,
-              progress: Progress | None) -> None:
-    client = GraphClient(config)
-    executor = Executor(client)
-    workers = min(READ_WORKERS, len(jobs))
-    reads = _Reads(first_round=workers)
+def _read_all(config: ProviderConfig, jobs: list[_Job], scope: Scope, progress: Progress | None,
+              notices: Notices | None) -> None:
+    client = GraphClient(config, notices=notices)
+    reader = LiveReader(client, target=redact(config.graph_api_url), api=f"{config.graph_api_url}/{config.api_version}")
     if progress:
         progress.start()
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_assess, executor, job, scope, reads, now) for job in jobs]
-            if progress:
-                for future in futures:
-                    future.add_done_callback(lambda _done: progress.advance())
-            for future in futures:
-                future.result()
+        reads = reader.read_live([Wanted(job.report.number_id) for job in jobs], workers=READ_WORKERS,
+                                 advance=progress.advance if progress else None)
     finally:
         client.close()
         if progress:
             progress.finish()
-    if reads.unreachable and not reads.answered:
-        raise GraphUnreachable(redact(config.graph_api_url), reads.unreachable[-1], len(reads.unreachable),
-                               len(jobs))
+    for job, read in zip(jobs, reads):
+        if read.live is not None:
+            _fill(job.report, assessment.assess(job.declaration, read.live, job.context), scope)
+        elif isinstance(read.error, ObjectNotFound):
+            job.report.error = _cannot_see(job.report.number_id, read.error)
+        elif read.error is not None:
+            job.report.error = str(read.error)
+        else:
+            job.report.error = "not read: the run stopped before this number (see the run's error)"

@@ -19,11 +19,13 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from .. import exits
+from .. import clock, exits
+from ..assessment import Context
 from ..client import GraphClient
 from ..compliance import ALLOWED_REGIONS_KEY, parse_allowed_regions
 from ..errors import WhatsAppError
 from ..inputs import is_ascii_digits
+from ..notices import Notices
 from ..redact import redact
 from .proposal import propose
 from .reading import read_accounts
@@ -41,13 +43,18 @@ def import_numbers(stack: str, project_dir: Path | None, waba_ids: Sequence[str]
     declared = target.stack.phone_numbers()
     allowed = parse_allowed_regions(target.stack.config.get(ALLOWED_REGIONS_KEY))
     config = target.stack.provider_config()
+    notices = Notices(err)
+    notices.once(clock.notice())
+    notices.all_once(config.notices)
     waba_ids = list(dict.fromkeys(waba_ids))
-    client = GraphClient(config)
+    client = GraphClient(config, notices=notices)
     try:
         found = read_accounts(client, waba_ids, err)
     finally:
         client.close()
-    proposed = propose(found, declared, allowed=allowed, settings_flow=config.settings_flow)
+    # The declared numbers' calls as `pulumi up` would plan them (windows and budget are plan's business).
+    context = Context(now=clock.now(), settings_flow=config.settings_flow, allowed_regions=allowed)
+    proposed = propose(found, declared, context=context)
     result = ImportResult(stack, target, waba_ids, len({f.number_id for f in found}), proposed)
     if write and proposed.proposals:
         text = merge(target.text, target.stack.numbers_key, proposed.proposals, path=target.stack.path)

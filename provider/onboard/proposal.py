@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .. import planner
+from .. import assessment
+from ..assessment import Context
 from ..compliance import verdict
 from ..inputs import from_stack_entry
 from ..models import LiveNumber, StorageStatus, id_order
@@ -93,56 +94,54 @@ def reasons_to_leave_out(live: LiveNumber, allowed: frozenset[str] | None) -> li
     return reasons
 
 
-def entry_for(found: Found) -> dict[str, str]:
+def entry_for(found: Found, live: LiveNumber, region: str) -> dict[str, str]:
     """``region`` = the live region, ``name`` = the verified name (when Meta has one), ``wabaId``."""
-    assert found.live is not None and found.live.region is not None
-    entry = {"region": found.live.region}
-    if found.live.node.verified_name:
-        entry["name"] = found.live.node.verified_name
+    entry = {"region": region}
+    if live.node.verified_name:
+        entry["name"] = live.node.verified_name
     entry["wabaId"] = found.waba_id
     return entry
 
 
-def differences(found: Found, declared: Any, *, settings_flow: bool) -> list[str]:
-    """How a declared entry and its live number differ, and what `pulumi up` would do about it."""
-    assert found.live is not None
-    live = found.live
-    inputs, failures = from_stack_entry(found.number_id, without_secrets(declared))
-    if failures:
+def differences(found: Found, live: LiveNumber, declared: Any, context: Context) -> list[str]:
+    """How a declared entry and its live number differ, and what `pulumi up` would do about it
+    (the assessment's plan, as the provider makes it)."""
+    declaration, failures = from_stack_entry(found.number_id, without_secrets(declared), today=context.now.date())
+    if declaration is None:
         return ["invalid declaration: " + "; ".join(map(str, failures))]
     diffs: list[str] = []
-    if inputs.get("waba_id") and inputs["waba_id"] != found.waba_id:
-        diffs.append(f"wabaId: declared {inputs['waba_id']}, listed in {found.waba_id}")
+    if declaration.waba_id and declaration.waba_id != found.waba_id:
+        diffs.append(f"wabaId: declared {declaration.waba_id}, listed in {found.waba_id}")
     live_storage = describe(live.region) if live.region is not None else live.storage_status.value
-    if live.region != inputs["region"]:
-        diffs.append(f"region: declared {describe(inputs['region'])}, live {live_storage}")
+    if live.region != declaration.region:
+        diffs.append(f"region: declared {describe(declaration.region)}, live {live_storage}")
     if not live.registered:
         diffs.append("live: not registered, so `pulumi up` would register it")
-    plan = planner.plan(found.number_id, planner.LiveState(live.registered, live.region), inputs["region"],
-                        settings_flow=settings_flow, enforce_pin=bool(inputs.get("enforce_pin")))
-    if not plan.in_sync:
+    plan = assessment.assess(declaration, live, context).plan
+    if plan is not None and not plan.in_sync:
         diffs.append("`pulumi up` would call: " + " -> ".join(map(str, plan.calls))
                         + ("; the number goes offline in between" if plan.deregisters else ""))
     return diffs
 
 
-def propose(found: Iterable[Found], declared: Mapping[str, Any], *, allowed: frozenset[str] | None,
-            settings_flow: bool) -> Proposed:
-    """Sort every listed number into: add, leave out, declared already, or could not read."""
+def propose(found: Iterable[Found], declared: Mapping[str, Any], *, context: Context) -> Proposed:
+    """Sort every listed number into: add, leave out, declared already, or could not read.
+    ``context``: the policy (``allowed_regions``), the flow and the day the declared ones are assessed on."""
     result = Proposed()
     seen: set[str] = set()
     for item in sorted(found, key=lambda item: id_order(item.number_id)):
         if item.number_id in seen:
             continue
         seen.add(item.number_id)
-        if item.live is None:
+        live = item.live
+        if live is None:
             result.errors.append(NotAdded(item, (item.error or "not read",)))
         elif item.number_id in declared:
-            diff = differences(item, declared[item.number_id], settings_flow=settings_flow)
+            diff = differences(item, live, declared[item.number_id], context)
             result.declared.append(NotAdded(item, tuple(diff)))
-        elif reasons := reasons_to_leave_out(item.live, allowed):
+        elif (reasons := reasons_to_leave_out(live, context.allowed_regions)) or live.region is None:
             result.left_out.append(NotAdded(item, tuple(reasons)))
         else:
-            notes = (COEXISTENCE_NOTE,) if item.live.node.is_on_biz_app else ()
-            result.proposals.append(Proposal(item, entry_for(item), notes))
+            notes = (COEXISTENCE_NOTE,) if live.node.is_on_biz_app else ()
+            result.proposals.append(Proposal(item, entry_for(item, live, live.region), notes))
     return result

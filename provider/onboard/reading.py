@@ -1,22 +1,26 @@
-"""Reading Meta for the import: GET calls only, bounded concurrency, progress on stderr."""
+"""Reading Meta for the import: GET calls only, bounded concurrency, progress on stderr.
+
+Each account is listed here (all pages, the node fields of every number); each listed number's
+storage is then read through the one door for the reads assessing needs
+(``assessment.LiveReader.read_live``), given the node the listing already holds.
+"""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Sequence, TextIO
 
+from ..assessment import LiveReader, Wanted
 from ..client import READ_WORKERS, GraphClient
 from ..errors import (
-    AuthenticationFailed,
     InvalidParameter,
     ObjectNotFound,
     PermissionDenied,
     AccountNotVisible,
     GraphAPIError,
-    WhatsAppError,
 )
-from ..models import NODE_FIELDS, LiveNumber, PhoneNumberNode
+from ..models import NODE_FIELDS, PhoneNumberNode
 from ..progress import Progress
+from ..redact import redact
 from .proposal import Found
 
 
@@ -44,25 +48,20 @@ def read_accounts(client: GraphClient, waba_ids: Sequence[str], err: TextIO) -> 
     found: list[Found] = []
     if not listed:
         return found
+    config = client.config
+    reader = LiveReader(client, target=redact(config.graph_api_url), api=f"{config.graph_api_url}/{config.api_version}")
     progress = Progress(err, len(listed), label="reading storage")
     progress.start()
     try:
-        with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(listed)), thread_name_prefix="import") as pool:
-            futures = {pool.submit(client.get_storage, node.id): (waba_id, node) for waba_id, node in listed}
-            try:
-                for future in as_completed(futures):
-                    waba_id, node = futures[future]
-                    try:
-                        found.append(Found(node.id, waba_id, LiveNumber(node=node, storage=future.result())))
-                    except AuthenticationFailed:
-                        raise
-                    except WhatsAppError as exc:
-                        found.append(Found(node.id, waba_id, error=f"cannot read its storage: {exc}"))
-                    progress.advance()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        reads = reader.read_live([Wanted(node.id, node=node) for _waba_id, node in listed], workers=READ_WORKERS,
+                                 advance=progress.advance)
     finally:  # also when a read stops the import: a terminal's counter line needs its newline
         progress.finish()
+    for (waba_id, node), read in zip(listed, reads):
+        if read.live is not None:
+            found.append(Found(node.id, waba_id, read.live))
+        elif read.error is not None:
+            found.append(Found(node.id, waba_id, error=f"cannot read its storage: {read.error}"))
+        else:
+            found.append(Found(node.id, waba_id, error="not read: the import stopped before this number"))
     return found

@@ -12,6 +12,7 @@ import difflib
 import io
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -106,9 +107,9 @@ def test_import_write_then_plan_is_in_sync_and_up_adopts_every_number_with_zero_
 
     program = {}
     for number_id, entry in numbers.items():
-        inputs, failures = from_stack_entry(number_id, {**entry, "pin": DEMO_PIN})
-        assert failures == []
-        program[number_id] = inputs
+        declaration, failures = from_stack_entry(number_id, {**entry, "pin": DEMO_PIN}, today=date.today())
+        assert failures == [] and declaration is not None
+        program[number_id] = declaration.as_inputs()
     emu.clear_calls()
     engine = Engine({"whatsapp:accessToken": emu.token, "whatsapp:graphApiUrl": emu.url,
                      "whatsapp:apiVersion": "v25.0"})

@@ -14,6 +14,7 @@ policy/.venv built from policy/requirements.txt, once, and rebuilt only when tha
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -378,3 +379,29 @@ def test_the_pack_venv_is_rebuilt_only_when_its_requirements_change():
     pins = dict(line.split("==")[:2] for line in (PACK / "requirements.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
     assert versions == [pins["protobuf"].split()[0], pins["pulumi-policy"].split()[0]]
+
+
+def _pack_literal(name: str) -> Any:
+    """A constant of policy/__main__.py, read from its source (the pack imports pulumi_policy, which only its
+    own venv has, and serves its analyzer on import)."""
+    tree = ast.parse((PACK / "__main__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"policy/__main__.py defines no {name}")
+
+
+def test_the_packs_copy_of_the_inputs_is_the_providers_schema_and_its_rules_read_only_those() -> None:
+    from provider import blackouts
+    from provider.declaration import INPUT_KEYS, SECRET_KEYS
+
+    assert _pack_literal("INPUTS") == INPUT_KEYS
+    assert set(_pack_literal("SECRET_INPUTS")) == SECRET_KEYS
+    tree = ast.parse((PACK / "__main__.py").read_text(encoding="utf-8"))
+    read = {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "props"
+            and node.args and isinstance(node.args[0], ast.Constant)}
+    # cutover_blackouts: the pack checks it ahead of the provider, whose inputs gain it when blackouts are
+    # threaded through the declaration (issue 26's next phase); then it is in INPUT_KEYS, and INPUTS too.
+    assert read and read <= {*INPUT_KEYS, blackouts.INPUT}, read - set(INPUT_KEYS)

@@ -131,13 +131,13 @@ def test_a_register_only_plan_needs_one_call_and_is_refused_when_none_is_left(em
 
 @pytest.mark.parametrize("used,needed", [(9, 2), (10, 1), (10, 3)])
 def test_the_refusal_time_is_when_enough_calls_have_left_the_window(used, needed):
-    """Unit check of the arithmetic the messages above rely on (safety.budget_allows)."""
-    from provider.safety import BUDGET_WINDOW, budget_allows
+    """Unit check of the arithmetic the messages above rely on (ledger.CallLedger.frees_at)."""
+    from provider.ledger import BUDGET_WINDOW, CallLedger
 
     now = _now()
     prior = sorted(now - timedelta(hours=h) for h in range(1, used + 1))
-    at = budget_allows(prior, needed, now)
+    at = CallLedger.of(prior).frees_at(needed, now)
     excess = used + needed - 10
     assert at is not None, "over budget: refused"
     assert at == prior[excess - 1] + BUDGET_WINDOW
-    assert budget_allows(prior[:10 - needed], needed, now) is None
+    assert CallLedger.of(prior[:10 - needed]).frees_at(needed, now) is None

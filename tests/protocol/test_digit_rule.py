@@ -6,6 +6,8 @@ full-width, Arabic-Indic or superscript digits used to pass ``check`` and prefli
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
@@ -41,7 +43,7 @@ def test_a_number_id_with_a_trailing_newline_or_non_ascii_digits_is_refused_at_c
 
 @pytest.mark.parametrize("waba", [f"{UNREGISTERED}\n", "１２３", "²", "12 3"])
 def test_a_waba_id_with_a_trailing_newline_or_non_ascii_digits_is_refused(waba):
-    _, failures = validate({"phone_number_id": REGISTERED_BR, "region": "BR", "waba_id": waba})
+    _, failures = validate({"phone_number_id": REGISTERED_BR, "region": "BR", "waba_id": waba}, today=date.today())
     assert [f.property for f in failures] == ["waba_id"]
 
 

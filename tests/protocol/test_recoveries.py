@@ -23,7 +23,8 @@ from provider.config import ProviderConfig
 from provider.executor import Executor
 from provider.failures import ConvergeFailed
 from provider.fleet import reset_process_state
-from provider.safety import Desired
+from provider.declaration import Declaration
+from provider.notices import Notices
 from tests.calllog import call_kind
 from tests.engine import Engine
 from tests.reliability_report import engine_config, registered, storage_of
@@ -75,10 +76,10 @@ def test_a_register_retry_that_would_wait_past_the_offline_deadline_is_not_sent(
     reset_process_state()
     client = GraphClient(ProviderConfig.parse({"access_token": emulator.token, "graph_api_url": emulator.url,
                                                "api_version": "v25.0"}))
-    executor = Executor(client, out=io.StringIO(), sleep=waits.append, offline_deadline=60.0)
+    executor = Executor(client, notices=Notices(io.StringIO()), sleep=waits.append, offline_deadline=60.0)
     try:
         with pytest.raises(ConvergeFailed) as caught:
-            executor.converge(REGISTERED_BR, Desired(region="IN", pin=DEMO_PIN))
+            executor.converge(Declaration(REGISTERED_BR, "IN", pin=DEMO_PIN))
     finally:
         client.close()
         reset_process_state()

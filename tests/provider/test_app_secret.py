@@ -13,7 +13,7 @@ from provider import errors
 from provider.client import GraphClient, RetryPolicy
 from provider.config import ProviderConfig
 from provider.stackfile import Secure, StackFile
-from provider.fleet import reset_process_state
+from provider.notices import Notices
 from tests.graph_transport import graph_error, graph_session, ok, path_of, query_of
 
 TOKEN = "EAAapp-secret-test-token-5551234"
@@ -87,10 +87,11 @@ def test_a_set_but_empty_app_secret_is_a_configuration_error_naming_the_key(stac
 
 
 def test_the_stack_app_secret_wins_over_the_environment_with_one_notice(capsys, monkeypatch):
-    reset_process_state()  # a fresh process: its notices not printed yet
+    process = Notices()  # a fresh process's notice sink: its notices not printed yet
     stack = {"whatsapp:accessToken": TOKEN, "whatsapp:appSecret": APP_SECRET}
     for _ in range(3):
         loaded = ProviderConfig.load(stack, {"WHATSAPP_APP_SECRET": "another-app-secret-0000"})
+        process.all_once(loaded.notices)
     assert loaded.app_secret == APP_SECRET and loaded.app_secret_source.kind == "stack"
     err = capsys.readouterr().err
     assert err.count("whatsapp:appSecret in the stack config and WHATSAPP_APP_SECRET in the environment differ") == 1

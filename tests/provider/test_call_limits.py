@@ -29,7 +29,8 @@ from provider.config import ProviderConfig
 from provider.executor import Executor
 from provider.failures import ConvergeFailed
 from provider.fleet import reset_process_state
-from provider.safety import Desired
+from provider.declaration import Declaration
+from provider.notices import Notices
 from tests.graph_transport import Answer, graph_session
 from tests.reliability_report import registered
 
@@ -252,11 +253,11 @@ def test_a_cutover_whose_register_answer_trickles_ends_at_the_offline_deadline(e
     config = ProviderConfig.parse({"access_token": emulator.token, "graph_api_url": slow_register,
                                    "api_version": "v25.0"}, env={})
     client = GraphClient(config)  # the default 35 s call limit: only the offline deadline can stop it
-    executor = Executor(client, out=io.StringIO(), sleep=lambda _s: None, offline_deadline=0.8)
+    executor = Executor(client, notices=Notices(io.StringIO()), sleep=lambda _s: None, offline_deadline=0.8)
     started = time.monotonic()
     try:
         with pytest.raises(ConvergeFailed) as caught:
-            executor.converge(REGISTERED_BR, Desired(region="IN", pin=DEMO_PIN))
+            executor.converge(Declaration(REGISTERED_BR, "IN", pin=DEMO_PIN))
     finally:
         client.close()
     assert time.monotonic() - started < 3.0, "the offline deadline is on the clock, not per read"

@@ -11,11 +11,13 @@ import pytest
 
 from provider import planner
 from provider.errors import PreflightError
+from provider.ledger import CallLedger
 from provider.models import LiveNumber, PhoneNumberNode, StorageConfiguration
 from provider.safety import Desired, Rule, preflight
 from datetime import datetime, timezone
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+TODAY = NOW.date()
 
 
 def _live(status: str, verification: str) -> LiveNumber:
@@ -30,7 +32,7 @@ def _live(status: str, verification: str) -> LiveNumber:
 def test_a_problem_quoting_metas_data_with_braces_renders_it_verbatim():
     number = _live("{EXPIRED}", "{EXPIRED} {0} {pin")  # Meta's text, braces and all
     plan = planner.plan("1", planner.LiveState(False, number.region), "BR", settings_flow=True)
-    problems = preflight(plan, number, Desired("BR", None), prior_calls=[], now=NOW, breaker=None)
+    problems = preflight(plan, number, Desired("BR", None), prior_calls=CallLedger(), now=NOW, breaker=None)
     assert [p.rule for p in problems] == [Rule.UNMANAGED_STORAGE, Rule.PIN_MISSING, Rule.NOT_VERIFIED]
     error = PreflightError("1", problems)  # raised KeyError inside the constructor before
     assert "code_verification_status {EXPIRED} {0} {PIN)" in str(error)
@@ -57,8 +59,8 @@ def test_the_policy_verdict_is_one_sentence_that_every_reader_gets():
         storage=StorageConfiguration.model_validate({"status": "IN_COUNTRY_STORAGE_ENABLED",
                                                      "data_localization_region": "BR"}))
     plan = planner.plan("1", planner.LiveState(True, "BR"), "IN", settings_flow=True)
-    problems = preflight(plan, registered_br, Desired("IN", "123456"), prior_calls=[], now=NOW, breaker=None,
-                         allowed_regions=allowed)
+    problems = preflight(plan, registered_br, Desired("IN", "123456"), prior_calls=CallLedger(), now=NOW,
+                         breaker=None, allowed_regions=allowed)
     assert [p.render() for p in problems] == [sentence]
     in_india = registered_br.model_copy(update={"storage": StorageConfiguration.model_validate(
         {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"})})
@@ -76,10 +78,11 @@ def test_the_pin_rule_is_six_ascii_digits_matched_whole_in_inputs_and_in_preflig
     for bad in ("١٢٣٤٥٦", "12345", "1234567", "123456\n", " 123456", "12345a", 123456, None):
         assert not is_pin(bad), bad
         if isinstance(bad, str):
-            assert [f.property for f in validate({"phone_number_id": "1", "region": "BR", "pin": bad})[1]] == ["pin"]
+            assert [f.property for f in validate({"phone_number_id": "1", "region": "BR", "pin": bad},
+                                                 today=TODAY)[1]] == ["pin"]
             number = _live("DEFAULT", "VERIFIED")
             plan = planner.plan("1", planner.LiveState(False, number.region), "DEFAULT", settings_flow=True)
-            found = preflight(plan, number, Desired("DEFAULT", bad), prior_calls=[], now=NOW, breaker=None)
+            found = preflight(plan, number, Desired("DEFAULT", bad), prior_calls=CallLedger(), now=NOW, breaker=None)
             assert [p.rule for p in found] == [Rule.PIN_FORMAT], bad
 
 
@@ -206,13 +209,15 @@ def test_the_one_reset_forgets_notices_and_dropped_fields_but_never_a_secret(cap
     reset_process_state()
     try:
         for _ in range(2):
-            ProviderConfig.load({"whatsapp:accessToken": secret}, {"WHATSAPP_ACCESS_TOKEN": "another-token-000000"})
-        assert current().drop_field("is_pin_enabled") and not current().drop_field("is_pin_enabled")
+            current().notices.all_once(ProviderConfig.load({"whatsapp:accessToken": secret},
+                                                           {"WHATSAPP_ACCESS_TOKEN": "another-token-000000"}).notices)
+        assert current().fields.drop("is_pin_enabled") and not current().fields.drop("is_pin_enabled")
         assert capsys.readouterr().err.count("notice") == 1
         reset_process_state()
-        ProviderConfig.load({"whatsapp:accessToken": secret}, {"WHATSAPP_ACCESS_TOKEN": "another-token-000000"})
+        current().notices.all_once(ProviderConfig.load({"whatsapp:accessToken": secret},
+                                                       {"WHATSAPP_ACCESS_TOKEN": "another-token-000000"}).notices)
         assert capsys.readouterr().err.count("notice") == 1, "a new process prints its notice again"
-        assert not current().dropped("is_pin_enabled")
+        assert not current().fields.dropped("is_pin_enabled")
         assert secret not in redact(f"still printable after the reset: {secret}")
     finally:
         reset_process_state()
@@ -221,7 +226,7 @@ def test_the_one_reset_forgets_notices_and_dropped_fields_but_never_a_secret(cap
 def test_a_phone_number_id_given_as_a_negative_number_is_refused():
     from provider.inputs import validate
 
-    inputs, failures = validate({"phone_number_id": -5, "region": "BR"})
+    inputs, failures = validate({"phone_number_id": -5, "region": "BR"}, today=TODAY)
     assert [f.property for f in failures] == ["phone_number_id"]
-    inputs, failures = validate({"phone_number_id": 106540352242922, "region": "BR"})
+    inputs, failures = validate({"phone_number_id": 106540352242922, "region": "BR"}, today=TODAY)
     assert failures == [] and inputs["phone_number_id"] == "106540352242922"

@@ -8,6 +8,7 @@ import pytest
 
 from provider import lifecycle
 from provider.fleet import Fleet
+from provider.ledger import CallLedger
 from provider.lifecycle import SCHEMA_VERSION
 
 N = "106540352242922"
@@ -146,12 +147,13 @@ def test_the_stale_token_message_names_every_way_through():
 
 def test_fleet_counts_calls_two_entries_carry_once_and_keeps_same_second_calls():
     fleet = Fleet()
-    fleet.saw_calls(N, ["2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"])
-    fleet.saw_calls(N, ["2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z", "2026-12-01T12:00:00Z"])  # its successor
-    fleet.saw_calls(N, None)
-    assert fleet.seen_calls(N) == Counter({"2026-12-01T10:00:00Z": 2, "2026-12-01T11:00:00Z": 1,
-                                           "2026-12-01T12:00:00Z": 1})
-    assert fleet.seen_calls(OTHER) == Counter()
+    fleet.calls.saw(N, CallLedger.from_state(["2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"]))
+    fleet.calls.saw(N, CallLedger.from_state(["2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z",
+                                              "2026-12-01T12:00:00Z"]))  # its successor
+    fleet.calls.saw(N, CallLedger.from_state(None))
+    assert Counter(fleet.calls.of(N).serialise()) == Counter({"2026-12-01T10:00:00Z": 2, "2026-12-01T11:00:00Z": 1,
+                                                              "2026-12-01T12:00:00Z": 1})
+    assert Counter(fleet.calls.of(OTHER).serialise()) == Counter()
 
 
 def test_fleet_holds_the_stack_config_and_a_new_fleet_forgets_it():

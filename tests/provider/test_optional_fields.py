@@ -8,7 +8,7 @@ from provider import errors
 from provider.client import GraphClient
 from provider.config import ProviderConfig
 from provider.models import NODE_FIELDS, OPTIONAL_NODE_FIELDS
-from provider.fleet import reset_process_state
+from provider.fleet import current, reset_process_state
 from tests.graph_transport import graph_error, graph_session, ok, query_of
 
 NUMBER = "106540352242922"
@@ -38,7 +38,9 @@ def fresh_process():
 
 def client_for(handler):
     session, fake = graph_session(handler)
-    return GraphClient(ProviderConfig.parse({"access_token": TOKEN}, env={}), session=session), fake
+    process = current()  # both clients of a test are clients of one process
+    return GraphClient(ProviderConfig.parse({"access_token": TOKEN}, env={}), session=session,
+                       fields=process.fields, notices=process.notices), fake
 
 
 def test_an_optional_field_rejected_is_dropped_for_the_process_with_one_notice(capsys):

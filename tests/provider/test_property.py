@@ -21,7 +21,8 @@ from provider.client import GraphClient
 from provider.config import ProviderConfig
 from provider.executor import Executor
 from provider.fleet import reset_process_state
-from provider.safety import Desired
+from provider.declaration import Declaration
+from provider.notices import Notices
 from tests.calllog import call_kind
 from tests.reliability_report import registered, storage_of
 
@@ -85,9 +86,9 @@ def test_any_live_state_converges_to_any_desired_state_with_the_shortest_plan(
     reset_process_state()
     config = ProviderConfig.parse({"access_token": emu.token, "graph_api_url": emu.url, "api_version": version})
     client = GraphClient(config)
-    executor = Executor(client, out=io.StringIO())
+    executor = Executor(client, notices=Notices(io.StringIO()))
     try:
-        outcome = executor.converge(number, Desired(region=desired, pin=DEMO_PIN))
+        outcome = executor.converge(Declaration(number, desired, pin=DEMO_PIN))
     finally:
         client.close()
         reset_process_state()

@@ -20,7 +20,8 @@ from provider.executor import Executor
 from provider.failures import ConvergeFailed
 from provider.errors import RetryRefused
 from provider.fleet import reset_process_state
-from provider.safety import Desired
+from provider.declaration import Declaration
+from provider.notices import Notices
 from tests.graph_transport import Answer, graph_session, ok, path_of
 
 NUMBER = "106540352242922"
@@ -62,7 +63,7 @@ def executor_and_graph():
     client = GraphClient(ProviderConfig.parse({"access_token": "test-token-not-real",
                                                "graph_api_url": "https://graph.facebook.com",
                                                "api_version": "v25.0"}), session=session)
-    yield Executor(client, out=io.StringIO()), graph
+    yield Executor(client, notices=Notices(io.StringIO())), graph
     client.close()
     reset_process_state()
 
@@ -70,7 +71,7 @@ def executor_and_graph():
 def test_a_plan_whose_calls_all_succeed_but_the_number_reads_back_otherwise_is_a_failure(executor_and_graph):
     executor, graph = executor_and_graph
     with pytest.raises(ConvergeFailed) as caught:
-        executor.converge(NUMBER, Desired(region="BR", pin=PIN))
+        executor.converge(Declaration(NUMBER, "BR", pin=PIN))
     error = caught.value
     assert graph.posts == ["deregister", "settings", "register"]
     assert error.step == "readback" and not error.offline and error.storage == "DEFAULT"
@@ -86,7 +87,7 @@ def test_a_retry_after_a_read_back_mismatch_is_refused_before_any_call(executor_
     """An on_error retry would be another cutover with no reason to end otherwise."""
     executor, graph = executor_and_graph
     with pytest.raises(ConvergeFailed):
-        executor.converge(NUMBER, Desired(region="BR", pin=PIN))
+        executor.converge(Declaration(NUMBER, "BR", pin=PIN))
     with pytest.raises(RetryRefused):
-        executor.converge(NUMBER, Desired(region="BR", pin=PIN))
+        executor.converge(Declaration(NUMBER, "BR", pin=PIN))
     assert graph.posts == ["deregister", "settings", "register"], "the retry made no call"

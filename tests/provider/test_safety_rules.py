@@ -20,6 +20,8 @@ from provider.errors import (
 )
 from provider.failures import ConvergeFailed, StepFailure
 from provider.fleet import Fleet
+from provider.ledger import CallLedger
+from provider.memory import AttemptBook, CutoverGate
 from provider.models import LiveNumber, PhoneNumberNode, StorageConfiguration
 from provider.safety import Desired, Rule, create_cutover_problem, preflight, retry_problem
 
@@ -43,7 +45,7 @@ def plan_for(number: LiveNumber, region: str) -> planner.Plan:
 
 
 def rules(number: LiveNumber, region: str, *, pin=PIN, prior=(), breaker=None, allowed=None) -> list[Rule]:
-    problems = preflight(plan_for(number, region), number, Desired(region, pin), prior_calls=list(prior),
+    problems = preflight(plan_for(number, region), number, Desired(region, pin), prior_calls=CallLedger.of(prior),
                          now=NOW, breaker=breaker, allowed_regions=allowed)
     return [p.rule for p in problems]
 
@@ -140,37 +142,38 @@ def test_a_retry_refusal_says_why_and_what_to_do():
 
 
 def test_two_declarations_of_one_number_conflict_only_when_their_regions_differ():
-    fleet = Fleet()
-    assert fleet.declare("1", "BR") is None
-    assert fleet.declare("1", "BR") is None, "a retry or an agreeing duplicate"
-    assert fleet.declare("1", "IN") == "BR"
-    assert fleet.declare("2", "IN") is None
+    deployment = Fleet().deployment
+    assert deployment.declare("1", "BR") is None
+    assert deployment.declare("1", "BR") is None, "a retry or an agreeing duplicate"
+    assert deployment.declare("1", "IN") == "BR"
+    assert deployment.declare("2", "IN") is None
 
 
 def test_only_a_declaration_or_a_converge_makes_a_number_wanted_by_the_deployment():
     fleet = Fleet()
-    fleet.remember_read(("v25.0", "1"), object())  # a refresh reads; it declares nothing
-    assert not fleet.wanted_by_deployment("1")
-    fleet.declare("1", "BR")
-    fleet.mark_converged("2")
-    assert fleet.wanted_by_deployment("1") and fleet.wanted_by_deployment("2")
+    fleet.reads.put(("v25.0", "1"), live())  # a refresh reads; it declares nothing
+    assert not fleet.deployment.wants("1")
+    fleet.deployment.declare("1", "BR")
+    fleet.deployment.mark_converged("2")
+    assert fleet.deployment.wants("1") and fleet.deployment.wants("2")
 
 
 def test_a_failed_cutover_opens_the_breaker_once_and_refuses_the_number():
     fleet = Fleet()
-    fleet.trip("1", PinMismatch("x", code=133005))
-    fleet.trip("2", RateLimited("y", code=4))
-    assert fleet.breaker == "1: PinMismatch", "the first cause is kept"
-    assert fleet.attempts("1").refusal and fleet.attempts("3").refusal is None
+    fleet.gate.trip("1", PinMismatch("x", code=133005))
+    fleet.gate.trip("2", RateLimited("y", code=4))
+    assert fleet.gate.breaker == "1: PinMismatch", "the first cause is kept"
+    assert fleet.attempts.of("1").refusal and fleet.attempts.of("3").refusal is None
 
 
 def test_failed_attempts_accumulate_calls_and_the_most_specific_refusal():
     fleet = Fleet()
-    fleet.record_failure("1", ["2026-11-30T11:00:00Z"], None)
-    fleet.trip("1", PinMismatch("x", code=133005))
-    fleet.record_failure("1", ["2026-11-30T11:01:00Z", "2026-11-30T11:01:05Z"], "register failed: do not re-run")
-    record = fleet.attempts("1")
-    assert len(record.registration_calls) == 3 and record.refusal == "register failed: do not re-run"
+    fleet.attempts.record_failure("1", CallLedger.from_state(["2026-11-30T11:00:00Z"]), None)
+    fleet.gate.trip("1", PinMismatch("x", code=133005))
+    fleet.attempts.record_failure("1", CallLedger.from_state(["2026-11-30T11:01:00Z", "2026-11-30T11:01:05Z"]),
+                                  "register failed: do not re-run")
+    record = fleet.attempts.of("1")
+    assert len(record.calls) == 3 and record.refusal == "register failed: do not re-run"
 
 
 # --- failures as data ------------------------------------------------------------------------------
@@ -232,13 +235,12 @@ class _Client:
 def test_a_cutover_waiting_for_a_slot_is_refused_when_the_cutover_holding_it_fails():
     import threading
 
-    from provider.fleet import current, reset_process_state
     from provider.runner import PlanRunner
 
-    reset_process_state()
+    gate = CutoverGate(AttemptBook())  # one process: one gate for both runners
     log: list[str] = []
     release = threading.Event()
-    runners = {n: PlanRunner(_Client(log, hold=release if n == "1" else None, fail_register=n == "1"),
+    runners = {n: PlanRunner(_Client(log, hold=release if n == "1" else None, fail_register=n == "1"), gate=gate,
                              say=lambda *_: None, clock=lambda: NOW, sleep=lambda _: None, offline_deadline=60)
                for n in ("1", "2")}
     plans = {n: planner.plan(n, planner.LiveState(True, "BR"), "IN", settings_flow=True) for n in ("1", "2")}
@@ -257,12 +259,9 @@ def test_a_cutover_waiting_for_a_slot_is_refused_when_the_cutover_holding_it_fai
     release.set()
     first.join(10)
     second.join(10)
-    try:
-        assert runs["1"].failure is not None and current().breaker == "1: PinMismatch"
-        assert runs["2"].refusal is not None and runs["2"].refusal.rule is Rule.BREAKER
-        assert [entry for entry in log if entry.startswith("2 ")] == [], "the waiting number never went offline"
-    finally:
-        reset_process_state()
+    assert runs["1"].failure is not None and gate.breaker == "1: PinMismatch"
+    assert runs["2"].refusal is not None and runs["2"].refusal.rule is Rule.BREAKER
+    assert [entry for entry in log if entry.startswith("2 ")] == [], "the waiting number never went offline"
 
 
 # --- the runner's own retries stay inside the 72-hour budget ----------------------------------
@@ -287,8 +286,8 @@ def test_a_register_retry_that_would_pass_the_budget_is_not_sent():
     from provider.runner import PlanRunner
 
     log: list[str] = []
-    runner = PlanRunner(_FlakyRegister(log), say=lambda *_: None, clock=lambda: NOW, sleep=lambda _: None,
-                        offline_deadline=60)
+    runner = PlanRunner(_FlakyRegister(log), gate=CutoverGate(AttemptBook()), say=lambda *_: None, clock=lambda: NOW,
+                        sleep=lambda _: None, offline_deadline=60)
     plan = planner.plan("1", planner.LiveState(False, "DEFAULT"), "DEFAULT", settings_flow=True)
     run = runner.run(plan, Desired("DEFAULT", PIN), live("DEFAULT", registered=False), budget=1)
     assert log == ["1 register"] and len(run.registration_calls) == 1

@@ -20,7 +20,8 @@ from provider.config import ProviderConfig
 from provider.errors import ERRORS_BY_CODE
 from provider.executor import Executor
 from provider.fleet import reset_process_state
-from provider.safety import Desired
+from provider.declaration import Declaration
+from provider.notices import Notices
 from tests.graph_transport import graph_error, graph_session, ok
 
 THROTTLE_CODES = (4, 17, 32, 341, 613, 80007, 80008, 130429)
@@ -75,8 +76,8 @@ def test_reads_hit_by_each_throttle_converge(emulator, code):
     config = ProviderConfig.parse({"access_token": emulator.token, "graph_api_url": emulator.url}, env={})
     client = GraphClient(config, sleep=sleeps, retry=RetryPolicy(base_seconds=0.01, cap_seconds=0.05))
     try:
-        outcome = Executor(client, out=io.StringIO(), sleep=sleeps).converge(
-            REGISTERED_DEFAULT, Desired(region="BR", pin=DEMO_PIN))
+        outcome = Executor(client, notices=Notices(io.StringIO()), sleep=sleeps).converge(
+            Declaration(REGISTERED_DEFAULT, "BR", pin=DEMO_PIN))
     finally:
         client.close()
         reset_process_state()

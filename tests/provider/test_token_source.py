@@ -10,7 +10,7 @@ from provider import errors
 from provider.client import GraphClient
 from provider.config import ProviderConfig
 from provider.stackfile import Secure, StackFile
-from provider.fleet import reset_process_state
+from provider.notices import Notices
 from tests.graph_transport import graph_error, graph_session
 
 STACK_TOKEN = "EAAstack-token-source-test-1111"
@@ -73,9 +73,10 @@ def test_no_token_names_both_places():
 
 
 def test_differing_stack_and_environment_tokens_print_one_notice_and_the_stack_wins(capsys, monkeypatch):
-    reset_process_state()  # a fresh process: its notices not printed yet
+    process = Notices()  # a fresh process's notice sink: its notices not printed yet
     for _ in range(3):
         config = ProviderConfig.load({"whatsapp:accessToken": STACK_TOKEN}, {"WHATSAPP_ACCESS_TOKEN": ENV_TOKEN})
+        process.all_once(config.notices)
     assert config.access_token == STACK_TOKEN and config.token_source.kind == "stack"
     err = capsys.readouterr().err
     assert err.count("whatsapp:accessToken in the stack config and WHATSAPP_ACCESS_TOKEN in the environment "
@@ -84,8 +85,9 @@ def test_differing_stack_and_environment_tokens_print_one_notice_and_the_stack_w
 
 
 def test_equal_stack_and_environment_tokens_print_nothing(capsys, monkeypatch):
-    reset_process_state()  # a fresh process: its notices not printed yet
-    ProviderConfig.load({"whatsapp:accessToken": STACK_TOKEN}, {"WHATSAPP_ACCESS_TOKEN": STACK_TOKEN})
+    process = Notices()  # a fresh process's notice sink: its notices not printed yet
+    process.all_once(ProviderConfig.load({"whatsapp:accessToken": STACK_TOKEN},
+                                         {"WHATSAPP_ACCESS_TOKEN": STACK_TOKEN}).notices)
     assert capsys.readouterr().err == ""
 
 

@@ -10,7 +10,7 @@ import pytest
 from provider import versions
 from provider.config import ProviderConfig
 from provider.errors import ConfigurationError
-from provider.fleet import reset_process_state
+from provider.notices import Notices
 from provider.planner import LiveState, plan
 
 D = datetime.date
@@ -49,15 +49,11 @@ def test_the_table_is_ordered_and_lists_v27():
 
 
 def config(version: str, today: datetime.date) -> ProviderConfig:
-    return ProviderConfig.parse({"api_version": version, "graph_api_url": "http://127.0.0.1:9"},
-                                today=lambda: today)
-
-
-@pytest.fixture(autouse=True)
-def fresh_notices():
-    reset_process_state()  # a fresh process: no notice printed yet
-    yield
-    reset_process_state()
+    """The configuration, its notices said as a fresh process says them (none printed yet)."""
+    loaded = ProviderConfig.parse({"api_version": version, "graph_api_url": "http://127.0.0.1:9"},
+                                  today=lambda: today)
+    Notices().all_once(loaded.notices)
+    return loaded
 
 
 @pytest.mark.parametrize("version, today, flow", [

@@ -19,7 +19,8 @@ from hypothesis import given, settings, strategies as st
 
 from provider import clock, planner
 from provider.errors import ConfigurationError
-from provider.fleet import reset_process_state
+from provider.ledger import CallLedger
+from provider.notices import Notices
 from provider.models import LiveNumber, PhoneNumberNode, StorageConfiguration
 from provider.safety import Desired, preflight
 from provider.windows import DAYS, WindowError, Windows, parse_window, parse_windows, state
@@ -263,11 +264,12 @@ def test_no_window_at_all_never_opens() -> None:
 
 def test_the_test_clock_comes_from_the_environment_only_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    reset_process_state()  # the notice is said once per process: another test may have set this instant
+    process = Notices()  # the notice is said once per process, by the process's notice sink
     monkeypatch.delenv(clock.VAR, raising=False)
     assert abs((clock.now() - datetime.now(timezone.utc)).total_seconds()) < 5
     monkeypatch.setenv(clock.VAR, "2026-12-13T02:30:00Z")
     assert clock.now() == at("2026-12-13T02:30:00Z")
+    process.once(clock.notice())
     assert "WHATSAPP_TEST_NOW is set" in capsys.readouterr().err
     moving = tmp_path / "now"
     moving.write_text("2026-12-13T02:30:00Z\n")
@@ -323,7 +325,7 @@ def _preflight(live_region: str | None, registered: bool, declared: str, windows
     plan = planner.plan("1", planner.LiveState(number.registered, number.region), declared, settings_flow=True,
                         enforce_pin=True)
     parsed = None if windows is None else parse_windows(windows, today=TODAY)
-    problems = preflight(plan, number, Desired(declared, "123456", True, windows=parsed), prior_calls=[],
+    problems = preflight(plan, number, Desired(declared, "123456", True, windows=parsed), prior_calls=CallLedger(),
                          now=at(now), breaker=None)
     return [p.rule.value for p in problems]
 

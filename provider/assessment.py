@@ -1,0 +1,302 @@
+"""One read, one assessment: everything a caller needs to know about a number before any call.
+
+octoDNS's ``Manager.sync`` plans every zone through the providers' one ``plan()``, and its CLI
+and its apply never recompute a plan. Here the same: the adapter's diff, create, update and
+delete (through ``executor``), the CLI's ``plan``, ``drift`` and ``report`` (``cli/report.py``) and
+``import`` (``onboard/proposal.py``) all ask ``assess``, so that what a reviewer reads and what
+``pulumi up`` does cannot differ. ``planner.plan`` and ``safety.preflight`` are called here only,
+and the on-delete verdict is decided here only (with ``lifecycle.on_delete``'s rule).
+
+- ``assess(declaration, live, context)`` (pure): the plan, every preflight problem (and which of
+  them only wait, with the instant they clear), the window state, the budget, the on-delete
+  verdict, the live policy verdict. ``live`` may be None: what is known before reading (a retry
+  that must be refused, a Delete that makes no call), so that a caller reads only when it must.
+- ``LiveReader.read_live(wanted)`` (I/O): the one door for the reads assessing needs, for many
+  numbers at once (the CLI) or one (the adapter, with the process's read cache). A number whose
+  node is already known (an account's listing) is read for its storage only.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Callable, Protocol, Sequence
+
+from . import lifecycle, planner, schedule
+from .compliance import Violation, verdict
+from .declaration import Declaration
+from .errors import AuthenticationFailed, GraphUnreachable, NetworkError, WhatsAppError
+from .ledger import CallLedger
+from .lifecycle import DeleteVerdict
+from .memory import ReadCache
+from .models import LiveNumber, PhoneNumberNode, StorageConfiguration
+from .planner import Plan
+from .regions import describe
+from .safety import Desired, Problem, create_cutover_problem, preflight, retry_problem
+from .schedule import Windows, WindowState
+
+__all__ = ["Assessment", "Context", "DeleteFacts", "LiveRead", "LiveReader", "Wanted", "assess"]
+
+
+# -- the context: what a decision depends on besides the declaration and the live number -------------
+
+
+@dataclass(frozen=True)
+class DeleteFacts:
+    """What a Delete's verdict needs besides the stored declaration."""
+
+    stack_numbers: frozenset[str] | None  # the numbers the stack's phoneNumbers lists (None: no such key)
+    wanted_here: bool  # a resource of this process declared or converged the number
+    stored_region: str | None = None  # the live region state recorded, for the no-call message
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything else a verdict depends on, given by the caller (nothing is read here)."""
+
+    now: datetime
+    settings_flow: bool = True  # the flow of the API version Meta serves (the executor sets its own)
+    ledger: CallLedger = CallLedger()  # the number's register/deregister calls (state, entries, attempts)
+    allowed_regions: frozenset[str] | None = None
+    stack_windows: object = None  # the stack's cutoverWindows as configured, for a number without its own
+    breaker: str | None = None  # the process's circuit breaker (None: closed, or no process)
+    creating: bool | None = False  # a create; None: not known (the CLI without a state file)
+    refusal: str | None = None  # an earlier attempt in this process failed so that a retry must be refused
+    deleting: DeleteFacts | None = None  # a Delete (of a resource whose declaration this is)
+
+
+# -- the assessment -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What ``assess`` found for one number."""
+
+    declaration: Declaration
+    desired: Desired  # the declaration with the windows that apply to it
+    live: LiveNumber | None  # None: not read (yet)
+    plan: Plan | None
+    problems: tuple[Problem, ...]  # every reason the plan must not start now
+    window: WindowState | None  # where the clock stands in the number's windows (None: no windows)
+    kept_calls: CallLedger  # the calls still inside Meta's 72-hour window
+    budget_left: int
+    delete: DeleteVerdict | None = None  # for a Delete: may it disable the number?
+    if_created: Problem | None = None  # creating not known: the create gate's refusal, should it be a create
+    live_violation: Violation | None = None  # live storage outside allowedRegions
+
+    @property
+    def number_id(self) -> str:
+        return self.declaration.phone_number_id
+
+    @property
+    def windows(self) -> Windows | None:
+        return self.desired.windows
+
+    @property
+    def budget_used(self) -> int:
+        return len(self.kept_calls)
+
+    @property
+    def no_call(self) -> bool:
+        """A Delete whose verdict makes no call: nothing to read or run."""
+        return self.delete is not None and not self.delete.disable
+
+    @property
+    def needs_read(self) -> bool:
+        """Not read yet, and reading could lead to a call."""
+        return self.live is None and not self.no_call and not self.refusals
+
+    @property
+    def in_sync(self) -> bool:
+        return self.plan is not None and self.plan.in_sync
+
+    @property
+    def waits(self) -> tuple[Problem, ...]:
+        """Problems that clear by themselves (a window opens, budget frees)."""
+        return tuple(p for p in self.problems if p.waits)
+
+    @property
+    def refusals(self) -> tuple[Problem, ...]:
+        """Problems that need a person (or a new process) before the plan may start."""
+        return tuple(p for p in self.problems if not p.waits)
+
+    @property
+    def clears_at(self) -> datetime | None:
+        """When every problem is one that waits: the instant the last of them clears."""
+        if not self.problems or self.refusals:
+            return None
+        return max(p.clears_at for p in self.problems if p.clears_at is not None)
+
+    @property
+    def may_run_now(self) -> bool:
+        """``pulumi up`` would run this number's step now (a no-call step included)."""
+        return not self.needs_read and not self.problems
+
+
+def assess(declaration: Declaration, live: LiveNumber | None, context: Context) -> Assessment:
+    """Plan and preflight the number exactly as ``pulumi up`` would, from what is known."""
+    number_id = declaration.phone_number_id
+    delete = _delete_verdict(declaration, context)
+    kept = context.ledger.recent(context.now)
+    if delete is not None and not delete.disable:  # no call: nothing else applies (not even the windows)
+        return Assessment(declaration, Desired.of(declaration, None), live, None, (), None, kept,
+                          context.ledger.left(context.now), delete=delete)
+    windows = schedule.effective(declaration.cutover_windows, context.stack_windows, today=context.now.date())
+    desired = Desired.of(declaration, windows)
+    known = Assessment(declaration, desired, live, None, (), schedule.where(windows, context.now), kept,
+                       context.ledger.left(context.now), delete=delete)
+    retry = () if context.refusal is None else (retry_problem(context.refusal),)
+    if live is None:
+        return replace(known, problems=retry)
+    plan = planner.plan(number_id, planner.LiveState(live.registered, live.region), declaration.region,
+                        settings_flow=context.settings_flow, enforce_pin=declaration.enforce_pin)
+    problems = preflight(plan, live, desired, prior_calls=kept, now=context.now, breaker=context.breaker,
+                         allowed_regions=context.allowed_regions, creating=context.creating is True,
+                         allow_cutover=declaration.allow_cutover_on_create)
+    if not plan.in_sync:  # an in-sync number has nothing to refuse (no call is made)
+        problems = [*retry, *problems]
+    unknown_gate = context.creating is None and not declaration.allow_cutover_on_create
+    return replace(known, plan=plan, problems=tuple(problems),
+                   if_created=create_cutover_problem(plan, live, declaration.region) if unknown_gate else None,
+                   live_violation=verdict(context.allowed_regions, live.region))
+
+
+def _delete_verdict(declaration: Declaration, context: Context) -> DeleteVerdict | None:
+    facts = context.deleting
+    if facts is None:
+        return None
+    return lifecycle.on_delete(declaration.phone_number_id, declaration.on_delete, facts.stack_numbers,
+                               facts.wanted_here, describe(facts.stored_region))
+
+
+# -- the reads ----------------------------------------------------------------------------------------
+
+
+class NumberReads(Protocol):
+    """The Graph reads assessing needs (``client.GraphClient`` has them)."""
+
+    def read(self, number_id: str) -> LiveNumber: ...
+
+    def get_storage(self, number_id: str, *, deadline: float | None = None) -> StorageConfiguration: ...
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A number to read. ``node``: its node as an account's listing gave it (only its storage is read then)."""
+
+    number_id: str
+    node: PhoneNumberNode | None = None
+
+
+@dataclass(frozen=True)
+class LiveRead:
+    """One number's read: the live number, or the error, or not read (the run stopped first)."""
+
+    number_id: str
+    live: LiveNumber | None = None
+    error: WhatsAppError | None = None
+
+    @property
+    def skipped(self) -> bool:
+        return self.live is None and self.error is None
+
+
+class _Answers:
+    """Whether the Graph host answers at all. After a first round of connection failures and no
+    answer, the remaining numbers are not read: the run reports the cause once."""
+
+    def __init__(self, first_round: int) -> None:
+        self._lock = threading.Lock()
+        self._first_round = first_round
+        self.answered = 0
+        self.unreachable: list[NetworkError] = []
+        self.stop: BaseException | None = None
+
+    def skip(self) -> bool:
+        with self._lock:
+            return self.stop is not None or (not self.answered and len(self.unreachable) >= self._first_round)
+
+    def record(self, exc: BaseException | None) -> None:
+        with self._lock:
+            if isinstance(exc, NetworkError) and exc.unreachable:
+                self.unreachable.append(exc)
+            else:
+                self.answered += 1
+            if isinstance(exc, AuthenticationFailed):
+                self.stop = exc
+
+
+class LiveReader:
+    """Reads live numbers through one client; a process's ``cache`` lets a read be reused briefly.
+
+    ``target`` names the Graph API (redacted) for the error that says it cannot be reached;
+    ``api`` keys the cache (a read through another URL or version is another read)."""
+
+    def __init__(self, client: NumberReads, *, target: str, api: str, cache: ReadCache | None = None) -> None:
+        self._client = client
+        self._target = target
+        self._api = api
+        self._cache = cache
+
+    def read_one(self, number_id: str, *, reuse: bool = True) -> LiveNumber:
+        """One number; a read made less than a few seconds ago in this process is reused. Raises."""
+        cached = self._cache.get((self._api, number_id)) if reuse and self._cache is not None else None
+        if cached is not None:
+            return cached
+        live = self._client.read(number_id)
+        if self._cache is not None:
+            self._cache.put((self._api, number_id), live)
+        return live
+
+    def forget(self, number_id: str) -> None:
+        """A mutating call was made: the next read is a fresh one."""
+        if self._cache is not None:
+            self._cache.forget((self._api, number_id))
+
+    def read_live(self, wanted: Sequence[Wanted], *, workers: int = 1,
+                  advance: Callable[[], None] | None = None) -> list[LiveRead]:
+        """Every number, ``workers`` at a time, fresh; per number its read or its error, in order.
+
+        A rejected token is the same answer for every number: the first one raises. When no read
+        got an answer and the first round could not connect, the rest are not read and
+        ``GraphUnreachable`` is raised with the cause, once."""
+        if not wanted:
+            return []
+        answers = _Answers(first_round=max(1, min(workers, len(wanted))))
+
+        def one(item: Wanted) -> LiveRead:
+            try:
+                if answers.skip():
+                    return LiveRead(item.number_id)
+                try:
+                    live = self._read(item)
+                except AuthenticationFailed as exc:
+                    answers.record(exc)
+                    raise
+                except WhatsAppError as exc:
+                    answers.record(exc)
+                    return LiveRead(item.number_id, error=exc)
+                answers.record(None)
+                return LiveRead(item.number_id, live=live)
+            finally:
+                if advance is not None:
+                    advance()
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted))), thread_name_prefix="read") as pool:
+            futures = [pool.submit(one, item) for item in wanted]
+            try:
+                results = [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        if answers.unreachable and not answers.answered:
+            raise GraphUnreachable(self._target, answers.unreachable[-1], len(answers.unreachable), len(wanted))
+        return results
+
+    def _read(self, item: Wanted) -> LiveNumber:
+        if item.node is None:
+            return self._client.read(item.number_id)
+        return LiveNumber(node=item.node, storage=self._client.get_storage(item.number_id))

@@ -1,0 +1,199 @@
+"""What one provider process remembers, piece by piece: each piece a narrow collaborator.
+
+The engine keeps a provider process for a whole command (``up --refresh`` runs the refresh and
+the update in the same one, ENGINE_PROTOCOL.md), serves up to four calls at once on threads, and
+never tells the provider which resource (URN) a call is for. So the rules that protect a fleet
+need memory shared by every call of the process. Each piece below is one kind of that memory,
+thread-safe, and handed to exactly the code that needs it through its constructor (kopf's and
+resolvelib's style: the core gets its collaborators, it never reaches for a global):
+
+- ``ReadCache``: a read may be reused for a few seconds by the next operation on the number
+  (the executor's reads);
+- ``AttemptBook``: per number, a lock serialising its calls and what failed attempts left behind:
+  their register/deregister calls (not in state, yet they count against Meta's 72-hour budget) and
+  why a retry must be refused (the executor);
+- ``CutoverGate``: cutover slots (``maxConcurrentCutovers``) and the circuit breaker (the runner);
+- ``Deployment``: what the deployment declares (the region each ``check`` saw per number) and the
+  numbers a create or update converged (the adapter, for ``on_delete``);
+- ``SeenCalls``: the register/deregister calls every entry for a number carried or made, on any
+  call (the adapter: a Create for the number counts them);
+- ``DroppedFields``: the optional node fields Meta rejects (the client).
+
+``fleet.Fleet`` holds one of each for the process. Nothing here reads the environment or prints.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .ledger import CallLedger
+
+if TYPE_CHECKING:
+    from .models import LiveNumber
+
+READ_REUSE_SECONDS = 5.0
+
+
+class ReadCache:
+    """Live reads by (API, number), reused for ``READ_REUSE_SECONDS``; a mutating call forgets them."""
+
+    def __init__(self, reuse_seconds: float = READ_REUSE_SECONDS) -> None:
+        self._lock = threading.Lock()
+        self._reads: dict[tuple[str, str], tuple[float, "LiveNumber"]] = {}
+        self._reuse = reuse_seconds
+
+    def get(self, key: tuple[str, str]) -> "LiveNumber | None":
+        with self._lock:
+            cached = self._reads.get(key)
+        if cached and time.monotonic() - cached[0] < self._reuse:
+            return cached[1]
+        return None
+
+    def put(self, key: tuple[str, str], live: "LiveNumber") -> None:
+        with self._lock:
+            self._reads[key] = (time.monotonic(), live)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._reads.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What failed attempts for one number left behind in this process."""
+
+    calls: CallLedger = CallLedger()  # the register/deregister calls they made
+    refusal: str | None = None  # why a further attempt must not run, if one must not
+
+
+class AttemptBook:
+    """Per number: the lock that serialises its calls, and its failed attempts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._attempts: dict[str, Attempt] = {}
+
+    def lock(self, number_id: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(number_id, threading.Lock())
+
+    def of(self, number_id: str) -> Attempt:
+        with self._lock:
+            return self._attempts.get(number_id) or Attempt()
+
+    def record_failure(self, number_id: str, calls: CallLedger, refusal: str | None) -> None:
+        """A failed attempt made ``calls`` (new calls: added); its own reason for refusing a retry,
+        if it has one, says more than an earlier "cutover failed"."""
+        with self._lock:
+            earlier = self._attempts.get(number_id) or Attempt()
+            self._attempts[number_id] = Attempt(earlier.calls + calls, refusal or earlier.refusal)
+
+    def refuse(self, number_id: str, reason: str) -> None:
+        """Refuse further attempts for the number, unless a reason is recorded already."""
+        with self._lock:
+            earlier = self._attempts.get(number_id) or Attempt()
+            self._attempts[number_id] = Attempt(earlier.calls, earlier.refusal or reason)
+
+
+class CutoverGate:
+    """Cutover slots and the circuit breaker of one process (SPEC "Cutovers")."""
+
+    def __init__(self, attempts: AttemptBook) -> None:
+        self._lock = threading.Lock()
+        self._attempts = attempts
+        self._slots: threading.BoundedSemaphore | None = None
+        self._size = 0
+        self._breaker: str | None = None
+
+    def slots(self, size: int) -> threading.BoundedSemaphore:
+        """The process's ``maxConcurrentCutovers`` slots (a new configuration may resize them)."""
+        with self._lock:
+            if self._slots is None or self._size != size:
+                self._slots = threading.BoundedSemaphore(size)
+                self._size = size
+            return self._slots
+
+    @property
+    def breaker(self) -> str | None:
+        """Which cutover failed first in this process (``ID: ErrorClass``), or None while closed."""
+        with self._lock:
+            return self._breaker
+
+    def trip(self, number_id: str, cause: BaseException) -> None:
+        """A cutover failed: open the breaker (the first cause is kept) and refuse further attempts
+        for this number. The only place the breaker trips; it runs before the failure is reported
+        (which takes reads), so that no slot freed meanwhile lets another number go offline."""
+        with self._lock:
+            self._breaker = self._breaker or f"{number_id}: {type(cause).__name__}"
+        self._attempts.refuse(number_id, f"its cutover failed ({type(cause).__name__})")
+
+
+class Deployment:
+    """What the resources of this process declare (``check``) and converged (create, update)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._declared: dict[str, str] = {}
+        self._converged: set[str] = set()
+
+    def declare(self, number_id: str, region: str) -> str | None:
+        """Record that a resource of this deployment declares ``region`` for the number. Returns the
+        other region when another resource already declared a different one: two resources really
+        manage the number. The same region again (a retry, a replacement's second check, a
+        duplicate that agrees) is not a conflict."""
+        with self._lock:
+            seen = self._declared.setdefault(number_id, region)
+        return seen if seen != region else None
+
+    def mark_converged(self, number_id: str) -> None:
+        with self._lock:
+            self._converged.add(number_id)
+
+    def wants(self, number_id: str) -> bool:
+        """A resource of this deployment declares or converged the number: ``on_delete: disable``
+        of another resource must not undo it. Refresh (read, diff) records nothing here."""
+        with self._lock:
+            return number_id in self._declared or number_id in self._converged
+
+
+class SeenCalls:
+    """The register/deregister calls the entries for each number carried or made in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, CallLedger] = {}
+
+    def saw(self, number_id: str, calls: CallLedger) -> CallLedger:
+        """Merge what one entry carries (``|``: the same calls on two entries count once); returns
+        everything seen for the number."""
+        with self._lock:
+            merged = self._seen[number_id] = self._seen.get(number_id, CallLedger()) | calls
+            return merged
+
+    def of(self, number_id: str) -> CallLedger:
+        with self._lock:
+            return self._seen.get(number_id, CallLedger())
+
+
+class DroppedFields:
+    """Optional node fields Meta rejected as nonexisting: never asked for again in this process
+    (every client of the process talks to the same Graph API)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._names: set[str] = set()
+
+    def drop(self, name: str) -> bool:
+        """Never ask for ``name`` again; True the first time."""
+        with self._lock:
+            first = name not in self._names
+            self._names.add(name)
+            return first
+
+    def dropped(self, name: str) -> bool:
+        with self._lock:
+            return name in self._names
