@@ -114,7 +114,8 @@ def test_the_cli_and_import_answer_a_failure_with_one_document_shape(tmp_path):
 
 class _Reader:
     def __init__(self, registered: bool | None = None, storage: str | None = "IN", storage_fails: bool = False):
-        self.registered, self.storage, self.storage_fails, self.asked = registered, storage, storage_fails, []
+        self.registered, self.storage, self.storage_fails = registered, storage, storage_fails
+        self.asked: list[str] = []
 
     def registered_now(self, number_id):
         self.asked.append("registered")

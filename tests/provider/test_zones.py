@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-import tzdata  # type: ignore[import-untyped]  # the package has no type hints
+import tzdata
 
 from provider import windows as change_windows, zones
 from provider.errors import ConfigurationError
