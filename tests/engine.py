@@ -256,7 +256,7 @@ class Engine:
         step = self._refresh_one(proc, scratch, name)
         with self._lock:
             if step.op == "deleted":
-                pending[i] = (name, None)  # type: ignore[assignment]
+                pending[i] = (name, None)  # type: ignore[assignment]  # gone: _refresh_all drops it
             elif step.error is None:
                 pending[i] = (name, scratch[name])
         return step

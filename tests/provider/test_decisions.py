@@ -195,7 +195,7 @@ def test_each_network_reason_is_its_own_class_and_keeps_its_reason():
         assert error.unreachable == (reason in {"refused", "dns", "tls", "proxy", "proxy_auth"}), reason
     assert Timeout is RequestTimeout and RequestTimeout("slow", method="GET", path="/1").reason == "timeout"
     with pytest.raises(TypeError):  # no class swap from a string: a reason is a class
-        NetworkError("?", reason="dns", method="GET", path="/1")  # type: ignore[call-arg]
+        NetworkError("?", reason="dns", method="GET", path="/1")  # type: ignore[call-arg]  # the refused old call
 
 
 # --- per-process memory: in Fleet, cleared by its one reset; secrets are never forgotten ----------
