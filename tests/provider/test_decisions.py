@@ -114,7 +114,8 @@ def test_the_cli_and_import_answer_a_failure_with_one_document_shape(tmp_path):
 
 class _Reader:
     def __init__(self, registered: bool | None = None, storage: str | None = "IN", storage_fails: bool = False):
-        self.registered, self.storage, self.storage_fails, self.asked = registered, storage, storage_fails, []
+        self.registered, self.storage, self.storage_fails = registered, storage, storage_fails
+        self.asked: list[str] = []
 
     def registered_now(self, number_id):
         self.asked.append("registered")
@@ -200,7 +201,7 @@ def test_each_network_reason_is_its_own_class_and_keeps_its_reason():
         assert error.unreachable == (reason in {"refused", "dns", "tls", "proxy", "proxy_auth"}), reason
     assert Timeout is RequestTimeout and RequestTimeout("slow", method="GET", path="/1").reason == "timeout"
     with pytest.raises(TypeError):  # no class swap from a string: a reason is a class
-        NetworkError("?", reason="dns", method="GET", path="/1")  # type: ignore[call-arg]
+        NetworkError("?", reason="dns", method="GET", path="/1")  # type: ignore[call-arg]  # the refused old call
 
 
 # --- per-process memory: in Fleet, cleared by its one reset; secrets are never forgotten ----------
