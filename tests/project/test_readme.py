@@ -202,3 +202,132 @@ def test_the_readme_names_every_command_of_the_cli():
     listed = re.search(r"a command line, `python -m provider ([a-z |]+)`", README)
     assert listed, "the README's opening list names the commands as `python -m provider a | b | ...`"
     assert listed.group(1).split(" | ") == [c.name for c in COMMANDS]
+
+
+# -- navigation: the table of contents, the glossary, the reference -----------------------------
+
+
+def github_anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation (backticks included) dropped, each
+    space a hyphen; so "drift: `python -m provider`" is "drift-python--m-provider"."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def headings(text: str) -> list[tuple[int, str]]:
+    """(level, title) of every Markdown heading outside code blocks."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    return [(len(hashes), title) for hashes, title in re.findall(r"^(#{1,6}) (.+)$", prose, re.M)]
+
+
+def anchors(text: str) -> set[str]:
+    """Every anchor GitHub gives the headings, a repeated one suffixed -1, -2, ... as GitHub does."""
+    seen: dict[str, int] = {}
+    result = set()
+    for _, title in headings(text):
+        anchor = github_anchor(title)
+        result.add(f"{anchor}-{seen[anchor]}" if anchor in seen else anchor)
+        seen[anchor] = seen.get(anchor, 0) + 1
+    return result
+
+
+def table_of_contents() -> list[tuple[str, str]]:
+    """(title, anchor) of each entry of the list after **Contents**, before the first section."""
+    toc = README[README.index("\n**Contents**\n"):README.index("\n## ")]
+    return re.findall(r"^ *- \[(.+?)\]\(#([^)]+)\)", toc, re.M)
+
+
+def test_github_anchors_follow_githubs_rules() -> None:
+    assert github_anchor("Reviewing and detecting drift: `python -m provider`") == \
+        "reviewing-and-detecting-drift-python--m-provider"
+    assert github_anchor("Start here: two commands") == "start-here-two-commands"
+    assert anchors("## A\n\n```sh\n# not a heading\n```\n## A\n") == {"a", "a-1"}
+
+
+def test_the_table_of_contents_lists_every_section_and_each_link_finds_its_heading() -> None:
+    entries = table_of_contents()
+    linked = {anchor for _, anchor in entries}
+    sections = [title for level, title in headings(README) if level == 2]
+    missing = [title for title in sections if github_anchor(title) not in linked]
+    assert not missing, f"sections missing from the table of contents: {missing}"
+    assert [anchor for _, anchor in entries if anchor in {github_anchor(t) for t in sections}] == \
+        [github_anchor(t) for t in sections], "the table of contents lists the sections in the README's order"
+    for title, anchor in entries:
+        assert github_anchor(title) == anchor, f"the entry {title!r} links #{anchor}"
+        assert anchor in anchors(README), f"the entry {title!r} links #{anchor}, which no heading has"
+
+
+def test_every_link_within_the_readme_finds_its_heading() -> None:
+    prose = re.sub(r"^```.*?^```", "", README, flags=re.M | re.S)
+    links = re.findall(r"\]\(#([^)]+)\)", prose)
+    assert len(links) > 20
+    assert sorted({link for link in links if link not in anchors(README)}) == []
+
+
+# Each term: the words that use it. Before the glossary, its first use in prose links it.
+GLOSSARY = {
+    "adopt": r"\badopt(?:s|ed|ing)?\b",
+    "blackout": r"\bblackouts?\b",
+    "blocked": r"\bblocked\b",
+    "change window": r"\bchange windows?\b",
+    "cutover": r"\bcutovers?\b",
+    "drift": r"\bdrift(?:s|ed)?\b",
+    "on-delete": r"\bon[-_ ]delete\b",
+    "pending": r"\bpending\b",
+    "preflight": r"\bpreflight\b",
+    "the 72-hour budget": r"\b72-hour budget\b",
+}
+
+
+def test_the_glossary_defines_each_term_the_readme_uses_before_explaining_it() -> None:
+    glossary = section("Glossary")
+    defined = re.findall(r"^- \*\*(.+?)\*\*", glossary, re.M)
+    assert sorted(defined) == sorted(GLOSSARY), "the glossary defines these terms, in alphabetical order"
+    assert defined == sorted(defined, key=lambda t: t.removeprefix("the ")), "alphabetical, for looking up"
+    for term in defined:
+        entry = glossary.split(f"- **{term}**", 1)[1].split("\n- **", 1)[0]
+        assert 80 < len(entry) < 900, f"{term}: one or two sentences"
+
+
+def test_a_term_used_before_the_glossary_links_to_it_where_it_is_first_used() -> None:
+    toc = (README.index("\n**Contents**\n"), README.index("\n## "))
+    glossary_at = README.index("\n## Glossary")
+    # prose only: no code block, code span, heading or table-of-contents entry uses a term
+
+    def blank(match: re.Match[str]) -> str:
+        return " " * len(match.group(0))   # offsets stay those of README
+
+    prose = re.sub(r"^```.*?^```", blank, README, flags=re.M | re.S)
+    prose = re.sub(r"`[^`\n]*`", blank, prose)
+    prose = re.sub(r"^#.*$", blank, prose, flags=re.M)
+    prose = prose[:toc[0]] + " " * (toc[1] - toc[0]) + prose[toc[1]:]
+    links = [m.span(1) for m in re.finditer(r"\[([^\]]+)\]\(#glossary\)", prose)]
+    for term, pattern in GLOSSARY.items():
+        first = re.search(pattern, prose, re.I)
+        assert first, f"{term} is never used outside the glossary"
+        if first.start() < glossary_at:
+            assert any(start <= first.start() < end for start, end in links), \
+                f"{term!r} is first used before the glossary, unlinked: {README[first.start() - 60:first.end() + 20]!r}"
+
+
+def test_the_reference_table_names_each_input_its_stack_key_and_the_output_that_echoes_it() -> None:
+    from provider.declaration import ECHO, INPUT_KEYS, OUTPUT_ONLY_KEYS, SECRET_KEYS, STACK_SPELLING
+
+    reference = section("Reference")
+    assert "](docs/reference.md)" in reference
+    rows = [[cell.strip() for cell in row.split("|")[1:-1]]
+            for row in re.findall(r"^\|.+\|$", reference, re.M)[2:]]
+
+    def names(cell: str) -> list[str]:
+        return re.findall(r"`(\w+)`", cell)
+
+    inputs = [row for row in rows if row[0] != "—"]
+    assert [names(row[0]) for row in inputs] == [[name] for name in INPUT_KEYS]
+    for inp, stack, out in inputs:
+        name = names(inp)[0]
+        assert ("(secret)" in inp) == (name in SECRET_KEYS), inp
+        assert names(stack) == ([STACK_SPELLING[name]] if name in STACK_SPELLING else []), (name, stack)
+        assert names(out) == [ECHO[name]], (name, out)
+    [only] = [row for row in rows if row[0] == "—"]
+    # the output `region` is the live region (the input comes back as declared_region): named, and said
+    assert sorted(names(only[2])) == sorted(["region", *(k for k in OUTPUT_ONLY_KEYS if k not in ECHO.values())])
+    assert ECHO["region"] == "declared_region" and "The output `region` is the live region" in reference.replace("**", "")
