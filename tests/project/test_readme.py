@@ -1,9 +1,14 @@
-"""README.md's commands, run as written, and the outputs its comments promise.
+"""README.md's commands, run as written, and the outputs its comments promise; its navigation.
 
-Two parts of the README are executable: "Start here" (the newcomer's commands) and "The emulator"
-(Meta's guide against the emulator, then drift). Their ```sh blocks are read from README.md
-itself, so a command edited there is the command tested here. A comment line after a command
-states its output: JSON, `exit N: ...`, or where to read a value; each is checked.
+Three parts of the README are executable: "Start here" (the newcomer's commands), "Your first
+hour" (run, look, change a region, apply, check) and "The emulator" (Meta's guide against the
+emulator, then drift). Their ```sh blocks are read from README.md itself, so a command edited
+there is the command tested here. A comment line after a command states its output: JSON,
+`exit N: ...`, or where to read a value; each is checked.
+
+The first hour continues in the clone that "Start here" made, whose first command (up-local) is
+the first hour's first command too: it runs once, and both check it. Its commands run in one bash
+session, as a reader types them, so `&` and `kill %1` mean what they say.
 
 The newcomer's `git clone <this repository>` clones this checkout; the clone borrows this
 checkout's .venv (creating one would download every dependency again), and its up-local runs
@@ -104,11 +109,23 @@ def test_the_newcomer_commands_are_the_three_the_readme_promises():
         assert os.access(ROOT / "scripts" / script, os.X_OK)
 
 
-def test_a_fresh_clone_runs_the_main_job_up_to_the_plan_when_offline_without_pulumi(tmp_path):
+@dataclass
+class Clone:
+    """A fresh clone after "Start here"'s up-local ran in it, offline and without pulumi."""
+
+    path: Path
+    env: dict[str, str]            # what the newcomer's shell has: no pulumi, HTTPS through a closed port
+    up_local: subprocess.CompletedProcess[str]
+    port_free_after: bool
+
+
+@pytest.fixture(scope="module")
+def fresh_clone(tmp_path_factory: pytest.TempPathFactory) -> Clone:
     if _port_busy(PORT):
         pytest.skip(f"port {PORT} is in use on this machine")
     if shutil.which("pulumi", path="/usr/bin:/bin"):
         pytest.skip("pulumi is installed in /usr/bin or /bin, so it cannot be kept off PATH")
+    tmp_path = tmp_path_factory.mktemp("newcomer")
     clone, up_local = sh_blocks(section("Start here"))[0][:2]
     source = tmp_path / "src" / "whatsapp-local-storage"
     source.parent.mkdir()
@@ -121,14 +138,116 @@ def test_a_fresh_clone_runs_the_main_job_up_to_the_plan_when_offline_without_pul
         f"ln -s {ROOT / '.venv'} .venv",   # the one step added: reuse the dependencies already installed
         up_local.line,
     ])
-    done = run(script, tmp_path, PATH=f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", HTTPS_PROXY=dead_proxy,
-               HOME=str(tmp_path / "home"))
+    env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "HTTPS_PROXY": dead_proxy,
+           "HOME": str(tmp_path / "home")}
+    done = run(script, tmp_path, **env)
+    return Clone(tmp_path / "whatsapp-local-storage", env, done, not _port_busy(PORT))
+
+
+def test_a_fresh_clone_runs_the_main_job_up_to_the_plan_when_offline_without_pulumi(fresh_clone: Clone) -> None:
+    done = fresh_clone.up_local
     assert done.returncode == 3, done.stdout + done.stderr
     assert re.search(r"^installing pulumi \S+ into .*/whatsapp-local-storage/\.pulumi-local/cli failed: "
                      r"cannot download Pulumi's installer: ", done.stderr, re.M), done.stderr
     assert "WhatsApp Local Storage plan for stack local" in done.stdout
     assert "calls:     settings(IN) -> register" in done.stdout
-    assert not _port_busy(PORT)
+    assert fresh_clone.port_free_after
+
+
+# -- "Your first hour" ---------------------------------------------------------------------------
+
+
+def plan_numbers(output: str) -> dict[str, tuple[str, str]]:
+    """Each number `plan`/`drift` lists: its status and the lines of its block."""
+    blocks = re.split(r"^(?=\d{15}  )", output, flags=re.M)[1:]
+    numbers = {}
+    for block in blocks:
+        head = must_match(re.match(r"(\d{15})  (.+?)  ", block), "a number's heading")
+        numbers[head.group(1)] = (head.group(2), block.split("\n\nSummary:")[0])
+    return numbers
+
+
+def check_clause(clause: str, output: str) -> None:
+    """One stated fact about `plan`/`drift`/`up-local` output; a clause no rule reads fails."""
+    listed = plan_numbers(output)
+    ids = re.findall(r"\d{15}", clause.split(":")[0])
+    assert ids, f"the clause names no number: {clause}"
+    if re.fullmatch(r"[\d, and]+ (?:drift|drifts)", clause):
+        for number in ids:
+            assert listed.get(number, ("",))[0] == "DRIFT", (clause, output)
+    elif re.fullmatch(r"[\d, and]+ (?:is|are) in sync", clause):
+        for number in ids:   # listed as in sync, or left out as nothing to say
+            assert listed.get(number, ("in sync",))[0] == "in sync", (clause, output)
+    elif cutover := re.fullmatch(r"(\d{15}) is a cutover: (.+?), offline (.+)", clause):
+        status, block = listed[cutover.group(1)]
+        assert status == "will change", (clause, output)
+        assert f"calls:     {cutover.group(2)}\n" in block, (clause, block)
+        assert f"offline:   yes: {cutover.group(3)}" in block, (clause, block)
+    elif change := re.fullmatch(r"(\d{15}) will change: (.+)", clause):
+        status, block = listed[change.group(1)]
+        assert status == "will change", (clause, output)
+        assert f"calls:     {change.group(2)}\n" in block, (clause, block)
+    else:
+        raise AssertionError(f"no rule checks this stated output: {clause}")
+
+
+def check_said(said: str, done: tuple[int, str]) -> int:
+    """Check one comment line's stated output against (exit code, stdout); the number of facts checked."""
+    returncode, output = done
+    if said.startswith("with the CLI: "):
+        return 0                                   # after a real `pulumi up`: not here, without pulumi
+    stated = must_match(re.fullmatch(r"(?:without the CLI: )?exit (\d+): (.+?)\.?", said),
+                        f"a stated output `exit N: ...` in {said!r}")
+    assert returncode == int(stated.group(1)), (said, output)
+    clauses = stated.group(2).split("; ")
+    for clause in clauses:
+        check_clause(clause, output)
+    return 1 + len(clauses)
+
+
+def test_the_first_hour_runs_offline_as_written_and_prints_what_its_comments_say(fresh_clone: Clone) -> None:
+    if shutil.which("perl", path="/usr/bin:/bin") is None or shutil.which("git", path="/usr/bin:/bin") is None:
+        pytest.skip("the first hour edits the stack file with perl and restores it with git")
+    commands = [c for block in sh_blocks(section("Your first hour")) for c in block]
+    assert commands[0].line == "./scripts/up-local", "the first hour starts where Start here ended"
+    out = fresh_clone.path.parent / "first-hour"
+    out.mkdir()
+    # One session, as typed: each command's stdout and exit code kept; a background command is waited
+    # for until it printed (a reader sees it print before typing on); no background job outlives it.
+    script = ["trap 'kill $(jobs -p) 2>/dev/null' EXIT"]
+    for i, command in enumerate(commands[1:], 1):
+        if command.line.endswith("&"):
+            script += [f"{command.line[:-1]} >{out}/{i}.out 2>&1 &",
+                       f"for _ in $(seq 200); do [ -s {out}/{i}.out ] && break; sleep 0.05; done"]
+        else:
+            script += [f"{{ {command.line}\n}} >{out}/{i}.out 2>{out}/{i}.err; echo $? >{out}/{i}.rc"]
+    run("\n".join(script), fresh_clone.path, **fresh_clone.env)
+
+    checked = 0
+    up_local = fresh_clone.up_local
+    for i, command in enumerate(commands):
+        if i == 0:
+            done, errors = (up_local.returncode, up_local.stdout), up_local.stderr
+        elif command.line.endswith("&"):
+            printed = (out / f"{i}.out").read_text()
+            prints = must_match(re.fullmatch(r"prints: (.+)", command.comment), f"what `{command.line}` prints")
+            assert printed.splitlines()[:1] == [prints.group(1)], printed
+            checked += 1
+            continue
+        else:
+            done, errors = (int((out / f"{i}.rc").read_text()), (out / f"{i}.out").read_text()), \
+                (out / f"{i}.err").read_text()
+        stated = list(command.notes)
+        if re.match(r"(with|without) the CLI|exit ", command.comment):
+            stated.insert(0, command.comment)
+        if not stated:
+            assert done[0] == 0, (command.line, done[1] + errors)
+        for said in stated:
+            checked += check_said(said, done)
+    assert not _port_busy(PORT), "the first hour stops every emulator it starts"
+    assert (fresh_clone.path / "stacks" / "Pulumi.local.yaml").read_text() == \
+        (ROOT / "stacks" / "Pulumi.local.yaml").read_text(), "the first hour ends with the demo declaration back"
+    assert checked == 21, f"every output the first hour states was checked ({checked} facts)"
 
 
 # -- "The emulator" ------------------------------------------------------------------------------
