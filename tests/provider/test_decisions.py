@@ -169,6 +169,8 @@ def test_each_row_of_the_failure_table_reads_only_what_it_needs_and_says_where_t
          (True, "IN", True), "reads back NOT registered"),
         (StepFailure("register", transient), _Reader(registered=None), "register_unknown", ["registered"],
          (True, "IN", False), "whether Meta registered it is unknown"),
+        (StepFailure("register", ServerError("busy", http_status=503)), _Reader(registered=False), "register_unknown",
+         ["registered"], (True, "IN", True), "register failed with a temporary error"),
         (StepFailure("register", fatal), _Reader(storage_fails=True), "register", ["storage"], (True, "IN", False),
          "Current storage: IN (India) (as last set; could not read it back)"),
     ]
