@@ -84,6 +84,8 @@ MODULES: dict[str, Module] = {
                     "project, size caps, parse errors without content (CLI)"),
     "stackfile": Module("reading a stack's declarations and a state export from the repository's files (CLI)"),
     "progress": Module("progress of a long read on stderr"),
+    "distribution": Module("the installed distribution, and any other that installs the same top-level names "
+                           "(--version)"),
     "__main__": Module("python -m provider"),
     "cli": Module("the command line: parse, dispatch, one answer per failure"),
     "cli.commands": Module("each command's arguments, exit codes and run",

@@ -56,10 +56,13 @@ class Command:
 
 
 def _stack_options(cmd: argparse.ArgumentParser, *, required: bool) -> None:
-    cmd.add_argument("--stack", required=required, metavar="NAME",
+    """``-s``/``--stack`` and ``-C``/``--cwd`` as ``pulumi`` spells them; ``--project-dir`` is the
+    older spelling of ``--cwd``, kept so that scripts written against it keep working."""
+    cmd.add_argument("-s", "--stack", required=required, metavar="NAME",
                      help="read stacks/Pulumi.NAME.yaml (the project's stackConfigDir)")
-    cmd.add_argument("--project-dir", type=Path, default=None, metavar="DIR",
-                     help="the directory with Pulumi.yaml (default: the working directory or above it)")
+    cmd.add_argument("-C", "--cwd", "--project-dir", dest="project_dir", type=Path, default=None, metavar="DIR",
+                     help="run as if started in DIR: the project is the nearest directory at or above it with a "
+                          "Pulumi.yaml (default: the working directory); --project-dir is the same option")
 
 
 def _state_option(cmd: argparse.ArgumentParser, text: str) -> None:
