@@ -28,6 +28,7 @@ from provider.errors import ConfigurationError
 from provider.inputs import from_stack_entry
 from provider.notices import Notices
 from provider.regions import InvalidRegion, normalize_region
+from provider.wording import counted
 
 EXAMPLE = ('pulumi config set --path \'phoneNumbers["106540352242922"].region\' BR, then '
            'pulumi config set --path --secret \'phoneNumbers["106540352242922"].pin\' (it prompts for the PIN)')
@@ -107,7 +108,7 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
         # escaped: a stack key or value can hold a line break that starts a `::` workflow command, or `##[`
         listed = "\n".join(f"  - {escape.text(problem)}" for problem in problems)
         raise pulumi.RunError(
-            f"the stack config has {len(problems)} problem(s); no resource was declared:\n{listed}")
+            f"the stack config has {counted(len(problems), 'problem')}; no resource was declared:\n{listed}")
     return numbers
 
 

@@ -26,6 +26,11 @@ class Text(NamedTuple):
     do_not_rerun: str = ""
 
 
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """``1 number``, ``0 numbers``, ``2 invalid entries``: every count the CLI prints goes through here."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
 # --- the Graph API's answers -------------------------------------------------------------------
 
 GRAPH_API_ERROR = Text("the Graph API returned an error")  # a class's default; an instance may say more
@@ -251,7 +256,8 @@ def unreachable(url: str, cause: _NoAnswer, failed: int, total: int) -> str:
     untried = f", the other {total - failed} were not tried" if total > failed else ""
     text = (f"cannot reach the Graph API at {url}: {cause.summary}"
             + (f" ({said})" if said else "")
-            + f"; no read got an answer ({failed} of {total} numbers failed{untried}), so nothing was compared")
+            + f"; no read got an answer ({failed} of {counted(total, 'number')} failed{untried}), so nothing was "
+              "compared")
     if cause.fix:
         text += f". Fix: {cause.fix}"
     return text

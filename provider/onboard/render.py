@@ -13,6 +13,7 @@ from .. import escape, exits
 from ..inputs import is_ascii_digits
 from ..models import id_order
 from ..redact import redact
+from ..wording import counted
 from .proposal import Proposed, NotAdded
 from .stackedit import Target, add_entries, dump
 
@@ -49,8 +50,8 @@ class ImportResult:
 
 def _headline(result: ImportResult) -> str:
     p = result.proposed
-    counts = (f"{result.listed} numbers listed: {len(p.proposals)} to add, {len(p.declared)} declared already, "
-              f"{len(p.left_out)} left out, {len(p.errors)} errors")
+    counts = (f"{counted(result.listed, 'number')} listed: {len(p.proposals)} to add, {len(p.declared)} declared "
+              f"already, {len(p.left_out)} left out, {counted(len(p.errors), 'error')}")
     if not p.proposals:
         return f"{counts}. Nothing to add; {result.target.label} is unchanged."
     if result.written:

@@ -53,7 +53,7 @@ def test_json_is_one_document_when_the_token_is_rejected(project):
 def test_json_is_one_document_on_an_argument_error(project):
     code, out, err = run("drift", "--format", "json", project_dir=project(IN_SYNC))  # --stack missing
     data = json.loads(out)
-    assert code == 2 and data == {"command": "drift", "error": "the following arguments are required: --stack",
+    assert code == 2 and data == {"command": "drift", "error": "the following arguments are required: -s/--stack",
                                   "exit_code": 2, "version": __version__}
     assert "usage: python -m provider drift" in err
 
@@ -207,8 +207,8 @@ def test_with_an_invalid_entry_the_summary_says_nothing_would_change(project):
     code, out, _ = run("plan", "--stack", "test", project_dir=project(numbers))
     assert code == 1
     summary = next(line for line in out.splitlines() if line.startswith("Summary:"))
-    assert summary == ("Summary: 2 numbers: nothing would change: the stack file has 1 invalid entry, and "
-                       "`pulumi up` would stop before declaring any resource, 1 errors.")
+    assert summary == ("Summary: 2 numbers: nothing would change (the stack file has 1 invalid entry, and "
+                       "`pulumi up` would stop before declaring any resource), 1 error.")
     assert "to change" not in out
     assert f"{UNREGISTERED}  blocked" in out  # its plan is still shown, as what follows the fix
     data = json.loads(run("plan", "--stack", "test", "--format", "json", project_dir=project(numbers))[1])
