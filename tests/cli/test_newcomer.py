@@ -9,6 +9,8 @@ from typing import Callable
 import pytest
 
 from emulator.harness import Emulator
+from provider.regions import REGIONS, InvalidRegion, normalize_region
+from provider.wording import counted
 from tests.cli.support import IN_SYNC, run
 
 
@@ -33,3 +35,64 @@ def test_a_directory_with_no_project_names_the_option_to_use(tmp_path: Path) -> 
     code, _, err = run("plan", "-s", "local", "-C", str(tmp_path))
     assert code == 2  # a usage error
     assert "or pass -C DIR (--cwd)" in err
+
+
+# -- "did you mean" for near misses of region codes -----------------------------------------------
+
+@pytest.mark.parametrize(("written", "meant"), [
+    ("Brazil", "BR"), ("brazil", "BR"), ("Brasil", "BR"), ("BRA", "BR"), ("india", "IN"), ("Indai", "IN"),
+    ("Germany", "DE"), ("DEU", "DE"), ("United Kingdom", "GB"), ("Untied Kingdom", "GB"), ("south korea", "KR"),
+    ("UAE", "AE"), ("Swizerland", "CH"), ("Canda", "CA"),
+])
+def test_a_country_name_or_alpha3_code_is_refused_with_the_code_it_most_likely_means(written: str, meant: str) -> None:
+    with pytest.raises(InvalidRegion) as refused:
+        normalize_region(written)
+    assert f"did you mean {meant} ({REGIONS[meant]})?" in str(refused.value)
+    assert "DEFAULT" in str(refused.value)
+
+
+@pytest.mark.parametrize("written", ["BE", "XX", "France", "Frnace", "Q"])
+def test_a_miss_with_no_likely_region_gets_the_list_and_no_guess(written: str) -> None:
+    with pytest.raises(InvalidRegion) as refused:
+        normalize_region(written)
+    assert "did you mean" not in str(refused.value) and "use one of IN, SG" in str(refused.value)
+
+
+@pytest.mark.parametrize("written", ["USA", "united states"])
+def test_the_united_states_however_written_is_pointed_at_default(written: str) -> None:
+    with pytest.raises(InvalidRegion, match="declare DEFAULT"):
+        normalize_region(written)
+
+
+def test_plan_of_a_stack_entry_declaring_brazil_by_name_says_did_you_mean_br(project: Callable[..., Path]) -> None:
+    directory = project({"106540352242922": {"region": "Brazil", "pin": "123456"}})
+    code, out, _ = run("plan", "-s", "test", "-C", str(directory))
+    assert code == 1
+    assert "did you mean BR (Brazil)?" in out
+
+
+# -- counts: one number, one error, one colon -----------------------------------------------------
+
+def test_plan_of_one_invalid_entry_counts_one_number_and_one_error_with_one_colon(
+        project: Callable[..., Path]) -> None:
+    directory = project({"106540352242922": {"region": "Brazil", "pin": "123456"}})
+    _, out, _ = run("plan", "-s", "test", "-C", str(directory))
+    summary = next(line for line in out.splitlines() if line.startswith("Summary:"))
+    assert summary == ("Summary: 1 number: nothing would change (the stack file has 1 invalid entry, and "
+                       "`pulumi up` would stop before declaring any resource), 1 error.")
+
+
+def test_drift_and_report_of_one_number_in_sync_say_one_number(project: Callable[..., Path]) -> None:
+    directory = project({"106540352242922": {"region": "DEFAULT", "pin": "123456"}})
+    code, out, err = run("drift", "-s", "test", "-C", str(directory))
+    assert code == 0, err
+    assert "\nSummary: 1 number in sync.\n" in out
+    code, out, err = run("report", "-s", "test", "-C", str(directory))
+    assert code == 0, err
+    assert "- Result: 1 of 1 number complies" in out
+
+
+@pytest.mark.parametrize(("count", "text"), [(0, "0 errors"), (1, "1 error"), (2, "2 errors")])
+def test_every_count_the_cli_prints_agrees_with_its_noun(count: int, text: str) -> None:
+    assert counted(count, "error") == text
+    assert counted(count, "invalid entry", "invalid entries").endswith("entry" if count == 1 else "entries")
