@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import requests
 
 from emulator.harness import Emulator
+from emulator.seed import NOT_VERIFIED
+from provider import cli
 from provider.regions import REGIONS, InvalidRegion, normalize_region
 from provider.wording import counted
 from tests.cli.support import IN_SYNC, run
@@ -96,3 +99,40 @@ def test_drift_and_report_of_one_number_in_sync_say_one_number(project: Callable
 def test_every_count_the_cli_prints_agrees_with_its_noun(count: int, text: str) -> None:
     assert counted(count, "error") == text
     assert counted(count, "invalid entry", "invalid entries").endswith("entry" if count == 1 else "entries")
+
+
+# -- verify: help for every flag, a next step for a refused code ---------------------------------
+
+def test_verify_help_has_text_for_every_flag() -> None:
+    parser = cli.build_parser()
+    verify = next(action for action in parser._subparsers._group_actions[0].choices.items()  # type: ignore[union-attr]
+                  if action[0] == "verify")[1]
+    undocumented = [action.option_strings for action in verify._actions if not action.help]
+    assert undocumented == []
+
+
+@pytest.fixture
+def graph_env(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Emulator:
+    monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", emulator.token)
+    monkeypatch.setenv("WHATSAPP_GRAPH_API_URL", emulator.url)
+    return emulator
+
+
+def test_verify_with_a_wrong_code_says_what_to_do_next_before_what_graph_said(graph_env: Emulator) -> None:
+    emulator = graph_env
+    requests.post(f"{emulator.url}/v25.0/{NOT_VERIFIED}/request_code", params={"code_method": "SMS", "language": "en_US"},
+                  headers={"Authorization": f"Bearer {emulator.token}"}, timeout=10).raise_for_status()
+    code, _, err = run("verify", "--phone-number-id", NOT_VERIFIED, "--code", "000000")
+    assert code == 1
+    message = err.split("error: ", 1)[1]
+    assert message.startswith(f"Meta did not accept the code for {NOT_VERIFIED}")
+    assert f"run `python -m provider verify --phone-number-id {NOT_VERIFIED}` without --code to request" in message
+    assert "Graph said: The verification code does not match" in message and "fbtrace_id" in message
+
+
+def test_verify_prompted_code_refused_says_to_check_the_digits_or_request_a_new_one(
+        graph_env: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("builtins.input", lambda _prompt: "000000")
+    code, out, err = run("verify", "--phone-number-id", NOT_VERIFIED)
+    assert code == 1 and "Requested a verification code" in out
+    assert "check the digits of the message that just arrived and run again with --code CODE" in err
