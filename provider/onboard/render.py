@@ -35,13 +35,17 @@ class ImportResult:
         return exits.ERROR if self.proposed.errors else exits.OK
 
     def commands(self) -> list[str]:
-        """What a person still has to run: the stack, and a secret PIN per number that has none."""
+        """What a person still has to run: the stack, and a secret PIN per number that has none and
+        may ever register (not a number shared with the WhatsApp Business app: it is never cut over)."""
         stack = shlex.quote(self.stack_name)  # commands to paste into a shell: nothing in them is code
         cmds = [f"pulumi stack init {stack}"] if self.target.text is None else []
         declared = self.target.stack.phone_numbers()
         ids = [number_id for number_id, entry in declared.items()
                if not (isinstance(entry, Mapping) and entry.get("pin") is not None)]
         ids += [p.found.number_id for p in self.proposed.proposals]
+        never = {item.found.number_id for item in (*self.proposed.proposals, *self.proposed.declared)
+                 if item.found.never_cut_over}
+        ids = [number_id for number_id in ids if number_id not in never]
         # Only IDs that are IDs: a stack-file key is the pull request's text, never pasted into a shell.
         for number_id in sorted({i for i in ids if is_ascii_digits(i)}, key=id_order):
             cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {stack}")

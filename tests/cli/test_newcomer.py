@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from emulator.harness import Emulator
-from emulator.seed import NOT_VERIFIED
+from emulator.seed import COEXISTENCE, DEMO_WABA_ID, NOT_VERIFIED, REGISTERED_DEFAULT
 from provider import cli
 from provider.regions import REGIONS, InvalidRegion, normalize_region
 from provider.wording import counted
@@ -136,3 +136,21 @@ def test_verify_prompted_code_refused_says_to_check_the_digits_or_request_a_new_
     code, out, err = run("verify", "--phone-number-id", NOT_VERIFIED)
     assert code == 1 and "Requested a verification code" in out
     assert "check the digits of the message that just arrived and run again with --code CODE" in err
+
+
+# -- import: no PIN asked for a number that can never be cut over ---------------------------------
+
+def test_import_asks_no_pin_for_a_coexistence_number_declared_or_proposed(emulator: Emulator, project_dir: Path) -> None:
+    stack = project_dir / "stacks" / "Pulumi.prod.yaml"
+    stack.write_text(f"config:\n  whatsapp:graphApiUrl: {emulator.url}\n  whatsapp:accessToken: {emulator.token}\n"
+                     f"  whatsapp-local-storage:phoneNumbers:\n    \"{COEXISTENCE}\":\n      region: DEFAULT\n")
+    code, out, err = run("import", "-s", "prod", "-C", str(project_dir), "--waba-id", DEMO_WABA_ID)
+    assert code == 0, err
+    assert f"phoneNumbers[\"{REGISTERED_DEFAULT}\"].pin" in out  # may be cut over one day: asked
+    assert f"phoneNumbers[\"{COEXISTENCE}\"].pin" not in out
+    stack.write_text(f"config:\n  whatsapp:graphApiUrl: {emulator.url}\n  whatsapp:accessToken: {emulator.token}\n"
+                     "  whatsapp-local-storage:phoneNumbers: {}\n")
+    code, out, err = run("import", "-s", "prod", "-C", str(project_dir), "--waba-id", DEMO_WABA_ID)
+    assert code == 0, err
+    assert f"\"{COEXISTENCE}\":" in out and "so it needs no PIN" in out
+    assert f"phoneNumbers[\"{COEXISTENCE}\"].pin" not in out
