@@ -43,8 +43,8 @@ class ImportResult:
         ids = [number_id for number_id, entry in declared.items()
                if not (isinstance(entry, Mapping) and entry.get("pin") is not None)]
         ids += [p.found.number_id for p in self.proposed.proposals]
-        never = {item.found.number_id for item in (*self.proposed.proposals, *self.proposed.declared)
-                 if item.found.never_cut_over}
+        found = [p.found for p in self.proposed.proposals] + [d.found for d in self.proposed.declared]
+        never = {item.number_id for item in found if item.never_cut_over}
         ids = [number_id for number_id in ids if number_id not in never]
         # Only IDs that are IDs: a stack-file key is the pull request's text, never pasted into a shell.
         for number_id in sorted({i for i in ids if is_ascii_digits(i)}, key=id_order):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Callable
 
@@ -11,7 +12,8 @@ import requests
 
 from emulator.harness import Emulator
 from emulator.seed import COEXISTENCE, DEMO_WABA_ID, NOT_VERIFIED, REGISTERED_DEFAULT
-from provider import cli
+from provider import cli, transport
+from provider.errors import ConnectError
 from provider.regions import REGIONS, InvalidRegion, normalize_region
 from provider.wording import counted
 from tests.cli.support import IN_SYNC, run
@@ -154,3 +156,28 @@ def test_import_asks_no_pin_for_a_coexistence_number_declared_or_proposed(emulat
     assert code == 0, err
     assert f"\"{COEXISTENCE}\":" in out and "so it needs no PIN" in out
     assert f"phoneNumbers[\"{COEXISTENCE}\"].pin" not in out
+
+
+# -- an unreachable emulator: no proxy hint for a loopback address ---------------------------------
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreachable_loopback_emulator_names_the_emulator_command_and_no_proxy(project: Callable[..., Path]) -> None:
+    directory = project(IN_SYNC, whatsapp__graphApiUrl=f"http://127.0.0.1:{_closed_port()}")
+    code, _, err = run("plan", "-s", "test", "-C", str(directory))
+    assert code == 1
+    assert "connection refused" in err and "PROXY" not in err.upper()
+    assert "python -m emulator --state .pulumi-local/emulator.json" in err
+
+
+def test_a_refused_connection_to_a_remote_host_still_mentions_proxy_settings() -> None:
+    error = transport.network_error(ConnectionRefusedError(111, "Connection refused"),
+                                    target="https://graph.facebook.com/v25.0/1", method="GET", path="/1")
+    assert isinstance(error, ConnectError) and "HTTPS_PROXY" in error.fix
+    loopback = transport.network_error(ConnectionRefusedError(111, "Connection refused"),
+                                       target="http://[::1]:8787/v25.0/1", method="GET", path="/1")
+    assert "proxy" not in loopback.fix.lower() and "emulator" in loopback.fix
