@@ -105,6 +105,8 @@ def test_an_unreachable_graph_host_is_one_run_level_error_not_one_per_number(pro
     assert err.count("cannot reach the Graph API at http://127.0.0.1:") == 1
     assert "no read got an answer" in err and "nothing was compared" in err
     assert "106540352242000" not in err  # no per-number error
+    # a loopback address is never reached through a proxy: the fix names the emulator (issue 31, item 4)
+    assert "PROXY" not in err.upper() and "python -m emulator --state .pulumi-local/emulator.json" in err
     code, out, _ = run("plan", "--stack", "test", "--format", "json", project_dir=directory)
     data = json.loads(out)
     assert code == 1 and data["exit_code"] == 1 and data["error"].startswith("cannot reach the Graph API")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Callable
 
@@ -160,21 +159,8 @@ def test_import_asks_no_pin_for_a_coexistence_number_declared_or_proposed(emulat
 
 # -- an unreachable emulator: no proxy hint for a loopback address ---------------------------------
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_an_unreachable_loopback_emulator_names_the_emulator_command_and_no_proxy(project: Callable[..., Path]) -> None:
-    directory = project(IN_SYNC, whatsapp__graphApiUrl=f"http://127.0.0.1:{_closed_port()}")
-    code, _, err = run("plan", "-s", "test", "-C", str(directory))
-    assert code == 1
-    assert "connection refused" in err and "PROXY" not in err.upper()
-    assert "python -m emulator --state .pulumi-local/emulator.json" in err
-
-
-def test_a_refused_connection_to_a_remote_host_still_mentions_proxy_settings() -> None:
+def test_a_refused_connection_to_loopback_names_the_emulator_and_to_a_remote_host_mentions_proxies() -> None:
+    """The run-level form (every read refused) is in tests/cli/test_cli_safety.py's unreachable-host test."""
     error = transport.network_error(ConnectionRefusedError(111, "Connection refused"),
                                     target="https://graph.facebook.com/v25.0/1", method="GET", path="/1")
     assert isinstance(error, ConnectError) and "HTTPS_PROXY" in error.fix
