@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,16 @@ def _project_copy(directory: Path, emu: Emulator) -> Path:
     assert LOCAL_URL in local
     (directory / "stacks" / "Pulumi.local.yaml").write_text(local.replace(LOCAL_URL, emu.url))
     return directory
+
+
+def test_the_wheel_holds_the_provider_and_the_emulator_and_nothing_of_the_repository_else(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"provider/resource.py", "provider/cli/__init__.py", "provider/py.typed", "emulator/__main__.py"} <= set(names)
+    assert {name.split("/")[0] for name in names} == {"provider", "emulator", wheel.name.split("-")[0] + "-"
+                                                      + wheel.name.split("-")[1] + ".dist-info"}
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "whatsapp-local-storage = provider.cli:console" in entry_points
+    assert "whatsapp-local-storage-emulator = emulator.__main__:main" in entry_points
 
 
 def test_the_installed_wheel_runs_version_and_plan_of_a_copied_project_from_anywhere(
