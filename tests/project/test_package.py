@@ -65,9 +65,10 @@ def wheel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         return built[0]
     source = tmp_path_factory.mktemp("source")
     for name in SOURCES:
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(
-            ROOT / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
-                                          if (ROOT / name).is_dir() else {}))
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-c", f"import setuptools.build_meta as b; b.build_wheel({str(out)!r})"],
                    cwd=source, check=True, capture_output=True, timeout=120, env=_clean_env())
