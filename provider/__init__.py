@@ -57,7 +57,7 @@ MODULES: dict[str, Module] = {
     "zones": Module("time zones from the pinned tzdata, region names only, and how an instant is shown"),
     "versions": Module("Meta's API versions: which one serves the day, and so which flow the plan uses"),
     "clock": Module("the one clock (injected by tests)"),
-    "runner": Module("makes the planned calls and SPEC's recoveries; returns a Run, never raises"),
+    "runner": Module("makes the planned calls and the recoveries of docs/contract.md (Failures); returns a Run, never raises"),
     "failures": Module("a failed run as data: a FailureTable per resource kind picks the facts and renders the "
                        "message; a step no row names gets the generic row"),
     "memory": Module("one process's memory as narrow collaborators: read cache, attempts (locks, calls, refusals), "
@@ -84,6 +84,8 @@ MODULES: dict[str, Module] = {
                     "project, size caps, parse errors without content (CLI)"),
     "stackfile": Module("reading a stack's declarations and a state export from the repository's files (CLI)"),
     "progress": Module("progress of a long read on stderr"),
+    "distribution": Module("the installed distribution, and any other that installs the same top-level names "
+                           "(--version)"),
     "__main__": Module("python -m provider"),
     "cli": Module("the command line: parse, dispatch, one answer per failure"),
     "cli.commands": Module("each command's arguments, exit codes and run",

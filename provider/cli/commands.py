@@ -16,7 +16,7 @@ from .. import clock, escape, exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
-from ..errors import ConfigurationError, StackFileError
+from ..errors import ConfigurationError, InvalidParameter, StackFileError
 from ..inputs import is_ascii_digits
 from ..notices import Notices
 from ..regions import AREAS, DEFAULT, REGIONS
@@ -56,10 +56,13 @@ class Command:
 
 
 def _stack_options(cmd: argparse.ArgumentParser, *, required: bool) -> None:
-    cmd.add_argument("--stack", required=required, metavar="NAME",
+    """``-s``/``--stack`` and ``-C``/``--cwd`` as ``pulumi`` spells them; ``--project-dir`` is the
+    older spelling of ``--cwd``, kept so that scripts written against it keep working."""
+    cmd.add_argument("-s", "--stack", required=required, metavar="NAME",
                      help="read stacks/Pulumi.NAME.yaml (the project's stackConfigDir)")
-    cmd.add_argument("--project-dir", type=Path, default=None, metavar="DIR",
-                     help="the directory with Pulumi.yaml (default: the working directory or above it)")
+    cmd.add_argument("-C", "--cwd", "--project-dir", dest="project_dir", type=Path, default=None, metavar="DIR",
+                     help="run as if started in DIR: the project is the nearest directory at or above it with a "
+                          "Pulumi.yaml (default: the working directory); --project-dir is the same option")
 
 
 def _state_option(cmd: argparse.ArgumentParser, text: str) -> None:
@@ -216,7 +219,7 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
             if not is_ascii_digits(code):
                 raise ConfigurationError("the code entered is not digits 0-9 only: run again with --code CODE, "
                                          "the digits of the code Meta sent")
-        client.verify_code(number_id, code)
+        _verify_code(client, number_id, code, requested=args.code is None)
         node = client.get_number(number_id)
     finally:
         client.close()
@@ -225,6 +228,22 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
         print("The number can register now: `pulumi up` registers it with its declared region.", file=out)
         return exits.OK
     return exits.ERROR
+
+
+def _verify_code(client: GraphClient, number_id: str, code: str, *, requested: bool) -> None:
+    """verify_code, with Meta's refusal of the code (error 100: wrong, expired, or none requested)
+    turned into what to do next. Graph's own words and reference stay at the end, for support."""
+    try:
+        client.verify_code(number_id, code)
+    except InvalidParameter as exc:
+        again = f"python -m provider verify --phone-number-id {number_id}"
+        step = ("check the digits of the message that just arrived and run again with --code CODE, or run "
+                f"`{again}` without --code to request a new code" if requested else
+                f"the code is the digits of the last code Meta sent for this number, and only until a new one is "
+                f"requested: run `{again}` without --code to request a code and enter it when asked")
+        raise ConfigurationError(f"Meta did not accept the code for {number_id} (wrong, expired, or no code was "
+                                 f"requested): {step}. Graph said: {exc.details or exc.graph_message} "
+                                 f"({exc.reference})") from exc
 
 
 def _phone_number_id(value: str) -> str:
@@ -240,9 +259,12 @@ def _verification_code(value: str) -> str:
 
 
 def _verify_arguments(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--phone-number-id", required=True, type=_phone_number_id, metavar="ID")
-    cmd.add_argument("--method", choices=("SMS", "VOICE"), default="SMS", type=str.upper)
-    cmd.add_argument("--language", default="en_US")
+    cmd.add_argument("--phone-number-id", required=True, type=_phone_number_id, metavar="ID",
+                     help="the Graph API phone number ID to verify (digits; the key of its phoneNumbers entry)")
+    cmd.add_argument("--method", choices=("SMS", "VOICE"), default="SMS", type=str.upper,
+                     help="how Meta sends the code: a text message or a voice call (default: SMS)")
+    cmd.add_argument("--language", default="en_US", metavar="LOCALE",
+                     help="the language of the message or call, as a locale such as en_US or pt_BR (default: en_US)")
     cmd.add_argument("--code", type=_verification_code, help="a code already received: verify it without requesting a new one")
     _stack_options(cmd, required=False)
 

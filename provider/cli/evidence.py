@@ -198,7 +198,8 @@ def render_markdown(report: Report, exit_code: int) -> str:
         f"- Graph API: {report.config.api_version} at {md(report.graph_api_url)}",
         f"- Declarations: {escape.code(report.stack_file_label)} (project {escape.code(report.stack.project)})",
         f"- Policy: {describe_policy(report.allowed_regions)}",
-        f"- Result: {counts['comply']} of {counts['numbers']} numbers comply"
+        f"- Result: {counts['comply']} of {counts['numbers']} "
+        + ("number complies" if counts["numbers"] == 1 else "numbers comply")
         + (f", {counts['do_not_comply']} do not" if counts["do_not_comply"] else "")
         + (f", {counts['unknown']} could not be checked" if counts["unknown"] else ""),
         "",

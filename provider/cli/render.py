@@ -21,6 +21,7 @@ from ..models import LiveNumber
 from ..planner import Plan
 from ..regions import describe
 from ..safety import REGISTER_BUDGET, STACK_SPELLING, format_time
+from ..wording import counted as _plural
 from .report import NumberReport, Report
 
 NOTE_NO_STATE = (
@@ -34,10 +35,6 @@ NOTE_STATE = (
     "state file given (it counts only calls made by successful runs of this stack). Numbers "
     "declared in code rather than in the stack file are out of its reach."
 )
-
-
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def _blocking_entries_text(report: Report) -> str | None:
@@ -57,35 +54,35 @@ def blocked_clause(report: Report) -> str | None:
     what = _blocking_entries_text(report)
     if what is None:
         return None
-    return f"nothing would change: the stack file has {what}, and `pulumi up` would stop before declaring any resource"
+    return f"nothing would change (the stack file has {what}, and `pulumi up` would stop before declaring any resource)"
 
 
 def plan_summary(report: Report) -> str:
     total = len(report.numbers)
     blocked = blocked_clause(report)
     if blocked:
-        parts = [blocked, f"{report.count('error')} errors"]
+        parts = [blocked, _plural(report.count('error'), 'error')]
     else:
         parts = [f"{report.count('change')} to change", f"{report.count('in_sync')} in sync",
-                 f"{report.count('refused')} refused by preflight", f"{report.count('error')} errors"]
+                 f"{report.count('refused')} refused by preflight", _plural(report.count('error'), 'error')]
     if report.count("removed"):
         parts.append(f"{report.count('removed')} removed")
     if report.refused_deletes:
         parts.append(f"{_plural(len(report.refused_deletes), 'delete')} refused by preflight")
     if report.policy_violations:
         parts.append(f"{len(report.policy_violations)} outside allowedRegions")
-    return f"{total} numbers: " + ", ".join(parts)
+    return f"{_plural(total, 'number')}: " + ", ".join(parts)
 
 
 def drift_summary(report: Report) -> str:
     total = len(report.numbers)
-    head = (f"drift found in {report.drift_count} of {total} numbers" if report.drift_count
-            else f"all {total} numbers in sync")
+    head = (f"drift found in {report.drift_count} of {_plural(total, 'number')}" if report.drift_count
+            else "1 number in sync" if total == 1 else f"all {total} numbers in sync")
     if report.policy_violations:
         head += f", {len(report.policy_violations)} outside allowedRegions"
     if what := _blocking_entries_text(report):  # an entry outside the policy is not an invalid one
         head += f"; the stack file has {what}"
-    return head + (f", {report.count('error')} errors" if report.count("error") else "")
+    return head + (f", {_plural(report.count('error'), 'error')}" if report.count("error") else "")
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,8 @@ def test_a_declaration_outside_the_policy_stops_the_plan(project):
     code, out, _ = run("plan", "--stack", "test", project_dir=directory)
     assert code == 1
     assert f"{UNREGISTERED}  REFUSED" in out and "storage IN (India) is outside whatsapp-local-storage:allowedRegions" in out
-    assert ("nothing would change: the stack file has 1 entry outside allowedRegions, and `pulumi up` would stop "
-            "before declaring any resource") in out
+    assert ("nothing would change (the stack file has 1 entry outside allowedRegions, and `pulumi up` would stop "
+            "before declaring any resource)") in out
 
 
 def test_a_malformed_policy_is_an_error_naming_the_setting_before_any_call(project, emulator):

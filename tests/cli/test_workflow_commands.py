@@ -119,7 +119,7 @@ def test_the_stack_programs_error_escapes_keys_and_values() -> None:
     numbers = {"1\n::warning::id": {"region": "BR"}, REGISTERED_BR: {"region": FORGED}}
     result = run_program({NUMBERS_KEY: json.dumps(numbers)})
     message = result["error"]["message"]
-    assert "2 problem(s); no resource was declared" in message
+    assert "2 problems; no resource was declared" in message
     no_workflow_command(message)
     assert "1\\n::warning::id" in message
 
