@@ -21,10 +21,11 @@ from ..redact import redact
 from ..safety import REGISTER_BUDGET
 from .render import (Options, View, _calls, _declared_short, _detail_lines, _live_short, _offline,
                      _policy_short, _preflight_short, _window_short, listing, quiet_line)
-from .report import NumberReport, Report
+from .report import PENDING, NumberReport, Report
 
 CAP = 60_000  # bytes of UTF-8; GitHub's limit is 65,536 characters, and a workflow adds a line or two
 NAME_CLIP = 200  # characters of a name, a stack name or a path, before escaping
+CELL_CLIP = 300  # characters of a table cell that says why (when a pending number can go)
 TEXT_CLIP = 1_000  # characters of a detail (a Graph error message, a problem), before escaping
 FOLD_AFTER = 5  # more detail sections than this fold in <details>
 
@@ -56,14 +57,22 @@ def _row(n: NumberReport, report: Report, view: View, clip: Clip) -> str:
         cells.append(md(_window_short(n)))
     if report.state is not None:
         cells.append("-" if n.budget_left is None else f"{n.budget_left} of {REGISTER_BUDGET}")
+    if _can_go_column(report, view):
+        cells.append(md(clip(n.can_go, CELL_CLIP)) if not n.removed and n.sync_status == PENDING else "-")
     return "| " + " | ".join(cells) + " |"
 
 
-def _table_head(report: Report) -> list[str]:
+def _can_go_column(report: Report, view: View) -> bool:
+    """drift with pending numbers: when each can be deployed, in its row (the nightly's run summary)."""
+    return view.drift_view and bool(report.pending)
+
+
+def _table_head(report: Report, view: View) -> list[str]:
     header = ["Number", "Name", "Status", "Live", "Declared", "Calls", "Offline", "Preflight"]
     header += (["Policy"] if report.allowed_regions is not None else [])
     header += (["Window"] if any(n.window is not None for n in report.numbers) else [])
     header += (["Budget left"] if report.state is not None else [])
+    header += (["Can go"] if _can_go_column(report, view) else [])
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
 
@@ -119,10 +128,10 @@ class _Document:
         rows = self.rows[:k]
         loud_rows, quiet_rows = rows[:len(self.loud)], rows[len(self.loud):]
         if loud_rows:
-            lines += _table_head(report) + loud_rows + [""]
+            lines += _table_head(report, view) + loud_rows + [""]
         if said := quiet_line(self.quiet, options):
             lines += [md(said) + ".", ""]
-        lines += _fold(f"{len(quiet_rows)} in sync", _table_head(report) + quiet_rows + [""] if quiet_rows else [], True)
+        lines += _fold(f"{len(quiet_rows)} in sync", _table_head(report, view) + quiet_rows + [""] if quiet_rows else [], True)
         sections = [line for section in self.sections[:k] for line in section]
         lines += _fold(f"Details of {min(k, len(self.sections))} numbers", sections, len(self.sections) > FOLD_AFTER)
         if not report.numbers:
