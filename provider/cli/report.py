@@ -166,10 +166,11 @@ class NumberReport:
         if self.in_state and self.live_differs_from_state:
             return URGENCY.index("drift")
         if self.plan is not None and not self.plan.in_sync:
-            waiting = self.assessment is not None and self.assessment.problems and not self.assessment.refusals
-            if self.plan.deregisters:
-                return URGENCY.index("offline")
-            return URGENCY.index("pending" if waiting else "change")
+            # a change that only waits (--wait-for-window: its window, a blackout, its budget) is pending,
+            # even one that will take the number offline then: nothing happens now
+            if self.assessment is not None and self.assessment.problems and not self.assessment.refusals:
+                return URGENCY.index("pending")
+            return URGENCY.index("offline" if self.plan.deregisters else "change")
         if self.removed:
             return URGENCY.index("change")
         return URGENCY.index("warning") if self.warnings else QUIET

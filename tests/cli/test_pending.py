@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -139,3 +140,24 @@ def test_report_shows_pending_as_its_own_status_and_does_not_count_it_as_non_com
     assert "- Result: 2 of 2 numbers comply (1 of them pending" in markdown and "| pending |" in markdown
     # without --state the same change does not comply: it cannot be told from drift
     assert run("report", "--stack", "test", project_dir=merged)[0] == 7
+
+
+def test_plan_with_state_ranks_a_hand_change_first_and_a_change_waiting_for_its_window_last(
+        project: Callable[..., Path], emulator: Emulator, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", "2026-12-07T12:00:00Z")  # a Monday, outside Sunday's window
+    extra = "106540352242990"  # registered, in DEFAULT storage: the highest ID, so only its rank puts it first
+    emulator.add_number(id=extra, display_phone_number="+1 555 0190", verified_name="Extra", pin="123456")
+    _to_in(emulator, extra)
+    state = _state(tmp_path, {REGISTERED_BR: DEPLOYED_BR, REGISTERED_DEFAULT: DEPLOYED_DEFAULT, extra: DEPLOYED_DEFAULT,
+                              UNREGISTERED: {"declared_region": "DEFAULT", "region": "DEFAULT",
+                                             "storage_status": "DEFAULT", "registered": False}})
+    directory = project({
+        REGISTERED_DEFAULT: {"region": "BR", "pin": "123456", "cutoverWindows": ["Sun 03:00-05:00 UTC"]},  # waits
+        REGISTERED_BR: {"region": "DE", "pin": "123456"},  # a change that goes offline
+        UNREGISTERED: {"region": "DE", "pin": "123456"},  # a change (not registered: nothing goes offline)
+        extra: {"region": "DEFAULT", "pin": "123456"},  # changed by hand: drift
+    })
+    code, out, _ = run("plan", "--stack", "test", "--state", state, "--wait-for-window", project_dir=directory)
+    assert code == 0
+    assert re.findall(r"^(\d{15})  ", out, re.M) == [extra, REGISTERED_BR, UNREGISTERED, REGISTERED_DEFAULT]
+    assert "Pulumi recorded DEFAULT, registered: changed outside Pulumi since" in out
