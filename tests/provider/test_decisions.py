@@ -162,6 +162,12 @@ def test_each_row_of_the_failure_table_reads_only_what_it_needs_and_says_where_t
          [], (True, "BR", False), "left offline"),
         (StepFailure("settings", fatal, recovery_step="register", recovery_cause=fatal), _Reader(storage="BR"),
          "register_after_restore_failed", ["storage"], (True, "BR", True), "Current storage: BR (Brazil)."),
+        (StepFailure("register", transient), _Reader(registered=True), "register_unknown", ["registered"],
+         (False, "IN", True), "reads back registered: Meta took the register"),
+        (StepFailure("register", transient), _Reader(registered=False), "register_unknown", ["registered"],
+         (True, "IN", True), "reads back NOT registered"),
+        (StepFailure("register", transient), _Reader(registered=None), "register_unknown", ["registered"],
+         (True, "IN", False), "whether Meta registered it is unknown"),
         (StepFailure("register", fatal), _Reader(storage_fails=True), "register", ["storage"], (True, "IN", False),
          "Current storage: IN (India) (as last set; could not read it back)"),
     ]
