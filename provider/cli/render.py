@@ -83,11 +83,10 @@ def blocked_clause(report: Report) -> str | None:
 def plan_summary(report: Report) -> str:
     total = len(report.numbers)
     blocked = blocked_clause(report)
-    if blocked:
-        parts = [blocked, f"{report.count('error')} errors"]
-    else:
-        parts = [f"{report.count('change')} to change", f"{report.count('in_sync')} in sync",
-                 f"{report.count('refused')} refused by preflight", f"{report.count('error')} errors"]
+    # every status counted, the changes as blocked while an entry stops the stack program
+    parts = [blocked] if blocked else []
+    parts += [f"{report.count('change')} {'blocked' if blocked else 'to change'}", f"{report.count('in_sync')} in sync",
+              f"{report.count('refused')} refused by preflight", _plural(report.count("error"), "error")]
     if report.count("removed"):
         parts.append(f"{report.count('removed')} removed")
     if report.refused_deletes:
