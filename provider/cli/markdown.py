@@ -131,14 +131,18 @@ class _Document:
             lines += _table_head(report, view) + loud_rows + [""]
         if said := quiet_line(self.quiet, options):
             lines += [md(said) + ".", ""]
-        lines += _fold(f"{len(quiet_rows)} in sync", _table_head(report, view) + quiet_rows + [""] if quiet_rows else [], True)
+        shown_quiet = f"{len(quiet_rows)}" + (f" of {len(self.quiet)}" if len(quiet_rows) < len(self.quiet) else "")
+        quiet_table = _table_head(report, view) + quiet_rows + [""] if quiet_rows else []
+        lines += _fold(f"{shown_quiet} in sync", quiet_table, True)
         sections = [line for section in self.sections[:k] for line in section]
         lines += _fold(f"Details of {min(k, len(self.sections))} numbers", sections, len(self.sections) > FOLD_AFTER)
         if not report.numbers:
             lines += [f"No numbers declared under {escape.code(self.numbers_key)}.", ""]
         elif not self.loud:
             lines += ["Nothing to change: every declared number matches its live state.", ""]
-        lines += [f"> {text}" for text in view.notes(report)]
+        for text in view.notes(report):  # one quote each: lines of one quote would run together
+            lines += [f"> {text}", ""]
+        lines.pop()
         return redact("\n".join(lines) + "\n")
 
 
