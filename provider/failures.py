@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Protocol, Sequence
 
-from .errors import GraphAPIError, ProviderError, ReadBackMismatch, TransientError
+from .errors import GraphAPIError, NetworkError, ProviderError, ReadBackMismatch, TransientError
 from .planner import Step
 from .regions import describe
 
@@ -192,7 +192,7 @@ def _register_failed(e: "ConvergeFailed") -> str:
 
 
 def _register_unknown(e: "ConvergeFailed") -> str:
-    """``register``'s answer never came (a timeout, a dropped connection): Meta may have registered it.
+    """``register`` failed transiently (no answer, or a temporary error): Meta may have registered it.
 
     The node was read once after the failure; the message says what that read found, never a guess."""
     storage = f"{describe(e.storage)} (as this run set it; not read back)"
@@ -206,7 +206,9 @@ def _register_unknown(e: "ConvergeFailed") -> str:
         found = ("and reading the number afterwards failed too, so whether Meta registered it is unknown: it may "
                  f"be offline. Storage: {storage}. Check it in WhatsApp Manager and run `pulumi refresh` before "
                  "anything else.")
-    return (f"whatsapp {e.number_id}: register's answer did not arrive ({e.cause}), {found}{_stop(e)} This run made "
+    opening = ("register's answer did not arrive" if isinstance(e.cause, NetworkError)
+               else "register failed with a temporary error")  # Meta answered: busy, throttled, 5xx
+    return (f"whatsapp {e.number_id}: {opening} ({e.cause}), {found}{_stop(e)} This run made "
             f"{len(e.registration_calls)} register/deregister calls; count them against the budget yourself.")
 
 

@@ -317,7 +317,7 @@ def test_a_connection_of_a_call_that_ended_is_never_cut_later() -> None:
 
     try:
         with transport.watched(0.05) as watch:
-            watch.attach(Connection())  # type: ignore[arg-type]
+            watch.attach(Connection())
         time.sleep(0.1)
         assert not watch.fired
         left.sendall(b"x")
