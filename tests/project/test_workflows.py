@@ -276,7 +276,7 @@ def step(path: Path, job: str, name_starts: str) -> dict:
     return next(s for s in steps(load(path)["jobs"][job]) if s.get("name", "").startswith(name_starts))
 
 
-def run_step(script: str, cwd: Path, tmp_path: Path, exported: Path | None = None,
+def run_step(script: str, cwd: Path, tmp_path: Path, *, exported: str = "",
              **env: str) -> tuple[subprocess.CompletedProcess, dict]:
     """``exported``: the file `pulumi stack export` prints (without one it fails, as without a backend)."""
     fake_bin = tmp_path / "fake-bin"
@@ -372,7 +372,7 @@ def test_the_nightly_drift_step_reads_once_and_records_exit_7(tmp_path, emulator
     emulator.patch("106540352242923", settings={"storage_configuration": {
         "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}})
     drift = step(ROOT / "examples" / "nightly-drift.yml", "drift", "python -m provider drift")
-    done, outputs = run_step(drift["run"], project, tmp_path, exported=_deployed(tmp_path),
+    done, outputs = run_step(drift["run"], project, tmp_path, exported=str(_deployed(tmp_path)),
                              WHATSAPP_ACCESS_TOKEN=emulator.token)
     assert done.returncode == 0, done.stdout + done.stderr
     assert outputs == {"exit": "7"}
