@@ -342,6 +342,29 @@ def test_the_comment_posts_the_plan_or_says_why_there_is_none(tmp_path):
     assert "ended with **failure** before it wrote a plan" in (tmp_path / "comment.md").read_text()
 
 
+def test_the_drift_issue_and_the_plan_comment_stay_under_githubs_limit(tmp_path: Path) -> None:
+    """GitHub refuses a body over 65,536 characters: the CLI caps its Markdown at 60,000 bytes, and
+    what the workflows add around it (the refresh log, the link to the full plan) must fit in the rest."""
+    limit = 65_536
+    capped = ("| `1` | " + "x" * 90 + " |\n") * (60_000 // 100)
+    (tmp_path / "drift.md").write_text(capped)
+    (tmp_path / "refresh.txt").write_text(("<&> " * 500 + "\n") * 200)  # escaped, each line grows fivefold
+    issue = step(ROOT / "examples" / "nightly-drift.yml", "drift", "Open or update the drift issue")
+    done, _ = run_step(issue["run"], tmp_path, tmp_path, REFRESH_EXIT="0", DRIFT_EXIT="7", ALERT_LABEL="drift",
+                       RUN_URL="https://example.invalid/run", GH_TOKEN="x", GH_REPO="o/r")
+    assert done.returncode == 1 and "drift found" in done.stderr  # the job fails on drift, after the issue
+    body = (tmp_path / "issue.md").read_text()
+    assert capped in body and "&lt;&amp;&gt;" in body and len(body) < limit
+    (tmp_path / "plan.md").write_text(capped)
+    comment = step(ROOT / "examples" / "pr-preview.yml", "comment", "Post the plan")
+    done, _ = run_step(comment["run"], tmp_path, tmp_path, PR="42", PLAN_RESULT="success",
+                       FULL_PLAN_URL="https://example.invalid/artifact", RUN_URL="https://example.invalid/run",
+                       GH_TOKEN="x", GH_REPO="o/r")
+    body = (tmp_path / "comment.md").read_text()
+    assert done.returncode == 0 and len(body) < limit
+    assert "[plan-full.md](https://example.invalid/artifact)" in body
+
+
 def test_the_plan_step_fails_loudly_without_a_token(tmp_path):
     """An environment-only secret that the job cannot see is an empty string: say so, do not plan."""
     workspace = tmp_path / "workspace"
