@@ -111,7 +111,6 @@ def render_json(report: Report, view: View, exit_code: int, options: Options) ->
         "project": report.stack.project,
         "stack": report.stack.stack,
         "stack_file": report.stack_file_label,
-        "api_version": report.config.api_version,
         "graph_api_url": report.graph_api_url,
         "allowed_regions": None if report.allowed_regions is None else sorted(report.allowed_regions),
         "reads_pulumi_state": report.state is not None,
