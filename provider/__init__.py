@@ -91,7 +91,11 @@ MODULES: dict[str, Module] = {
     "cli.commands": Module("each command's arguments, exit codes and run",
                            "if it gets a CLI view: a Command in COMMANDS"),
     "cli.report": Module("plan / drift / report as data (no rendering, no exit codes)"),
-    "cli.render": Module("the plan and drift renderers: text, Markdown, JSON"),
+    "cli.render": Module("what plan and drift say (views, summaries, which numbers have something to say) and "
+                         "the text renderer"),
+    "cli.markdown": Module("plan and drift as Markdown under 60,000 bytes, most urgent numbers first"),
+    "cli.document": Module("plan and drift as one JSON document, every number"),
+    "cli.provenance": Module("when the numbers were read, the commits of code and stack file, the API version"),
     "cli.evidence": Module("the report command's evidence snapshot for auditors"),
     "onboard": Module("python -m provider import: adopting the numbers a team already has"),
     "onboard.proposal": Module("which listed numbers may be adopted as they are (pure)"),

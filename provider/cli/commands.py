@@ -21,10 +21,17 @@ from ..inputs import is_ascii_digits
 from ..notices import Notices
 from ..regions import AREAS, DEFAULT, REGIONS
 from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
-from . import evidence
+from . import evidence, provenance
 from ..progress import Progress
-from .render import DRIFT, PLAN, RENDERERS, View
-from .report import Report, Scope, assess
+from .document import render_json
+from .markdown import render_markdown
+from .render import DRIFT, PLAN, Options, View, render_text
+from .report import PENDING, POLICY, Report, Scope, assess
+from .report import DRIFT as DRIFT_STATUS
+
+RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
+# stdout holds rows only: the provenance header goes to stderr (JSON carries it in its one document)
+MACHINE_FORMATS = ("csv",)
 
 
 @dataclass(frozen=True)
@@ -90,25 +97,49 @@ def plan_exit(report: Report) -> int:
     return exits.ERROR if failed else exits.OK
 
 
-def drift_exit(report: Report) -> int:
+def drift_exit(report: Report, *, fail_on_pending: bool = False) -> int:
+    """1 for an error, 7 for drift or policy (and pending with --fail-on-pending), else 0."""
     if report.count("error"):
         return exits.ERROR
-    return exits.NONCOMPLIANT if report.drift_count or report.policy_violations else exits.OK
+    failing = (DRIFT_STATUS, POLICY, PENDING) if fail_on_pending else (DRIFT_STATUS, POLICY)
+    return exits.NONCOMPLIANT if any(report.sync_count(status) for status in failing) else exits.OK
 
 
 def evidence_exit(report: Report) -> int:
-    verdicts = [evidence.complies(n) for n in report.numbers if not n.removed]
+    verdicts = [evidence.complies(n) for n in report.numbers if not n.removed]  # pending complies
     if None in verdicts:
         return exits.ERROR
     return exits.NONCOMPLIANT if False in verdicts else exits.OK
 
 
-def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code: Callable[[Report], int]
+def _provenance(report: Report, args: argparse.Namespace, streams: Streams) -> provenance.Provenance:
+    """Where the output comes from; on stderr too when stdout must stay one machine-readable document."""
+    found = provenance.of(report.stack, report.config, report.read_at)
+    if args.format in MACHINE_FORMATS:
+        for line in found.lines():
+            print(escape.text(line), file=streams.err)
+    return found
+
+
+def _write_full_output(path: Path, text: str) -> None:
+    """The uncapped output beside the capped one, from the same read (written whole, or not at all)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code: Callable[[Report, argparse.Namespace], int]
              ) -> Callable[[argparse.Namespace, Streams], int]:
     def run(args: argparse.Namespace, streams: Streams) -> int:
         report = read_report(args, streams, scope(args))
-        code = exit_code(report)
-        streams.out.write(RENDERERS[args.format](report, view, code))
+        code = exit_code(report, args)
+        options = Options(_provenance(report, args, streams), show_sames=args.show_sames,
+                          full_output=Path(args.full_output).name if args.full_output else None)
+        render = RENDERERS[args.format]
+        if args.full_output:
+            _write_full_output(Path(args.full_output), render(report, view, code, Options(
+                options.provenance, show_sames=True, capped=False)))
+        streams.out.write(render(report, view, code, options))
         return code
     return run
 
@@ -116,15 +147,28 @@ def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code
 def _report(args: argparse.Namespace, streams: Streams) -> int:
     report = read_report(args, streams, Scope())
     code = evidence_exit(report)
-    streams.out.write(evidence.RENDERERS[args.format](report, code))
+    streams.out.write(evidence.RENDERERS[args.format](report, code, _provenance(report, args, streams)))
     return code
 
 
-def _compare_arguments(state_text: str) -> Callable[[argparse.ArgumentParser], None]:
+def _compare_arguments(state_text: str, *, review: bool = True) -> Callable[[argparse.ArgumentParser], None]:
     def arguments(cmd: argparse.ArgumentParser) -> None:
         _stack_options(cmd, required=True)
         _state_option(cmd, state_text)
+        if review:
+            cmd.add_argument("--show-sames", action="store_true",
+                             help="list every number, also those in sync (by default text and Markdown list the "
+                                  "numbers with something to say, most urgent first, and count the rest)")
+            cmd.add_argument("--full-output", metavar="FILE",
+                             help="also write the full output (every number, Markdown not capped) to FILE, from the "
+                                  "same read: the capped Markdown names it")
     return arguments
+
+
+def _drift_arguments(cmd: argparse.ArgumentParser) -> None:
+    _compare_arguments("adds the register budget, and tells a change merged but not deployed (pending) from drift")(cmd)
+    cmd.add_argument("--fail-on-pending", action="store_true",
+                     help=f"exit {exits.NONCOMPLIANT} also when a number is pending (declared region not deployed yet)")
 
 
 def _plan_arguments(cmd: argparse.ArgumentParser) -> None:
@@ -142,7 +186,7 @@ PLAN_COMMAND = Command(
     _plan_arguments,
     _compare(PLAN, lambda args: Scope(removed=args.state is not None, create_cutover_warning=args.state is None,
                                       wait_for_window=args.wait_for_window),
-             plan_exit),
+             lambda report, args: plan_exit(report)),
     formats=("text", "markdown", "json"))
 
 DRIFT_COMMAND = Command(
@@ -151,10 +195,10 @@ DRIFT_COMMAND = Command(
     ((exits.OK, "every number matches its declaration (and allowedRegions)"),
      (exits.ERROR, "an error: token rejected, Graph API unreachable, number not visible, invalid entry"),
      (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack"),
-     (exits.NONCOMPLIANT, "drift found, or a live number outside allowedRegions (Pulumi's code for changes "
-                          "under --expect-no-changes)")),
-    _compare_arguments("adds the register budget"),
-    _compare(DRIFT, lambda args: Scope(), drift_exit),
+     (exits.NONCOMPLIANT, "drift found, or a number outside allowedRegions (Pulumi's code for changes under "
+                          "--expect-no-changes); with --fail-on-pending, a pending number too")),
+    _drift_arguments,
+    _compare(DRIFT, lambda args: Scope(), lambda report, args: drift_exit(report, fail_on_pending=args.fail_on_pending)),
     formats=("text", "markdown", "json"))
 
 REPORT_COMMAND = Command(
@@ -163,7 +207,7 @@ REPORT_COMMAND = Command(
      (exits.ERROR, "an error: a number could not be read or its entry is invalid"),
      (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack"),
      (exits.NONCOMPLIANT, "a number does not comply")),
-    _compare_arguments("adds the last applied change and when"),
+    _compare_arguments("adds the last applied change and when, and tells pending from drift", review=False),
     _report,
     description="When the numbers were read (UTC), through which API version, the policy, and per number its "
                 "ID, display number, name, declared and live region, storage status, registered, and whether it "

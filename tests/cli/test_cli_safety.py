@@ -210,7 +210,7 @@ def test_with_an_invalid_entry_the_summary_says_nothing_would_change(project):
     assert code == 1
     summary = next(line for line in out.splitlines() if line.startswith("Summary:"))
     assert summary == ("Summary: 2 numbers: nothing would change (the stack file has 1 invalid entry, and "
-                       "`pulumi up` would stop before declaring any resource), 1 error.")
+                       "`pulumi up` would stop before declaring any resource), 1 blocked, 1 error.")
     assert "to change" not in out
     assert f"{UNREGISTERED}  blocked" in out  # its plan is still shown, as what follows the fix
     data = json.loads(run("plan", "--stack", "test", "--format", "json", project_dir=project(numbers))[1])

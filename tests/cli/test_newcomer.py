@@ -90,7 +90,7 @@ def test_drift_and_report_of_one_number_in_sync_say_one_number(project: Callable
     directory = project({"106540352242922": {"region": "DEFAULT", "pin": "123456"}})
     code, out, err = run("drift", "-s", "test", "-C", str(directory))
     assert code == 0, err
-    assert "\nSummary: 1 number in sync.\n" in out
+    assert "\nSummary: 1 number: 1 in sync.\n" in out
     code, out, err = run("report", "-s", "test", "-C", str(directory))
     assert code == 0, err
     assert "- Result: 1 of 1 number complies" in out

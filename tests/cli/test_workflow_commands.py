@@ -157,7 +157,8 @@ def test_a_plain_pin_read_from_the_stack_file_is_masked_in_every_rendered_output
     while an ID holding the same digits is printed intact."""
     numbers = {REGISTERED_BR: {"region": "BR", "pin": "481236", "name": "line 481236 of 1481236"}}
     path = project(tmp_path, emulator, {"whatsapp-local-storage:phoneNumbers": numbers})
-    code, out, err = run(command, "--stack", "test", "--project-dir", str(path), "--format", fmt)
+    every = ["--show-sames"] if command == "plan" else []  # the number is in sync: listed only then
+    code, out, err = run(command, "--stack", "test", "--project-dir", str(path), "--format", fmt, *every)
     assert code == 0, err
     assert not re.search(r"(?<![0-9])481236(?![0-9])", out + err) and "line *** of 1481236" in out
 
