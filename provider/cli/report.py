@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 
 from .. import assessment, clock, schedule
 from ..assessment import Assessment, Context, DeleteFacts, LiveReader, Wanted
+from ..reads import unlisted_notice
 from ..client import READ_WORKERS, GraphClient
 from ..compliance import allows, verdict
 from ..config import ProviderConfig
@@ -270,12 +271,15 @@ def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozens
 def _read_all(config: ProviderConfig, jobs: list[_Job], scope: Scope, progress: Progress | None,
               notices: Notices | None) -> None:
     client = GraphClient(config, notices=notices)
-    reader = LiveReader(client, target=redact(config.graph_api_url), api=f"{config.graph_api_url}/{config.api_version}")
+    reader = LiveReader(client, target=redact(config.graph_api_url), api=f"{config.graph_api_url}/{config.api_version}",
+                        notices=notices)
+    if notices is not None:
+        notices.once(unlisted_notice(sum(not job.declaration.waba_id for job in jobs), len(jobs)))
     if progress:
         progress.start()
     try:
-        reads = reader.read_live([Wanted(job.report.number_id) for job in jobs], workers=READ_WORKERS,
-                                 advance=progress.advance if progress else None)
+        reads = reader.read_live([Wanted(job.report.number_id, waba_id=job.declaration.waba_id) for job in jobs],
+                                 workers=READ_WORKERS, advance=progress.advance if progress else None)
     finally:
         client.close()
         if progress:
