@@ -222,6 +222,9 @@ class LiveReader:
 
     def _list(self, waba_id: str) -> dict[str, PhoneNumberNode] | None:
         """Every number of the account, every page; None when the token cannot list it."""
+        stopped = self._limits.stopped(waba_id)  # a reader that waited for another's fetch, which met the limit
+        if stopped is not None:
+            raise stopped
         try:
             items = self._client.list_phone_numbers(waba_id, NODE_FIELDS)
         except AccountLimitReached as exc:
