@@ -17,7 +17,8 @@ import pytest
 
 from emulator.harness import Emulator
 from emulator.state import State
-from provider.client import READ_WORKERS, GraphClient
+from provider import client
+from provider.client import READ_WORKERS
 from tests.cli.support import run
 
 ACCOUNTS = [f"5{index:014d}" for index in range(10)]
@@ -144,7 +145,7 @@ def test_with_one_account_limited_the_other_accounts_numbers_are_still_reported(
 
 def test_a_limit_met_by_a_number_without_waba_id_stops_the_node_reads_of_every_such_number(
         emulator: Emulator, state: State, project: Write, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(GraphClient, "MAX_PACE_SECONDS", 0.01)  # past 90 % reads are paced: not this test's subject
+    monkeypatch.setattr(client, "MAX_PACE_SECONDS", 0.01)  # past 90 % reads are paced: not this test's subject
     numbers = fleet(state, 40, ACCOUNTS[:1])
     emulator.set_rate_limit(3)
     code, out, err = run("drift", "--stack", "test", "--format", "json", project_dir=project(
