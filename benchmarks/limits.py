@@ -114,6 +114,7 @@ def fleet_limits(emu: Emulator, engine: Any, size: int, account_count: int, late
                 raise RuntimeError(f"{label}: exit {code}\n{err[-2000:]}")
             ops.append(summary(label, calls, numbers, wall, READ_WORKERS, latency_ms, f"exit {code}"))
     model = _model_entry(emu, engine)
+    emu.set_latency(latency_ms)
     for number, waba in numbers.items():
         ids = {"phone_number_id": number, "waba_id": waba}
         engine.state[number] = replace(model, id=number, inputs={**model.inputs, **ids},
