@@ -90,11 +90,13 @@ def test_plan_says_once_how_many_numbers_lack_a_waba_id_and_cost_a_node_read_eac
 def test_a_number_missing_from_its_accounts_listing_falls_back_to_a_node_read(
         emulator: Emulator, state: State, project: Write) -> None:
     numbers = fleet(state, 4, ACCOUNTS[:1])
+    state.add_number({"id": "799999999999999", "waba_id": ACCOUNTS[1], "pin": "123456", "settings": BR})
     entries = declared(numbers)
     moved = next(iter(numbers))
-    entries[moved]["wabaId"] = ACCOUNTS[1]  # declared in another account: not in that listing
+    entries[moved]["wabaId"] = ACCOUNTS[1]  # declared in another account, whose listing lacks it
     code, out, err = run("drift", "--stack", "test", "--format", "json", project_dir=project(entries))
     assert code == 0, err
+    assert "cannot list" not in err, "both accounts were listed"
     calls = emulator.calls()
     assert [c["path"] for c in node_calls(calls)] == [f"/{moved}"]
     assert sorted(c["path"] for c in listing_calls(calls)) == sorted(f"/{w}/phone_numbers" for w in ACCOUNTS[:2])
@@ -173,3 +175,16 @@ def test_usage_past_the_slow_down_point_is_said_once_with_the_account_and_its_pe
     assert said == [f"whatsapp: notice: business account {ACCOUNTS[0]} has used 90% of Meta's hourly limit for "
                     "reading numbers (X-Business-Use-Case-Usage): reads that count against it are paced from now "
                     "on (at most 1 s each); at 100% Meta refuses them (80008)"]
+
+
+def test_numbers_of_an_account_the_token_cannot_list_are_read_one_by_one_and_that_is_said_once(
+        emulator: Emulator, state: State, project: Write) -> None:
+    numbers = fleet(state, 3, ACCOUNTS[:1])
+    entries = {number: {**entry, "wabaId": "599999999999999"} for number, entry in declared(numbers).items()}
+    code, _, err = run("drift", "--stack", "test", project_dir=project(entries))
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "cannot list business account 599999999999999" in line]
+    assert len(said) == 1 and "read one by one" in said[0]
+    calls = emulator.calls()
+    assert [c["path"] for c in listing_calls(calls)] == ["/599999999999999/phone_numbers"], "listed once"
+    assert sorted(c["path"] for c in node_calls(calls)) == sorted(f"/{n}" for n in numbers)
