@@ -28,7 +28,7 @@ from provider import cli
 from provider.client import READ_WORKERS
 from tests.engine import ResourceState
 
-ENGINE_THREADS = 4  # docs/engine.md: the provider process serves 4 gRPC calls at once
+ENGINE_THREADS = 4  # docs/engine.md, "The process": the provider process serves 4 gRPC calls at once
 REGISTERED_LIMIT = 5000  # Meta: calls an hour per business account with a registered number
 PIN = "123456"
 BR = {"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "BR"}}

@@ -166,8 +166,8 @@ class RateLimited(TransientError, codes=(4, 17, 32, 341, 613, 80007, 130429), te
     """Throttled (613 call rate, 32 page level, ...): reads wait as Meta says, within a bound."""
 
 class AccountLimitReached(RateLimited, codes=(80008,), text=wording.ACCOUNT_LIMIT_REACHED):
-    """80008: a business account's hourly limit for reading numbers (docs/graph-api.md, "Rate
-    limits"). A read waits for it once when access returns within a minute; otherwise the reader
+    """80008: a business account's hourly limit for reading numbers (docs/graph-api.md,
+    "Rate limits"). A read waits for it once when access returns within a minute; otherwise the reader
     stops reading that account, and each of its numbers reports this error: one sentence naming
     the account and when access returns. ``waba_id``: the account, from the usage header or the
     account the reader was reading (None: not known)."""
@@ -218,8 +218,12 @@ class NetworkError(TransientError, text=wording.NETWORK_ERROR):
         if unreachable is not None:
             cls.unreachable = unreachable
 
-    def __init__(self, message: str, *, method: str, path: str, http_status: int | None = None) -> None:
-        super().__init__(message, http_status=http_status, method=method, path=path)
+    def __init__(self, message: str, *, method: str, path: str, http_status: int | None = None,
+                 loopback: bool = False) -> None:
+        """``loopback``: the call went to a loopback address (the emulator), which is never reached
+        through a proxy, so the fix names the emulator instead of proxy settings."""
+        super().__init__(message, http_status=http_status, method=method, path=path,
+                         fix=wording.LOOPBACK_FIXES.get(self.reason) if loopback else None)
 
 
 class ConnectError(NetworkError, reason="refused", unreachable=True, text=wording.CONNECT_ERROR):

@@ -5,7 +5,8 @@ through ``read_live``, the adapter one at a time through ``read_one`` with the p
 
 - **Listings, not node reads.** Meta counts `GET /{phone_number_id}` and each page of
   `GET /{waba_id}/phone_numbers` against the business account's hourly limit, and a listing
-  page carries 100 numbers' node fields (docs/graph-api.md, "Rate limits", "More facts"). So a
+  page carries 100 numbers' node fields (docs/graph-api.md, "Rate limits" and
+  "Phone number fields"). So a
   number whose `wabaId` is declared takes its node from its account's listing: fetched once per
   account (the first reader fetches, the others wait: ``memory.Listings``), with every page. Its
   storage (`/settings`) is read per number, as before. A number the listing lacks falls back to

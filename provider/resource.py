@@ -318,7 +318,7 @@ def _not_visible(number_id: str, waba_id: Optional[str], exc: ObjectNotFound) ->
 
 
 class PhoneNumberStorageArgs:
-    """Inputs of a PhoneNumberStorage (SPEC.md, "Inputs")."""
+    """Inputs of a PhoneNumberStorage (docs/reference.md, "Argument reference")."""
 
     def __init__(
         self,
@@ -338,7 +338,7 @@ class PhoneNumberStorageArgs:
         self.allow_cutover_on_create = allow_cutover_on_create
         self.on_delete = on_delete
         self.waba_id = waba_id
-        self.cutover_windows = cutover_windows  # e.g. ["Sun 03:00-05:00 Europe/Berlin"]; SPEC "Change windows"
+        self.cutover_windows = cutover_windows  # e.g. ["Sun 03:00-05:00 Europe/Berlin"]
 
 
 class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="PhoneNumberStorage"):
