@@ -14,7 +14,6 @@ from typing import Any, Callable, Mapping
 
 from .. import assessment, clock, lifecycle, schedule
 from ..assessment import Assessment, Context, DeleteFacts, LiveReader, Wanted
-from ..reads import unlisted_notice
 from ..client import READ_WORKERS, GraphClient
 from ..compliance import allows, verdict
 from ..config import ProviderConfig
@@ -208,6 +207,8 @@ class Report:
     allowed_regions: frozenset[str] | None
     numbers: list[NumberReport]
     read_at: datetime
+    # (numbers read without a wabaId, numbers read): each of the first costs a node read against Meta's hourly limit
+    unlisted: tuple[int, int] = (0, 0)
 
     def count(self, status: str) -> int:
         return sum(n.status == status for n in self.numbers)
@@ -367,7 +368,8 @@ def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozens
     if jobs:
         _read_all(config, jobs, scope, progress(len(jobs)) if progress else None, notices)
     reports.sort(key=lambda r: id_order(r.number_id))
-    return Report(stack, config, state, allowed_regions, reports, now)
+    return Report(stack, config, state, allowed_regions, reports, now,
+                  unlisted=(sum(not job.declaration.waba_id for job in jobs), len(jobs)))
 
 
 def _read_all(config: ProviderConfig, jobs: list[_Job], scope: Scope, progress: Progress | None,
@@ -375,8 +377,6 @@ def _read_all(config: ProviderConfig, jobs: list[_Job], scope: Scope, progress: 
     client = GraphClient(config, notices=notices)
     reader = LiveReader(client, target=redact(config.graph_api_url), api=f"{config.graph_api_url}/{config.api_version}",
                         notices=notices)
-    if notices is not None:
-        notices.once(unlisted_notice(sum(not job.declaration.waba_id for job in jobs), len(jobs)))
     if progress:
         progress.start()
     try:
