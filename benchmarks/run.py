@@ -1,4 +1,5 @@
-"""Benchmarks for issue 6: HTTP calls, round trips, downtime, fleet wall time, memory, import time.
+"""Benchmarks for issues 6 and 28: HTTP calls, round trips, downtime, fleet wall time, memory, import
+time, and a fleet's reads against Meta's hourly limit (``limits.py``).
 
 Everything goes through the provider process as the Pulumi engine drives it (``tests/engine.py``:
 ``python -m pulumi.dynamic`` over gRPC, the real pickled provider; each command measured with
@@ -35,6 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.host import http_client_cost, import_time, loadavg, machine  # noqa: E402
+from benchmarks.limits import fleet_limits  # noqa: E402
 from benchmarks.report import DOWNTIME_SLACK, ENGINE_WORKERS, SECTIONS, analyse, evaluate, render  # noqa: E402,F401
 from emulator.harness import Emulator, start_emulator  # noqa: E402
 from tests.calllog import by_number, edge_of, max_overlap, merged, offline_intervals, round_trips  # noqa: E402
@@ -399,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw figures as JSON here")
     parser.add_argument("--latency-ms", type=float, help="injected latency per request (default 50; --quick 5)")
     parser.add_argument("--fleet", type=int, help="fleet size for reads and cutovers (default 200; --quick 10)")
+    parser.add_argument("--limit-fleet", type=int,
+                        help="numbers read against the hourly limit, in 10 accounts (default 1000; --quick 100 in 4)")
     parser.add_argument("--import-runs", type=int, help="fresh interpreters per import variant (default 7; --quick 3)")
     parser.add_argument("--from-json", type=Path, metavar="FILE",
                         help="measure nothing: render the report again from figures saved with --json")
@@ -417,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     latency = args.latency_ms if args.latency_ms is not None else (5.0 if args.quick else 50.0)
     size = args.fleet or (10 if args.quick else 200)
     runs = args.import_runs or (3 if args.quick else 7)
+    limit_size = args.limit_fleet or (100 if args.quick else 1000)
+    limit_accounts = 4 if args.quick else 10
     out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
     command = "benchmarks/run.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
 
@@ -431,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         step(f"emulator subprocess at {emu.url}, latency {latency:g} ms")
         results["single"] = []
-        for version, number in (("v25.0", "106540000000025"), ("v20.0", "106540000000020")):
+        for version, number in (("v25.0", "106540000000025"),):
             step(f"single number, {version}")
             results["single"].append(single_number(emu, version, number, latency))
         step(f"fleet reads, {size} numbers")
@@ -442,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
             rec = fleet_cutover(emu, size, latency, max_cutovers)
             rec["numbers"] = size
             results["fleet_cutover"].append(rec)
+        step(f"fleet reads against the hourly limit, {limit_size} numbers in {limit_accounts} accounts")
+        results["fleet_limits"] = fleet_limits(emu, engine_for(emu, "v25.0"), limit_size, limit_accounts, latency)
         step("HTTP client cost per request")
         results["http_client"] = http_client_cost(emu, 100 if args.quick else 300)
     finally:

@@ -43,6 +43,8 @@ MODULES: dict[str, Module] = {
     "compliance": Module("allowedRegions: parse it, and its verdict (verdict / Violation.message)"),
     "assessment": Module("one read (read_live) and one assessment (assess) for every caller: the plan, every "
                          "preflight problem (waiting or refused), windows, budget, the on-delete verdict"),
+    "reads": Module("the reads assessing needs, with the fewest calls: nodes from business accounts' listings, "
+                    "storage per number, and the stop at an account's hourly limit (LiveReader)"),
     "executor": Module("read -> assess -> run -> read back, for one number, with the process memory it is given"),
     "planner": Module("the plan: live state x desired state -> the shortest list of calls (pure)"),
     "safety": Module("may the plan start? typed Problems (pure), the create-cutover gate included; asked by "
@@ -60,7 +62,7 @@ MODULES: dict[str, Module] = {
     "runner": Module("makes the planned calls and the recoveries of docs/contract.md (Failures); returns a Run, never raises"),
     "failures": Module("a failed run as data: a FailureTable per resource kind picks the facts and renders the "
                        "message; a step no row names gets the generic row"),
-    "memory": Module("one process's memory as narrow collaborators: read cache, attempts (locks, calls, refusals), "
+    "memory": Module("one process's memory as narrow collaborators: read cache, listings, account limits, attempts (locks, calls, refusals), "
                      "cutover gate (slots, breaker), the deployment's declarations, calls seen, dropped fields"),
     "notices": Module("the notice sink: notices are data, printed once by whoever holds the process"),
     "fleet": Module("one provider process's memory held together, reached only by the adapter (current())"),
@@ -68,6 +70,7 @@ MODULES: dict[str, Module] = {
                      "appsecret_proof)", "one method per Graph endpoint it calls, through the one choke point (_send)"),
     "transport": Module("one HTTP exchange under _send: the session, the watchdog that bounds a call on the clock, "
                         "answers and redirects as typed errors, failed connections mapped type to type"),
+    "usage": Module("Meta's usage headers: the app's and each business account's figures, the stated wait"),
     "answers": Module("Meta's error answers -> typed errors, as a table (the only place)",
                       "if Meta answers it with an error that its code alone does not classify: a Rule"),
     "errors": Module("every error, drawn as a tree: types only",

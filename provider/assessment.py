@@ -11,28 +11,25 @@ and the on-delete verdict is decided here only (with ``lifecycle.on_delete``'s r
   them only wait, with the instant they clear), the window state, the budget, the on-delete
   verdict, the live policy verdict. ``live`` may be None: what is known before reading (a retry
   that must be refused, a Delete that makes no call), so that a caller reads only when it must.
-- ``LiveReader.read_live(wanted)`` (I/O): the one door for the reads assessing needs, for many
-  numbers at once (the CLI) or one (the adapter, with the process's read cache). A number whose
-  node is already known (an account's listing) is read for its storage only.
+- ``LiveReader.read_live(wanted)`` (I/O, ``reads``): the one door for the reads assessing needs,
+  for many numbers at once (the CLI) or one (the adapter, with the process's memory), with the
+  fewest calls: a number whose business account is known takes its node from the account's
+  listing and is read for its storage only.
 """
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Callable, Protocol, Sequence
 
 from . import lifecycle, planner, schedule
 from .compliance import Violation, verdict
 from .declaration import Declaration
-from .errors import AuthenticationFailed, GraphUnreachable, NetworkError, WhatsAppError
 from .ledger import CallLedger
 from .lifecycle import DeleteVerdict
-from .memory import ReadCache
-from .models import LiveNumber, PhoneNumberNode, StorageConfiguration
+from .models import LiveNumber
 from .planner import Plan
+from .reads import LiveRead, LiveReader, Wanted
 from .regions import describe
 from .safety import Desired, Problem, create_cutover_problem, preflight, retry_problem
 from .schedule import Windows, WindowState
@@ -169,134 +166,3 @@ def _delete_verdict(declaration: Declaration, context: Context) -> DeleteVerdict
         return None
     return lifecycle.on_delete(declaration.phone_number_id, declaration.on_delete, facts.stack_numbers,
                                facts.wanted_here, describe(facts.stored_region))
-
-
-# -- the reads ----------------------------------------------------------------------------------------
-
-
-class NumberReads(Protocol):
-    """The Graph reads assessing needs (``client.GraphClient`` has them)."""
-
-    def read(self, number_id: str) -> LiveNumber: ...
-
-    def get_storage(self, number_id: str, *, deadline: float | None = None) -> StorageConfiguration: ...
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """A number to read. ``node``: its node as an account's listing gave it (only its storage is read then)."""
-
-    number_id: str
-    node: PhoneNumberNode | None = None
-
-
-@dataclass(frozen=True)
-class LiveRead:
-    """One number's read: the live number, or the error, or not read (the run stopped first)."""
-
-    number_id: str
-    live: LiveNumber | None = None
-    error: WhatsAppError | None = None
-
-    @property
-    def skipped(self) -> bool:
-        return self.live is None and self.error is None
-
-
-class _Answers:
-    """Whether the Graph host answers at all. After a first round of connection failures and no
-    answer, the remaining numbers are not read: the run reports the cause once."""
-
-    def __init__(self, first_round: int) -> None:
-        self._lock = threading.Lock()
-        self._first_round = first_round
-        self.answered = 0
-        self.unreachable: list[NetworkError] = []
-        self.stop: BaseException | None = None
-
-    def skip(self) -> bool:
-        with self._lock:
-            return self.stop is not None or (not self.answered and len(self.unreachable) >= self._first_round)
-
-    def record(self, exc: BaseException | None) -> None:
-        with self._lock:
-            if isinstance(exc, NetworkError) and exc.unreachable:
-                self.unreachable.append(exc)
-            else:
-                self.answered += 1
-            if isinstance(exc, AuthenticationFailed):
-                self.stop = exc
-
-
-class LiveReader:
-    """Reads live numbers through one client; a process's ``cache`` lets a read be reused briefly.
-
-    ``target`` names the Graph API (redacted) for the error that says it cannot be reached;
-    ``api`` keys the cache (a read through another URL or version is another read)."""
-
-    def __init__(self, client: NumberReads, *, target: str, api: str, cache: ReadCache | None = None) -> None:
-        self._client = client
-        self._target = target
-        self._api = api
-        self._cache = cache
-
-    def read_one(self, number_id: str, *, reuse: bool = True) -> LiveNumber:
-        """One number; a read made less than a few seconds ago in this process is reused. Raises."""
-        cached = self._cache.get((self._api, number_id)) if reuse and self._cache is not None else None
-        if cached is not None:
-            return cached
-        live = self._client.read(number_id)
-        if self._cache is not None:
-            self._cache.put((self._api, number_id), live)
-        return live
-
-    def forget(self, number_id: str) -> None:
-        """A mutating call was made: the next read is a fresh one."""
-        if self._cache is not None:
-            self._cache.forget((self._api, number_id))
-
-    def read_live(self, wanted: Sequence[Wanted], *, workers: int = 1,
-                  advance: Callable[[], None] | None = None) -> list[LiveRead]:
-        """Every number, ``workers`` at a time, fresh; per number its read or its error, in order.
-
-        A rejected token is the same answer for every number: the first one raises. When no read
-        got an answer and the first round could not connect, the rest are not read and
-        ``GraphUnreachable`` is raised with the cause, once."""
-        if not wanted:
-            return []
-        answers = _Answers(first_round=max(1, min(workers, len(wanted))))
-
-        def one(item: Wanted) -> LiveRead:
-            try:
-                if answers.skip():
-                    return LiveRead(item.number_id)
-                try:
-                    live = self._read(item)
-                except AuthenticationFailed as exc:
-                    answers.record(exc)
-                    raise
-                except WhatsAppError as exc:
-                    answers.record(exc)
-                    return LiveRead(item.number_id, error=exc)
-                answers.record(None)
-                return LiveRead(item.number_id, live=live)
-            finally:
-                if advance is not None:
-                    advance()
-
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted))), thread_name_prefix="read") as pool:
-            futures = [pool.submit(one, item) for item in wanted]
-            try:
-                results = [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-        if answers.unreachable and not answers.answered:
-            raise GraphUnreachable(self._target, answers.unreachable[-1], len(answers.unreachable), len(wanted))
-        return results
-
-    def _read(self, item: Wanted) -> LiveNumber:
-        if item.node is None:
-            return self._client.read(item.number_id)
-        return LiveNumber(node=item.node, storage=self._client.get_storage(item.number_id))

@@ -34,6 +34,7 @@ import requests
 from . import transport
 from .config import ProviderConfig
 from .errors import (
+    AccountLimitReached,
     AppSecretProofRejected,
     AuthenticationFailed,
     ForeignHostRefused,
@@ -51,6 +52,7 @@ from .models import NODE_FIELDS, OPTIONAL_NODE_FIELDS, LiveNumber, PhoneNumberNo
 from .notices import Notice, Notices
 from .redact import register_pin, register_secret
 from .regions import DEFAULT
+from .usage import APP, Usage
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,12 @@ def _drop_optional_field(exc: InvalidParameter, asked: list[str], fields: Droppe
 MAX_PAGES = 1000
 
 
+def counted(path: str) -> bool:
+    """A read Meta counts against a business account's hourly limit: the node, the account, its listing."""
+    parts = path.strip("/").split("/")
+    return len(parts) == 1 or parts[-1] == "phone_numbers"
+
+
 def _page_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     """A page's identity: its path and its query parameters, in any order, without credentials."""
     parts = urlsplit(url)
@@ -144,10 +152,50 @@ def _pages(send: Send, first_url: str, path: str, params: dict[str, Any]) -> Ite
     raise PagingLimit(f"stopped after {MAX_PAGES} pages", method="GET", path=path)
 
 
+SLOW_DOWN_AT_PERCENT = 90.0
+MAX_PACE_SECONDS = 1.0  # past the slow-down point, each counted read waits up to this (said once)
+LIMIT_WAIT_SECONDS = 60.0  # an 80008 whose access returns within this is waited for, once
+
+
+def _say_slowing(notices: Notices, usage: Usage) -> None:
+    """The first time an account (or the app) passes the slow-down point, say so on stderr: reads
+    are paced from then on, never silently."""
+    for account, percent in usage.accounts.items():
+        if percent < SLOW_DOWN_AT_PERCENT:
+            continue
+        who = ("the app has used {:.0f}% of its hourly Graph API calls (X-App-Usage)" if account == APP else
+               f"business account {account} has used {{:.0f}}% of Meta's hourly limit for reading numbers "
+               "(X-Business-Use-Case-Usage)").format(percent)
+        notices.once(Notice(f"usage:{account}", f"{who}: reads that count against it are paced from now on (at "
+                            f"most {MAX_PACE_SECONDS:g} s each); at 100% Meta refuses them (80008)"))
+
+
+def _limit_wait(error: AccountLimitReached, waited: int, retry: RetryPolicy, notices: Notices) -> float:
+    """How long a read waits for an 80008, said on stderr; raises ``error`` when it must not wait.
+
+    Meta: "stop making API calls". Waited for once, and only when access returns within a minute;
+    otherwise the reader stops reading the account (no crawl, no retry into the limit)."""
+    delay = error.retry_after if error.retry_after is not None else retry.delay(0)
+    if waited or delay > LIMIT_WAIT_SECONDS:
+        raise error
+    who = f"business account {error.waba_id}" if error.waba_id else "a business account"
+    notices.line(f"whatsapp: {who} reached Meta's hourly limit for reading numbers; access returns within a "
+                 f"minute: waiting {delay:.0f} s, once")
+    return delay
+
+
+def _register_proxy_secrets() -> None:
+    """A proxy's credentials in the environment are masked wherever they would be printed."""
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        userinfo = urlsplit(os.environ.get(var, "")).netloc.rpartition("@")[0]
+        register_secret(userinfo)
+        register_secret(unquote(userinfo))
+        register_secret(unquote(userinfo.partition(":")[2]))  # the password alone, when long enough
+
+
 class GraphClient:
     """WhatsApp Cloud API calls for phone numbers, with typed errors and bounded retries."""
 
-    SLOW_DOWN_AT_PERCENT = 90.0
 
     def __init__(
         self,
@@ -178,11 +226,7 @@ class GraphClient:
             self._proof = {"appsecret_proof": proof}
         self._hints: dict[type[GraphAPIError], str] = {AuthenticationFailed: config.token_hint(),
                                                         AppSecretProofRejected: config.app_secret_hint()}
-        for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-            userinfo = urlsplit(os.environ.get(var, "")).netloc.rpartition("@")[0]
-            register_secret(userinfo)
-            register_secret(unquote(userinfo))
-            register_secret(unquote(userinfo.partition(":")[2]))  # the password alone, when long enough
+        _register_proxy_secrets()
         self._session = transport.session_for(self._base, session)
         self._session.headers["Authorization"] = f"Bearer {token}"
         self._pool: ThreadPoolExecutor | None = None
@@ -209,6 +253,7 @@ class GraphClient:
         query = {**(params or {}), **self._proof}
         attempt = 0
         throttled_for = 0.0
+        limit_waits = 0
         while True:
             timeout, limit, limit_name = self._timeout, self._call_limit, "the call's time limit"
             if deadline is not None:
@@ -218,20 +263,25 @@ class GraphClient:
                 timeout = (min(timeout[0], left), min(timeout[1], left))
                 if left < limit:
                     limit, limit_name = left, "the cutover's offline deadline"
-            # Pace fresh reads when usage is high; a retry has just waited already.
-            if attempt == 0 and idempotent and method == "GET" and self._usage >= self.SLOW_DOWN_AT_PERCENT:
-                self._sleep(min(5.0, (self._usage - self.SLOW_DOWN_AT_PERCENT) / 2))
+            # Pace fresh reads that Meta counts when usage is high (said once: _slowing); a retry has
+            # just waited already. Settings reads are not on Meta's list: never paced.
+            if attempt == 0 and method == "GET" and counted(path) and self._usage >= SLOW_DOWN_AT_PERCENT:
+                self._sleep(min(MAX_PACE_SECONDS, (self._usage - SLOW_DOWN_AT_PERCENT) / 10))
             error, usage = transport.exchange(self._session, method, target, path=path, params=query or None,
                                               body=body, timeout=timeout, limit=limit, limit_name=limit_name,
                                               hints=self._hints)
             if usage is not None:
-                self._usage = usage
+                self._usage = usage.percent
+                _say_slowing(self._notices, usage)
             if not isinstance(error, GraphAPIError):
                 return error
             attempt += 1
             if not (idempotent and isinstance(error, TransientError)) or isinstance(error, RedirectRefused):
                 raise error
-            if method == "GET" and isinstance(error, RateLimited):
+            if method == "GET" and isinstance(error, AccountLimitReached):
+                delay = _limit_wait(error, limit_waits, self.retry, self._notices)
+                limit_waits += 1
+            elif method == "GET" and isinstance(error, RateLimited):
                 # A throttled read waits as long as Meta says, within max_throttle_wait in all.
                 delay = error.retry_after or self.retry.delay(attempt - 1)
                 if throttled_for + delay > self.retry.max_throttle_wait or attempt >= self.retry.throttle_attempts:

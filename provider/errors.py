@@ -13,8 +13,8 @@ The tree (as HTTPX draws its own); every class is defined here except ``Converge
 
     WhatsAppError                       str() is always redacted
     ├── GraphAPIError                   Meta answered with an error, or gave no answer
-    │   ├── TransientError              UnknownGraphError, ServiceOverloaded, RateLimited,
-    │   │   │                           ServiceUnavailable, AccountInMaintenance,
+    │   ├── TransientError              UnknownGraphError, ServiceOverloaded, RateLimited
+    │   │   │                           (AccountLimitReached: 80008), ServiceUnavailable, AccountInMaintenance,
     │   │   │                           ServerTemporarilyUnavailable, ServerError
     │   │   └── NetworkError            no answer; ``reason`` is the JSON field the CLI prints
     │   │       ├── ConnectError            "refused"       (unreachable)
@@ -68,7 +68,7 @@ from .redact import redact
 from .wording import cannot_see
 
 __all__ = [
-    "AccessDenied", "AccountLocked", "AccountInMaintenance", "AccountNotVisible", "AppSecretProofRejected",
+    "AccessDenied", "AccountLimitReached", "AccountLocked", "AccountInMaintenance", "AccountNotVisible", "AppSecretProofRejected",
     "AuthenticationFailed", "cannot_see", "CapabilityMissing", "ConfigurationError", "ConnectError",
     "ConnectionDropped", "DeregistrationIncomplete", "DNSError", "ERRORS_BY_CODE",
     "FatalError", "ForeignHostRefused", "PagingLimit", "PagingLoop", "RedirectRefused", "GraphAPIError",
@@ -132,7 +132,10 @@ class GraphAPIError(WhatsAppError):
         self.method, self.path = method, path
         if fix is not None:
             self.fix = fix
-        super().__init__(wording.graph_error(self))
+        super().__init__(self._sentence())
+
+    def _sentence(self) -> str:
+        return wording.graph_error(self)
 
     @property
     def reference(self) -> str:
@@ -159,8 +162,26 @@ class UnknownGraphError(TransientError, codes=(1,), text=wording.UNKNOWN_GRAPH_E
 class ServiceOverloaded(TransientError, codes=(2,), text=wording.SERVICE_OVERLOADED):
     """Code 2: the Graph API is overloaded."""
 
-class RateLimited(TransientError, codes=(4, 17, 32, 341, 613, 80007, 80008, 130429), text=wording.RATE_LIMITED):
-    """Throttled (80008 business use case, 613 call rate, 32 page level, ...): reads wait as Meta says."""
+class RateLimited(TransientError, codes=(4, 17, 32, 341, 613, 80007, 130429), text=wording.RATE_LIMITED):
+    """Throttled (613 call rate, 32 page level, ...): reads wait as Meta says, within a bound."""
+
+class AccountLimitReached(RateLimited, codes=(80008,), text=wording.ACCOUNT_LIMIT_REACHED):
+    """80008: a business account's hourly limit for reading numbers (docs/graph-api.md,
+    "Rate limits"). A read waits for it once when access returns within a minute; otherwise the reader
+    stops reading that account, and each of its numbers reports this error: one sentence naming
+    the account and when access returns. ``waba_id``: the account, from the usage header or the
+    account the reader was reading (None: not known)."""
+
+    waba_id: str | None = None
+
+    def _sentence(self) -> str:
+        return wording.account_limit(self)
+
+    def tie(self, waba_id: str | None) -> None:
+        """Name the business account, if none is named yet (the sentence then names it)."""
+        if waba_id and not self.waba_id:
+            self.waba_id = waba_id
+            self.args = (escape.log(redact(self._sentence())),)
 
 class ServiceUnavailable(TransientError, codes=(131000, 131016), text=wording.SERVICE_UNAVAILABLE):
     """WhatsApp's service is down for a moment."""

@@ -6,8 +6,8 @@ order and is the one place where a failed run becomes the error a person reads
 (``failures.analyse``, one table) and where a failed attempt is recorded, so that a retry in the
 same process neither burns the register budget blindly nor repeats a refusal a retry cannot fix.
 
-Its process memory comes through the constructor (``memory``: the read cache, the attempt book,
-the cutover gate; the notice sink; the clock): the engine adapter hands it the process's pieces,
+Its process memory comes through the constructor (``memory``: the read cache, the listings and
+account limits, the attempt book, the cutover gate; the notice sink; the clock): the engine adapter hands it the process's pieces,
 a test or a one-off caller gets fresh ones.
 """
 
@@ -25,7 +25,7 @@ from .declaration import Declaration
 from .errors import GraphAPIError, PreflightError, ReadBackMismatch, RetryRefused
 from .failures import StepFailure, analyse
 from .ledger import CallLedger
-from .memory import AttemptBook, CutoverGate, ReadCache
+from .memory import AccountLimits, AttemptBook, CutoverGate, Listings, ReadCache
 from .models import LiveNumber
 from .notices import Notices
 from .planner import Plan
@@ -61,7 +61,8 @@ class Executor:
     def __init__(self, client: GraphClient, *, cache: ReadCache | None = None, gate: CutoverGate | None = None,
                  attempts: AttemptBook | None = None, notices: Notices | None = None,
                  offline_deadline: float = OFFLINE_DEADLINE_SECONDS, clock: Callable[[], datetime] = clock.now,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, listings: Listings | None = None,
+                 limits: AccountLimits | None = None) -> None:
         self.client = client
         self.config = client.config
         self.attempts = attempts if attempts is not None else AttemptBook()
@@ -69,7 +70,8 @@ class Executor:
         self.notices = notices if notices is not None else Notices()
         self._clock = clock
         self.reads = LiveReader(client, target=redact(self.config.graph_api_url),
-                                api=f"{self.config.graph_api_url}/{self.config.api_version}", cache=cache)
+                                api=f"{self.config.graph_api_url}/{self.config.api_version}", cache=cache,
+                                listings=listings, limits=limits, notices=self.notices)
         self.runner = PlanRunner(client, gate=self.gate, say=self.say, clock=clock, sleep=sleep,
                                  offline_deadline=offline_deadline, max_cutovers=self.config.max_concurrent_cutovers,
                                  delay=client.retry.delay)
@@ -86,7 +88,7 @@ class Executor:
 
     def assess(self, declaration: Declaration, context: Context) -> Assessment:
         """Read the number (a read a few seconds old is reused) and assess it: what a diff asks."""
-        live = self.reads.read_one(declaration.phone_number_id)
+        live = self.reads.read_one(declaration.phone_number_id, waba_id=declaration.waba_id)
         return assessment.assess(declaration, live, self.situated(declaration.phone_number_id, context))
 
     # -- converge -------------------------------------------------------------------------------
@@ -103,7 +105,7 @@ class Executor:
             known = assessment.assess(declaration, None, context)
             if known.refusals:
                 raise RetryRefused(number_id, list(known.refusals))
-            live = self.reads.read_one(number_id)
+            live = self.reads.read_one(number_id, waba_id=declaration.waba_id)
             found = assessment.assess(declaration, live, context)
             if found.delete is not None and found.delete.message:  # another resource converged it meanwhile
                 self.notices.line(found.delete.message)

@@ -6,9 +6,9 @@ adapter (``resource.py``) alone. Everything below the adapter gets the piece it 
 (``memory``) through its constructor; the CLI builds its own pieces per command. Tests that play
 several Pulumi commands in one process call ``reset_process_state()``.
 
-What it holds: the pieces of ``memory`` (reads, attempts, the cutover gate, the deployment's
-declarations, the calls seen, the dropped fields), the notice sink (each notice once per
-process), the stack configuration ``configure`` received, and one executor (so one connection
+What it holds: the pieces of ``memory`` (reads, listings, account limits, attempts, the cutover
+gate, the deployment's declarations, the calls seen, the dropped fields), the notice sink (each
+notice once per process), the stack configuration ``configure`` received, and one executor (so one connection
 pool) per configuration.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .memory import AttemptBook, CutoverGate, Deployment, DroppedFields, ReadCache, SeenCalls
+from .memory import AccountLimits, AttemptBook, CutoverGate, Deployment, DroppedFields, Listings, ReadCache, SeenCalls
 from .notices import Notices
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ class Fleet:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.reads = ReadCache()
+        self.listings = Listings()
+        self.limits = AccountLimits()
         self.attempts = AttemptBook()
         self.gate = CutoverGate(self.attempts)
         self.deployment = Deployment()
@@ -57,7 +59,8 @@ class Fleet:
             if executor is None:
                 client = GraphClient(config, fields=self.fields, notices=self.notices)
                 executor = self._executors[config] = Executor(
-                    client, cache=self.reads, gate=self.gate, attempts=self.attempts, notices=self.notices)
+                    client, cache=self.reads, gate=self.gate, attempts=self.attempts, notices=self.notices,
+                    listings=self.listings, limits=self.limits)
             return executor
 
     def close(self) -> None:

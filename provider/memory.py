@@ -9,6 +9,8 @@ resolvelib's style: the core gets its collaborators, it never reaches for a glob
 
 - ``ReadCache``: a read may be reused for a few seconds by the next operation on the number
   (the executor's reads);
+- ``Listings``: business accounts' listings, one fetch per account shared by every read that
+  needs it (the reader); ``AccountLimits``: the accounts that reached Meta's hourly limit;
 - ``AttemptBook``: per number, a lock serialising its calls and what failed attempts left behind:
   their register/deregister calls (not in state, yet they count against Meta's 72-hour budget) and
   why a retry must be refused (the executor);
@@ -27,38 +29,124 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .ledger import CallLedger
 
 if TYPE_CHECKING:
-    from .models import LiveNumber
+    from .errors import AccountLimitReached
+    from .models import LiveNumber, PhoneNumberNode, StorageConfiguration
 
 READ_REUSE_SECONDS = 5.0
 
 
 class ReadCache:
-    """Live reads by (API, number), reused for ``READ_REUSE_SECONDS``; a mutating call forgets them."""
+    """Live reads by (API, number), reused for ``READ_REUSE_SECONDS``; a mutating call forgets them.
+
+    A read's two parts may come from different moments (the node from an account's listing, the
+    storage from the number's own settings read): each keeps its own time, and a read is only as
+    fresh as its older part. ``storage`` lets a read whose node is too old keep a storage read
+    that is not (a refresh's Diff right after its Read)."""
 
     def __init__(self, reuse_seconds: float = READ_REUSE_SECONDS) -> None:
         self._lock = threading.Lock()
-        self._reads: dict[tuple[str, str], tuple[float, "LiveNumber"]] = {}
+        self._reads: dict[tuple[str, str], tuple[float, float, "LiveNumber"]] = {}
         self._reuse = reuse_seconds
+
+    def _fresh(self, at: float) -> bool:
+        return time.monotonic() - at < self._reuse
 
     def get(self, key: tuple[str, str]) -> "LiveNumber | None":
         with self._lock:
             cached = self._reads.get(key)
-        if cached and time.monotonic() - cached[0] < self._reuse:
-            return cached[1]
+        if cached and self._fresh(min(cached[0], cached[1])):
+            return cached[2]
         return None
 
-    def put(self, key: tuple[str, str], live: "LiveNumber") -> None:
+    def storage(self, key: tuple[str, str]) -> "tuple[float, StorageConfiguration] | None":
+        """When the number's storage was read and what it was, if that is less than ``READ_REUSE_SECONDS`` ago."""
         with self._lock:
-            self._reads[key] = (time.monotonic(), live)
+            cached = self._reads.get(key)
+        return (cached[1], cached[2].storage) if cached and self._fresh(cached[1]) else None
+
+    def put(self, key: tuple[str, str], live: "LiveNumber", *, node_at: float | None = None,
+            storage_at: float | None = None) -> None:
+        """``node_at``/``storage_at``: when each part was read (monotonic; default: now)."""
+        now = time.monotonic()
+        with self._lock:
+            self._reads[key] = (now if node_at is None else node_at, now if storage_at is None else storage_at, live)
 
     def forget(self, key: tuple[str, str]) -> None:
         with self._lock:
             self._reads.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One business account's listing: the node of every number it lists, as of ``at`` (monotonic).
+    ``nodes`` is None when the account cannot be listed (its numbers are read one by one)."""
+
+    at: float
+    nodes: "dict[str, PhoneNumberNode] | None"
+
+
+class Listings:
+    """Business accounts' listings by (API, account), so that one listing call reads up to 100
+    numbers' nodes: the first reader that needs an account's listing fetches it, the others wait
+    for it (a lock per account), and the process keeps it. A listing older than ``max_age`` (a
+    Diff's or an Update's preflight) is fetched again. A mutating call drops the number from it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._listings: dict[tuple[str, str], Listing] = {}
+
+    def get(self, key: tuple[str, str], fetch: "Callable[[], dict[str, PhoneNumberNode] | None]",
+            *, max_age: float | None) -> Listing:
+        """The account's listing: this process's, or ``fetch()``'s (raises what it raises; nothing kept)."""
+        with self._lock:
+            account_lock = self._locks.setdefault(key, threading.Lock())
+        with account_lock:
+            with self._lock:
+                kept = self._listings.get(key)
+            if kept is not None and (kept.nodes is None or max_age is None or time.monotonic() - kept.at < max_age):
+                return kept
+            at = time.monotonic()  # as of the request: a change made while it was read is not in it
+            listing = Listing(at, fetch())
+            with self._lock:
+                self._listings[key] = listing
+            return listing
+
+    def forget(self, api: str, number_id: str) -> None:
+        """A mutating call was made on the number: no listing of this process speaks for it any more."""
+        with self._lock:
+            for (key_api, waba), listing in list(self._listings.items()):
+                if key_api == api and listing.nodes is not None and number_id in listing.nodes:
+                    nodes = {k: v for k, v in listing.nodes.items() if k != number_id}
+                    self._listings[(key_api, waba)] = Listing(listing.at, nodes)
+
+
+class AccountLimits:
+    """Business accounts that reached Meta's hourly limit (80008), until access returns: their
+    numbers are not read again. Under ``None``: a limit met by a number whose account is not
+    declared, which stops the node reads of every such number (any of them may be in it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopped: dict[str | None, "AccountLimitReached"] = {}
+
+    def stop(self, waba_id: str | None, error: "AccountLimitReached") -> None:
+        with self._lock:
+            self._stopped.setdefault(waba_id, error)
+
+    def stopped(self, waba_id: str | None) -> "AccountLimitReached | None":
+        """The limit that stops reading ``waba_id`` (None: the numbers without one), while it lasts."""
+        with self._lock:
+            error = self._stopped.get(waba_id)
+            if error is not None and error.retry_at is not None and error.retry_at <= time.time():
+                del self._stopped[waba_id]
+                return None
+            return error
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,8 @@ class PhoneNumberStorageProvider(ResourceProvider):
         number_id = props.get("phone_number_id") or id_
         current().calls.saw(number_id, CallLedger.from_state(props.get("registration_calls")))
         try:
-            live = executor.reads.read_one(number_id)
+            # a refresh: the node from the account's listing this process fetched (once per account)
+            live = executor.reads.read_one(number_id, waba_id=props.get("waba_id") or None, any_listing=True)
         except ObjectNotFound as exc:
             if _confirmed_gone(executor, number_id, props.get("waba_id"), exc):
                 return ReadResult(None, {})

@@ -16,8 +16,9 @@ retries. What it does for every call:
 - **Failed connections map type to type** (``NETWORK_EXC_MAP``, HTTPX's ``HTTPCORE_EXC_MAP``):
   the first row that matches anything in the exception's chain names the ``NetworkError``
   subclass, built directly.
-- **Usage headers** (``X-App-Usage``, ``X-Business-Use-Case-Usage``): the client paces its reads
-  by them, and a throttled answer's wait comes from them or from Retry-After.
+- **Usage headers** (``X-App-Usage``, ``X-Business-Use-Case-Usage``, read by ``usage``): the
+  client paces its reads by them, a throttled answer's wait comes from them or from Retry-After,
+  and an 80008 is tied to the business account the header names.
 
 ``session_for`` builds the one ``requests.Session`` a client uses (its urllib3 pool is
 thread-safe), with the watched connections mounted; a caller's session (tests mount a fake Graph
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import re
 import socket
 import ssl
@@ -44,8 +44,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from . import usage
 from .config import is_loopback
 from .errors import (
+    AccountLimitReached,
     ConnectError,
     ConnectionDropped,
     DNSError,
@@ -274,15 +276,7 @@ def session_for(base: str, session: requests.Session | None) -> requests.Session
     return session
 
 
-# --- usage headers -----------------------------------------------------------------------------
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+# --- usage headers (their figures: ``usage``) ------------------------------------------------------
 
 
 def _shorten(text: str, limit: int = 300) -> str:
@@ -290,43 +284,9 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def _usage_entries(response: requests.Response) -> list[dict[str, Any]]:
-    """The usage objects of Meta's X-App-Usage and X-Business-Use-Case-Usage headers."""
-    entries: list[dict[str, Any]] = []
-    for header in ("X-App-Usage", "X-Business-Use-Case-Usage"):
-        raw = response.headers.get(header)
-        if not raw:
-            continue
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and "call_count" in data:
-            entries.append(data)
-        elif isinstance(data, dict):
-            for value in data.values():
-                entries.extend(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, dict))
-    return entries
-
-
-def _number(entry: dict[str, Any], key: str) -> float:
-    try:
-        return float(entry.get(key, 0))
-    except (TypeError, ValueError):
-        return 0.0
-
-
 def usage_percent(response: requests.Response) -> float:
     """The highest usage figure in Meta's X-App-Usage / X-Business-Use-Case-Usage headers."""
-    return max((_number(e, k) for e in _usage_entries(response)
-                for k in ("call_count", "total_time", "total_cputime")), default=0.0)
-
-
-def _stated_wait(response: requests.Response) -> float | None:
-    """Seconds until Meta accepts calls again: Retry-After, or ``estimated_time_to_regain_access`` (minutes)."""
-    regain = max((_number(e, "estimated_time_to_regain_access") * 60 for e in _usage_entries(response)), default=0.0)
-    wait = max(_retry_after(response) or 0.0, regain)
-    return wait or None
+    return usage.read(response.headers).percent
 
 
 # --- answers -----------------------------------------------------------------------------------
@@ -350,8 +310,11 @@ def answer(response: requests.Response, method: str, path: str,
         payload = None
     if response.ok and isinstance(payload, dict) and "error" not in payload:
         return payload
-    return error_from_response(response.status_code, payload if payload is not None else response.text,
-                               method=method, path=path, retry_after=_stated_wait(response), hints=hints)
+    error = error_from_response(response.status_code, payload if payload is not None else response.text,
+                                method=method, path=path, retry_after=usage.stated_wait(response.headers), hints=hints)
+    if isinstance(error, AccountLimitReached):
+        error.tie(usage.read(response.headers).limited_account)
+    return error
 
 
 # --- failed connections ----------------------------------------------------------------------
@@ -418,8 +381,8 @@ def network_error(exc: BaseException, *, target: str, method: str, path: str) ->
 
 def exchange(session: requests.Session, method: str, target: str, *, path: str, params: dict[str, Any] | None,
              body: dict[str, Any] | None, timeout: tuple[float, float], limit: float, limit_name: str,
-             hints: Mapping[type[GraphAPIError], str]) -> tuple[Result, float | None]:
-    """One HTTP exchange within ``limit`` seconds: its payload or typed error, and Meta's usage figure.
+             hints: Mapping[type[GraphAPIError], str]) -> tuple[Result, usage.Usage | None]:
+    """One HTTP exchange within ``limit`` seconds: its payload or typed error, and Meta's usage figures.
 
     ``limit_name`` says which limit it is ("the call's time limit", "the cutover's offline
     deadline"), for the error when the call is cut off.
@@ -438,4 +401,4 @@ def exchange(session: requests.Session, method: str, target: str, *, path: str, 
     if failure is not None or response is None:
         assert failure is not None
         return network_error(failure, target=target, method=method, path=path), None
-    return answer(response, method, path, hints), usage_percent(response)
+    return answer(response, method, path, hints), usage.read(response.headers)

@@ -14,6 +14,7 @@ imports ``errors``.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import NamedTuple, Protocol, Sequence
 
@@ -43,6 +44,11 @@ SERVICE_OVERLOADED = Text("Graph API service overloaded")
 RATE_LIMITED = Text(
     "rate limited by Meta",
     "wait until the time stated, or spread the work over several runs (fewer numbers per run)")
+ACCOUNT_LIMIT_REACHED = Text(
+    "Meta's hourly limit for reading the numbers of a business account is used up (200 calls an hour, "
+    "5,000 once the account has a registered number)",
+    "wait until then, then run again; give every number its `wabaId` (`python -m provider import` fills it), "
+    "so that one listing call reads up to 100 numbers instead of one call each")
 SERVICE_UNAVAILABLE = Text("WhatsApp service unavailable")
 ACCOUNT_IN_MAINTENANCE = Text("the WhatsApp Business Account is in maintenance mode")
 SERVER_TEMPORARILY_UNAVAILABLE = Text("WhatsApp server temporarily unavailable")
@@ -222,6 +228,33 @@ def graph_error(e: _Answer) -> str:
         # Wall-clock time: a person reading it later cannot know when "Retry-After: 900" came.
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(e.retry_at))
         text += f"; Meta accepts calls again at {when}"
+    if e.fix:
+        text += f". Fix: {e.fix}"
+    return text
+
+
+class _Limited(_Referenced, Protocol):
+    """What ``account_limit`` reads of an ``AccountLimitReached``."""
+
+    @property
+    def waba_id(self) -> str | None: ...
+    @property
+    def retry_at(self) -> float | None: ...
+    @property
+    def fix(self) -> str: ...
+
+
+def account_limit(e: _Limited) -> str:
+    """80008, said the same way for every number of the account: which account, and when access returns."""
+    account = f"business account {e.waba_id}" if e.waba_id else "a business account (the answer names none)"
+    text = f"{account} has used up Meta's hourly limit for reading numbers ({e.reference})"
+    if e.retry_at is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(e.retry_at))
+        minutes = max(1, math.ceil((e.retry_at - time.time()) / 60))
+        text += f"; Meta accepts calls again at {when} (in about {minutes} minutes)"
+    else:
+        text += "; Meta states no time when access returns"
+    text += ", so its numbers are not read (no further call to it)"
     if e.fix:
         text += f". Fix: {e.fix}"
     return text

@@ -23,6 +23,7 @@ from ..regions import AREAS, DEFAULT, REGIONS
 from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
 from . import evidence, provenance
 from ..progress import Progress
+from ..reads import unlisted_notice
 from .document import render_json
 from .markdown import render_markdown
 from .render import DRIFT, PLAN, Options, View, render_text
@@ -133,7 +134,9 @@ def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code
     def run(args: argparse.Namespace, streams: Streams) -> int:
         report = read_report(args, streams, scope(args))
         code = exit_code(report, args)
-        options = Options(_provenance(report, args, streams), show_sames=args.show_sames,
+        found = _provenance(report, args, streams)
+        Notices(streams.err).once(unlisted_notice(*report.unlisted))  # plan and drift: what wabaId would save
+        options = Options(found, show_sames=args.show_sames,
                           full_output=Path(args.full_output).name if args.full_output else None)
         render = RENDERERS[args.format]
         if args.full_output:

@@ -207,6 +207,8 @@ class Report:
     allowed_regions: frozenset[str] | None
     numbers: list[NumberReport]
     read_at: datetime
+    # (numbers read without a wabaId, numbers read): each of the first costs a node read against Meta's hourly limit
+    unlisted: tuple[int, int] = (0, 0)
 
     def count(self, status: str) -> int:
         return sum(n.status == status for n in self.numbers)
@@ -366,18 +368,20 @@ def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozens
     if jobs:
         _read_all(config, jobs, scope, progress(len(jobs)) if progress else None, notices)
     reports.sort(key=lambda r: id_order(r.number_id))
-    return Report(stack, config, state, allowed_regions, reports, now)
+    return Report(stack, config, state, allowed_regions, reports, now,
+                  unlisted=(sum(not job.declaration.waba_id for job in jobs), len(jobs)))
 
 
 def _read_all(config: ProviderConfig, jobs: list[_Job], scope: Scope, progress: Progress | None,
               notices: Notices | None) -> None:
     client = GraphClient(config, notices=notices)
-    reader = LiveReader(client, target=redact(config.graph_api_url), api=f"{config.graph_api_url}/{config.api_version}")
+    reader = LiveReader(client, target=redact(config.graph_api_url), api=f"{config.graph_api_url}/{config.api_version}",
+                        notices=notices)
     if progress:
         progress.start()
     try:
-        reads = reader.read_live([Wanted(job.report.number_id) for job in jobs], workers=READ_WORKERS,
-                                 advance=progress.advance if progress else None)
+        reads = reader.read_live([Wanted(job.report.number_id, waba_id=job.declaration.waba_id) for job in jobs],
+                                 workers=READ_WORKERS, advance=progress.advance if progress else None)
     finally:
         client.close()
         if progress:

@@ -78,9 +78,7 @@ def test_a_number_in_sync_costs_no_mutating_call_and_one_read(quick_run):
 
 def test_the_offline_window_holds_only_the_planned_calls(quick_run):
     _, results = quick_run
-    # v20.0 is retired: Meta (and the emulator) serve it as the oldest live version, /settings flow.
-    expected = {"v25.0": ["POST deregister", "POST settings", "POST register"],
-                "v20.0": ["POST deregister", "POST settings", "POST register"]}
+    expected = {"v25.0": ["POST deregister", "POST settings", "POST register"]}
     for flow in results["single"]:
         for name in ("enable (DEFAULT -> BR)", "change (BR -> IN)", "disable (IN -> DEFAULT)"):
             down = ops_by_name(flow)[name]["downtime"]
@@ -97,3 +95,18 @@ def test_a_fleet_cutover_never_has_more_numbers_offline_than_allowed(quick_run):
         assert cut["landed_in_IN"] == cut["numbers"], limit
         assert 1 <= cut["max_offline"] <= limit, limit
         assert cut["downtime_rt_max"] <= 3, limit
+
+
+def test_a_fleet_with_waba_ids_is_read_through_its_accounts_listings(quick_run):
+    _, results = quick_run
+    section = results["fleet_limits"]
+    ops = {op["name"].split(",")[0] + ("" if "no wabaId" not in op["name"] else " no waba"): op
+           for op in section["ops"]}
+    assert set(ops) == {"plan", "drift", "drift no waba", "engine refresh (Read + Diff)"}
+    for name in ("plan", "drift", "engine refresh (Read + Diff)"):
+        op = ops[name]
+        assert op["node"] == 0 and op["listing"] == section["accounts"], name
+        assert op["settings"] == section["size"], name
+        assert op["calls_per_number"] <= 1.05, name
+        assert op["counted_max_per_account"] == 1, name
+    assert ops["drift no waba"]["node"] == section["size"], "without wabaId: a node read each"
