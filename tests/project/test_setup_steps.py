@@ -49,3 +49,27 @@ def test_scripts_test_says_each_set_up_step_on_stderr_before_running_it(tmp_path
     assert said[0].startswith("test: creating .venv") and said[1].startswith("test: pip: bringing .venv")
     assert said[2].startswith("test: type-checking") and said[3].startswith("test: policy/.venv")
     assert said[4].startswith("test: .npm-clients/") and said[5] == "test: pytest, 4 workers"
+
+
+def test_pip_runs_again_only_when_the_requirement_files_changed(tmp_path: Path) -> None:
+    """Every up-local and test run paid pip's start-up to learn that nothing was missing."""
+    (tmp_path / "scripts").mkdir()
+    for name in ("test", "venv.sh"):
+        shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
+    stub = tmp_path / "python-stub"
+    stub.write_text(STUB)
+    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    (tmp_path / "requirements.txt").write_text("pulumi==3.272.0\n")
+    (tmp_path / "requirements-dev.txt").write_text("-r requirements.txt\npytest==9.0.3\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHON": str(stub)}
+
+    def pip_ran() -> bool:
+        done = subprocess.run(["bash", str(tmp_path / "scripts" / "test"), "-k", "nothing"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+        return "ran: -m pip install" in done.stderr
+
+    assert pip_ran(), "a new .venv gets its requirements"
+    assert not pip_ran(), "unchanged requirements: pip is not started"
+    (tmp_path / "requirements.txt").write_text("pulumi==3.273.0\n")
+    assert pip_ran(), "a changed pin (in either file) runs pip again"
