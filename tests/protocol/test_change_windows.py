@@ -73,7 +73,7 @@ def test_a_cutover_outside_its_window_is_refused_with_zero_calls_and_names_the_n
     assert error is not None, "a cutover on a Wednesday noon, outside Sunday's window"
     assert "no call was made" in error.last_line and "outside its change windows" in error.last_line
     assert f"the next opening is {NEXT_OPENING}" in error.last_line
-    assert WINDOW in error.last_line and "it is 2026-12-09T12:00:00Z" in error.last_line
+    assert WINDOW in error.last_line and "no cutover may start now (2026-12-09T12:00:00Z)" in error.last_line
     assert post_edges(emulator.calls()) == []
     assert storage_of(emulator.number(REGISTERED_BR)) == "BR" and registered(emulator.number(REGISTERED_BR))
 
