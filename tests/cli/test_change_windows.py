@@ -153,3 +153,34 @@ def test_a_malformed_stack_window_is_an_error_naming_the_setting_before_any_read
     assert code == 1
     assert WINDOWS_KEY in json.loads(out)["error"] and "clocks skip" in err
     assert emulator.calls() == []
+
+
+def test_plan_wait_for_window_still_exits_1_for_an_empty_window_list_which_means_never(stack, monkeypatch):
+    """`[]` is a decision, not a wait: a pull request with it must not go green."""
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    code, out, _err = run(stack(CUTOVER, []), "plan", "--wait-for-window", "--format", "json")
+
+    assert code == 1, out
+    [number] = json.loads(out)["numbers"]
+    [problem] = number["preflight"]["problems"]
+    assert "an empty list, which means never" in problem, number
+    assert not any("waits for its change window" in w for w in number["warnings"])
+    assert number["window"]["gate"]["answer"] == "never"
+
+
+def test_plan_names_the_blocking_blackout_its_end_and_the_next_opening_after_it(stack, monkeypatch, project_dir):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", "2026-12-13T02:30:00Z")  # inside the window and the blackout
+    project = stack(CUTOVER, [WINDOW])
+    path = project / "stacks" / "Pulumi.test.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["config"]["whatsapp-local-storage:cutoverBlackouts"] = [
+        {"from": "2026-12-13T03:00", "to": "2026-12-13T03:45", "zone": "Europe/Berlin", "reason": "year-end freeze"}]
+    path.write_text(yaml.safe_dump(config))
+
+    code, out, _err = run(project, "plan")
+    assert code == 1, out
+    assert 'blackout "year-end freeze"' in out and "lasts until 2026-12-13T02:45:00Z" in out
+    assert "the next opening at or after its end is 2026-12-13T02:45:00Z" in out
+
+    code, out, _err = run(project, "plan", "--wait-for-window")
+    assert code == 0, "a blackout only waits: the pull request may merge"
