@@ -50,6 +50,7 @@ class DeleteFacts:
     stack_numbers: frozenset[str] | None  # the numbers the stack's phoneNumbers lists (None: no such key)
     wanted_here: bool  # a resource of this process declared or converged the number
     stored_region: str | None = None  # the live region state recorded, for the no-call message
+    consented: bool = False  # WHATSAPP_DISABLE_ON_DELETE names the number (the person running the command)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def _delete_verdict(declaration: Declaration, context: Context) -> DeleteVerdict
     if facts is None:
         return None
     return lifecycle.on_delete(declaration.phone_number_id, declaration.on_delete, facts.stack_numbers,
-                               facts.wanted_here, describe(facts.stored_region))
+                               facts.wanted_here, describe(facts.stored_region), facts.consented)
 
 
 # -- the reads ----------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ register/deregister calls its entry carries, which a later create for the number
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -280,8 +281,14 @@ class PhoneNumberStorageProvider(ResourceProvider):
         number_id = props.get("phone_number_id") or id_
         fleet = current()
         target = delete_target(number_id, props)
+        consented = False
+        if target.on_delete == "disable":  # read at call time, from the command's own environment
+            try:
+                consented = number_id in lifecycle.disable_consent(os.environ.get(lifecycle.CONSENT_VARIABLE))
+            except ValueError as exc:
+                raise ConfigurationError(f"whatsapp {number_id}: {exc}") from None
         facts = DeleteFacts(lifecycle.stack_numbers(fleet.stack_config.get(lifecycle.NUMBERS_KEY)),
-                            fleet.deployment.wants(number_id), props.get("region"))
+                            fleet.deployment.wants(number_id), props.get("region"), consented)
         carried = fleet.calls.saw(number_id, CallLedger.from_state(props.get("registration_calls")))
         known = assess(target, None, Context(now=_now(), ledger=carried, deleting=facts))
         if known.delete is not None and not known.delete.disable:
