@@ -16,12 +16,12 @@ from .. import clock, escape, exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
-from ..errors import ConfigurationError, StackFileError
+from ..errors import ConfigurationError, StackFileError, UsageError
 from ..inputs import is_ascii_digits
 from ..notices import Notices
 from ..regions import AREAS, DEFAULT, REGIONS
 from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
-from . import evidence
+from . import evidence, targets
 from ..progress import Progress
 from .render import DRIFT, PLAN, RENDERERS, View
 from .report import Report, Scope, assess
@@ -127,8 +127,24 @@ def _compare_arguments(state_text: str) -> Callable[[argparse.ArgumentParser], N
 def _plan_arguments(cmd: argparse.ArgumentParser) -> None:
     _compare_arguments("adds the register budget, new and removed numbers")(cmd)
     cmd.add_argument("--wait-for-window", action="store_true",
-                     help="a cutover refused only because it is outside its change window now is shown as waiting "
-                          "for the window, not as refused (pull-request review: merge any time, deploy in the window)")
+                     help="a cutover refused only because it waits (outside its change windows, inside a blackout) "
+                          "is shown as waiting, not as refused (pull-request review: merge any time, deploy when it "
+                          "may go); an empty window list (never) stays a refusal")
+    cmd.add_argument("--ready-targets", action="store_true",
+                     help="with --state: print only the --target URNs of the resources `pulumi up` would change now, "
+                          "one per line; every other number goes to stderr with its reason and when it can go "
+                          "(exit 1 when one is refused, not only waiting)")
+    cmd.set_defaults(plan_parser=cmd)
+
+
+def _plan(args: argparse.Namespace, streams: Streams) -> int:
+    if not args.ready_targets:
+        return _compare(PLAN, lambda a: Scope(removed=a.state is not None, create_cutover_warning=a.state is None,
+                                              wait_for_window=a.wait_for_window), plan_exit)(args, streams)
+    if args.state is None or args.format != "text" or args.wait_for_window:
+        raise UsageError(args.plan_parser, "--ready-targets needs --state FILE (the URNs of state entries come from "
+                                           "it) and takes neither --format nor --wait-for-window")
+    return targets.ready_targets(read_report(args, streams, Scope(removed=True)), streams.out, streams.err)
 
 
 PLAN_COMMAND = Command(
@@ -137,9 +153,7 @@ PLAN_COMMAND = Command(
      (exits.ERROR, "an error, an invalid entry, or `pulumi up` would refuse a number"),
      (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack")),
     _plan_arguments,
-    _compare(PLAN, lambda args: Scope(removed=args.state is not None, create_cutover_warning=args.state is None,
-                                      wait_for_window=args.wait_for_window),
-             plan_exit),
+    _plan,
     formats=("text", "markdown", "json"))
 
 DRIFT_COMMAND = Command(
