@@ -183,6 +183,7 @@ def token_from_state(number_id: str, error: str) -> str:
         f"whatsapp {number_id}: {error}. `pulumi refresh`, `pulumi destroy` and the deletes of a program that "
         "declares no number run on the configuration saved in state, not on the current stack config, so a "
         "token or app secret changed since it was saved is not used yet. Save the current configuration first: "
-        "`pulumi refresh --run-program` or `pulumi destroy --run-program` (they save it), or `pulumi up` while "
+        "`pulumi refresh --run-program` or `pulumi destroy --run-program` (they save it; not `destroy --refresh "
+        "--run-program`, whose refresh still runs on the saved configuration), or `pulumi up` while "
         "the program declares at least one number. A program that declares no number saves nothing: declare "
         "one number again, run `pulumi up`, then remove it.")
