@@ -61,3 +61,13 @@ def test_ready_targets_needs_a_state_file_and_no_other_format(project: Callable[
     code, out, _err = run("plan", "--stack", "test", "--state", state(tmp_path, {}), "--ready-targets", "--format",
                           "json", project_dir=project_dir)
     assert code == 2
+
+
+def test_ready_targets_lists_a_number_that_drifted_from_an_unchanged_declaration(
+        project: Callable[..., Path], tmp_path: Path) -> None:
+    """Declared as state records it, live changed by hand: `pulumi up` converges it (diff reads live)."""
+    project_dir = project({REGISTERED_BR: {"region": "IN", "pin": "123456"}})
+    file = state(tmp_path, {REGISTERED_BR: {**IN_SYNC_BR, "region": "IN", "declared_region": "IN", "pin": "x"}})
+    code, out, err = run("plan", "--stack", "test", "--state", file, "--ready-targets", project_dir=project_dir)
+    assert code == 0, err
+    assert out.splitlines() == [urn(REGISTERED_BR)]
