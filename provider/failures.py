@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Protocol, Sequence
 
-from .errors import GraphAPIError, ProviderError, ReadBackMismatch, TransientError
+from .errors import GraphAPIError, NetworkError, ProviderError, ReadBackMismatch, TransientError
 from .planner import Step
 from .regions import describe
 
@@ -191,6 +191,27 @@ def _register_failed(e: "ConvergeFailed") -> str:
             f"count them against the budget yourself.{_RESUME}")
 
 
+def _register_unknown(e: "ConvergeFailed") -> str:
+    """``register`` failed transiently (no answer, or a temporary error): Meta may have registered it.
+
+    The node was read once after the failure; the message says what that read found, never a guess."""
+    storage = f"{describe(e.storage)} (as this run set it; not read back)"
+    if e.offline and e.storage_read:
+        found = ("and the number reads back NOT registered (offline: it cannot send or receive messages). "
+                 f"Storage: {storage}. Re-running `pulumi up` registers it again.")
+    elif not e.offline:
+        found = ("but the number reads back registered: Meta took the register, so it serves traffic again. "
+                 f"Storage: {storage}. Run `pulumi refresh`, then `pulumi up` to check the rest.")
+    else:
+        found = ("and reading the number afterwards failed too, so whether Meta registered it is unknown: it may "
+                 f"be offline. Storage: {storage}. Check it in WhatsApp Manager and run `pulumi refresh` before "
+                 "anything else.")
+    opening = ("register's answer did not arrive" if isinstance(e.cause, NetworkError)
+               else "register failed with a temporary error")  # Meta answered: busy, throttled, 5xx
+    return (f"whatsapp {e.number_id}: {opening} ({e.cause}), {found}{_stop(e)} This run made "
+            f"{len(e.registration_calls)} register/deregister calls; count them against the budget yourself.")
+
+
 def _unknown_step(e: "ConvergeFailed") -> str:
     ran = f" (before it, this run applied {' -> '.join(e.ran)})" if e.ran else ""
     return (f"whatsapp {e.number_id}: {e.step} failed{ran}: {e.cause}. No failure analysis knows the step "
@@ -221,6 +242,8 @@ PHONE_NUMBER_STORAGE = FailureTable("PhoneNumberStorage", (
          when=lambda f: f.recovery_step == Step.SETTINGS.value),
     Case("register_after_restore_failed", Step.SETTINGS.value, Look.STORAGE, offline=True, render=_register_failed,
          when=lambda f: f.recovery_step == Step.REGISTER.value),
+    Case("register_unknown", Step.REGISTER.value, Look.REGISTERED, offline=True, known=Known.DESIRED,
+         render=_register_unknown, when=lambda f: isinstance(f.cause, TransientError)),
     Case("register", Step.REGISTER.value, Look.STORAGE, offline=True, known=Known.DESIRED, render=_register_failed),
 ))
 CASES = PHONE_NUMBER_STORAGE.cases  # the rows of the one kind built so far

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import urllib.error
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 SOCKET_TIMEOUT_S = 20
 DEADLINE_S = 600
@@ -66,7 +68,7 @@ def install(root: Path, version: str) -> Path:
     from pulumi.automation import PulumiCommand
     from semver import VersionInfo
 
-    def give_up(_signum, _frame):
+    def give_up(_signum: int, _frame: FrameType | None) -> NoReturn:
         raise InstallTimedOut()
 
     socket.setdefaulttimeout(SOCKET_TIMEOUT_S)

@@ -65,6 +65,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import grpc
@@ -123,6 +124,13 @@ class Step:
     error: ProviderCallError | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     new_inputs: dict[str, Any] | None = None  # refresh: what Read returned as inputs
+
+    @property
+    def failure(self) -> ProviderCallError:
+        """The error of a step a test expects to have failed: a step that did not fail fails the
+        test here, with its name and what it did, instead of an AttributeError on None."""
+        assert self.error is not None, f"{self.name}: {self.op}, no error"
+        return self.error
 
 
 @dataclass(frozen=True)
@@ -253,7 +261,7 @@ class Engine:
         step = self._refresh_one(proc, scratch, name)
         with self._lock:
             if step.op == "deleted":
-                pending[i] = (name, None)  # type: ignore[assignment]
+                pending[i] = (name, None)  # type: ignore[assignment]  # gone: _refresh_all drops it
             elif step.error is None:
                 pending[i] = (name, scratch[name])
         return step
@@ -270,8 +278,8 @@ class Engine:
         names = [n for n in (list(state) if names is None else names)
                  if n in state and not state[n].pending_replacement]
         pending = self.pending_deletes if pending is None else pending
-        jobs: list[tuple[str, Callable[[], Step]]] = [(n, lambda n=n: self._refresh_one(proc, state, n)) for n in names]
-        jobs += [(f"{name} (pending delete)", lambda i=i: self._refresh_pending(proc, pending, i))
+        jobs: list[tuple[str, Callable[[], Step]]] = [(n, partial(self._refresh_one, proc, state, n)) for n in names]
+        jobs += [(f"{name} (pending delete)", partial(self._refresh_pending, proc, pending, i))
                  for i, (name, _) in enumerate(pending) if targeted(name)]
         steps = _each([key for key, _ in jobs], dict(jobs).__getitem__, parallel, call=True)
         pending[:] = [p for p in pending if p[1] is not None]
@@ -350,8 +358,8 @@ class Engine:
         as declared), so the provider is configured with the current config and the config is
         saved, unless the program declares no resource; each program resource is refreshed as it
         registers, then the entries no longer in the program."""
+        program = dict(program if program is not None else {n: s.inputs for n, s in self.state.items()})
         if run_program:
-            program = dict(program if program is not None else {n: s.inputs for n, s in self.state.items()})
             config = self._program_config(program)
         else:
             config = self._stored_config()
@@ -395,8 +403,8 @@ class Engine:
         """``pulumi destroy``: Delete with the stored outputs, the ``delete: true`` entries too.
         Without ``run_program`` the program is not run: the saved config, and no ``on_error`` hook
         (``deploy/retries.go``: hooks are registered by the program)."""
+        program = dict(program if program is not None else {n: s.inputs for n, s in self.state.items()})
         if run_program:
-            program = dict(program if program is not None else {n: s.inputs for n, s in self.state.items()})
             config = self._program_config(program)
         else:
             config = self._stored_config()
@@ -523,6 +531,7 @@ class StepGenerator:
                 return _Planned(name, "skipped", {})
             return _Planned(name, "same", old.inputs, old_name, old)
         if old is not None and self.refresh_inline and not old.pending_replacement:
+            assert old_name is not None  # old was found under it
             # up --refresh --run-program: the resource is refreshed as it registers (RefreshV2)
             step = eng._refresh_one(proc, state, old_name)
             self.refreshed[old_name] = step
@@ -597,10 +606,11 @@ class _Deployment:
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
             def each(planned: _Planned) -> bool:
                 if planned.op == "same":
-                    old = planned.old
+                    old, old_name = planned.old, planned.old_name
+                    assert old is not None and old_name is not None  # "same" always has a prior state
                     with eng._lock:  # an alias moves the entry to its new name, as _apply does
-                        if planned.old_name != planned.name:
-                            eng.state.pop(planned.old_name, None)
+                        if old_name != planned.name:
+                            eng.state.pop(old_name, None)
                         eng.state[planned.name] = ResourceState(old.id, planned.checked, old.outputs)
                     self.steps[planned.name] = Step(planned.name, "same", outputs=old.outputs)
                 elif planned.op == "skipped":
@@ -617,7 +627,7 @@ class _Deployment:
         self.steps.update({name: f.result() for name, f in futures.items()})
         for name in self.program:
             self.steps.setdefault(name, Step(name, "skipped"))
-        targeted = lambda n: eng._targeted(n, self.target, self.exclude)  # noqa: E731
+        targeted = lambda name: eng._targeted(name, self.target, self.exclude)  # noqa: E731
         for n in [n for n in list(eng.state) if n not in self.program and n not in consumed and targeted(n)
                   and eng.state[n].pending_replacement]:
             del eng.state[n]  # deleted already by its delete-before-replace: never deleted again
@@ -642,23 +652,28 @@ class _Deployment:
         if self.before_apply:
             self.before_apply()
         opts = self.options.get(name, Options())
-        old = planned.old
+        old, old_name = planned.old, planned.old_name
         try:
             if planned.op == "update":
+                assert old is not None  # an update has a prior state
                 outs = eng._retrying(proc, "Update", name, opts, lambda: proc.update(
                     urn(name), old.id, old.outputs, planned.checked, old_inputs=old.inputs))
                 new = ResourceState(old.id, planned.checked, outs)
             else:
-                if planned.op == "replace" and planned.delete_before_replace and not old.pending_replacement:
-                    eng._retrying(proc, "Delete", planned.old_name, opts, lambda: proc.delete(
-                        urn(planned.old_name), old.id, old.outputs, old_inputs=old.inputs))
-                    with eng._lock:  # step.go DeleteStep: the old entry stays, marked pendingReplacement
-                        eng.state[planned.old_name] = ResourceState(old.id, old.inputs, old.outputs, True)
+                replaced: tuple[str, ResourceState] | None = None
+                if planned.op == "replace":
+                    assert old is not None and old_name is not None  # a replacement has a prior state
+                    replaced = (old_name, old)
+                    if planned.delete_before_replace and not old.pending_replacement:
+                        eng._retrying(proc, "Delete", old_name, opts, lambda: proc.delete(
+                            urn(old_name), old.id, old.outputs, old_inputs=old.inputs))
+                        with eng._lock:  # step.go DeleteStep: the old entry stays, marked pendingReplacement
+                            eng.state[old_name] = ResourceState(old.id, old.inputs, old.outputs, True)
                 id_, outs = eng._retrying(proc, "Create", name, opts, lambda: proc.create(urn(name), planned.checked))
                 new = ResourceState(id_, planned.checked, outs)
-                if planned.op == "replace" and not planned.delete_before_replace:
+                if replaced is not None and not planned.delete_before_replace:
                     with eng._lock:  # the old one waits for the end of the deployment
-                        eng.pending_deletes.append((planned.old_name, old))
+                        eng.pending_deletes.append(replaced)
         except ProviderCallError as exc:
             if not eng.continue_on_error:
                 self.cancelled.set()

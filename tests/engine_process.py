@@ -137,6 +137,7 @@ class ProviderProcess:
             env=dict(env) if env is not None else hermetic_env(),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
+        assert self.proc.stdout is not None and self.proc.stderr is not None  # both piped above
         port_line = self.proc.stdout.readline().strip()
         if not port_line.isdigit():
             self.proc.kill()
@@ -156,6 +157,7 @@ class ProviderProcess:
             acceptSecrets=True, acceptResources=True))
 
     def _drain(self) -> None:
+        assert self.proc.stderr is not None  # piped in __init__
         for line in self.proc.stderr:
             self._stderr.append(line)
 

@@ -157,7 +157,7 @@ def timeout_cases() -> list[FaultCase]:
     """Genuine client timeouts (read timeout 0.5 s) on each mutating call of the enable plan."""
     plan = PLANS_BY_KEY["enable"]
     start = len(fault_cases())
-    cases = []
+    cases: list[FaultCase] = []
     for step in plan.steps:
         for fault in TIMEOUT_FAULTS:
             cases.append(FaultCase(start + len(cases) + 1, plan, step, fault))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -25,16 +25,22 @@ def ok(body: Any = None, **headers: str) -> Answer:
 
 
 def graph_error(code: int, message: str, *, status: int = 400, subcode: int | None = None,
-                error_type: str = "OAuthException", **headers: str) -> Answer:
+                error_type: str = "OAuthException", headers: Mapping[str, str] | None = None) -> Answer:
     error: dict[str, Any] = {"message": message, "type": error_type, "code": code, "fbtrace_id": "AfakeTrace"}
     if subcode is not None:
         error["error_subcode"] = subcode
-    return status, {"error": error}, dict(headers)
+    return status, {"error": error}, dict(headers or {})
+
+
+def url_of(request: requests.PreparedRequest) -> str:
+    """A prepared request always has its URL; requests types it ``str | None`` for the unprepared state."""
+    assert request.url is not None, "a prepared request without a URL"
+    return request.url
 
 
 def query_of(request: requests.PreparedRequest) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for key, value in parse_qsl(urlsplit(request.url).query, keep_blank_values=True):
+    for key, value in parse_qsl(urlsplit(url_of(request)).query, keep_blank_values=True):
         out.setdefault(key, []).append(value)
     return out
 
@@ -73,7 +79,7 @@ def graph_session(handler: Callable[[requests.PreparedRequest], Answer]) -> tupl
 
 def path_of(request: requests.PreparedRequest) -> str:
     """``/v25.0/123/settings`` -> ``/123/settings``."""
-    return "/" + urlsplit(request.url).path.strip("/").split("/", 1)[1]
+    return "/" + urlsplit(url_of(request)).path.strip("/").split("/", 1)[1]
 
 
 def appsecret_proof(app_secret: str, token: str) -> str:

@@ -15,9 +15,9 @@ from ..errors import (
     InvalidParameter,
     ObjectNotFound,
     PermissionDenied,
-    AccountNotVisible,
     GraphAPIError,
 )
+from ..errors import AccountNotVisible as AccountNotVisible  # defined in the error tree; importable from here too
 from ..models import NODE_FIELDS, PhoneNumberNode
 from ..progress import Progress
 from ..redact import redact

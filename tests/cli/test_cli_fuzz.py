@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -135,7 +136,8 @@ class Redirects:
               {"data": [], "paging": {}}, {"error": {"message": "moved", "code": 1}}]
 
     def __init__(self) -> None:
-        self.status, self.body, self.calls = 307, {}, 0
+        self.status, self.calls = 307, 0
+        self.body: dict[str, Any] = {}
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         self.calls += 1

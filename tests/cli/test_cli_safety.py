@@ -14,7 +14,7 @@ import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import tzdata  # type: ignore[import-untyped]  # the package has no type hints
+import tzdata
 
 from emulator.seed import (
     COEXISTENCE,

@@ -12,6 +12,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -155,9 +156,9 @@ def test_a_stack_file_over_8_mib_is_refused_before_parsing(tmp_path: Path, emula
     parsed: list[int] = []
     real_parse = yaml.parse
 
-    def parse(text: str, *args: object, **kwargs: object) -> object:
+    def parse(text: str, *args: Any, **kwargs: Any) -> Any:
         parsed.append(len(text))
-        return real_parse(text, *args, **kwargs)  # type: ignore[arg-type]
+        return real_parse(text, *args, **kwargs)
 
     monkeypatch.setattr(yaml, "parse", parse)
     code, _, err = plan(path)

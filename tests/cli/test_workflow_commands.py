@@ -162,6 +162,21 @@ def test_a_plain_pin_read_from_the_stack_file_is_masked_in_every_rendered_output
     assert not re.search(r"(?<![0-9])481236(?![0-9])", out + err) and "line *** of 1481236" in out
 
 
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_a_plain_pin_read_from_the_stack_file_is_masked_in_imports_output(
+        tmp_path: Path, emulator: Emulator, fmt: str) -> None:
+    """`import` proposes the account's other numbers with their verified names: a name that holds a
+    declared PIN (a careless edit in WhatsApp Manager) is masked, while IDs with the same digits are not."""
+    emulator.patch(REGISTERED_DEFAULT, verified_name="line 481236 of 1481236")
+    numbers = {REGISTERED_BR: {"region": "BR", "pin": "481236"}}
+    path = project(tmp_path, emulator, {"whatsapp-local-storage:phoneNumbers": numbers})
+    code, out, err = run("import", "--stack", "test", "--project-dir", str(path), "--waba-id", DEMO_WABA_ID,
+                         "--format", fmt)
+    assert code == 0, err
+    assert REGISTERED_DEFAULT in out, "the number whose name holds the PIN is proposed"
+    assert not re.search(r"(?<![0-9])481236(?![0-9])", out + err) and "line *** of 1481236" in out
+
+
 def test_a_pin_sent_to_a_server_that_echoes_it_is_masked_in_the_error(emulator: Emulator) -> None:
     from provider.client import GraphClient
     from provider.config import ProviderConfig

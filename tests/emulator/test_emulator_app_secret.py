@@ -151,11 +151,13 @@ def test_the_command_line_takes_the_secret_from_an_option_or_the_environment(mak
     with start_emulator(subprocess=True, app_secret=SECRET) as emu:  # passed through the environment
         assert_app_secret_error(make_emulator_http(emu).get(f"/{REGISTERED_DEFAULT}"), MISSING)
         assert make_emulator_http(emu, app_secret=SECRET).get(f"/{REGISTERED_DEFAULT}").status_code == 200
+        assert emu._process is not None and isinstance(emu._process.args, list)  # subprocess=True: an argv list
         assert SECRET not in " ".join(emu._process.args)
     env = {**os.environ, "PYTHONPATH": ROOT}
     env.pop(APP_SECRET_ENV, None)
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--app-secret", SECRET],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    assert proc.stdout is not None  # piped
     try:
         url = proc.stdout.readline().split()[-1]
         from emulator.harness import Emulator

@@ -414,8 +414,9 @@ for _name in ("__getitem__", "__setitem__", "__delitem__", "__contains__", "__it
 def test_every_access_to_the_numbers_holds_the_state_lock(make_emulator_http):
     from emulator.harness import start_emulator
     with start_emulator() as emu:
+        assert emu._server is not None  # in-process
         state = emu._server.state
-        violations = []
+        violations: list[tuple[str, str]] = []
         with state.lock:
             state.numbers = _LockCheckedDict(state.numbers, state.lock, violations)
         api = make_emulator_http(emu)

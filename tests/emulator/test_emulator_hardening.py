@@ -21,7 +21,7 @@ def raw_exchange(emulator, data: bytes) -> bytes:
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = sock.recv(65536)
             if not chunk:

@@ -15,6 +15,7 @@ import requests
 
 from emulator.harness import start_emulator
 from emulator.seed import DEMO_PIN, REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+from tests.matching import must_match
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REGISTER = {"messaging_product": "whatsapp", "pin": DEMO_PIN}
@@ -41,6 +42,7 @@ def test_subprocess_harness(make_emulator_http):
         emu.reset(None)
         assert emu.numbers() == []
         proc = emu._process
+    assert proc is not None  # subprocess=True
     assert proc.returncode == 0  # SIGTERM is a clean shutdown
 
 
@@ -58,6 +60,7 @@ def test_cli_prints_one_line_and_stops_on_sigint():
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--seed", "none",
                              "--latency-ms", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    assert proc.stdout is not None  # piped
     try:
         line = proc.stdout.readline()
         m = re.fullmatch(r"emulator listening on (http://127\.0\.0\.1:(\d+))\n", line)
@@ -95,7 +98,7 @@ def test_cli_help_shows_every_option_with_its_default_and_every_seed():
     options, seeds = text.split("\noptions:\n")[1].split("\nseeds:\n")
     # one entry per option: its first line starts with "  --"; the help may wrap onto more lines
     entries = re.split(r"\n(?=  -)", options.strip("\n"))
-    documented = {re.match(r"\s*(-[-\w]+)", e).group(1): " ".join(e.split()) for e in entries}
+    documented = {must_match(re.match(r"\s*(-[-\w]+)", e), e).group(1): " ".join(e.split()) for e in entries}
     expected = {"--host": "127.0.0.1", "--port": "8787", "--seed": "demo", "--state": "memory",
                 "--token": "local-dev-token", "--latency-ms": "0.0", "--page-size": "25",
                 "--deregister-keeps-storage": "False", "--app-secret": "not required",

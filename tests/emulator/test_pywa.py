@@ -18,6 +18,7 @@ set_business_public_key, get/update_commerce_settings, override/delete_phone_cal
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ def transport(emulator):
 
 
 @pytest.fixture
-def wa(emulator, transport) -> WhatsApp:
+def wa(emulator, transport) -> Iterator[WhatsApp]:
     session = httpx.Client(transport=transport, trust_env=False, timeout=10)
     yield WhatsApp(phone_id=REGISTERED_DEFAULT, token=emulator.token, waba_id=DEMO_WABA_ID,
                    session=session)
@@ -80,6 +81,7 @@ def test_pywa_reads_a_number_with_its_default_fields(emulator, wa, transport):
     assert number.name_status == "APPROVED" and number.account_mode == "LIVE"
     assert number.is_pin_enabled is True and number.is_on_biz_app is False
     assert number.country_code == "US" and number.country_dial_code == "1"
+    assert number.conversational_automation is not None and number.health_status is not None  # both asked for
     assert number.conversational_automation.id == REGISTERED_DEFAULT
     assert number.health_status["can_send_message"] == "AVAILABLE"
     assert number.last_onboarded_time and number.certificate

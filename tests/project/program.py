@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,7 @@ json.dump(result, sys.stdout)
 """
 
 
-def run_program(config: dict[str, str], secret_keys: list[str] = ()) -> dict:
+def run_program(config: dict[str, str], secret_keys: Sequence[str] = ()) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "WHATSAPP_"))}
     env["PULUMI_CONFIG"] = json.dumps(config)
     env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys))

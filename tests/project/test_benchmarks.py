@@ -21,6 +21,7 @@ RUN = ROOT / "benchmarks" / "run.py"
 
 def sections() -> tuple[str, ...]:
     spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
+    assert spec is not None and spec.loader is not None, RUN
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault(spec.name, module)
     spec.loader.exec_module(module)

@@ -64,12 +64,14 @@ class AnalyzerProcess:
         self.proc = subprocess.Popen(
             [str(python), "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(PACK)], cwd=PACK, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stderr is not None  # both piped
+        stderr = self.proc.stderr
         port = self.proc.stdout.readline().strip()
         if not port.isdigit():
             self.proc.kill()
             raise RuntimeError(f"policy pack did not print a port: {port!r}\n{self.proc.stderr.read()}")
         self._stderr: list[str] = []
-        threading.Thread(target=lambda: self._stderr.extend(self.proc.stderr), daemon=True).start()
+        threading.Thread(target=lambda: self._stderr.extend(stderr), daemon=True).start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(self.channel).result(timeout=30)
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)

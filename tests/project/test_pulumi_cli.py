@@ -20,6 +20,7 @@ import yaml
 
 from emulator.harness import start_emulator
 from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
+from tests.matching import must_match
 
 # pytest-xdist: keep these tests on one worker: the local stack points at the fixed port 8787.
 pytestmark = pytest.mark.xdist_group("port-8787")
@@ -138,7 +139,8 @@ def test_pulumi_yaml_requires_a_cli_that_hands_dynamic_providers_the_stack_confi
     assert set(project) <= PROJECT_KEYS, f"unknown Pulumi.yaml keys: {set(project) - PROJECT_KEYS}"
     version_range = project["requiredPulumiVersion"]
     assert isinstance(version_range, str)
-    sdk = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    sdk = must_match(re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M),
+                     "the pulumi pin").group(1)
     assert satisfies("3.139.0", version_range) and satisfies(sdk, version_range)
     assert not satisfies("3.138.9", version_range) and not satisfies("2.30.0", version_range)
 

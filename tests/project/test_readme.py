@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.matching import must_match
+
 # pytest-xdist: keep these tests on one worker: the README's commands start the emulator on the fixed port 8787.
 pytestmark = pytest.mark.xdist_group("port-8787")
 
@@ -144,6 +146,7 @@ def walkthrough():
     assert start.line == f".venv/bin/python -m emulator --seed demo --port {PORT}"
     emulator = subprocess.Popen(["bash", "-c", f"exec {start.line}"], cwd=ROOT, env=_env(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    assert emulator.stdout is not None  # piped
     try:
         assert "emulator listening on" in emulator.stdout.readline()
         yield commands[1:]
@@ -188,7 +191,8 @@ def test_the_emulator_walkthrough_prints_what_the_readme_says(walkthrough):
 
 
 def test_the_cli_release_the_readme_names_is_the_pinned_sdk():
-    pinned = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    pinned = must_match(re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M),
+                        "the pulumi pin").group(1)
     assert set(re.findall(r"`pulumi==(\S+?)`", section("Start here"))) == {pinned}
 
 

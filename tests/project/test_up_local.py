@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.matching import must_match
+
 ROOT = Path(__file__).resolve().parents[2]
 UP_LOCAL = ROOT / "scripts" / "up-local"
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -74,7 +76,8 @@ def _assert_shows_the_plan_and_stops_its_emulator(done: subprocess.CompletedProc
 
 
 def test_the_pinned_sdk_is_the_cli_version_up_local_installs():
-    pinned = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    pinned = must_match(re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M),
+                        "the pulumi pin").group(1)
     assert install_pulumi_cli.sdk_version() == pinned == importlib.metadata.version("pulumi")
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from provider import zones
 from provider.windows import STACK_KEY as STACK_WINDOWS, parse_windows, resolve, state
+from tests.matching import must_match
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / "examples").glob("*.yml"))
@@ -111,7 +112,8 @@ def test_every_checkout_drops_its_credentials(path):
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_the_cli_release_is_the_one_of_the_pinned_sdk(path):
-    sdk = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    sdk = must_match(re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.M),
+                     "the pulumi pin").group(1)
     installs = [s for job in load(path)["jobs"].values() for s in steps(job)
                 if str(s.get("uses", "")).startswith("pulumi/actions@")]
     assert installs

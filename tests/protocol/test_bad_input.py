@@ -8,6 +8,8 @@ writes it to ``tests/out/bad_input_table.md``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from emulator.seed import DEMO_PIN
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.xdist_group("bad-input")
 
 
 @pytest.fixture(scope="module")
-def bad_input_rows(_emulator_server) -> dict[str, BadInputRow]:
+def bad_input_rows(_emulator_server) -> Iterator[dict[str, BadInputRow]]:
     """Runs the whole matrix once (on the session emulator, reset per entry) and writes the table."""
     rows = run_bad_inputs(_emulator_server)
     write_table(BAD_INPUT_TABLE, render_bad_input_table(rows))

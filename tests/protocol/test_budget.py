@@ -53,8 +53,8 @@ def test_seeded_budget_refuses_a_cutover_with_zero_calls_and_says_when(emulator)
 
     step = eng.up(_program("BR"))["n"]
 
-    assert step.op == "error" and step.error.method == "Update"
-    message = step.error.last_line
+    assert step.op == "error" and step.failure.method == "Update"
+    message = step.failure.last_line
     assert "refused before any change (no call was made)" in message
     assert "needs 2 register/deregister calls" in message and "made 9 in the last 72 hours" in message
     allowed = seeded[0] + timedelta(hours=72)  # the oldest call leaves the window: 8 + 2 = 10
@@ -101,7 +101,7 @@ def test_running_enough_updates_exhausts_the_budget_then_refuses_with_zero_calls
 
     step = eng.up(_program("BR"))["n"]
 
-    message = step.error.last_line
+    message = step.failure.last_line
     assert "made 10 in the last 72 hours" in message
     first = datetime.strptime(min(made), ISO).replace(tzinfo=timezone.utc)
     second = datetime.strptime(sorted(made)[1], ISO).replace(tzinfo=timezone.utc)
@@ -123,7 +123,7 @@ def test_a_register_only_plan_needs_one_call_and_is_refused_when_none_is_left(em
 
     step = eng.up(_program("BR", UNREGISTERED))["n"]
 
-    message = step.error.last_line
+    message = step.failure.last_line
     assert "needs 1 register/deregister calls" in message and "Allowed again at" in message
     assert _posts(emulator) == []
     assert not registered(emulator.number(UNREGISTERED))

@@ -85,8 +85,8 @@ def test_two_new_resources_declaring_one_number_with_different_regions_are_refus
 
     failed = [s for s in steps.values() if s.error is not None]
     assert [s.name for s in failed] == ["second"], "check runs in program order: the second declaration"
-    assert SAME_NUMBER in failed[0].error.last_line and "refused before any change" in failed[0].error.last_line
-    assert "BR" in failed[0].error.last_line and "IN" in failed[0].error.last_line
+    assert SAME_NUMBER in failed[0].failure.last_line and "refused before any change" in failed[0].failure.last_line
+    assert "BR" in failed[0].failure.last_line and "IN" in failed[0].failure.last_line
     assert [c for c in emulator.calls() if c["method"] == "POST"] == [], "a check failure stops the deployment"
     assert not registered(emulator.number(UNREGISTERED))
 
@@ -101,7 +101,7 @@ def test_an_update_and_a_create_declaring_one_number_with_different_regions_are_
         "second": {"phone_number_id": REGISTERED_BR, "region": "BR", "pin": DEMO_PIN},
     })
 
-    assert steps["first"].error is None and SAME_NUMBER in steps["second"].error.last_line
+    assert steps["first"].error is None and SAME_NUMBER in steps["second"].failure.last_line
     assert [c for c in emulator.calls() if c["method"] == "POST"] == []
     assert storage_of(emulator.number(REGISTERED_BR)) == "BR"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -230,7 +231,7 @@ def test_a_replaced_resource_is_deleted_only_once_nothing_failed(emulator):
 
 # --- Read's inputs are valid inputs in every live state -------------------------------------------
 
-LIVE_STATES = {
+LIVE_STATES: dict[str, dict[str, Any]] = {
     "no storage": {"settings": {"storage_configuration": {"status": "NO_STORAGE_ENABLED", "retention_minutes": 60}}},
     "unknown storage": {"settings": {"storage_configuration": {"status": "SOMETHING_META_ADDED"}}},
     "unregistered": {"platform_type": "NOT_APPLICABLE", "status": "DISCONNECTED"},
@@ -283,7 +284,7 @@ def test_on_error_retries_never_burn_the_register_budget_blindly(emulator):
 
     steps = eng.up({"n": res(REGISTERED_BR, "IN")}, options={"n": Options(on_error_retries=99)}, skip_preview=True)
 
-    assert steps["n"].op == "error" and "Do NOT re-run automatically" in steps["n"].error.last_line
+    assert steps["n"].op == "error" and "Do NOT re-run automatically" in steps["n"].failure.last_line
     assert len([c for c in eng.calls if c.method == "Update"]) == 100, "the hook asked the engine 99 more times"
     calls = emulator.calls()
     assert post_edges(calls).count("register") == 1, "a PIN mismatch is never retried inside the process"
@@ -349,7 +350,7 @@ def test_refresh_and_destroy_use_the_saved_token_until_an_up_succeeds(rotating):
 
     succeeded(eng.refresh())
     program_refresh = eng.refresh(run_program=True)["n"]
-    assert "190" in program_refresh.error.last_line, "--run-program uses the current config"
+    assert "190" in program_refresh.failure.last_line, "--run-program uses the current config"
 
     eng.config["whatsapp:accessToken"] = NEW_TOKEN
     _revoke(rotating, OLD_TOKEN)
@@ -359,6 +360,7 @@ def test_refresh_and_destroy_use_the_saved_token_until_an_up_succeeds(rotating):
     succeeded(eng.refresh(run_program=True))
 
     succeeded(eng.up({"n": res(REGISTERED_BR, "BR", on_delete="disable")}))
+    assert eng.saved_config is not None  # saved by the up above
     assert eng.saved_config["whatsapp:accessToken"] == NEW_TOKEN
     succeeded(eng.destroy(refresh=True))  # its Read works: the destroy runs on the saved new token
     assert eng.state == {}

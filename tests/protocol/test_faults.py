@@ -88,6 +88,7 @@ def test_fault_matrix(emulator, case: FaultCase):
     assert not row.converged and error
     assert number in error
     assert f"Graph error {case.fault.code}" in error, "Meta's code must reach the user"
+    assert case.fault.code is not None  # a permanent error carries its Graph code
     fix = ERRORS_BY_CODE[case.fault.code].fix
     if fix:
         assert error.count(fix) == 1, f"the fix must be stated once:\n{error}"
@@ -192,8 +193,8 @@ def test_engine_pin_mismatch_leaves_number_offline_says_so_and_rerun_after_fix_c
 
     step = eng.up(plan.program(plan.target))["n"]
 
-    assert step.op == "error" and step.error.method == "Update"
-    message = step.error.last_line
+    assert step.op == "error" and step.failure.method == "Update"
+    message = step.failure.last_line
     assert n in message and "NOT registered" in message and "Current storage:" in message
     assert "133005" in message and "Do NOT re-run automatically" in message
     assert "declare the number's current two-step PIN" in message
@@ -229,7 +230,7 @@ def test_engine_meta_budget_block_at_register_is_never_retried_and_says_not_to_r
 
     step = eng.up(program)["n"]
 
-    message = step.error.last_line
+    message = step.failure.last_line
     assert "133016" in message and "NOT registered" in message and "Do NOT re-run automatically" in message
     kinds = _kinds(emulator.calls(), n)
     assert kinds.count("POST register") == 1 and kinds.count("POST deregister") == 1
@@ -256,7 +257,7 @@ def test_engine_meta_budget_block_at_deregister_leaves_number_serving_and_says_n
 
     step = eng.up({"n": {"phone_number_id": n, "region": "IN", "pin": DEMO_PIN}})["n"]
 
-    message = step.error.last_line
+    message = step.failure.last_line
     assert n in message and "133016" in message and "Do NOT re-run automatically" in message
     assert "still registered" in message and "BR (Brazil)" in message
     assert [k for k in _kinds(emulator.calls(), n) if k.startswith("POST")] == ["POST deregister"]
@@ -276,7 +277,7 @@ def test_engine_settings_failure_after_deregister_restores_previous_storage(requ
 
     step = eng.up({"n": {"phone_number_id": number, "region": target, "pin": DEMO_PIN}})["n"]
 
-    message = step.error.last_line
+    message = step.failure.last_line
     assert number in message and "restored to its previous storage" in message and "registered again" in message
     record = emu.number(number)
     assert registered(record) and storage_of(record) == start, "back to what served traffic before the run"
@@ -307,7 +308,7 @@ def test_engine_settings_and_restore_both_failing_leave_number_unregistered_and_
 
     step = eng.up({"n": {"phone_number_id": n, "region": "IN", "pin": DEMO_PIN}})["n"]
 
-    message = step.error.last_line
+    message = step.failure.last_line
     assert "NOT registered" in message and "storage nobody declared" in message
     assert "POST register" not in _kinds(emu.calls(), n), "never registered with undeclared storage"
     assert not registered(emu.number(n))
@@ -383,7 +384,7 @@ def test_after_a_failed_cutover_no_other_number_is_taken_offline(emulator, max_c
     late = [c["path"] for c in calls if c["path"].endswith("/deregister") and c["started"] > failed_register["finished"]]
     assert late == [], "no deregister may start after a cutover failed"
     failed = steps[f"n{failing[-2:]}"]
-    assert "NOT registered" in failed.error.last_line and "Do NOT re-run automatically" in failed.error.last_line
+    assert "NOT registered" in failed.failure.last_line and "Do NOT re-run automatically" in failed.failure.last_line
     refused = [name for name, s in steps.items()
                if s.error and "another cutover failed in this run" in s.error.last_line]
     assert refused, "the numbers still waiting for a slot must be refused"

@@ -67,7 +67,7 @@ def test_create_refuses_to_cut_over_a_registered_number_whose_storage_differs(em
     eng = Engine(config(emulator))
     step = eng.up({"n": number(REGISTERED_DEFAULT, "BR")})["n"]
     assert step.op == "error"
-    assert "declare its current region first, then change it in a separate update" in step.error.last_line
+    assert "declare its current region first, then change it in a separate update" in step.failure.last_line
     assert post_steps(emulator) == []
     assert "n" not in eng.state
     assert live_storage(emulator, REGISTERED_DEFAULT) == "DEFAULT"
@@ -171,6 +171,7 @@ def test_refresh_after_an_out_of_band_change_reports_drift_and_the_live_region(e
     steps = eng.refresh(preview_only=True)
     assert steps["n"].op == "drift"
     assert steps["n"].outputs["region"] == "IN"
+    assert steps["n"].new_inputs is not None  # a refresh step carries what Read returned
     assert steps["n"].new_inputs["region"] == "IN"
     # what refresh keeps: the echoed inputs and the register budget
     assert steps["n"].outputs["pin"] == DEMO_PIN and steps["n"].outputs["on_delete"] == "retain"
@@ -232,7 +233,7 @@ def test_a_number_the_token_cannot_see_is_an_error_not_a_deletion(emulator):
     emulator.fault("GET", f"/{REGISTERED_BR}", count=10, status=400, code=100, subcode=33)
     step = eng.refresh()["n"]
     assert step.op == "error"
-    assert f"cannot see number {REGISTERED_BR}: deleted, or the token lacks permission" in step.error.last_line
+    assert f"cannot see number {REGISTERED_BR}: deleted, or the token lacks permission" in step.failure.last_line
     assert "n" in eng.state
 
 
@@ -249,7 +250,7 @@ def test_a_missing_object_answer_without_subcode_33_never_confirms_a_deletion(em
     emulator.fault("GET", f"/{REGISTERED_BR}", count=10, **fault)
     step = eng.refresh()["n"]
     assert step.op == "error", "nothing is marked deleted without Meta's subcode 33"
-    assert str(fault["code"]) in step.error.last_line
+    assert str(fault["code"]) in step.failure.last_line
     assert "n" in eng.state
 
 
@@ -258,7 +259,7 @@ def test_without_waba_id_a_vanished_number_is_never_marked_deleted(emulator):
     step_of(eng.up({"n": number(REGISTERED_BR, "BR")}), "n")
     emulator.delete_number(REGISTERED_BR)
     step = eng.refresh()["n"]
-    assert step.op == "error" and "Set waba_id" in step.error.last_line
+    assert step.op == "error" and "Set waba_id" in step.failure.last_line
     assert "n" in eng.state
 
 
@@ -315,7 +316,7 @@ def test_a_locked_account_refuses_without_taking_the_number_offline_and_says_do_
     emulator.clear_calls()
     step = eng.up({"n": number(REGISTERED_BR, "IN")})["n"]
     assert step.op == "error"
-    message = step.error.last_line
+    message = step.failure.last_line
     assert "131031" in message and "Do NOT re-run automatically" in message, message
     assert "WhatsApp Manager" in message
     assert emulator.number(REGISTERED_BR)["platform_type"] == "CLOUD_API"  # never offline
@@ -359,6 +360,6 @@ def test_a_new_resource_for_a_number_an_unchanged_resource_manages_is_refused_be
     steps = eng.up({"a": number(REGISTERED_BR, "BR"), "b": number(REGISTERED_BR, "IN", allow_cutover_on_create=True)})
     assert steps["a"].error is None
     assert steps["b"].op == "error"
-    assert "two resources in this stack declare the same phone number" in steps["b"].error.last_line
+    assert "two resources in this stack declare the same phone number" in steps["b"].failure.last_line
     assert post_steps(emulator) == []
     assert live_storage(emulator, REGISTERED_BR) == "BR"

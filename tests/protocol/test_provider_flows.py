@@ -105,7 +105,7 @@ def test_a_number_moved_to_no_storage_out_of_band_keeps_refreshing_and_shows_the
         assert steps["n"].outputs["storage_status"] == "NO_STORAGE_ENABLED" and "region" not in steps["n"].outputs
         assert eng.state["n"].inputs["region"] == "BR", "the declared region is kept"
     step = eng.up({"n": number(REGISTERED_BR, "BR")}, refresh=True)["n"]
-    assert step.op == "error" and "NO_STORAGE_ENABLED, which this provider does not manage" in step.error.last_line
+    assert step.op == "error" and "NO_STORAGE_ENABLED, which this provider does not manage" in step.failure.last_line
     assert posted(emulator) == []
 
 
@@ -129,7 +129,7 @@ def test_enabled_storage_that_names_no_region_is_never_cut_over(emulator):
     eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR")})
     emulator.patch(REGISTERED_BR, settings={"storage_configuration": {"status": "IN_COUNTRY_STORAGE_ENABLED"}})
     step = eng.up({"n": number(REGISTERED_BR, "BR")})["n"]
-    assert step.op == "error" and "UNKNOWN, which this provider does not manage" in step.error.last_line
+    assert step.op == "error" and "UNKNOWN, which this provider does not manage" in step.failure.last_line
     assert posted(emulator) == [] and is_registered(emulator, REGISTERED_BR)
 
 
@@ -277,12 +277,13 @@ def test_a_create_that_a_killed_process_left_offline_is_finished_by_the_next_cre
 @pytest.mark.parametrize("command", ["refresh", "destroy"])
 def test_a_rejected_token_in_refresh_or_destroy_says_they_use_the_configuration_of_the_last_up(emulator, command):
     eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")})
+    assert eng.saved_config is not None  # saved by the adopting up
     eng.saved_config["whatsapp:accessToken"] = "revoked-token"  # the token the last `up` saved, since revoked
     step = (eng.refresh() if command == "refresh" else eng.destroy(refresh=True))["n"]
     assert step.op == "error"
-    line = step.error.last_line
+    line = step.failure.last_line
     assert "run on the configuration saved in state" in line and f"`pulumi {command} --run-program`" in line
-    assert "revoked-token" not in step.error.details
+    assert "revoked-token" not in step.failure.details
     assert posted(emulator) == []
 
 
@@ -299,9 +300,9 @@ def test_an_app_secret_added_since_the_last_up_is_named_as_config_saved_by_that_
     finally:
         emulator.set_app_secret(None)
     assert step.op == "error"
-    line = step.error.last_line
+    line = step.failure.last_line
     assert "run on the configuration saved in state" in line and f"`pulumi {command} --run-program`" in line, line
-    assert secret not in step.error.details
+    assert secret not in step.failure.details
     assert posted(emulator) == []
 
 
@@ -311,15 +312,15 @@ def test_an_app_secret_added_since_the_last_up_is_named_as_config_saved_by_that_
 def test_a_resource_outside_allowed_regions_is_refused_by_check_with_zero_calls(emulator):
     eng = Engine(config(emulator, **{POLICY: '["BR", "DE"]'}))
     step = eng.up({"n": number(UNREGISTERED, "IN")})["n"]
-    assert step.op == "error" and step.error.method == "Check"
-    assert POLICY in step.error.details and "IN (India)" in step.error.details
+    assert step.op == "error" and step.failure.method == "Check"
+    assert POLICY in step.failure.details and "IN (India)" in step.failure.details
     assert emulator.calls() == []
 
 
 def test_a_malformed_allowed_regions_setting_is_a_check_failure_naming_it(emulator):
     eng = Engine(config(emulator, **{POLICY: '["BR", "UK"]'}))
     step = eng.up({"n": number(UNREGISTERED, "BR")})["n"]
-    assert step.op == "error" and POLICY in step.error.details and "GB" in step.error.details
+    assert step.op == "error" and POLICY in step.failure.details and "GB" in step.failure.details
     assert emulator.calls() == []
 
 
@@ -336,7 +337,7 @@ def test_on_delete_disable_never_moves_a_number_to_default_when_default_is_not_a
     eng = adopt(emulator, {"n": number(REGISTERED_BR, "BR", on_delete="disable")},
                 **{POLICY: '["BR"]', NUMBERS: "{}"})  # the stack config no longer lists it
     step = eng.destroy()["n"]
-    assert step.op == "error" and "outside whatsapp-local-storage:allowedRegions" in step.error.last_line
+    assert step.op == "error" and "outside whatsapp-local-storage:allowedRegions" in step.failure.last_line
     assert posted(emulator) == [] and live_storage(emulator, REGISTERED_BR) == "BR"
 
 

@@ -111,7 +111,7 @@ def test_a_number_that_waited_for_a_cutover_slot_is_refused_when_the_cutover_hol
     assert failed["code"] == 133005
     assert read["finished"] < failed["finished"], "B passed preflight before A's cutover failed"
     assert f"whatsapp {waiting}: waiting for a cutover slot" in eng.last_stderr, "B really waited"
-    assert "NOT registered" in steps["a"].error.last_line
-    assert steps["b"].op == "error" and "another cutover failed in this run" in steps["b"].error.last_line
+    assert "NOT registered" in steps["a"].failure.last_line
+    assert steps["b"].op == "error" and "another cutover failed in this run" in steps["b"].failure.last_line
     assert _posts(calls, waiting) == Counter(), "the waiting number never went offline"
     assert registered(emulator.number(waiting))

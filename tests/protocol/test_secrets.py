@@ -128,7 +128,7 @@ def test_register_with_a_wrong_pin(emu):
     eng = _engine(emu)
     eng.up({"n": _res(REGISTERED_DEFAULT, "DEFAULT", pin=WRONG_PIN)})
     steps = eng.up({"n": _res(REGISTERED_DEFAULT, "BR", pin=WRONG_PIN)})
-    assert "133005" in steps["n"].error.last_line
+    assert "133005" in steps["n"].failure.last_line
     scan(eng, emu, steps)
     steps = eng.up({"n": _res(REGISTERED_DEFAULT, "BR")})
     assert steps["n"].error is None
@@ -153,8 +153,8 @@ def test_failures_recovery_and_refusals(emu):
     eng.up({"a": _res(REGISTERED_BR, "BR"), "b": _res(REGISTERED_DEFAULT, "DEFAULT")})
     emu.fault("POST", f"/{REGISTERED_BR}/settings", code=131009)
     steps = eng.up({"a": _res(REGISTERED_BR, "IN"), "b": _res(REGISTERED_DEFAULT, "BR")})
-    assert "restored" in steps["a"].error.last_line
-    assert "another cutover failed" in steps["b"].error.last_line
+    assert "restored" in steps["a"].failure.last_line
+    assert "another cutover failed" in steps["b"].failure.last_line
     scan(eng, emu, steps)
 
     emu.fault("POST", f"/{REGISTERED_DEFAULT}/deregister", status=503, code=133004)
@@ -173,21 +173,21 @@ def test_failures_recovery_and_refusals(emu):
 def test_check_failure_does_not_echo_a_malformed_pin(emu):
     eng = _engine(emu)
     steps = eng.up({"n": _res(UNREGISTERED, "BR", pin=MALFORMED_PIN)})
-    assert steps["n"].error.method == "Check"
+    assert steps["n"].failure.method == "Check"
     scan(eng, emu, steps)
 
 
 def test_a_rejected_token_is_not_echoed(emu):
     eng = _engine(emu, **{"whatsapp:accessToken": WRONG_TOKEN})
     steps = eng.up({"n": _res(REGISTERED_BR, "BR")})
-    assert "190" in steps["n"].error.last_line and "whatsapp:accessToken" in steps["n"].error.last_line
+    assert "190" in steps["n"].failure.last_line and "whatsapp:accessToken" in steps["n"].failure.last_line
     scan(eng, emu, steps)
 
 
 def test_unreachable_host_and_proxy_credentials_are_not_echoed(emu):
     eng = Engine({**engine_config(emu), "whatsapp:graphApiUrl": "http://127.0.0.1:1"})
     steps = eng.up({"n": _res(REGISTERED_BR, "BR")})
-    assert "whatsapp:graphApiUrl" in steps["n"].error.last_line
+    assert "whatsapp:graphApiUrl" in steps["n"].failure.last_line
     scan(eng, emu, steps)
 
     proxy = f"http://someone:{PROXY_PASSWORD}@127.0.0.1:1"
@@ -216,7 +216,7 @@ def test_app_secret_and_proof_with_a_cutover_a_wrong_secret_and_a_rejected_token
 
     wrong = _engine(emu, **{"whatsapp:appSecret": WRONG_APP_SECRET})
     steps = wrong.up({"n": _res(REGISTERED_BR, "BR")})
-    assert "appsecret_proof" in steps["n"].error.last_line
+    assert "appsecret_proof" in steps["n"].failure.last_line
     scan(wrong, emu, steps)
 
     rejected = _engine(emu, **{"whatsapp:appSecret": APP_SECRET, "whatsapp:accessToken": WRONG_TOKEN})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from provider.assessment import Assessment, Context, DeleteFacts, assess
 from provider.declaration import Declaration
@@ -24,9 +25,9 @@ def live(region: str = "BR", registered: bool = True) -> LiveNumber:
                       storage=StorageConfiguration.model_validate(storage))
 
 
-def cutover(**context: object) -> Assessment:
+def cutover(**context: Any) -> Assessment:
     declaration = Declaration(N, "IN", pin="123456", cutover_windows=SUNDAY_WINDOW)
-    return assess(declaration, live("BR"), Context(now=WEDNESDAY, **context))  # type: ignore[arg-type]
+    return assess(declaration, live("BR"), Context(now=WEDNESDAY, **context))
 
 
 def test_a_cutover_outside_its_window_only_waits_until_the_next_opening() -> None:
@@ -89,10 +90,11 @@ def test_the_live_storage_is_judged_against_the_policy_even_when_in_sync() -> No
 
 def test_the_plan_follows_the_flow_the_context_gives() -> None:
     declaration = Declaration(N, "IN", pin="123456")
-    assert assess(declaration, live("BR"), Context(now=WEDNESDAY)).plan.steps == [  # type: ignore[union-attr]
-        "deregister", "settings", "register"]
-    assert assess(declaration, live("BR"), Context(now=WEDNESDAY, settings_flow=False)).plan.steps == [  # type: ignore[union-attr]
-        "deregister", "register"]
+    settings_flow = assess(declaration, live("BR"), Context(now=WEDNESDAY)).plan
+    register_flow = assess(declaration, live("BR"), Context(now=WEDNESDAY, settings_flow=False)).plan
+    assert settings_flow is not None and register_flow is not None
+    assert settings_flow.steps == ["deregister", "settings", "register"]
+    assert register_flow.steps == ["deregister", "register"]
 
 
 def test_a_refused_retry_still_tells_a_diff_whether_the_number_is_in_sync() -> None:

@@ -162,7 +162,9 @@ def test_the_engines_json_text_reads_as_the_list_and_one_spelling_is_stored() ->
               "from": "2026-11-27T00:00"}]
     assert parse_blackouts(json.dumps(spelt)) == parse_blackouts(spelt) == parse_blackouts([BLACK_FRIDAY])
     assert canonical(parse_blackouts(json.dumps(spelt))) == [BLACK_FRIDAY]
-    assert list(canonical(parse_blackouts([BLACK_FRIDAY]))[0]) == ["from", "to", "zone", "reason"]  # type: ignore[index]
+    stored = canonical(parse_blackouts([BLACK_FRIDAY]))
+    assert stored is not None
+    assert list(stored[0]) == ["from", "to", "zone", "reason"]
     assert canonical(parse_blackouts(canonical(parse_blackouts(spelt)))) == [BLACK_FRIDAY], "canonical reads back"
     assert parse_blackouts(None) is None and canonical(None) is None
     assert parse_blackouts([]) == () and parse_blackouts("[]") == ()

@@ -13,8 +13,8 @@ def test_no_setting_means_no_policy_and_every_region_is_allowed():
 
 
 def test_codes_are_normalised_from_a_list_or_the_json_text_the_engine_sends():
-    assert parse_allowed_regions(["br", " de "]) == {"BR", "DE"}
-    assert parse_allowed_regions('["BR", "DEFAULT"]') == {"BR", "DEFAULT"}
+    assert parse_allowed_regions(["br", " de "]) == frozenset({"BR", "DE"})
+    assert parse_allowed_regions('["BR", "DEFAULT"]') == frozenset({"BR", "DEFAULT"})
 
 
 def test_default_storage_is_allowed_only_when_listed():

@@ -114,7 +114,8 @@ def test_the_cli_and_import_answer_a_failure_with_one_document_shape(tmp_path):
 
 class _Reader:
     def __init__(self, registered: bool | None = None, storage: str | None = "IN", storage_fails: bool = False):
-        self.registered, self.storage, self.storage_fails, self.asked = registered, storage, storage_fails, []
+        self.registered, self.storage, self.storage_fails = registered, storage, storage_fails
+        self.asked: list[str] = []
 
     def registered_now(self, number_id):
         self.asked.append("registered")
@@ -162,6 +163,14 @@ def test_each_row_of_the_failure_table_reads_only_what_it_needs_and_says_where_t
          [], (True, "BR", False), "left offline"),
         (StepFailure("settings", fatal, recovery_step="register", recovery_cause=fatal), _Reader(storage="BR"),
          "register_after_restore_failed", ["storage"], (True, "BR", True), "Current storage: BR (Brazil)."),
+        (StepFailure("register", transient), _Reader(registered=True), "register_unknown", ["registered"],
+         (False, "IN", True), "reads back registered: Meta took the register"),
+        (StepFailure("register", transient), _Reader(registered=False), "register_unknown", ["registered"],
+         (True, "IN", True), "reads back NOT registered"),
+        (StepFailure("register", transient), _Reader(registered=None), "register_unknown", ["registered"],
+         (True, "IN", False), "whether Meta registered it is unknown"),
+        (StepFailure("register", ServerError("busy", http_status=503)), _Reader(registered=False), "register_unknown",
+         ["registered"], (True, "IN", True), "register failed with a temporary error"),
         (StepFailure("register", fatal), _Reader(storage_fails=True), "register", ["storage"], (True, "IN", False),
          "Current storage: IN (India) (as last set; could not read it back)"),
     ]
@@ -194,7 +203,7 @@ def test_each_network_reason_is_its_own_class_and_keeps_its_reason():
         assert error.unreachable == (reason in {"refused", "dns", "tls", "proxy", "proxy_auth"}), reason
     assert Timeout is RequestTimeout and RequestTimeout("slow", method="GET", path="/1").reason == "timeout"
     with pytest.raises(TypeError):  # no class swap from a string: a reason is a class
-        NetworkError("?", reason="dns", method="GET", path="/1")  # type: ignore[call-arg]
+        NetworkError("?", reason="dns", method="GET", path="/1")  # type: ignore[call-arg]  # the refused old call
 
 
 # --- per-process memory: in Fleet, cleared by its one reset; secrets are never forgotten ----------

@@ -7,6 +7,7 @@ NetworkError contract the client builds on, and ``exits.exit_code_for`` behind t
 
 from __future__ import annotations
 
+import argparse
 import ast
 import inspect
 import io
@@ -144,7 +145,7 @@ def test_a_hint_adds_to_the_fix_of_the_class_it_names_and_its_subclasses_only() 
 
 
 @pytest.mark.parametrize(("error", "code"), [
-    (errors.UsageError(None, "bad"), exits.USAGE),  # type: ignore[arg-type]
+    (errors.UsageError(argparse.ArgumentParser(), "bad"), exits.USAGE),
     (errors.StackFileError("no stacks/Pulumi.x.yaml"), exits.USAGE),
     (errors.ConfigurationError("no token"), exits.ERROR),
     (errors.PinMismatch("no"), exits.ERROR),

@@ -47,3 +47,9 @@ def test_the_calls_free_up_when_the_oldest_leave_the_window() -> None:
     ledger = CallLedger.of([ago(h) for h in range(1, 11)])  # 10 calls, the oldest 10 hours ago
     assert ledger.frees_at(2, NOW) == ago(9) + BUDGET_WINDOW, "two calls fit once the two oldest have left"
     assert ledger.recent(ago(10) + BUDGET_WINDOW).used(ago(10) + BUDGET_WINDOW) == 9
+
+
+@pytest.mark.parametrize("hours_ago, counts", [(1, True), (25, True), (71.9, True), (72.1, False)])
+def test_a_call_counts_for_seventy_two_hours_and_no_longer(hours_ago: float, counts: bool) -> None:
+    """Meta's moving window is 72 hours: a call from yesterday or two days ago still counts."""
+    assert CallLedger.of([ago(hours_ago)]).used(NOW) == (1 if counts else 0)

@@ -36,6 +36,7 @@ def test_on_delete_disables_only_a_number_the_stack_config_no_longer_lists(mode,
     if disables:
         assert verdict.message is None
     else:
+        assert verdict.message is not None  # a kept number is told why
         assert why in verdict.message and N in verdict.message
         if mode == "disable":
             assert "no call made" in verdict.message and lifecycle.EXPLICIT_DISABLE in verdict.message

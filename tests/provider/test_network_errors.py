@@ -145,9 +145,9 @@ def test_a_timeout_and_a_dropped_connection_are_not_unreachable_hosts(emulator):
     assert caught.value.reason == "timeout" and not caught.value.unreachable
     assert "Read timed out" in str(caught.value)
     emulator.fault("GET", f"/{REGISTERED_BR}", drop=True, count=1)
-    with pytest.raises(errors.NetworkError) as caught:
+    with pytest.raises(errors.NetworkError) as dropped:
         client.get_number(REGISTERED_BR)
-    assert caught.value.reason == "dropped" and not caught.value.unreachable
+    assert dropped.value.reason == "dropped" and not dropped.value.unreachable
 
 
 # The redaction of proxy credentials in a transport error: tests/provider/test_client.py.

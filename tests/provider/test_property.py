@@ -98,6 +98,7 @@ def test_any_live_state_converges_to_any_desired_state_with_the_shortest_plan(
     assert storage_of(record) == desired, f"storage {storage_of(record)}, declared {desired}"
     assert outcome.live.registered and outcome.live.region == desired, "the read-back agrees"
 
+    assert outcome.plan is not None  # converge planned, then read back
     shortest = minimal_length(is_registered, live, desired, config.settings_flow)
     assert len(outcome.plan.calls) == shortest, outcome.plan.describe()
     assert outcome.applied_steps == outcome.plan.steps

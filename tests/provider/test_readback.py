@@ -49,7 +49,9 @@ class IgnoringGraph:
         if path.endswith("/deregister"):
             self.registered = False
         elif path.endswith("/register"):
-            body: dict[str, Any] = json.loads(request.body or b"{}")
+            raw = request.body or b"{}"
+            assert isinstance(raw, (bytes, str)), "a JSON body"
+            body: dict[str, Any] = json.loads(raw)
             assert body.get("pin") == PIN
             self.registered = True
         return ok()

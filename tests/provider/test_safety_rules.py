@@ -4,6 +4,7 @@ the engine-protocol tests show the same rules through ``python -m pulumi.dynamic
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -23,6 +24,7 @@ from provider.fleet import Fleet
 from provider.ledger import CallLedger
 from provider.memory import AttemptBook, CutoverGate
 from provider.models import LiveNumber, PhoneNumberNode, StorageConfiguration
+from provider.runner import Run
 from provider.safety import Desired, Rule, create_cutover_problem, preflight, retry_problem
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -211,22 +213,28 @@ def test_a_restored_settings_failure_says_it_serves_as_before_and_needs_no_do_no
 class _Client:
     """Just enough of GraphClient for PlanRunner: records calls, blocks or fails where told."""
 
-    def __init__(self, log: list[str], *, hold=None, fail_register=False) -> None:
+    def __init__(self, log: list[str], *, hold: threading.Event | None = None, fail_register: bool = False) -> None:
         from types import SimpleNamespace
 
         self.config = SimpleNamespace(max_concurrent_cutovers=1)
         self.retry = SimpleNamespace(delay=lambda attempt, retry_after=None: 0.0)
         self.log, self.hold, self.fail_register = log, hold, fail_register
 
-    def deregister(self, number_id, *, deadline=None):
+    def set_pin(self, number_id: str, pin: str) -> None:
+        raise AssertionError("the plans here set no PIN")
+
+    def deregister(self, number_id: str, *, deadline: float | None = None) -> None:
         self.log.append(f"{number_id} deregister")
         if self.hold is not None:
             assert self.hold.wait(10)
 
-    def set_storage(self, number_id, region, *, deadline=None):
+    def set_storage(self, number_id: str, region: str, *, deadline: float | None = None) -> None:
         self.log.append(f"{number_id} settings")
 
-    def register(self, number_id, pin, *, region=None, deadline=None):
+    def get_number(self, number_id: str, *, deadline: float | None = None) -> PhoneNumberNode:
+        raise AssertionError("no call here has an unknown outcome: nothing is read back")
+
+    def register(self, number_id: str, pin: str, *, region: str | None = None, deadline: float | None = None) -> None:
         self.log.append(f"{number_id} register")
         if self.fail_register:
             raise PinMismatch("mismatch", code=133005)
@@ -244,7 +252,7 @@ def test_a_cutover_waiting_for_a_slot_is_refused_when_the_cutover_holding_it_fai
                              say=lambda *_: None, clock=lambda: NOW, sleep=lambda _: None, offline_deadline=60)
                for n in ("1", "2")}
     plans = {n: planner.plan(n, planner.LiveState(True, "BR"), "IN", settings_flow=True) for n in ("1", "2")}
-    runs: dict[str, object] = {}
+    runs: dict[str, Run] = {}
 
     def run(n):
         runs[n] = runners[n].run(plans[n], Desired("IN", PIN), live("BR"))
@@ -270,13 +278,13 @@ def test_a_cutover_waiting_for_a_slot_is_refused_when_the_cutover_holding_it_fai
 class _FlakyRegister(_Client):
     """register answers 133004 (temporarily unavailable) and the number reads as not registered."""
 
-    def register(self, number_id, pin, *, region=None, deadline=None):
+    def register(self, number_id: str, pin: str, *, region: str | None = None, deadline: float | None = None) -> None:
         from provider.errors import ServerTemporarilyUnavailable
 
         self.log.append(f"{number_id} register")
         raise ServerTemporarilyUnavailable("try later", code=133004)
 
-    def get_number(self, number_id, *, deadline=None):
+    def get_number(self, number_id: str, *, deadline: float | None = None) -> PhoneNumberNode:
         return live("DEFAULT", registered=False).node
 
 
@@ -291,7 +299,8 @@ def test_a_register_retry_that_would_pass_the_budget_is_not_sent():
     plan = planner.plan("1", planner.LiveState(False, "DEFAULT"), "DEFAULT", settings_flow=True)
     run = runner.run(plan, Desired("DEFAULT", PIN), live("DEFAULT", registered=False), budget=1)
     assert log == ["1 register"] and len(run.registration_calls) == 1
-    assert run.failure is not None and run.failure.cause.code == 133004
+    assert run.failure is not None and isinstance(run.failure.cause, GraphAPIError)  # no code otherwise
+    assert run.failure.cause.code == 133004
     log.clear()
     run = runner.run(plan, Desired("DEFAULT", PIN), live("DEFAULT", registered=False), budget=10)
     assert log == ["1 register"] * 3, "with budget left, the bounded retries still run"

@@ -22,7 +22,7 @@ from provider.executor import Executor
 from provider.fleet import reset_process_state
 from provider.declaration import Declaration
 from provider.notices import Notices
-from tests.graph_transport import graph_error, graph_session, ok
+from tests.graph_transport import FakeGraph, graph_error, graph_session, ok
 
 THROTTLE_CODES = (4, 17, 32, 341, 613, 80007, 80008, 130429)
 NUMBER = "106540352242922"
@@ -51,7 +51,7 @@ def scripted(*answers):
     return handler
 
 
-def client_with(handler, sleeps, **policy) -> tuple[GraphClient, object]:
+def client_with(handler, sleeps, **policy) -> tuple[GraphClient, FakeGraph]:
     session, fake = graph_session(handler)
     config = ProviderConfig.parse({"access_token": TOKEN}, env={})
     return GraphClient(config, session=session, sleep=sleeps, retry=RetryPolicy(**policy)), fake
@@ -88,7 +88,7 @@ def test_reads_hit_by_each_throttle_converge(emulator, code):
 
 def test_a_read_waits_as_long_as_retry_after_says_even_past_the_mutation_cap():
     sleeps = Sleeps()
-    client, fake = client_with(scripted(graph_error(80008, "throttled", **{"Retry-After": "45"})), sleeps,
+    client, fake = client_with(scripted(graph_error(80008, "throttled", headers={"Retry-After": "45"})), sleeps,
                                max_retry_after=10)
     client.get_number(NUMBER)
     assert sleeps == [45.0] and len(fake.requests) == 2
@@ -96,7 +96,7 @@ def test_a_read_waits_as_long_as_retry_after_says_even_past_the_mutation_cap():
 
 def test_a_read_waits_the_estimated_time_to_regain_access():
     sleeps = Sleeps()
-    answer = graph_error(80008, "throttled", **{"X-Business-Use-Case-Usage": usage(0.5)})
+    answer = graph_error(80008, "throttled", headers={"X-Business-Use-Case-Usage": usage(0.5)})
     client, _ = client_with(scripted(answer), sleeps)
     client.get_number(NUMBER)
     assert sleeps == [30.0], "estimated_time_to_regain_access is in minutes"
@@ -105,7 +105,7 @@ def test_a_read_waits_the_estimated_time_to_regain_access():
 def test_past_the_bound_the_error_says_when_meta_accepts_calls_again():
     sleeps = Sleeps()
     answer = graph_error(80008, "(#80008) There have been too many calls to this WhatsApp Business account",
-                         **{"X-Business-Use-Case-Usage": usage(5)})
+                         headers={"X-Business-Use-Case-Usage": usage(5)})
     client, fake = client_with(scripted(answer), sleeps, max_throttle_wait=60)
     before = time.time()
     with pytest.raises(errors.RateLimited) as caught:
@@ -118,7 +118,7 @@ def test_past_the_bound_the_error_says_when_meta_accepts_calls_again():
 
 def test_the_bound_is_on_the_total_wait():
     sleeps = Sleeps()
-    throttled = graph_error(4, "throttled", **{"Retry-After": "40"})
+    throttled = graph_error(4, "throttled", headers={"Retry-After": "40"})
     client, fake = client_with(scripted(throttled, throttled), sleeps, max_throttle_wait=60)
     with pytest.raises(errors.RateLimited, match="Meta accepts calls again at"):
         client.get_number(NUMBER)
@@ -127,7 +127,7 @@ def test_the_bound_is_on_the_total_wait():
 
 def test_a_throttled_mutation_keeps_todays_rules():
     sleeps = Sleeps()
-    client, fake = client_with(scripted(graph_error(80008, "throttled", **{"Retry-After": "45"})), sleeps,
+    client, fake = client_with(scripted(graph_error(80008, "throttled", headers={"Retry-After": "45"})), sleeps,
                                max_retry_after=10)
     client.set_storage(NUMBER, "BR")
     assert sleeps == [10.0] and len(fake.requests) == 2, "idempotent settings: retried, Retry-After capped"
@@ -179,7 +179,7 @@ def test_code_33_on_refresh_marks_the_number_gone_only_when_its_business_account
                    message="The business phone number has been deleted.", count=10)
     step = eng.refresh()["n"]
     if listed:
-        assert step.op == "error" and f"cannot see number {REGISTERED_BR}" in step.error.last_line
+        assert step.op == "error" and f"cannot see number {REGISTERED_BR}" in step.failure.last_line
         assert "n" in eng.state, "Meta's word alone never removes a resource"
     else:
         assert step.op == "deleted" and "n" not in eng.state and "no longer exists" in eng.last_stderr

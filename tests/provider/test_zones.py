@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-import tzdata  # type: ignore[import-untyped]  # the package has no type hints
+import tzdata
 
 from provider import windows as change_windows, zones
 from provider.errors import ConfigurationError
@@ -87,7 +87,9 @@ def test_in_july_est_would_open_an_hour_late_which_is_why_it_is_refused() -> Non
     # The example: with EST, "Sun 03:00-05:00" opens at 08:00Z in July, 04:00 in New York.
     new_york = parse_windows(["Sun 03:00-05:00 America/New_York"], today=TODAY)
     assert new_york is not None
-    assert state(new_york, at("2026-07-05T06:00:00Z")).next.opens_utc == "2026-07-05T07:00:00Z"  # type: ignore[union-attr]
+    opening = state(new_york, at("2026-07-05T06:00:00Z")).next
+    assert opening is not None
+    assert opening.opens_utc == "2026-07-05T07:00:00Z"
     assert zones._fixed_offset("EST") is not None
 
 
@@ -120,13 +122,19 @@ def _forget() -> None:
 
 def test_windows_run_on_the_pinned_tzdata_even_when_the_os_database_says_otherwise(fake_os_database: Path) -> None:
     # The standard library now reads the fake OS database first ...
-    assert zoneinfo.ZoneInfo("Europe/Berlin").utcoffset(datetime(2026, 12, 1)).total_seconds() == 9 * 3600  # type: ignore[union-attr]
+    os_offset = zoneinfo.ZoneInfo("Europe/Berlin").utcoffset(datetime(2026, 12, 1))
+    assert os_offset is not None
+    assert os_offset.total_seconds() == 9 * 3600
     assert "Mars/Olympus_Mons" in zoneinfo.available_timezones()
     # ... and windows still open at Berlin's time (03:00 CET is 02:00Z), from a fresh parse
     windows = parse_windows(["Sat 03:00-05:00 Europe/Berlin"], today=TODAY)
     assert windows is not None
-    assert state(windows, at("2026-12-09T12:00:00Z")).next.opens_utc == "2026-12-12T02:00:00Z"  # type: ignore[union-attr]
-    assert zones.zone("Europe/Berlin").utcoffset(datetime(2026, 12, 1)).total_seconds() == 3600  # type: ignore[union-attr]
+    opening = state(windows, at("2026-12-09T12:00:00Z")).next
+    assert opening is not None
+    assert opening.opens_utc == "2026-12-12T02:00:00Z"
+    offset = zones.zone("Europe/Berlin").utcoffset(datetime(2026, 12, 1))
+    assert offset is not None
+    assert offset.total_seconds() == 3600
     with pytest.raises(WindowError, match="'Mars/Olympus_Mons' is not an IANA time zone name"):
         zones.checked("Mars/Olympus_Mons")
 
@@ -136,7 +144,8 @@ def test_british_columbia_keeps_utc_minus_7_from_november_2026_as_the_pinned_rel
     windows = parse_windows(["Sun 03:00-05:00 America/Vancouver"], today=TODAY)
     assert windows is not None
     where = state(windows, at("2026-11-02T00:00:00Z"))
-    assert (where.next.opens_utc, where.next.opens_local) == (  # type: ignore[union-attr]
+    assert where.next is not None
+    assert (where.next.opens_utc, where.next.opens_local) == (
         "2026-11-08T10:00:00Z", "Sun 2026-11-08 03:00 MST, America/Vancouver")
 
 
