@@ -90,6 +90,7 @@ MODULES: dict[str, Module] = {
                            "if it gets a CLI view: a Command in COMMANDS"),
     "cli.report": Module("plan / drift / report as data (no rendering, no exit codes)"),
     "cli.render": Module("the plan and drift renderers: text, Markdown, JSON"),
+    "cli.targets": Module("plan --ready-targets: the report's verdicts sorted into ready URNs, waiting, refused"),
     "cli.evidence": Module("the report command's evidence snapshot for auditors"),
     "onboard": Module("python -m provider import: adopting the numbers a team already has"),
     "onboard.proposal": Module("which listed numbers may be adopted as they are (pure)"),

@@ -133,7 +133,7 @@ def _plan_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--ready-targets", action="store_true",
                      help="with --state: print only the --target URNs of the resources `pulumi up` would change now, "
                           "one per line; every other number goes to stderr with its reason and when it can go "
-                          "(exit 1 when one is refused, not only waiting)")
+                          "(a number refused, not only waiting, fails the command after the list)")
     cmd.set_defaults(plan_parser=cmd)
 
 

@@ -15,7 +15,7 @@ from emulator.seed import REGISTERED_BR, UNREGISTERED
 from tests.calllog import post_edges
 from tests.engine import Engine
 from tests.protocol.test_change_windows import WINDOW, Clock, adopted, engine, res
-from tests.reliability_report import registered, storage_of
+from tests.reliability_report import InProcessProvider, engine_config, registered, storage_of
 
 BLACKOUTS_KEY = "whatsapp-local-storage:cutoverBlackouts"
 FREEZE = {"from": "2026-12-13T03:00", "to": "2026-12-13T03:45", "zone": "Europe/Berlin", "reason": "year-end freeze"}
@@ -56,23 +56,30 @@ def test_a_stack_blackout_refuses_a_cutover_inside_its_window_with_zero_calls_an
     assert steps["n"].outputs["applied_steps"] == ["deregister", "settings", "register"]
 
 
-def test_a_numbers_own_blackout_adds_to_no_windows_and_a_plan_that_stays_online_still_runs(emulator, tmp_path):
-    clock = Clock(tmp_path / "now", IN_FREEZE)
-    eng = quick(engine(emulator, clock))  # no windows: any time but the blackout
+def in_process(emulator: Any, monkeypatch: Any) -> Engine:
+    """The engine's sequences with the provider in this process (its clock from this environment):
+    for rules already shown through ``python -m pulumi.dynamic`` above."""
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", IN_FREEZE)
+    return Engine(engine_config(emulator), blob="in-process", provider=InProcessProvider, skip_preview=True)
+
+
+def test_a_numbers_own_blackout_adds_to_no_windows_and_a_plan_that_stays_online_still_runs(emulator, monkeypatch):
+    eng = in_process(emulator, monkeypatch)  # no windows: any time but the blackout
     adopted(eng, {"n": res(REGISTERED_BR, "BR")})
     emulator.clear_calls()
 
+    online = eng.up({"n": res(REGISTERED_BR, "BR"), "u": res(UNREGISTERED, "BR", cutover_blackouts=[FREEZE])})
+    assert online["u"].error is None, "settings and register of an offline number take nothing offline"
+    assert post_edges(emulator.calls(), UNREGISTERED) == ["settings", "register"]
+
     steps = eng.up({"n": res(REGISTERED_BR, "IN", cutover_blackouts=[FREEZE]),
                     "u": res(UNREGISTERED, "BR", cutover_blackouts=[FREEZE])})
-
     assert steps["n"].error is not None and 'blackout "year-end freeze"' in steps["n"].error.last_line
-    assert steps["u"].error is None, "settings and register of an offline number take nothing offline"
-    assert post_edges(emulator.calls(), REGISTERED_BR) == [] and post_edges(emulator.calls(), UNREGISTERED)
+    assert post_edges(emulator.calls(), REGISTERED_BR) == []
 
 
-def test_a_malformed_stack_blackout_fails_check_naming_the_setting(emulator, tmp_path):
-    clock = Clock(tmp_path / "now", IN_FREEZE)
-    eng = with_stack_blackouts(engine(emulator, clock), [{**FREEZE, "zone": "EST"}])
+def test_a_malformed_stack_blackout_fails_check_naming_the_setting(emulator, monkeypatch):
+    eng = with_stack_blackouts(in_process(emulator, monkeypatch), [{**FREEZE, "zone": "EST"}])
 
     steps = eng.check({"n": res(REGISTERED_BR, "BR")})
 

@@ -13,7 +13,8 @@ import json
 from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT
 from tests.calllog import post_edges
 from tests.protocol.test_change_windows import INSIDE, WEDNESDAY_NOON, WINDOW, Clock, engine, res
-from tests.reliability_report import registered, storage_of
+from tests.engine import Engine
+from tests.reliability_report import InProcessProvider, engine_config, registered, storage_of
 
 NUMBERS_KEY = "whatsapp-local-storage:phoneNumbers"
 CONSENT = "WHATSAPP_DISABLE_ON_DELETE"
@@ -50,15 +51,14 @@ def test_consent_makes_a_plain_destroy_disable_exactly_the_named_number_and_only
     assert f"{CONSENT}=" in stderr + eng.last_stderr, "the no-call message names the variable"
 
 
-def test_a_consent_that_is_not_a_list_of_ids_fails_the_delete_naming_the_variable(emulator, tmp_path):
-    clock = Clock(tmp_path / "now", INSIDE)
-    eng = engine(emulator, clock)
-    eng.skip_preview = True
+def test_a_consent_that_is_not_a_list_of_ids_fails_the_delete_naming_the_variable(emulator, monkeypatch):
+    # the provider in this process (the sequence is the engine's): it reads this process's environment
+    eng = Engine(engine_config(emulator), blob="in-process", provider=InProcessProvider, skip_preview=True)
     eng.config[NUMBERS_KEY] = json.dumps({REGISTERED_BR: {"region": "BR"}})
     assert eng.up({"n": res(REGISTERED_BR, "BR", on_delete="disable")})["n"].error is None
     emulator.clear_calls()
 
-    eng.env[CONSENT] = "*"
+    monkeypatch.setenv(CONSENT, "*")
     error = eng.destroy()["n"].error
     assert error is not None and CONSENT in error.last_line and "no wildcard" in error.last_line
     assert post_edges(emulator.calls()) == [] and "n" in eng.state
