@@ -5,10 +5,10 @@ never renames a resource (a renamed resource would be deleted and created again)
 checked with the same rules as the provider's ``check`` before any resource is registered: one
 bad entry stops the whole program with every problem listed, instead of a half-declared fleet.
 
-When the stack config sets ``allowedRegions`` (SPEC "Compliance policy"), an entry whose region is
+When the stack config sets ``allowedRegions`` (docs/contract.md, "Compliance policy"), an entry whose region is
 outside it is one more such problem: no number is declared, so none can be moved there.
 
-Change windows (SPEC "Change windows"): each resource gets its number's ``cutoverWindows`` if the
+Change windows (docs/contract.md, "Change windows and blackouts"): each resource gets its number's ``cutoverWindows`` if the
 entry has them, else the stack's ``cutoverWindows``, as its ``cutover_windows`` input. The windows
 that apply to a number are then in its inputs, where a reviewer, the state and the CrossGuard
 pack see them; a malformed window is one more problem that stops the program.
@@ -33,6 +33,7 @@ from provider.errors import ConfigurationError
 from provider.inputs import from_stack_entry
 from provider.notices import Notices
 from provider.regions import InvalidRegion, normalize_region
+from provider.wording import counted
 
 EXAMPLE = ('pulumi config set --path \'phoneNumbers["106540352242922"].region\' BR, then '
            'pulumi config set --path --secret \'phoneNumbers["106540352242922"].pin\' (it prompts for the PIN)')
@@ -127,7 +128,7 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None,
         # escaped: a stack key or value can hold a line break that starts a `::` workflow command, or `##[`
         listed = "\n".join(f"  - {escape.text(problem)}" for problem in problems)
         raise pulumi.RunError(
-            f"the stack config has {len(problems)} problem(s); no resource was declared:\n{listed}")
+            f"the stack config has {counted(len(problems), 'problem')}; no resource was declared:\n{listed}")
     return numbers
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-ENGINE_WORKERS = 4  # ENGINE_PROTOCOL.md: the provider process serves with 4 gRPC workers
+ENGINE_WORKERS = 4  # docs/engine.md, "The process": the provider process serves with 4 gRPC workers
 
 # Targets (issue 6).
 TARGET_READ_ROUND_TRIPS = 1           # per number: preview, refresh, no-op up

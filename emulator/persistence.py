@@ -32,6 +32,7 @@ def write_state_file(path: str, numbers: Iterable[NumberRecord], wabas: Iterable
             "wabas": sorted(wabas),
             "clock_offset": clock_offset}
     directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)  # `--state .pulumi-local/emulator.json` on a fresh clone
     fd, tmp = tempfile.mkstemp(prefix=".emulator-state-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

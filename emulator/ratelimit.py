@@ -1,6 +1,6 @@
 """Meta's hourly business-use-case limit, per business account, on the emulator's clock.
 
-GRAPH_API.md ("Rate limits", from Meta's rate-limiting page and the WhatsApp platform overview):
+docs/graph-api.md ("Rate limits", from Meta's rate-limiting page and the WhatsApp platform overview):
 200 calls per hour per app per business account, 5,000 once the account has a registered number;
 it covers `GET /{waba_id}`, `GET /{waba_id}/phone_numbers` and `GET /{phone_number_id}`. Over it
 Meta answers 80008, and `X-Business-Use-Case-Usage` reports per account `call_count`,

@@ -57,7 +57,7 @@ MODULES: dict[str, Module] = {
     "zones": Module("time zones from the pinned tzdata, region names only, and how an instant is shown"),
     "versions": Module("Meta's API versions: which one serves the day, and so which flow the plan uses"),
     "clock": Module("the one clock (injected by tests)"),
-    "runner": Module("makes the planned calls and SPEC's recoveries; returns a Run, never raises"),
+    "runner": Module("makes the planned calls and the recoveries of docs/contract.md (Failures); returns a Run, never raises"),
     "failures": Module("a failed run as data: a FailureTable per resource kind picks the facts and renders the "
                        "message; a step no row names gets the generic row"),
     "memory": Module("one process's memory as narrow collaborators: read cache, attempts (locks, calls, refusals), "
@@ -84,12 +84,18 @@ MODULES: dict[str, Module] = {
                     "project, size caps, parse errors without content (CLI)"),
     "stackfile": Module("reading a stack's declarations and a state export from the repository's files (CLI)"),
     "progress": Module("progress of a long read on stderr"),
+    "distribution": Module("the installed distribution, and any other that installs the same top-level names "
+                           "(--version)"),
     "__main__": Module("python -m provider"),
     "cli": Module("the command line: parse, dispatch, one answer per failure"),
     "cli.commands": Module("each command's arguments, exit codes and run",
                            "if it gets a CLI view: a Command in COMMANDS"),
     "cli.report": Module("plan / drift / report as data (no rendering, no exit codes)"),
-    "cli.render": Module("the plan and drift renderers: text, Markdown, JSON"),
+    "cli.render": Module("what plan and drift say (views, summaries, which numbers have something to say) and "
+                         "the text renderer"),
+    "cli.markdown": Module("plan and drift as Markdown under 60,000 bytes, most urgent numbers first"),
+    "cli.document": Module("plan and drift as one JSON document, every number"),
+    "cli.provenance": Module("when the numbers were read, the commits of code and stack file, the API version"),
     "cli.targets": Module("plan --ready-targets: the report's verdicts sorted into ready URNs, waiting, refused"),
     "cli.evidence": Module("the report command's evidence snapshot for auditors"),
     "onboard": Module("python -m provider import: adopting the numbers a team already has"),

@@ -288,7 +288,7 @@ class ProviderConfig:
     @property
     def served_version(self) -> str:
         """The version Meta runs for ``api_version`` on ``today``: a retired version is served as the
-        oldest live one (GRAPH_API.md, "Versions")."""
+        oldest live one (docs/graph-api.md, "Versions")."""
         return versions.served(self.api_version, self.today)
 
     @property

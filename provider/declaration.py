@@ -40,7 +40,7 @@ def _spec(stack: str | None, *, secret: bool = False, echo: str | None = None) -
 
 @dataclass(frozen=True)
 class Declaration:
-    """One PhoneNumberStorage's inputs, normalised (SPEC "Inputs")."""
+    """One PhoneNumberStorage's inputs, normalised (docs/reference.md, "Argument reference")."""
 
     phone_number_id: str = field(metadata=_spec(None))
     region: str = field(metadata=_spec("region", echo="declared_region"))

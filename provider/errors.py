@@ -197,8 +197,12 @@ class NetworkError(TransientError, text=wording.NETWORK_ERROR):
         if unreachable is not None:
             cls.unreachable = unreachable
 
-    def __init__(self, message: str, *, method: str, path: str, http_status: int | None = None) -> None:
-        super().__init__(message, http_status=http_status, method=method, path=path)
+    def __init__(self, message: str, *, method: str, path: str, http_status: int | None = None,
+                 loopback: bool = False) -> None:
+        """``loopback``: the call went to a loopback address (the emulator), which is never reached
+        through a proxy, so the fix names the emulator instead of proxy settings."""
+        super().__init__(message, http_status=http_status, method=method, path=path,
+                         fix=wording.LOOPBACK_FIXES.get(self.reason) if loopback else None)
 
 
 class ConnectError(NetworkError, reason="refused", unreachable=True, text=wording.CONNECT_ERROR):

@@ -5,7 +5,7 @@ Meta allows 10 register/deregister calls per number in a moving 72-hour window; 
 runner's retries, what a resource stores, the CLI's budget column) counts them here.
 
 This is the only module that parses or formats the calls' timestamps: state and outputs keep
-SPEC's ISO-8601 UTC strings (``registration_calls``, e.g. ``2026-11-21T16:20:33Z``), read once at
+ISO-8601 UTC strings (the output ``registration_calls``, e.g. ``2026-11-21T16:20:33Z``), read once at
 the boundary (``CallLedger.from_state``, tolerant: a value that is not such a string is ignored
 rather than trusted) and written once (``serialise``).
 

@@ -1,7 +1,7 @@
 """What one provider process remembers, piece by piece: each piece a narrow collaborator.
 
 The engine keeps a provider process for a whole command (``up --refresh`` runs the refresh and
-the update in the same one, ENGINE_PROTOCOL.md), serves up to four calls at once on threads, and
+the update in the same one: docs/engine.md, "Process scoping: one process is not one command"), serves up to four calls at once on threads, and
 never tells the provider which resource (URN) a call is for. So the rules that protect a fleet
 need memory shared by every call of the process. Each piece below is one kind of that memory,
 thread-safe, and handed to exactly the code that needs it through its constructor (kopf's and
@@ -100,7 +100,7 @@ class AttemptBook:
 
 
 class CutoverGate:
-    """Cutover slots and the circuit breaker of one process (SPEC "Cutovers")."""
+    """Cutover slots and the circuit breaker of one process (docs/contract.md, "Cutovers")."""
 
     def __init__(self, attempts: AttemptBook) -> None:
         self._lock = threading.Lock()

@@ -1,6 +1,6 @@
 """The planner: a pure function of (live number, desired state, API flow) -> Plan.
 
-No I/O. The tables (SPEC.md, "Plans"):
+No I/O. The tables (docs/contract.md, "Plans (v21.0 and later)"):
 
 v21.0+ (settings flow)            | v20.0 and earlier (register flow)
 registered, same   -> none        | none

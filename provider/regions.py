@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from .errors import InvalidRegion as InvalidRegion  # defined in the error tree; importable from here too
 
 DEFAULT = "DEFAULT"
@@ -38,6 +40,32 @@ _HINTS = {
     "EU": 'Meta\'s EU region is Germany: use DE ("EU (Germany)")',
     "US": "the US is Meta's default storage: declare DEFAULT",
 }
+_HINTS.update({name: _HINTS["US"] for name in ("USA", "UNITED STATES")})
+
+
+# Other ways people name the same places: ISO 3166-1 alpha-3 codes and common country names.
+_ALIASES: dict[str, str] = {
+    "IND": "IN", "SGP": "SG", "IDN": "ID", "KOR": "KR", "JPN": "JP", "AUS": "AU", "BRA": "BR", "ZAF": "ZA",
+    "BHR": "BH", "ARE": "AE", "DEU": "DE", "GBR": "GB", "CHE": "CH", "CAN": "CA",
+    "BRASIL": "BR", "GERMANY": "DE", "DEUTSCHLAND": "DE", "KOREA": "KR", "UAE": "AE", "EMIRATES": "AE",
+    "BRITAIN": "GB", "GREAT BRITAIN": "GB", "ENGLAND": "GB", "SCHWEIZ": "CH", "SUISSE": "CH",
+}
+_NAMES: dict[str, str] = {**{name.upper(): code for code, name in REGIONS.items()}, "EU (GERMANY)": "DE",
+                          "EU GERMANY": "DE", **_ALIASES}
+
+
+def suggestion(value: str) -> str | None:
+    """The region code a near miss most likely means (``Brazil``, ``bra``, ``Brasil``, ``Indai``), or None.
+
+    Only names, alpha-3 codes and names one or two letters off are guessed: a wrong two-letter code
+    (``BE``) could mean too many things to name one."""
+    text = " ".join(value.strip().upper().split())
+    if text in _NAMES:
+        return _NAMES[text]
+    if len(text) <= 3:
+        return None
+    close = difflib.get_close_matches(text, [name for name in _NAMES if len(name) > 3], n=1, cutoff=0.8)
+    return _NAMES[close[0]] if close else None
 
 
 def normalize_region(value: object) -> str:
@@ -52,10 +80,14 @@ def normalize_region(value: object) -> str:
     code = value.strip().upper()
     if code == DEFAULT or code in REGIONS:
         return code
-    hint = _HINTS.get(code)
+    hint = _HINTS.get(" ".join(code.split()))
     supported = ", ".join(REGIONS)
     if hint:
         raise InvalidRegion(f"region {value!r} is not a Meta region code: {hint}")
+    guess = suggestion(value)
+    if guess:
+        raise InvalidRegion(f"region {value!r} is not supported: did you mean {guess} ({REGIONS[guess]})? "
+                            f"Regions are declared by code: {supported}, or DEFAULT")
     raise InvalidRegion(f"region {value!r} is not supported; use one of {supported}, or DEFAULT")
 
 

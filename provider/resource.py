@@ -329,7 +329,7 @@ def _not_visible(number_id: str, waba_id: Optional[str], exc: ObjectNotFound) ->
 
 
 class PhoneNumberStorageArgs:
-    """Inputs of a PhoneNumberStorage (SPEC.md, "Inputs")."""
+    """Inputs of a PhoneNumberStorage (docs/reference.md, "Argument reference")."""
 
     def __init__(
         self,
@@ -350,7 +350,7 @@ class PhoneNumberStorageArgs:
         self.allow_cutover_on_create = allow_cutover_on_create
         self.on_delete = on_delete
         self.waba_id = waba_id
-        self.cutover_windows = cutover_windows  # e.g. ["Sun 03:00-05:00 Europe/Berlin"]; README "Change windows"
+        self.cutover_windows = cutover_windows  # e.g. ["Sun 03:00-05:00 Europe/Berlin"]
         # e.g. [{"from": "2026-11-27T00:00", "to": "2026-11-30T00:00", "zone": "America/New_York",
         #        "reason": "Black Friday freeze"}]: no cutover starts inside one; they add to the stack's
         self.cutover_blackouts = cutover_blackouts

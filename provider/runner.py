@@ -1,6 +1,6 @@
 """Runs one plan's calls and returns what happened as data (kopf's outcome idea).
 
-The runner makes only the planned calls and the recovery SPEC.md prescribes; it never raises a
+The runner makes only the planned calls and the recovery docs/contract.md ("Failures") prescribes; it never raises a
 Graph error at its caller. It returns a ``Run``: the steps applied, the register/deregister
 timestamps, and, when a call failed, a ``failures.StepFailure`` saying which step, why, and what
 the recovery did. ``Executor`` turns that into the one error a person reads (``failures.analyse``).
@@ -185,7 +185,7 @@ class PlanRunner:
         never past the offline deadline, and never past the run's share of the 72-hour budget.
 
         133000 on register means deregister once more first. Deregistering may clear the number's
-        storage (GRAPH_API.md), so on the settings flow ``storage`` (what the number must have when
+        storage (docs/graph-api.md, "Changing storage"), so on the settings flow ``storage`` (what the number must have when
         it registers) is set again before register: a number never goes online with storage
         nobody declared. On the register flow ``region`` travels with register itself.
         """

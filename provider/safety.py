@@ -7,7 +7,7 @@ stack wants them all). A problem that only waits (outside a change window, past 
 budget) carries the instant it clears (``Problem.clears_at``); every other one needs a person.
 ``preflight`` is called by ``assessment`` only, which every caller asks.
 
-The rules (SPEC.md, "Preflight" and "create"):
+The rules (docs/contract.md, "Preflight", and "Behaviour" for create):
 
 - unmanaged storage: No Storage and unknown states are never changed;
 - PIN present and 6 digits when the plan registers;

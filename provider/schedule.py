@@ -4,7 +4,7 @@
 module asks here instead: the input rules (a number's ``cutover_windows``, normalised), the stack
 program and the CLI (the stack's ``cutoverWindows``), the assessment (a number's effective windows,
 and where an instant stands in them) and the runner's re-check when a cutover really starts.
-So a new kind of restriction (dated blackouts, SPEC "Change windows", v5) joins in this module,
+So a new kind of restriction (dated blackouts: docs/contract.md, "Change windows and blackouts") joins in this module,
 and every caller gets it.
 """
 

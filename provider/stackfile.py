@@ -66,7 +66,7 @@ def find_project_dir(start: Path | None = None) -> Path:
     for directory in (here, *here.parents):
         if any((directory / name).is_file() for name in PROJECT_FILES):
             return directory
-    raise StackFileError(f"no Pulumi.yaml in {shown(here)} or above it: run this in the project, or pass --project-dir")
+    raise StackFileError(f"no Pulumi.yaml in {shown(here)} or above it: run this in the project, or pass -C DIR (--cwd)")
 
 
 @dataclass(frozen=True)

@@ -409,7 +409,8 @@ def network_error(exc: BaseException, *, target: str, method: str, path: str) ->
     root = next((t for t in reversed(texts) if len(t) > 12), texts[-1])
     if not issubclass(cls, ProxyError):
         root = f"{urlsplit(target).netloc}: {root}"
-    return cls(_shorten(redact(root), 200), method=method, path=path)
+    return cls(_shorten(redact(root), 200), method=method, path=path,
+               loopback=is_loopback(urlsplit(target).hostname or ""))
 
 
 # --- one exchange ------------------------------------------------------------------------------

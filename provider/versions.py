@@ -4,7 +4,7 @@ Pure and standard library only (the emulator imports it). Meta serves a call to 
 as the oldest version still live ("defaulted to the next oldest usable version"), so what a version
 *does* depends on the day: ``served(version, today)`` says which version Meta runs for it.
 
-Source: GRAPH_API.md, "Versions" (Meta's changelog and versions pages, checked December 2026).
+Source: docs/graph-api.md, "Versions" (Meta's changelog and versions pages, checked December 2026).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ FIRST_SETTINGS_FLOW = (21, 0)
 @dataclass(frozen=True)
 class Release:
     version: str
-    released: str                    # as GRAPH_API.md states it ("" where it states nothing)
+    released: str                    # as docs/graph-api.md states it ("" where it states nothing)
     retires: datetime.date | None    # None: no date announced yet
     derived: bool = False            # the retirement date follows Meta's two-year rule, not a quoted page
 

@@ -12,7 +12,7 @@ and closing times, and an IANA region's time zone (``zones``: the pinned ``tzdat
 region names only). A closing time at or before the opening time means the window crosses midnight
 (``"Wed 23:00-01:00 Asia/Kolkata"`` closes on Thursday); ``24:00`` closes at the next midnight.
 
-Daylight saving time, as SPEC.md "Change windows" has it:
+Daylight saving time, as docs/contract.md, "Change windows and blackouts" has it:
 
 - an opening time that a clock change skips (Europe/Berlin: Sunday 02:00-03:00 on the last Sunday
   of March) is a configuration error. It is checked for every occurrence in the coming
@@ -28,7 +28,7 @@ Each occurrence is a half-open interval of instants ``[opens, closes)``. Occurre
 overlap, of one window or several, in one zone or several, are one open period: ``Sat 22:00-24:00
 UTC`` and ``Sun 00:00-02:00 UTC`` at Saturday 23:00 are open until Sunday 02:00 (a window longer
 than a day is written that way). A cutover may start inside an open period, and one that started
-inside it finishes after it ends (SPEC: "none starts after the window's end").
+inside it finishes after it ends (docs/contract.md: "none starts after the window's end").
 """
 
 from __future__ import annotations

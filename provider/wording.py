@@ -26,6 +26,11 @@ class Text(NamedTuple):
     do_not_rerun: str = ""
 
 
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """``1 number``, ``0 numbers``, ``2 invalid entries``: every count the CLI prints goes through here."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
 # --- the Graph API's answers -------------------------------------------------------------------
 
 GRAPH_API_ERROR = Text("the Graph API returned an error")  # a class's default; an instance may say more
@@ -67,6 +72,16 @@ REQUEST_TIMEOUT = Text(
     "the Graph API did not answer in time",
     "check the network and any proxy; a mutating call may still have taken effect")
 CONNECTION_DROPPED = Text("the connection to the Graph API dropped", _CHECK_THE_NETWORK)
+# A loopback address is reached directly, never through a proxy (config.py): its fix names the
+# emulator, started on the state `./scripts/up-local` keeps, and no proxy setting.
+_START_THE_EMULATOR = ("start the emulator on the state up-local keeps (python -m emulator --state "
+                       ".pulumi-local/emulator.json, port 8787), or fix the port in whatsapp:graphApiUrl")
+LOOPBACK_FIXES: dict[str, str] = {
+    "refused": f"nothing listens at that loopback address: {_START_THE_EMULATOR}",
+    "timeout": "the emulator at that loopback address did not answer in time: check that it is running and not "
+               "paused, and its --latency-ms",
+    "dropped": f"the emulator at that loopback address closed the connection: {_START_THE_EMULATOR}",
+}
 FOREIGN_HOST_REFUSED = Text(
     "not followed: the token goes only to the configured Graph host",
     "report the paging URL Meta returned; nothing was sent to that host")
@@ -251,7 +266,8 @@ def unreachable(url: str, cause: _NoAnswer, failed: int, total: int) -> str:
     untried = f", the other {total - failed} were not tried" if total > failed else ""
     text = (f"cannot reach the Graph API at {url}: {cause.summary}"
             + (f" ({said})" if said else "")
-            + f"; no read got an answer ({failed} of {total} numbers failed{untried}), so nothing was compared")
+            + f"; no read got an answer ({failed} of {counted(total, 'number')} failed{untried}), so nothing was "
+              "compared")
     if cause.fix:
         text += f". Fix: {cause.fix}"
     return text

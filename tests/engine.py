@@ -1,4 +1,4 @@
-"""Play the Pulumi engine's call sequences against the provider (ENGINE_PROTOCOL.md).
+"""Play the Pulumi engine's call sequences against the provider (docs/engine.md).
 
 ``Engine`` keeps the engine's state (``{id, inputs, outputs}`` per resource, the config saved by
 the last deployment that registered the provider, the entries marked ``delete: true`` that share

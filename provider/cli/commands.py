@@ -16,15 +16,22 @@ from .. import clock, escape, exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
-from ..errors import ConfigurationError, StackFileError, UsageError
+from ..errors import ConfigurationError, InvalidParameter, StackFileError, UsageError
 from ..inputs import is_ascii_digits
 from ..notices import Notices
 from ..regions import AREAS, DEFAULT, REGIONS
 from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
-from . import evidence, targets
+from . import evidence, provenance, targets
 from ..progress import Progress
-from .render import DRIFT, PLAN, RENDERERS, View
-from .report import Report, Scope, assess
+from .document import render_json
+from .markdown import render_markdown
+from .render import DRIFT, PLAN, Options, View, render_text
+from .report import PENDING, POLICY, Report, Scope, assess
+from .report import DRIFT as DRIFT_STATUS
+
+RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
+# stdout holds rows only: the provenance header goes to stderr (JSON carries it in its one document)
+MACHINE_FORMATS = ("csv",)
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,13 @@ class Command:
 
 
 def _stack_options(cmd: argparse.ArgumentParser, *, required: bool) -> None:
-    cmd.add_argument("--stack", required=required, metavar="NAME",
+    """``-s``/``--stack`` and ``-C``/``--cwd`` as ``pulumi`` spells them; ``--project-dir`` is the
+    older spelling of ``--cwd``, kept so that scripts written against it keep working."""
+    cmd.add_argument("-s", "--stack", required=required, metavar="NAME",
                      help="read stacks/Pulumi.NAME.yaml (the project's stackConfigDir)")
-    cmd.add_argument("--project-dir", type=Path, default=None, metavar="DIR",
-                     help="the directory with Pulumi.yaml (default: the working directory or above it)")
+    cmd.add_argument("-C", "--cwd", "--project-dir", dest="project_dir", type=Path, default=None, metavar="DIR",
+                     help="run as if started in DIR: the project is the nearest directory at or above it with a "
+                          "Pulumi.yaml (default: the working directory); --project-dir is the same option")
 
 
 def _state_option(cmd: argparse.ArgumentParser, text: str) -> None:
@@ -87,25 +97,49 @@ def plan_exit(report: Report) -> int:
     return exits.ERROR if failed else exits.OK
 
 
-def drift_exit(report: Report) -> int:
+def drift_exit(report: Report, *, fail_on_pending: bool = False) -> int:
+    """1 for an error, 7 for drift or policy (and pending with --fail-on-pending), else 0."""
     if report.count("error"):
         return exits.ERROR
-    return exits.NONCOMPLIANT if report.drift_count or report.policy_violations else exits.OK
+    failing = (DRIFT_STATUS, POLICY, PENDING) if fail_on_pending else (DRIFT_STATUS, POLICY)
+    return exits.NONCOMPLIANT if any(report.sync_count(status) for status in failing) else exits.OK
 
 
 def evidence_exit(report: Report) -> int:
-    verdicts = [evidence.complies(n) for n in report.numbers if not n.removed]
+    verdicts = [evidence.complies(n) for n in report.numbers if not n.removed]  # pending complies
     if None in verdicts:
         return exits.ERROR
     return exits.NONCOMPLIANT if False in verdicts else exits.OK
 
 
-def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code: Callable[[Report], int]
+def _provenance(report: Report, args: argparse.Namespace, streams: Streams) -> provenance.Provenance:
+    """Where the output comes from; on stderr too when stdout must stay one machine-readable document."""
+    found = provenance.of(report.stack, report.config, report.read_at)
+    if args.format in MACHINE_FORMATS:
+        for line in found.lines():
+            print(escape.text(line), file=streams.err)
+    return found
+
+
+def _write_full_output(path: Path, text: str) -> None:
+    """The uncapped output beside the capped one, from the same read (written whole, or not at all)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code: Callable[[Report, argparse.Namespace], int]
              ) -> Callable[[argparse.Namespace, Streams], int]:
     def run(args: argparse.Namespace, streams: Streams) -> int:
         report = read_report(args, streams, scope(args))
-        code = exit_code(report)
-        streams.out.write(RENDERERS[args.format](report, view, code))
+        code = exit_code(report, args)
+        options = Options(_provenance(report, args, streams), show_sames=args.show_sames,
+                          full_output=Path(args.full_output).name if args.full_output else None)
+        render = RENDERERS[args.format]
+        if args.full_output:
+            _write_full_output(Path(args.full_output), render(report, view, code, Options(
+                options.provenance, show_sames=True, capped=False)))
+        streams.out.write(render(report, view, code, options))
         return code
     return run
 
@@ -113,15 +147,28 @@ def _compare(view: View, scope: Callable[[argparse.Namespace], Scope], exit_code
 def _report(args: argparse.Namespace, streams: Streams) -> int:
     report = read_report(args, streams, Scope())
     code = evidence_exit(report)
-    streams.out.write(evidence.RENDERERS[args.format](report, code))
+    streams.out.write(evidence.RENDERERS[args.format](report, code, _provenance(report, args, streams)))
     return code
 
 
-def _compare_arguments(state_text: str) -> Callable[[argparse.ArgumentParser], None]:
+def _compare_arguments(state_text: str, *, review: bool = True) -> Callable[[argparse.ArgumentParser], None]:
     def arguments(cmd: argparse.ArgumentParser) -> None:
         _stack_options(cmd, required=True)
         _state_option(cmd, state_text)
+        if review:
+            cmd.add_argument("--show-sames", action="store_true",
+                             help="list every number, also those in sync (by default text and Markdown list the "
+                                  "numbers with something to say, most urgent first, and count the rest)")
+            cmd.add_argument("--full-output", metavar="FILE",
+                             help="also write the full output (every number, Markdown not capped) to FILE, from the "
+                                  "same read: the capped Markdown names it")
     return arguments
+
+
+def _drift_arguments(cmd: argparse.ArgumentParser) -> None:
+    _compare_arguments("adds the register budget, and tells a change merged but not deployed (pending) from drift")(cmd)
+    cmd.add_argument("--fail-on-pending", action="store_true",
+                     help=f"exit {exits.NONCOMPLIANT} also when a number is pending (declared region not deployed yet)")
 
 
 def _plan_arguments(cmd: argparse.ArgumentParser) -> None:
@@ -140,11 +187,15 @@ def _plan_arguments(cmd: argparse.ArgumentParser) -> None:
 def _plan(args: argparse.Namespace, streams: Streams) -> int:
     if not args.ready_targets:
         return _compare(PLAN, lambda a: Scope(removed=a.state is not None, create_cutover_warning=a.state is None,
-                                              wait_for_window=a.wait_for_window), plan_exit)(args, streams)
-    if args.state is None or args.format != "text" or args.wait_for_window:
+                                              wait_for_window=a.wait_for_window),
+                        lambda report, _args: plan_exit(report))(args, streams)
+    if (args.state is None or args.format != "text" or args.wait_for_window or getattr(args, "full_output", None)
+            or getattr(args, "show_sames", False)):
         raise UsageError(args.plan_parser, "--ready-targets needs --state FILE (the URNs of state entries come from "
-                                           "it) and takes neither --format nor --wait-for-window")
-    return targets.ready_targets(read_report(args, streams, Scope(removed=True)), streams.out, streams.err)
+                                           "it) and takes no --format, --wait-for-window, --full-output or --show-sames")
+    report = read_report(args, streams, Scope(removed=True))
+    header = provenance.of(report.stack, report.config, report.read_at).lines()  # stdout stays a list of URNs
+    return targets.ready_targets(report, streams.out, streams.err, header)
 
 
 PLAN_COMMAND = Command(
@@ -162,10 +213,10 @@ DRIFT_COMMAND = Command(
     ((exits.OK, "every number matches its declaration (and allowedRegions)"),
      (exits.ERROR, "an error: token rejected, Graph API unreachable, number not visible, invalid entry"),
      (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack"),
-     (exits.NONCOMPLIANT, "drift found, or a live number outside allowedRegions (Pulumi's code for changes "
-                          "under --expect-no-changes)")),
-    _compare_arguments("adds the register budget"),
-    _compare(DRIFT, lambda args: Scope(), drift_exit),
+     (exits.NONCOMPLIANT, "drift found, or a number outside allowedRegions (Pulumi's code for changes under "
+                          "--expect-no-changes); with --fail-on-pending, a pending number too")),
+    _drift_arguments,
+    _compare(DRIFT, lambda args: Scope(), lambda report, args: drift_exit(report, fail_on_pending=args.fail_on_pending)),
     formats=("text", "markdown", "json"))
 
 REPORT_COMMAND = Command(
@@ -174,7 +225,7 @@ REPORT_COMMAND = Command(
      (exits.ERROR, "an error: a number could not be read or its entry is invalid"),
      (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack"),
      (exits.NONCOMPLIANT, "a number does not comply")),
-    _compare_arguments("adds the last applied change and when"),
+    _compare_arguments("adds the last applied change and when, and tells pending from drift", review=False),
     _report,
     description="When the numbers were read (UTC), through which API version, the policy, and per number its "
                 "ID, display number, name, declared and live region, storage status, registered, and whether it "
@@ -230,7 +281,7 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
             if not is_ascii_digits(code):
                 raise ConfigurationError("the code entered is not digits 0-9 only: run again with --code CODE, "
                                          "the digits of the code Meta sent")
-        client.verify_code(number_id, code)
+        _verify_code(client, number_id, code, requested=args.code is None)
         node = client.get_number(number_id)
     finally:
         client.close()
@@ -239,6 +290,22 @@ def _verify(args: argparse.Namespace, streams: Streams) -> int:
         print("The number can register now: `pulumi up` registers it with its declared region.", file=out)
         return exits.OK
     return exits.ERROR
+
+
+def _verify_code(client: GraphClient, number_id: str, code: str, *, requested: bool) -> None:
+    """verify_code, with Meta's refusal of the code (error 100: wrong, expired, or none requested)
+    turned into what to do next. Graph's own words and reference stay at the end, for support."""
+    try:
+        client.verify_code(number_id, code)
+    except InvalidParameter as exc:
+        again = f"python -m provider verify --phone-number-id {number_id}"
+        step = ("check the digits of the message that just arrived and run again with --code CODE, or run "
+                f"`{again}` without --code to request a new code" if requested else
+                f"the code is the digits of the last code Meta sent for this number, and only until a new one is "
+                f"requested: run `{again}` without --code to request a code and enter it when asked")
+        raise ConfigurationError(f"Meta did not accept the code for {number_id} (wrong, expired, or no code was "
+                                 f"requested): {step}. Graph said: {exc.details or exc.graph_message} "
+                                 f"({exc.reference})") from exc
 
 
 def _phone_number_id(value: str) -> str:
@@ -254,9 +321,12 @@ def _verification_code(value: str) -> str:
 
 
 def _verify_arguments(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--phone-number-id", required=True, type=_phone_number_id, metavar="ID")
-    cmd.add_argument("--method", choices=("SMS", "VOICE"), default="SMS", type=str.upper)
-    cmd.add_argument("--language", default="en_US")
+    cmd.add_argument("--phone-number-id", required=True, type=_phone_number_id, metavar="ID",
+                     help="the Graph API phone number ID to verify (digits; the key of its phoneNumbers entry)")
+    cmd.add_argument("--method", choices=("SMS", "VOICE"), default="SMS", type=str.upper,
+                     help="how Meta sends the code: a text message or a voice call (default: SMS)")
+    cmd.add_argument("--language", default="en_US", metavar="LOCALE",
+                     help="the language of the message or call, as a locale such as en_US or pt_BR (default: en_US)")
     cmd.add_argument("--code", type=_verification_code, help="a code already received: verify it without requesting a new one")
     _stack_options(cmd, required=False)
 

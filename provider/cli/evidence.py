@@ -21,12 +21,13 @@ from ..redact import redact
 from ..compliance import describe_policy
 from ..planner import REGISTRATION_STEPS
 from ..safety import format_time, parse_times
-from .render import md
-from .report import NumberReport, Report
+from .markdown import md
+from .provenance import Provenance
+from .report import ERROR, IN_SYNC, PENDING, NumberReport, Report
 
 COLUMNS = (
     "phone_number_id", "display_phone_number", "name", "declared_region", "live_region", "storage_status",
-    "registered", "complies_with_declaration", "complies_with_policy", "complies",
+    "registered", "complies_with_declaration", "complies_with_policy", "status", "complies",
     "last_applied_steps", "last_applied_at", "in_window", "next_window_opening", "next_window_opening_local", "change_window",
     "error",
 )
@@ -66,9 +67,10 @@ def last_applied(n: NumberReport) -> tuple[list[str] | None, str | None]:
 
 
 def complies(n: NumberReport) -> bool | None:
-    if n.error or n.complies_with_declaration is None or n.live_complies_with_policy is None:
-        return None
-    return n.complies_with_declaration and n.live_complies_with_policy
+    """In sync, or pending (live is what was deployed and inside the policy; the declared change waits
+    for its deploy); not drift or policy; None when it could not be checked."""
+    status = n.sync_status
+    return None if status == ERROR else status in (IN_SYNC, PENDING)
 
 
 def row(n: NumberReport) -> dict[str, Any]:
@@ -84,6 +86,7 @@ def row(n: NumberReport) -> dict[str, Any]:
         "registered": live.registered if live else None,
         "complies_with_declaration": n.complies_with_declaration,
         "complies_with_policy": n.live_complies_with_policy,
+        "status": n.sync_status,  # in_sync, pending (merged, not deployed: needs --state), drift, policy, error
         "complies": complies(n),
         "last_applied_steps": steps,
         "last_applied_at": when,
@@ -110,9 +113,11 @@ def _context(report: Report) -> dict[str, Any]:
 
 
 def summary(report: Report) -> dict[str, int]:
-    verdicts = [r["complies"] for r in rows(report)]
+    """``comply`` counts pending numbers too (not a violation); ``pending`` says how many of them."""
+    records = rows(report)
+    verdicts = [r["complies"] for r in records]
     return {"numbers": len(verdicts), "comply": verdicts.count(True), "do_not_comply": verdicts.count(False),
-            "unknown": verdicts.count(None)}
+            "unknown": verdicts.count(None), "pending": sum(r["status"] == PENDING for r in records)}
 
 
 def _error(report: Report, exit_code: int) -> str | None:
@@ -130,7 +135,7 @@ def _error(report: Report, exit_code: int) -> str | None:
 # -- renderers ------------------------------------------------------------------------------------
 
 
-def render_json(report: Report, exit_code: int) -> str:
+def render_json(report: Report, exit_code: int, provenance: Provenance) -> str:
     data = {
         "command": "report",
         "version": __version__,
@@ -138,6 +143,7 @@ def render_json(report: Report, exit_code: int) -> str:
         "stack_file": report.stack_file_label,
         "graph_api_url": report.graph_api_url,
         "reads_pulumi_state": report.state is not None,
+        **provenance.as_json(),
         **_context(report),
         "numbers": rows(report),
         "summary": summary(report),
@@ -167,7 +173,8 @@ def _cell(value: Any) -> str:
     return text
 
 
-def render_csv(report: Report, exit_code: int) -> str:
+def render_csv(report: Report, exit_code: int, provenance: Provenance) -> str:
+    """Rows only: the provenance is on stderr (and each row repeats when and through what it was read)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -193,22 +200,35 @@ def _window_cell(record: dict[str, Any]) -> str:
     return md(f"next opening {record['next_window_opening']} ({record['next_window_opening_local']})")
 
 
-def render_markdown(report: Report, exit_code: int) -> str:
+_STATUS_CELL = {"in_sync": "in sync", "pending": "pending", "drift": "**DRIFT**", "policy": "**OUTSIDE POLICY**",
+                "error": "**ERROR**"}
+
+
+def _result(report: Report, counts: dict[str, int]) -> str:
+    pending = counts["pending"]
+    return (f"{counts['comply']} of {counts['numbers']} "
+            + ("number complies" if counts["numbers"] == 1 else "numbers comply")
+            + (f" ({pending} of them pending: the declared region is merged, not deployed yet; live is as deployed)"
+               if pending else "")
+            + (f", {counts['do_not_comply']} do not" if counts["do_not_comply"] else "")
+            + (f", {counts['unknown']} could not be checked" if counts["unknown"] else "")
+            + ("" if report.state is not None else " (without --state nothing can be pending: a change merged but "
+                                                    "not deployed counts as not matching its declaration)"))
+
+
+def render_markdown(report: Report, exit_code: int, provenance: Provenance) -> str:
     counts = summary(report)
     lines = [
         f"### WhatsApp Local Storage evidence: stack {escape.code(report.stack.stack)}",
         "",
-        f"- Read at: {format_time(report.read_at)} (UTC)",
-        f"- Graph API: {report.config.api_version} at {md(report.graph_api_url)}",
+        *(f"- {md(line)}" for line in provenance.lines()),
         f"- Declarations: {escape.code(report.stack_file_label)} (project {escape.code(report.stack.project)})",
         f"- Policy: {describe_policy(report.allowed_regions)}",
-        f"- Result: {counts['comply']} of {counts['numbers']} numbers comply"
-        + (f", {counts['do_not_comply']} do not" if counts["do_not_comply"] else "")
-        + (f", {counts['unknown']} could not be checked" if counts["unknown"] else ""),
+        f"- Result: {_result(report, counts)}",
         "",
     ]
     header = ["Number ID", "Display number", "Name", "Declared", "Live", "Storage status", "Registered",
-              "Matches declaration", "Within policy"]
+              "Matches declaration", "Within policy", "Status"]
     with_state = report.state is not None
     with_windows = any(n.gate is not None for n in report.numbers if not n.removed)
     if with_state:
@@ -221,7 +241,8 @@ def render_markdown(report: Report, exit_code: int) -> str:
                  md(record["name"] or ""), md(record["declared_region"] or "invalid"), md(record["live_region"] or "-"),
                  md(record["storage_status"] or "-"),
                  "-" if record["registered"] is None else ("yes" if record["registered"] else "no"),
-                 _yes_no(record["complies_with_declaration"]), _yes_no(record["complies_with_policy"])]
+                 _yes_no(record["complies_with_declaration"]), _yes_no(record["complies_with_policy"]),
+                 _STATUS_CELL[record["status"]]]
         if with_state:
             steps = record["last_applied_steps"]
             cells += [md("-" if steps is None else (", ".join(steps) or "no change")), md(record["last_applied_at"] or "-")]

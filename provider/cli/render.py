@@ -1,27 +1,35 @@
-"""Renderers of a plan/drift report: text for a terminal, Markdown for a pull request, JSON for
-pipelines, and the one JSON document a failed run prints. They only read the report, and every
-rendering passes through ``redact`` last: a secret that reached a name, a Graph message or an
-error is masked in the output as a whole (a PIN only as a whole run of digits).
+"""What plan and drift say, shared by their renderers, and the text renderer.
 
-What differs between ``plan`` and ``drift`` (title, status labels, summary sentence) is a
-``View``, data chosen by the command; problems are rendered with the stack file's spelling
-(``STACK_SPELLING``), since these commands read a stack file.
+The renderers only read the report, and every rendering passes through ``redact`` last: a
+secret that reached a name, a Graph message or an error is masked in the output as a whole (a
+PIN only as a whole run of digits). Text is here; Markdown (capped for a pull-request comment)
+is ``markdown``; JSON is ``document``.
+
+What differs between ``plan`` and ``drift`` (title, status words, summary sentence, which numbers
+have something to say) is a ``View``, data chosen by the command; problems are rendered with the
+stack file's spelling (``STACK_SPELLING``), since these commands read a stack file.
+
+At fleet scale a review needs what changes, not 700 unchanged numbers: text and Markdown list the
+numbers with something to say, most urgent first (``report.URGENCY``), and count the rest;
+``Options.show_sames`` lists every number. JSON always holds every number.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .. import __version__, escape, exits
-from ..redact import redact
+from .. import escape, lifecycle
 from ..compliance import SETTING, describe_policy, verdict
-from ..models import LiveNumber
+from ..models import LiveNumber, id_order
 from ..planner import Plan
+from ..redact import redact
 from ..regions import describe
-from ..safety import REGISTER_BUDGET, STACK_SPELLING, format_time
-from .report import NumberReport, Report
+from ..safety import REGISTER_BUDGET, STACK_SPELLING
+from ..wording import counted as _plural
+from .provenance import Provenance
+from .report import DRIFT as DRIFT_STATUS
+from .report import ERROR, IN_SYNC, PENDING, POLICY, QUIET, NumberReport, Report
 
 NOTE_NO_STATE = (
     "This compares the stack file with the live numbers. It does not read Pulumi state: pass "
@@ -34,10 +42,19 @@ NOTE_STATE = (
     "state file given (it counts only calls made by successful runs of this stack). Numbers "
     "declared in code rather than in the stack file are out of its reach."
 )
+# drift without --state: what it cannot tell apart
+NOTE_NO_PENDING = ("Without --state nothing can be pending: a change merged but not deployed yet reads as drift. "
+                   "Pass --state FILE (`pulumi stack export`) to tell the two apart.")
 
 
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
+@dataclass(frozen=True)
+class Options:
+    """How a plan or drift is printed, beyond its format."""
+
+    provenance: Provenance
+    show_sames: bool = False  # list every number, not only those with something to say
+    capped: bool = True  # Markdown: stay under markdown.CAP bytes (a pull-request comment)
+    full_output: str | None = None  # where the uncapped output was written, to name in the capped one
 
 
 def _blocking_entries_text(report: Report) -> str | None:
@@ -57,35 +74,40 @@ def blocked_clause(report: Report) -> str | None:
     what = _blocking_entries_text(report)
     if what is None:
         return None
-    return f"nothing would change: the stack file has {what}, and `pulumi up` would stop before declaring any resource"
+    return f"nothing would change (the stack file has {what}, and `pulumi up` would stop before declaring any resource)"
 
 
 def plan_summary(report: Report) -> str:
     total = len(report.numbers)
     blocked = blocked_clause(report)
-    if blocked:
-        parts = [blocked, f"{report.count('error')} errors"]
-    else:
-        parts = [f"{report.count('change')} to change", f"{report.count('in_sync')} in sync",
-                 f"{report.count('refused')} refused by preflight", f"{report.count('error')} errors"]
+    # every status counted, the changes as blocked while an entry stops the stack program
+    parts = [blocked] if blocked else []
+    counts = [f"{report.count('change')} {'blocked' if blocked else 'to change'}", f"{report.count('in_sync')} in sync",
+              f"{report.count('refused')} refused by preflight", _plural(report.count("error"), "error")]
+    # while an entry stops the program nothing runs: only the counts that say something
+    parts += [part for part in counts if not (blocked and part.startswith("0 "))]
     if report.count("removed"):
         parts.append(f"{report.count('removed')} removed")
     if report.refused_deletes:
         parts.append(f"{_plural(len(report.refused_deletes), 'delete')} refused by preflight")
     if report.policy_violations:
         parts.append(f"{len(report.policy_violations)} outside allowedRegions")
-    return f"{total} numbers: " + ", ".join(parts)
+    return f"{_plural(total, 'number')}: " + ", ".join(parts)
+
+
+# drift's statuses in its summary, most urgent first; every declared number has exactly one
+_DRIFT_WORDS = ((ERROR, "error", "errors"), (POLICY, "outside allowedRegions", None), (DRIFT_STATUS, "drift", None),
+                (PENDING, "pending (merged, not deployed)", None), (IN_SYNC, "in sync", None))
 
 
 def drift_summary(report: Report) -> str:
-    total = len(report.numbers)
-    head = (f"drift found in {report.drift_count} of {total} numbers" if report.drift_count
-            else f"all {total} numbers in sync")
-    if report.policy_violations:
-        head += f", {len(report.policy_violations)} outside allowedRegions"
+    total = sum(not n.removed for n in report.numbers)
+    counts = [(report.sync_count(status), one, many) for status, one, many in _DRIFT_WORDS]
+    parts = [_plural(count, one, many or one) for count, one, many in counts if count]
+    head = _plural(total, "number") + (": " + ", ".join(parts) if parts else "")
     if what := _blocking_entries_text(report):  # an entry outside the policy is not an invalid one
         head += f"; the stack file has {what}"
-    return head + (f", {report.count('error')} errors" if report.count("error") else "")
+    return head
 
 
 @dataclass(frozen=True)
@@ -94,29 +116,50 @@ class View:
 
     command: str
     title: str
-    labels: Mapping[str, str]
+    labels: Mapping[str, str]  # plan: by ``status``; drift: by ``sync_status``
     summary: Callable[[Report], str]
+    drift_view: bool = False  # statuses are drift's (in sync, pending, drift, policy, error)
     blocked_change_label: str | None = None  # a change that cannot happen while the stack file is invalid
-    # A number that matches its declaration, but the declaration (so the live storage) is outside
-    # allowedRegions: refused by `pulumi up`, yet not drift.
-    outside_policy_label: str | None = None
+
+    def status(self, n: NumberReport) -> str:
+        """The number's status word in JSON."""
+        return n.sync_status if self.drift_view and not n.removed else n.status
 
     def label(self, n: NumberReport, report: Report) -> str:
         if n.status == "change" and self.blocked_change_label and report.blocking_entries:
             return self.blocked_change_label
-        if self.outside_policy_label and n.policy_blocks_declaration and not n.drifted and not n.error:
-            return self.outside_policy_label
-        return self.labels[n.status]
+        return self.labels[self.status(n)]
+
+    def notes(self, report: Report) -> list[str]:
+        notes = [NOTE_STATE if report.state is not None else NOTE_NO_STATE]
+        if self.drift_view and report.state is None:
+            notes.append(NOTE_NO_PENDING)
+        return notes
 
 
 PLAN = View("plan", "plan", {"error": "ERROR", "in_sync": "in sync", "change": "will change", "refused": "REFUSED",
                              "removed": "removed"}, plan_summary, blocked_change_label="blocked")
-DRIFT = View("drift", "drift check", {"error": "ERROR", "in_sync": "in sync", "change": "DRIFT", "refused": "DRIFT",
-                                      "removed": "removed"}, drift_summary, outside_policy_label="OUTSIDE POLICY")
+DRIFT = View("drift", "drift check", {ERROR: "ERROR", IN_SYNC: "in sync", DRIFT_STATUS: "DRIFT", PENDING: "pending",
+                                      POLICY: "OUTSIDE POLICY", "removed": "removed"}, drift_summary, drift_view=True)
 
 
 def note(report: Report) -> str:
     return NOTE_STATE if report.state is not None else NOTE_NO_STATE
+
+
+def listing(report: Report, view: View) -> tuple[list[NumberReport], list[NumberReport]]:
+    """The numbers with something to say, most urgent first (then by ID), and the quiet ones (by ID)."""
+    ranked = sorted(report.numbers, key=lambda n: (n.urgency(view.drift_view), id_order(n.number_id)))
+    loud = [n for n in ranked if n.urgency(view.drift_view) < QUIET]
+    return loud, ranked[len(loud):]
+
+
+def quiet_line(quiet: list[NumberReport], options: Options) -> str | None:
+    """``697 in sync``: the numbers not listed (or, with --show-sames, listed after the others)."""
+    if not quiet:
+        return None
+    said = "listed after the others" if options.show_sames else "not listed: --show-sames lists them"
+    return f"{len(quiet)} in sync ({said})"
 
 
 # -- pieces ---------------------------------------------------------------------------------------
@@ -235,11 +278,33 @@ def _budget(n: NumberReport) -> str:
     return text
 
 
-def _detail_lines(n: NumberReport, report: Report, arrow: str) -> list[tuple[str, str]]:
+def _state_lines(n: NumberReport, drift_view: bool) -> list[tuple[str, str]]:
+    """What the state file says about the number: a hand change, or a change merged and not deployed."""
+    if n.in_state is False:
+        return [("state", "new to the stack: `pulumi up` creates its resource")] if drift_view else []
+    if n.state is None or n.live is None:
+        return []
+    recorded = n.state.outputs
+    rows: list[tuple[str, str]] = []
+    if n.live_differs_from_state:
+        was = recorded.get("region") or recorded.get("storage_status") or "unknown"
+        flag = recorded.get("registered")
+        registered = "" if not isinstance(flag, bool) else (", registered" if flag else ", not registered")
+        rows.append(("state", f"Pulumi recorded {was}{registered}: changed outside Pulumi since"))
+    elif drift_view and n.sync_status == "pending":
+        deployed = lifecycle.declared_region(recorded) or "unknown"
+        rows.append(("state", f"deployed as {deployed}, declared {n.declared_region}: merged, not deployed yet"))
+    if drift_view and n.sync_status == "pending":
+        rows.append(("can go", n.can_go))
+    return rows
+
+
+def _detail_lines(n: NumberReport, report: Report, arrow: str, drift_view: bool = False) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     if n.live is not None:
         rows.append(("live", _live_long(n.live)))
     rows.append(("declared", _declared_long(n)))
+    rows += _state_lines(n, drift_view)
     if n.error:
         rows.append(("error", n.error))
         return rows
@@ -266,184 +331,33 @@ def _detail_lines(n: NumberReport, report: Report, arrow: str) -> list[tuple[str
     return rows
 
 
-# -- text and Markdown ----------------------------------------------------------------------------
 
 
-def render_text(report: Report, view: View, exit_code: int) -> str:
+# -- text -------------------------------------------------------------------------------------------
+
+
+def render_text(report: Report, view: View, exit_code: int, options: Options) -> str:
     t = escape.text  # every value from a stack file or the Graph API, printed to a terminal or CI log
     lines = [
         f"WhatsApp Local Storage {view.title} for stack {t(report.stack.stack)} ({t(report.stack_file_label)})",
-        f"Graph API {report.config.api_version} at {t(report.graph_api_url)}",
+        *(t(line) for line in options.provenance.lines()),
         f"Policy: {describe_policy(report.allowed_regions)}",
         "",
     ]
     if not report.numbers:
         lines += [f"No numbers declared under {t(report.stack.numbers_key)}.", ""]
-    for n in report.numbers:
+    loud, quiet = listing(report, view)
+    for n in loud + (quiet if options.show_sames else []):
         head = f"{t(n.number_id)}  {view.label(n, report)}"
         if n.name:
             head += f"  {t(n.name)}"
         if n.live is not None and n.live.node.display_phone_number:
             head += f"  {t(n.live.node.display_phone_number)}"
         lines.append(head)
-        lines += [f"  {label + ':':<11}{t(text)}" for label, text in _detail_lines(n, report, "->")]
+        lines += [f"  {label + ':':<11}{t(text)}" for label, text in _detail_lines(n, report, "->", view.drift_view)]
         lines.append("")
+    if said := quiet_line(quiet, options):
+        lines += [f"{said}.", ""]
     lines.append(f"Summary: {view.summary(report)}.")
-    lines.append(f"Note: {note(report)}")
+    lines += [f"Note: {text}" for text in view.notes(report)]
     return redact("\n".join(lines) + "\n")
-
-
-def md(text: object) -> str:
-    """Text for a Markdown table cell or line (``escape.markdown``). The pull request writes names,
-    IDs and paths, and the plan is posted for its reviewers: raw HTML (an unclosed ``<!--``,
-    ``</details>``) would hide the rows after it, and a pipe would split a cell."""
-    return escape.markdown(text)
-
-
-def render_markdown(report: Report, view: View, exit_code: int) -> str:
-    lines = [
-        f"### WhatsApp Local Storage {view.title}: stack {escape.code(report.stack.stack)}",
-        "",
-        f"{escape.code(report.stack_file_label)} against the live numbers (Graph API {report.config.api_version}): "
-        f"**{md(view.summary(report))}**.",
-        "",
-    ]
-    if report.allowed_regions is not None:
-        lines += [f"Policy: {describe_policy(report.allowed_regions)}.", ""]
-    if report.numbers:
-        budget, policy = report.state is not None, report.allowed_regions is not None
-        windows = any(n.gate is not None for n in report.numbers)
-        header = ["Number", "Name", "Status", "Live", "Declared", "Calls", "Offline", "Preflight"]
-        header += (["Policy"] if policy else []) + (["Window"] if windows else []) + (["Budget left"] if budget else [])
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "---|" * len(header))
-        for n in report.numbers:
-            row = [escape.code(n.number_id), md(n.name or ""), view.label(n, report), md(_live_short(n.live)),
-                   md(_declared_short(n)), md(_calls(n.plan, "→")), _offline(n), _preflight_short(n)]
-            if policy:
-                row.append(_policy_short(n))
-            if windows:
-                row.append(md(_window_short(n)))
-            if budget:
-                row.append("-" if n.budget_left is None else f"{n.budget_left} of {REGISTER_BUDGET}")
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
-    else:
-        lines += [f"No numbers declared under {escape.code(report.stack.numbers_key)}.", ""]
-    detailed = [n for n in report.numbers if n.status != "in_sync" or n.warnings or n.live_complies_with_policy is False]
-    for n in detailed:
-        title_bits = [b for b in (n.name, n.live.node.display_phone_number if n.live else None) if b]
-        lines.append(f"#### {escape.code(n.number_id)}" + (f" ({md(', '.join(title_bits))})" if title_bits else "")
-                     + f": {view.label(n, report)}")
-        lines.append("")
-        for label, text in _detail_lines(n, report, "→"):
-            shown = escape.code(text) if label == "calls" and n.plan and n.plan.calls else md(text)
-            lines.append(f"- **{label}**: {shown}")
-        lines.append("")
-    if report.numbers and not detailed:
-        lines += ["Nothing to change: every declared number matches its live state.", ""]
-    lines.append(f"> {note(report)}")
-    return redact("\n".join(lines) + "\n")
-
-
-# -- JSON -----------------------------------------------------------------------------------------
-
-
-def _number_json(n: NumberReport) -> dict[str, Any]:
-    live = None
-    if n.live is not None:
-        live = {
-            "region": n.live.region,
-            "storage_status": n.live.storage_status.value,
-            "registered": n.live.registered,
-            "code_verification_status": n.live.node.code_verification_status,
-            "is_on_biz_app": n.live.node.is_on_biz_app,
-            "display_phone_number": n.live.node.display_phone_number,
-        }
-    declared = None
-    if n.declared is not None:
-        declared = {**n.declared, "pin": n.pin}
-        if not n.removed:
-            declared["registered"] = True
-    return {
-        "phone_number_id": n.number_id,
-        "name": n.name,
-        "status": n.status,
-        "drift": n.drifted,
-        "live": live,
-        "declared": declared,
-        "invalid": n.invalid or n.policy_blocks_declaration,
-        "calls": [str(call) for call in n.plan.calls] if n.plan else [],
-        "steps": n.plan.steps if n.plan else [],
-        "offline": bool(n.plan and n.plan.deregisters),
-        # A count: `registration_calls` is the name of the output that holds timestamps.
-        "registration_call_count": n.plan.registration_call_count if n.plan else 0,
-        "preflight": {"ok": n.plan is not None and not n.problems,
-                      "problems": [p.render(STACK_SPELLING) for p in n.problems]},
-        "policy": None if n.allowed_regions is None else {
-            "live_complies": n.live_complies_with_policy,
-            "declared_complies": None if n.declared_region is None else not n.policy_blocks_declaration,
-        },
-        "warnings": [w.render(STACK_SPELLING) for w in n.warnings],
-        "window": _window_json(n),
-        "in_state": n.in_state,
-        "budget": None if n.budget_used is None else {
-            "limit": REGISTER_BUDGET, "used": n.budget_used, "left": n.budget_left,
-        },
-        "error": n.error,
-    }
-
-
-def outcome_error(report: Report, exit_code: int) -> str | None:
-    """The JSON document's ``error`` for a run that completed with exit 1: what made it fail."""
-    if exit_code != exits.ERROR:
-        return None
-    parts = []
-    if report.count("error"):
-        parts.append(f"{_plural(report.count('error'), 'number')} could not be checked (see numbers[].error)")
-    if report.count("refused"):
-        parts.append(f"{_plural(report.count('refused'), 'number')} refused by preflight")
-    if report.refused_deletes:
-        parts.append(f"the delete of {_plural(len(report.refused_deletes), 'removed number')} (on_delete=disable) "
-                     "refused by preflight")
-    clause = blocked_clause(report)
-    if clause:
-        parts.append(clause)
-    return "; ".join(parts) or "failed"
-
-
-def render_json(report: Report, view: View, exit_code: int) -> str:
-    blocked = bool(report.blocking_entries)
-    data = {
-        "command": view.command,
-        "version": __version__,
-        "project": report.stack.project,
-        "stack": report.stack.stack,
-        "stack_file": report.stack_file_label,
-        "api_version": report.config.api_version,
-        "graph_api_url": report.graph_api_url,
-        "allowed_regions": None if report.allowed_regions is None else sorted(report.allowed_regions),
-        "reads_pulumi_state": report.state is not None,
-        "read_at": format_time(report.read_at),
-        "note": note(report),
-        "numbers": [_number_json(n) for n in report.numbers],
-        "summary": {
-            "numbers": len(report.numbers),
-            "in_sync": report.count("in_sync"),
-            # what `pulumi up` would change: nothing while an entry stops the stack program
-            "change": 0 if blocked else report.count("change"),
-            "blocked_changes": report.count("change") if blocked else 0,
-            "refused": report.count("refused"),
-            "error": report.count("error"),
-            "removed": report.count("removed"),
-            "drift": report.drift_count,
-            "invalid": len(report.blocking_entries),
-            "policy_violations": len(report.policy_violations),
-        },
-        "error": outcome_error(report, exit_code),
-        "exit_code": exit_code,
-    }
-    return redact(json.dumps(data, indent=2, sort_keys=True)) + "\n"
-
-
-RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

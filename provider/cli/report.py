@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from .. import assessment, clock, schedule
+from .. import assessment, clock, lifecycle, schedule
 from ..assessment import Assessment, Context, DeleteFacts, LiveReader, Wanted
 from ..client import READ_WORKERS, GraphClient
 from ..compliance import allows, verdict
@@ -27,8 +27,18 @@ from ..notices import Notices
 from ..planner import Plan
 from ..progress import Progress
 from ..redact import redact
-from ..safety import Problem, Rule, policy_problem
+from ..safety import STACK_SPELLING, Problem, Rule, format_time, policy_problem
 from ..stackfile import PLACEHOLDER_PIN, Secure, StackFile, StateEntry, StateFile, without_secrets
+
+
+# What `drift` (and `report`) call a number, with --state (issue 27): declared region vs state, live vs
+# state. Without --state nothing can be pending: a merged, undeployed change reads as drift.
+IN_SYNC, PENDING, DRIFT, POLICY, ERROR = "in_sync", "pending", "drift", "policy", "error"
+SYNC_STATUSES = (ERROR, POLICY, DRIFT, PENDING, IN_SYNC)  # most urgent first
+
+# What a number has to say in `plan` and `drift`, most urgent first (issue 28); QUIET says nothing.
+URGENCY = ("error", "refused", "policy", "drift", "offline", "change", "pending", "warning")
+QUIET = len(URGENCY)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,90 @@ class NumberReport:
         return self.plan is not None and not self.removed and not self.plan.in_sync
 
     @property
+    def live_differs_from_state(self) -> bool:
+        """Live is not what the last `pulumi up` (or refresh) recorded: changed outside Pulumi.
+
+        The outputs keep the live region (absent for storage with no region), the storage status
+        and registration; a key an older export lacks is not compared."""
+        if self.state is None or self.live is None:
+            return False
+        recorded = self.state.outputs
+        live = self.live
+        region_recorded = "region" in recorded or "storage_status" in recorded  # absent region: no region
+        return ((region_recorded and recorded.get("region") != live.region)
+                or ("storage_status" in recorded and recorded["storage_status"] != live.storage_status.value)
+                or ("registered" in recorded and recorded["registered"] != live.registered))
+
+    @property
+    def sync_status(self) -> str:
+        """in_sync, pending, drift, policy or error: the table of issue 27, for a declared number.
+
+        | declared region vs state | live vs state | status  |
+        | same                     | same          | in sync |
+        | differs                  | same          | pending |
+        | any                      | differs       | drift   |
+
+        A live region outside allowedRegions (or a declared one: `pulumi up` stops) is ``policy``
+        whatever the row; a number that cannot be read is ``error``. Only the region makes a number
+        pending: a new name or window changes nothing at Meta. A number new to the stack is pending
+        (`pulumi up` creates its resource). Without --state: in sync or drift, never pending.
+        """
+        if self.error or self.plan is None or self.live is None:
+            return ERROR
+        if self.live_complies_with_policy is False or self.policy_blocks_declaration:
+            return POLICY
+        if self.in_state is None or self.removed:
+            return IN_SYNC if self.plan.in_sync else DRIFT
+        if self.state is None:
+            return PENDING
+        if self.live_differs_from_state:
+            return DRIFT
+        deployed = lifecycle.declared_region(self.state.outputs)  # None: an export that records none
+        if deployed is not None and deployed != self.declared_region:
+            return PENDING
+        # declared and live both as recorded, yet they differ: state itself recorded an unconverged number
+        return IN_SYNC if self.plan.in_sync else DRIFT
+
+    @property
+    def can_go(self) -> str:
+        """When a pending change can be deployed, from the number's assessment: its problems that
+        only wait (next window opening, blackout end, the instant its register budget frees)."""
+        found = self.assessment
+        if found is None or found.plan is None:
+            return "unknown (not read)"
+        if found.refusals:
+            return "not by itself: " + "; ".join(p.render(STACK_SPELLING) for p in found.refusals)
+        if found.clears_at is not None:
+            why = "; ".join(p.render(STACK_SPELLING) for p in found.waits)
+            return f"from {format_time(found.clears_at)} ({why})"
+        return "now: at the next deploy"
+
+    def urgency(self, drift_view: bool) -> int:
+        """Its rank in ``URGENCY`` (``QUIET``: nothing to say), as ``plan`` or ``drift`` shows it."""
+        if self.error:
+            return URGENCY.index("error")
+        if drift_view:
+            word = {POLICY: "policy", DRIFT: "drift", PENDING: "pending"}.get(self.sync_status)
+            if word is None:
+                return URGENCY.index("warning") if self.warnings else QUIET
+            return URGENCY.index(word)
+        if self.problems:
+            return URGENCY.index("refused")
+        if self.live_complies_with_policy is False:
+            return URGENCY.index("policy")
+        if self.in_state and self.live_differs_from_state:
+            return URGENCY.index("drift")
+        if self.plan is not None and not self.plan.in_sync:
+            # a change that only waits (--wait-for-window: its window, a blackout, its budget) is pending,
+            # even one that will take the number offline then: nothing happens now
+            if self.assessment is not None and self.assessment.problems and not self.assessment.refusals:
+                return URGENCY.index("pending")
+            return URGENCY.index("offline" if self.plan.deregisters else "change")
+        if self.removed:
+            return URGENCY.index("change")
+        return URGENCY.index("warning") if self.warnings else QUIET
+
+    @property
     def budget_left(self) -> int | None:
         return None if self.budget_used is None else max(0, REGISTER_BUDGET - self.budget_used)
 
@@ -117,6 +211,14 @@ class Report:
 
     def count(self, status: str) -> int:
         return sum(n.status == status for n in self.numbers)
+
+    def sync_count(self, status: str) -> int:
+        """Declared numbers with this ``sync_status`` (removed ones have none)."""
+        return sum(n.sync_status == status for n in self.numbers if not n.removed)
+
+    @property
+    def pending(self) -> list[NumberReport]:
+        return [n for n in self.numbers if not n.removed and n.sync_status == PENDING]
 
     @property
     def drift_count(self) -> int:

@@ -24,7 +24,7 @@ deploys with the number's next listed step, or with a plain ``pulumi up``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 from .. import escape, exits, lifecycle
 from ..declaration import STACK_SPELLING
@@ -94,9 +94,12 @@ def sort(report: Report) -> Sorted:
     return Sorted(tuple(ready), tuple(waiting), tuple(refused))
 
 
-def ready_targets(report: Report, out: TextIO, err: TextIO) -> int:
-    """Print the ready URNs on ``out`` (nothing else) and everyone else on ``err``; the exit code."""
+def ready_targets(report: Report, out: TextIO, err: TextIO, header: Sequence[str] = ()) -> int:
+    """Print the ready URNs on ``out`` (nothing else) and everyone else on ``err``, after the
+    output's header lines (read time, commits, API version); the exit code."""
     found = sort(report)
+    for line in header:
+        print(escape.text(line), file=err)
     print(f"python -m provider plan --ready-targets: stack {escape.text(report.stack.stack)}, read at "
           f"{format_instant(report.read_at)}: {len(found.ready)} ready, {len(found.waiting)} waiting, "
           f"{len(found.refused) + len(found.blocked)} refused", file=err)

@@ -19,7 +19,7 @@ from ..regions import describe, normalize_region
 from ..stackfile import without_secrets
 
 COEXISTENCE_NOTE = ("shared with the WhatsApp Business app: adopted as it is; it can never be cut over "
-                    "(Meta does not let it be deregistered through the API)")
+                    "(Meta does not let it be deregistered through the API), so it needs no PIN")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,12 @@ class Found:
     waba_id: str
     live: LiveNumber | None = None
     error: str | None = None
+
+    @property
+    def never_cut_over(self) -> bool:
+        """Shared with the WhatsApp Business app (coexistence): Meta refuses to deregister it, so no
+        plan for it ever registers, and a PIN would never be used."""
+        return self.live is not None and self.live.node.is_on_biz_app
 
     @property
     def label(self) -> str:
@@ -142,6 +148,6 @@ def propose(found: Iterable[Found], declared: Mapping[str, Any], *, context: Con
         elif (reasons := reasons_to_leave_out(live, context.allowed_regions)) or live.region is None:
             result.left_out.append(NotAdded(item, tuple(reasons)))
         else:
-            notes = (COEXISTENCE_NOTE,) if live.node.is_on_biz_app else ()
+            notes = (COEXISTENCE_NOTE,) if item.never_cut_over else ()
             result.proposals.append(Proposal(item, entry_for(item, live, live.region), notes))
     return result

@@ -21,6 +21,7 @@ from ..errors import AccountNotVisible as AccountNotVisible  # defined in the er
 from ..models import NODE_FIELDS, PhoneNumberNode
 from ..progress import Progress
 from ..redact import redact
+from ..wording import counted
 from .proposal import Found
 
 
@@ -44,7 +45,7 @@ def read_accounts(client: GraphClient, waba_ids: Sequence[str], err: TextIO) -> 
             raise _account_error(waba_id, exc) from None
         listed.extend((waba_id, PhoneNumberNode.model_validate({**item, "id": str(item["id"])}))
                       for item in items if item.get("id"))
-        print(f"listed {len(items)} numbers in WhatsApp Business Account {waba_id}", file=err, flush=True)
+        print(f"listed {counted(len(items), 'number')} in WhatsApp Business Account {waba_id}", file=err, flush=True)
     found: list[Found] = []
     if not listed:
         return found

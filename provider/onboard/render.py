@@ -13,6 +13,7 @@ from .. import escape, exits
 from ..inputs import is_ascii_digits
 from ..models import id_order
 from ..redact import redact
+from ..wording import counted
 from .proposal import Proposed, NotAdded
 from .stackedit import Target, add_entries, dump
 
@@ -34,13 +35,17 @@ class ImportResult:
         return exits.ERROR if self.proposed.errors else exits.OK
 
     def commands(self) -> list[str]:
-        """What a person still has to run: the stack, and a secret PIN per number that has none."""
+        """What a person still has to run: the stack, and a secret PIN per number that has none and
+        may ever register (not a number shared with the WhatsApp Business app: it is never cut over)."""
         stack = shlex.quote(self.stack_name)  # commands to paste into a shell: nothing in them is code
         cmds = [f"pulumi stack init {stack}"] if self.target.text is None else []
         declared = self.target.stack.phone_numbers()
         ids = [number_id for number_id, entry in declared.items()
                if not (isinstance(entry, Mapping) and entry.get("pin") is not None)]
         ids += [p.found.number_id for p in self.proposed.proposals]
+        found = [p.found for p in self.proposed.proposals] + [d.found for d in self.proposed.declared]
+        never = {item.number_id for item in found if item.never_cut_over}
+        ids = [number_id for number_id in ids if number_id not in never]
         # Only IDs that are IDs: a stack-file key is the pull request's text, never pasted into a shell.
         for number_id in sorted({i for i in ids if is_ascii_digits(i)}, key=id_order):
             cmds.append(f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack {stack}")
@@ -49,8 +54,8 @@ class ImportResult:
 
 def _headline(result: ImportResult) -> str:
     p = result.proposed
-    counts = (f"{result.listed} numbers listed: {len(p.proposals)} to add, {len(p.declared)} declared already, "
-              f"{len(p.left_out)} left out, {len(p.errors)} errors")
+    counts = (f"{counted(result.listed, 'number')} listed: {len(p.proposals)} to add, {len(p.declared)} declared "
+              f"already, {len(p.left_out)} left out, {counted(len(p.errors), 'error')}")
     if not p.proposals:
         return f"{counts}. Nothing to add; {result.target.label} is unchanged."
     if result.written:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from emulator.harness import Emulator
 from emulator.seed import REGISTERED_BR, REGISTERED_DEFAULT, UNREGISTERED
 from provider import cli
 
@@ -34,12 +36,12 @@ def run(*argv: str, project_dir: Path | None = None) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def mutating_calls(emulator) -> list[dict]:
+def mutating_calls(emulator: Emulator) -> list[dict[str, Any]]:
     return [c for c in emulator.calls() if c["method"] == "POST"]
 
 
-def state_export(resources: dict[str, dict], *, stack: str = "test", project: str = "whatsapp-local-storage",
-                 modified: str | None = None) -> dict:
+def state_export(resources: dict[str, dict[str, Any]], *, stack: str = "test",
+                 project: str = "whatsapp-local-storage", modified: str | None = None) -> dict[str, Any]:
     """A `pulumi stack export` document of `stack` in `project` with one resource per number."""
     return {"version": 3, "deployment": {"resources": [
         {"urn": f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}",

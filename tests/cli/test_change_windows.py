@@ -103,7 +103,7 @@ def test_a_plan_that_takes_no_number_offline_is_not_refused_outside_the_window(s
 def test_the_markdown_plan_has_a_window_column_and_a_numbers_own_windows_win(stack, monkeypatch):
     monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
     numbers = {**CUTOVER, REGISTERED_DEFAULT: {"region": "DEFAULT", "cutoverWindows": ["Wed 11:00-13:00 UTC"]}}
-    code, out, _err = run(stack(numbers, [WINDOW]), "plan", "--format", "markdown")
+    code, out, _err = run(stack(numbers, [WINDOW]), "plan", "--format", "markdown", "--show-sames")
 
     assert code == 1
     header = next(line for line in out.splitlines() if line.startswith("| Number"))

@@ -36,14 +36,15 @@ def test_plan_text_shows_each_number_live_to_declared_with_the_exact_calls_and_r
     assert "live:      DEFAULT (Meta default storage), not registered" in out
     assert "declared:  IN (India), registered (PIN declared)" in out
     assert "calls:     settings(IN) -> register" in out
-    assert f"{REGISTERED_BR}  in sync  acme-brasil" in out
+    assert f"{REGISTERED_BR}  in sync" not in out  # nothing to say: counted, not listed
+    assert "2 in sync (not listed: --show-sames lists them)." in out
     assert "Summary: 3 numbers: 1 to change, 2 in sync, 0 refused by preflight, 0 errors." in out
     assert "does not read Pulumi state" in out and "declared in code" in out
     assert "123456" not in out  # PINs are never printed
     assert mutating_calls(emulator) == []
 
 
-def test_plan_markdown_is_a_pull_request_comment_sorted_by_number_id(project):
+def test_plan_markdown_is_a_pull_request_comment_most_urgent_first(project):
     numbers = {UNREGISTERED: {"region": "IN", "pin": "123456"},
                REGISTERED_DEFAULT: {"region": "BR", "pin": "123456", "name": "support | main"},
                REGISTERED_BR: {"region": "BR"}}
@@ -52,13 +53,14 @@ def test_plan_markdown_is_a_pull_request_comment_sorted_by_number_id(project):
     lines = out.splitlines()
     assert lines[0] == "### WhatsApp Local Storage plan: stack `test`"
     table = [line for line in lines if line.startswith("| `")]
-    assert [row.split("`")[1] for row in table] == [REGISTERED_DEFAULT, REGISTERED_BR, UNREGISTERED]
+    assert [row.split("`")[1] for row in table] == [REGISTERED_DEFAULT, UNREGISTERED]  # offline first; in sync: counted
+    assert "1 in sync (not listed: --show-sames lists them)." in out
     assert table[0] == (f"| `{REGISTERED_DEFAULT}` | support \\| main | will change | DEFAULT, registered | "
                         "BR, registered | deregister → settings(BR) → register | yes | ok |")
     assert f"#### `{REGISTERED_DEFAULT}` (support \\| main, +1 555-0100): will change" in out
     assert "- **offline**: yes: from deregister until register succeeds" in out
     assert "pulumi up` refuses this cutover: the number is new to the stack" in out  # no --state: a warning
-    assert f"#### `{REGISTERED_BR}`" not in out  # in sync: table only
+    assert f"#### `{REGISTERED_BR}`" not in out  # in sync: counted only
     assert lines[-1].startswith("> ") and "does not read Pulumi state" in lines[-1]
     assert out == run("plan", "--stack", "test", "--format", "markdown", project_dir=project(numbers))[1]
 
@@ -86,7 +88,7 @@ def test_plan_json_has_stable_keys_and_shows_what_preflight_refuses(project, emu
     assert any("NO_STORAGE_ENABLED" in p for p in by_id[NO_STORAGE]["preflight"]["problems"])
     assert data["summary"] == {"numbers": 6, "in_sync": 2, "change": 1, "refused": 3, "error": 0,
                                "removed": 0, "drift": 4, "blocked_changes": 0, "invalid": 0,
-                               "policy_violations": 0}
+                               "policy_violations": 0, "pending": 0}
     assert data["error"] == "3 numbers refused by preflight" and data["exit_code"] == 1
     assert mutating_calls(emulator) == []
 
@@ -185,7 +187,7 @@ def test_a_phone_numbers_value_that_is_not_a_map_is_an_error(project):
 def test_drift_exits_0_when_every_number_matches(project):
     code, out, _ = run("drift", "--stack", "test", project_dir=project(IN_SYNC))
     assert code == 0
-    assert "all 2 numbers in sync" in out
+    assert "2 numbers: 2 in sync." in out
 
 
 def test_drift_exits_7_after_an_out_of_band_change(project, emulator):

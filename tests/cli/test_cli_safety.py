@@ -53,7 +53,7 @@ def test_json_is_one_document_when_the_token_is_rejected(project):
 def test_json_is_one_document_on_an_argument_error(project):
     code, out, err = run("drift", "--format", "json", project_dir=project(IN_SYNC))  # --stack missing
     data = json.loads(out)
-    assert code == 2 and data == {"command": "drift", "error": "the following arguments are required: --stack",
+    assert code == 2 and data == {"command": "drift", "error": "the following arguments are required: -s/--stack",
                                   "exit_code": 2, "version": __version__}
     assert "usage: python -m provider drift" in err
 
@@ -105,6 +105,8 @@ def test_an_unreachable_graph_host_is_one_run_level_error_not_one_per_number(pro
     assert err.count("cannot reach the Graph API at http://127.0.0.1:") == 1
     assert "no read got an answer" in err and "nothing was compared" in err
     assert "106540352242000" not in err  # no per-number error
+    # a loopback address is never reached through a proxy: the fix names the emulator (issue 31, item 4)
+    assert "PROXY" not in err.upper() and "python -m emulator --state .pulumi-local/emulator.json" in err
     code, out, _ = run("plan", "--stack", "test", "--format", "json", project_dir=directory)
     data = json.loads(out)
     assert code == 1 and data["exit_code"] == 1 and data["error"].startswith("cannot reach the Graph API")
@@ -207,8 +209,8 @@ def test_with_an_invalid_entry_the_summary_says_nothing_would_change(project):
     code, out, _ = run("plan", "--stack", "test", project_dir=project(numbers))
     assert code == 1
     summary = next(line for line in out.splitlines() if line.startswith("Summary:"))
-    assert summary == ("Summary: 2 numbers: nothing would change: the stack file has 1 invalid entry, and "
-                       "`pulumi up` would stop before declaring any resource, 1 errors.")
+    assert summary == ("Summary: 2 numbers: nothing would change (the stack file has 1 invalid entry, and "
+                       "`pulumi up` would stop before declaring any resource), 1 blocked, 1 error.")
     assert "to change" not in out
     assert f"{UNREGISTERED}  blocked" in out  # its plan is still shown, as what follows the fix
     data = json.loads(run("plan", "--stack", "test", "--format", "json", project_dir=project(numbers))[1])

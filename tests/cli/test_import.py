@@ -195,9 +195,9 @@ def test_it_never_writes_a_pin_and_prints_the_commands_still_needed(emulator, pr
     code, out, _ = run_import(project_dir, "--write", wabas=(DEMO_WABA_ID,))
     assert code == 0
     assert path.read_text().count(DEMO_PIN) == 1
-    for number_id in (REGISTERED_DEFAULT, COEXISTENCE):
-        assert f"pulumi config set --path --secret 'phoneNumbers[\"{number_id}\"].pin' --stack prod" in out
+    assert f"pulumi config set --path --secret 'phoneNumbers[\"{REGISTERED_DEFAULT}\"].pin' --stack prod" in out
     assert f"phoneNumbers[\"{REGISTERED_BR}\"].pin" not in out  # it has one
+    assert f"phoneNumbers[\"{COEXISTENCE}\"].pin" not in out  # never cut over: a PIN would never be used
     assert "pulumi stack init" not in out
     assert DEMO_PIN not in out
 

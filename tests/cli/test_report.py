@@ -30,7 +30,7 @@ def _to_in(emulator, number_id: str) -> None:
 def test_plan_gives_a_policy_verdict_per_number(project, emulator):
     _to_in(emulator, REGISTERED_BR)
     directory = project(IN_SYNC, **{POLICY: ["BR", "DEFAULT"]})
-    code, out, _ = run("plan", "--stack", "test", project_dir=directory)
+    code, out, _ = run("plan", "--stack", "test", "--show-sames", project_dir=directory)
     assert "Policy: allowedRegions: BR, DEFAULT" in out
     assert "policy:    live storage DEFAULT (Meta default storage) is inside allowedRegions (BR, DEFAULT)" in out
     assert "policy:    VIOLATION: live storage IN (India) is outside allowedRegions (BR, DEFAULT)" in out
@@ -58,7 +58,7 @@ def test_drift_exits_7_when_a_live_number_is_outside_the_policy_even_in_sync(pro
     assert code == 7 and data["exit_code"] == 7
     assert data["summary"]["drift"] == 0 and data["summary"]["policy_violations"] == 1
     code, out, _ = run("drift", "--stack", "test", project_dir=directory)
-    assert code == 7 and "all 2 numbers in sync, 1 outside allowedRegions" in out
+    assert code == 7 and "2 numbers: 1 outside allowedRegions, 1 in sync" in out
     assert run("drift", "--stack", "test", project_dir=project(IN_SYNC, **{POLICY: ["BR", "DEFAULT"]}))[0] == 0
 
 
@@ -69,7 +69,7 @@ def test_drift_does_not_call_an_in_sync_number_outside_the_policy_drift_nor_its_
     assert code == 7
     assert f"{REGISTERED_BR}  OUTSIDE POLICY" in out and f"{REGISTERED_BR}  DRIFT" not in out
     assert "invalid entr" not in out
-    assert "all 2 numbers in sync, 1 outside allowedRegions; the stack file has 1 entry outside allowedRegions" in out
+    assert "2 numbers: 1 outside allowedRegions, 1 in sync; the stack file has 1 entry outside allowedRegions" in out
     markdown = run("drift", "--stack", "test", "--format", "markdown", project_dir=directory)[1]
     assert "| OUTSIDE POLICY |" in markdown and "| DRIFT |" not in markdown
 
@@ -79,8 +79,8 @@ def test_a_declaration_outside_the_policy_stops_the_plan(project):
     code, out, _ = run("plan", "--stack", "test", project_dir=directory)
     assert code == 1
     assert f"{UNREGISTERED}  REFUSED" in out and "storage IN (India) is outside whatsapp-local-storage:allowedRegions" in out
-    assert ("nothing would change: the stack file has 1 entry outside allowedRegions, and `pulumi up` would stop "
-            "before declaring any resource") in out
+    assert ("nothing would change (the stack file has 1 entry outside allowedRegions, and `pulumi up` would stop "
+            "before declaring any resource)") in out
 
 
 def test_a_malformed_policy_is_an_error_naming_the_setting_before_any_call(project, emulator):
@@ -129,7 +129,7 @@ def test_report_csv_opens_as_a_table(project, emulator):
         "read_at": "-", "stack": "test", "api_version": "v25.0", "allowed_regions": "BR DEFAULT",
         "phone_number_id": REGISTERED_DEFAULT, "display_phone_number": "+1 555-0100", "name": "",
         "declared_region": "DEFAULT", "live_region": "DEFAULT", "storage_status": "DEFAULT", "registered": "yes",
-        "complies_with_declaration": "yes", "complies_with_policy": "yes", "complies": "yes",
+        "complies_with_declaration": "yes", "complies_with_policy": "yes", "status": "in_sync", "complies": "yes",
         "last_applied_steps": "", "last_applied_at": "", "in_window": "", "next_window_opening": "",
         "next_window_opening_local": "", "change_window": "", "error": ""}
     brasil = rows[REGISTERED_BR]
@@ -161,7 +161,7 @@ def test_report_json_with_state_shows_the_last_applied_change_and_when(project, 
     assert by_id[REGISTERED_BR]["last_applied_at"] == cutover  # the newest register call
     assert by_id[REGISTERED_DEFAULT]["last_applied_steps"] == []
     assert by_id[REGISTERED_DEFAULT]["last_applied_at"] == "2026-11-02T08:15:42Z"  # the resource's `modified`
-    assert data["summary"] == {"numbers": 2, "comply": 2, "do_not_comply": 0, "unknown": 0}
+    assert data["summary"] == {"numbers": 2, "comply": 2, "do_not_comply": 0, "unknown": 0, "pending": 0}
     markdown = run("report", "--stack", "test", "--state", str(state), project_dir=project(IN_SYNC))[1]
     assert f"| deregister, settings, register | {cutover} |" in markdown and "| no change | 2026-11-02T08:15:42Z |" in markdown
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -153,6 +154,14 @@ def test_state_file_in_process_is_saved_after_every_mutation(tmp_path, make_emul
         assert len(saved[REGISTERED_DEFAULT]["registration_calls"]) == 1
         emu.reset(None)
         assert json.loads(state_file.read_text())["numbers"] == []
+
+
+def test_a_state_file_in_a_directory_not_made_yet_is_created_with_it(tmp_path: Path) -> None:
+    """The README's `--state .pulumi-local/emulator.json` on a fresh clone, before up-local made the directory."""
+    state_file = tmp_path / "not-yet" / "emulator.json"
+    with start_emulator(state_file=state_file) as emu:
+        assert REGISTERED_BR in {n["id"] for n in emu.numbers()}, "seeded with the demo numbers"
+    assert REGISTERED_BR in {n["id"] for n in json.loads(state_file.read_text())["numbers"]}
 
 
 @pytest.mark.parametrize("value", ["-5", "nan", "inf"])

@@ -1,4 +1,4 @@
-"""Meta's hourly business-use-case limit per business account (issue 28, item 2; GRAPH_API.md
+"""Meta's hourly business-use-case limit per business account (issue 28, item 2; docs/graph-api.md,
 "Rate limits"): 200 calls an hour, 5,000 once the account has a registered number, counting
 `GET /{waba_id}`, `GET /{waba_id}/phone_numbers` and `GET /{phone_number_id}`; over it 80008 with
 `X-Business-Use-Case-Usage`, on the emulator's clock."""

@@ -107,7 +107,7 @@ def test_every_number_outside_allowed_regions_is_refused_in_one_error_before_any
     }), ALLOWED_KEY: json.dumps(["DE", "GB"])})
     assert result["resources"] == []
     message = result["error"]["message"]
-    assert "2 problem(s); no resource was declared" in message
+    assert "2 problems; no resource was declared" in message
     assert f'phoneNumbers["{REGISTERED_BR}"].region: BR (Brazil) is outside the stack\'s allowedRegions (DE, GB)' \
         in message
     assert f'phoneNumbers["{REGISTERED_DEFAULT}"].region: DEFAULT' in message

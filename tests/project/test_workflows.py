@@ -276,13 +276,16 @@ def step(path: Path, job: str, name_starts: str) -> dict:
     return next(s for s in steps(load(path)["jobs"][job]) if s.get("name", "").startswith(name_starts))
 
 
-def run_step(script: str, cwd: Path, tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess, dict]:
+def run_step(script: str, cwd: Path, tmp_path: Path, *, exported: str = "",
+             **env: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """``exported``: the file `pulumi stack export` prints (without one it fails, as without a backend)."""
     fake_bin = tmp_path / "fake-bin"
     fake_bin.mkdir(exist_ok=True)
+    export = f'{{ cat "{exported}"; exit 0; }}' if exported else "exit 255"
     for name in ("pulumi", "gh"):
         fake = fake_bin / name
         fake.write_text(f'#!/bin/sh\necho "{name} $*" >> "{tmp_path}/calls.log"\n'
-                        f'[ "{name} $1 $2" = "pulumi stack export" ] && exit 255\nexit 0\n')
+                        f'[ "{name} $1 $2" = "pulumi stack export" ] && {export}\nexit 0\n')
         fake.chmod(0o755)
     outputs = tmp_path / "github-output"
     outputs.write_text("")
@@ -339,6 +342,29 @@ def test_the_comment_posts_the_plan_or_says_why_there_is_none(tmp_path):
     assert "ended with **failure** before it wrote a plan" in (tmp_path / "comment.md").read_text()
 
 
+def test_the_drift_issue_and_the_plan_comment_stay_under_githubs_limit(tmp_path: Path) -> None:
+    """GitHub refuses a body over 65,536 characters: the CLI caps its Markdown at 60,000 bytes, and
+    what the workflows add around it (the refresh log, the link to the full plan) must fit in the rest."""
+    limit = 65_536
+    capped = ("| `1` | " + "x" * 90 + " |\n") * (60_000 // 100)
+    (tmp_path / "drift.md").write_text(capped)
+    (tmp_path / "refresh.txt").write_text(("<&> " * 500 + "\n") * 200)  # escaped, each line grows fivefold
+    issue = step(ROOT / "examples" / "nightly-drift.yml", "drift", "Open or update the drift issue")
+    done, _ = run_step(issue["run"], tmp_path, tmp_path, REFRESH_EXIT="0", DRIFT_EXIT="7", ALERT_LABEL="drift",
+                       RUN_URL="https://example.invalid/run", GH_TOKEN="x", GH_REPO="o/r")
+    assert done.returncode == 1 and "drift found" in done.stderr  # the job fails on drift, after the issue
+    body = (tmp_path / "issue.md").read_text()
+    assert capped in body and "&lt;&amp;&gt;" in body and len(body) < limit
+    (tmp_path / "plan.md").write_text(capped)
+    comment = step(ROOT / "examples" / "pr-preview.yml", "comment", "Post the plan")
+    done, _ = run_step(comment["run"], tmp_path, tmp_path, PR="42", PLAN_RESULT="success",
+                       FULL_PLAN_URL="https://example.invalid/artifact", RUN_URL="https://example.invalid/run",
+                       GH_TOKEN="x", GH_REPO="o/r")
+    body = (tmp_path / "comment.md").read_text()
+    assert done.returncode == 0 and len(body) < limit
+    assert "[plan-full.md](https://example.invalid/artifact)" in body
+
+
 def test_the_plan_step_fails_loudly_without_a_token(tmp_path):
     """An environment-only secret that the job cannot see is an empty string: say so, do not plan."""
     workspace = tmp_path / "workspace"
@@ -349,6 +375,19 @@ def test_the_plan_step_fails_loudly_without_a_token(tmp_path):
     assert not (tmp_path / "calls.log").exists(), "nothing ran"
 
 
+def _deployed(tmp_path: Path) -> Path:
+    """The local stack's state as `pulumi stack export` prints it: 922 and 923 converged as declared."""
+    from tests.cli.support import state_export
+
+    path = tmp_path / "exported.json"
+    path.write_text(json.dumps(state_export({
+        "106540352242922": {"declared_region": "DEFAULT", "region": "DEFAULT", "storage_status": "DEFAULT",
+                            "registered": True},
+        "106540352242923": {"declared_region": "BR", "region": "BR", "storage_status": "IN_COUNTRY_STORAGE_ENABLED",
+                            "registered": True}}, stack="local")))
+    return path
+
+
 def test_the_nightly_drift_step_reads_once_and_records_exit_7(tmp_path, emulator):
     project = project_copy(tmp_path / "repo", emulator.url)
     for name in ("provider", ".venv"):
@@ -356,12 +395,24 @@ def test_the_nightly_drift_step_reads_once_and_records_exit_7(tmp_path, emulator
     emulator.patch("106540352242923", settings={"storage_configuration": {
         "status": "IN_COUNTRY_STORAGE_ENABLED", "data_localization_region": "IN"}})
     drift = step(ROOT / "examples" / "nightly-drift.yml", "drift", "python -m provider drift")
-    done, outputs = run_step(drift["run"], project, tmp_path, WHATSAPP_ACCESS_TOKEN=emulator.token)
+    done, outputs = run_step(drift["run"], project, tmp_path, exported=str(_deployed(tmp_path)),
+                             WHATSAPP_ACCESS_TOKEN=emulator.token)
     assert done.returncode == 0, done.stdout + done.stderr
     assert outputs == {"exit": "7"}
-    assert "| `106540352242923` | acme-brasil | DRIFT | IN, registered | BR, registered |" in (
-        project / "drift.md").read_text()
+    report = (project / "drift.md").read_text()
+    assert "| `106540352242923` | acme-brasil | DRIFT | IN, registered | BR, registered |" in report
+    # 924 is declared IN and not in state yet: pending, listed with when it can go, no drift issue
+    assert "| `106540352242924` | acme-india | pending |" in report and "now: at the next deploy" in report
+    assert (project / "drift-full.md").exists()
     assert (tmp_path / "calls.log").read_text() == "pulumi stack export --stack local --non-interactive\n"
+
+
+def test_the_nightly_drift_step_fails_without_state_instead_of_guessing(tmp_path, emulator):
+    project = project_copy(tmp_path / "repo", emulator.url)
+    drift = step(ROOT / "examples" / "nightly-drift.yml", "drift", "python -m provider drift")
+    done, outputs = run_step(drift["run"], project, tmp_path, WHATSAPP_ACCESS_TOKEN=emulator.token)
+    assert outputs == {"exit": "1"} and "pulumi stack export failed" in done.stderr
+    assert not (project / "drift.md").exists(), "no drift check without state"
 
 
 SLACK = timedelta(minutes=60)  # for GitHub's late scheduled starts and the cutovers themselves

@@ -1,4 +1,4 @@
-"""Change windows (SPEC.md "Change windows", issue 21) through the engine protocol.
+"""Change windows (docs/contract.md, "Change windows and blackouts"; issue 21) through the engine protocol.
 
 The provider process is ``python -m pulumi.dynamic``, so its clock is set the one way the provider
 offers: ``WHATSAPP_TEST_NOW`` in the CLI's environment, here ``@FILE`` so that a test moves the

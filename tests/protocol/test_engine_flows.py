@@ -1,5 +1,5 @@
-"""The Pulumi engine's real flows (ENGINE_PROTOCOL.md, "Real flows that a one-resource-at-a-time
-imitation misses"), each asserting what SPEC.md "Behaviour" promises the user.
+"""The Pulumi engine's real flows (docs/engine.md, "Flows", and "Process scoping: one process is not
+one command"), each asserting what docs/contract.md, "Behaviour" promises the user.
 
 Through ``tests/engine.py``: a refresh and the update or destroy that follows share one provider
 process when the config is unchanged; a rename is a Create and a Delete in one process; an

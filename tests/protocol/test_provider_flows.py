@@ -1,4 +1,4 @@
-"""The provider in the engine's real flows (ENGINE_PROTOCOL.md, "Real flows"): several phases of
+"""The provider in the engine's real flows (docs/engine.md, "Flows"): several phases of
 one command in ONE provider process, engine retries (``on_error`` hooks) re-sending a failed call
 to the same process, a process killed mid-cutover, configuration saved in state, and the
 ``allowedRegions`` policy. Each test sends the calls in the order the engine sends them.

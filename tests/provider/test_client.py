@@ -29,7 +29,7 @@ def client_for(emu, *, version="v25.0", timeout=(5.0, 30.0), sleep=None, token=N
                        retry=RetryPolicy(attempts=4, base_seconds=0.01, cap_seconds=0.05))
 
 
-# Every code in GRAPH_API.md's table and the class whose top level says what to do.
+# Every code in the table of docs/graph-api.md, "Errors", and the class whose top level says what to do.
 CODES = [
     (0, errors.AuthenticationFailed, errors.UserActionRequired),
     (190, errors.AuthenticationFailed, errors.UserActionRequired),

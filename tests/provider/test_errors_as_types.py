@@ -89,7 +89,7 @@ def test_every_network_error_is_a_class_with_its_own_reason_built_as_the_client_
     assert [(p.name, p.kind.name, p.default) for p in list(parameters.values())[1:]] == [
         ("message", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
         ("method", "KEYWORD_ONLY", inspect.Parameter.empty), ("path", "KEYWORD_ONLY", inspect.Parameter.empty),
-        ("http_status", "KEYWORD_ONLY", None)]
+        ("http_status", "KEYWORD_ONLY", None), ("loopback", "KEYWORD_ONLY", False)]
     for cls in subclasses:
         error = cls("127.0.0.1:9: boom", method="POST", path="/1/register", http_status=None)
         assert error.reason == cls.reason and error.method == "POST" and cls.summary in str(error)
