@@ -12,6 +12,11 @@ Change windows (docs/contract.md, "Change windows and blackouts"): each resource
 entry has them, else the stack's ``cutoverWindows``, as its ``cutover_windows`` input. The windows
 that apply to a number are then in its inputs, where a reviewer, the state and the CrossGuard
 pack see them; a malformed window is one more problem that stops the program.
+
+Blackouts (README "Change windows"): each resource's ``cutover_blackouts`` input is the stack's
+``cutoverBlackouts`` followed by the number's own, since a number's blackouts add to the stack's
+(a freeze one entry could drop would be no freeze). The provider also reads the stack's from its
+configuration, so resources declared in code get them too.
 """
 
 from __future__ import annotations
@@ -66,7 +71,15 @@ def outside_policy(raw: Mapping[Any, Any], allowed: frozenset[str]) -> list[str]
             for number_id in outside(regions, allowed)]
 
 
-def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
+def _with_stack_blackouts(own: Any, stack: list[dict[str, str]]) -> tuple[dict[str, str], ...]:
+    together: list[dict[str, str]] = []
+    for blackout in [*stack, *(own or ())]:
+        if dict(blackout) not in together:
+            together.append(dict(blackout))
+    return tuple(together)
+
+
+def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None, blackouts_raw: Any = None
                      ) -> list[tuple[Declaration, str | None]]:
     """(declaration, name) per entry, or one error listing every problem, ``allowedRegions``
     violations and malformed windows included. Each declaration carries the windows that apply to
@@ -84,6 +97,11 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
     except ConfigurationError as exc:
         stack_windows = None
         problems.append(exc)
+    try:
+        stack_blackouts = schedule.blackouts_normalised(blackouts_raw, setting=schedule.BLACKOUTS_SETTING)
+    except ConfigurationError as exc:
+        stack_blackouts = None
+        problems.append(exc)
     if raw is None:
         problems.append("stack config has no phoneNumbers: declare the numbers this stack manages, keyed by "
                         f"phone number ID ({EXAMPLE}), or set phoneNumbers to {{}} to manage none")
@@ -100,6 +118,8 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None
             continue
         if declaration.cutover_windows is None and stack_windows is not None:
             declaration = declaration.with_windows(stack_windows)
+        if stack_blackouts:
+            declaration = declaration.with_blackouts(_with_stack_blackouts(declaration.cutover_blackouts, stack_blackouts))
         name = entry.get("name") if isinstance(entry, Mapping) else None
         numbers.append((declaration, None if name is None else str(name)))
     if allowed is not None:
@@ -125,7 +145,8 @@ def declare(numbers: list[tuple[Declaration, str | None]]) -> dict[str, PhoneNum
 
 stack_config = pulumi.Config()
 numbers = declared_numbers(stack_config.get_object("phoneNumbers"), stack_allowed_regions(stack_config),
-                           stack_object(stack_config, schedule.SETTING))
+                           stack_object(stack_config, schedule.SETTING),
+                           stack_object(stack_config, schedule.BLACKOUTS_SETTING))
 resources = declare(numbers)
 pulumi.export("numbers", {
     number_id: {

@@ -51,7 +51,7 @@ RESOURCE_TYPE = "pulumi-python:dynamic/whatsapp:PhoneNumberStorage"
 # provider; tests/project/test_policy_pack.py proves them equal, and that every input a rule
 # below reads is one of them.
 INPUTS = ("phone_number_id", "region", "pin", "enforce_pin", "allow_cutover_on_create", "on_delete", "waba_id",
-          "cutover_windows")
+          "cutover_windows", "cutover_blackouts")
 SECRET_INPUTS = ("pin",)
 DEFAULT = "DEFAULT"
 REGIONS = {

@@ -99,6 +99,7 @@ MODULES: dict[str, Module] = {
     "cli.markdown": Module("plan and drift as Markdown under 60,000 bytes, most urgent numbers first"),
     "cli.document": Module("plan and drift as one JSON document, every number"),
     "cli.provenance": Module("when the numbers were read, the commits of code and stack file, the API version"),
+    "cli.targets": Module("plan --ready-targets: the report's verdicts sorted into ready URNs, waiting, refused"),
     "cli.evidence": Module("the report command's evidence snapshot for auditors"),
     "onboard": Module("python -m provider import: adopting the numbers a team already has"),
     "onboard.proposal": Module("which listed numbers may be adopted as they are (pure)"),

@@ -32,7 +32,7 @@ from .planner import Plan
 from .reads import LiveRead, LiveReader, Wanted
 from .regions import describe
 from .safety import Desired, Problem, create_cutover_problem, preflight, retry_problem
-from .schedule import Windows, WindowState
+from .schedule import Blackouts, Gate, Windows, WindowState
 
 __all__ = ["Assessment", "Context", "DeleteFacts", "LiveRead", "LiveReader", "Wanted", "assess"]
 
@@ -47,6 +47,7 @@ class DeleteFacts:
     stack_numbers: frozenset[str] | None  # the numbers the stack's phoneNumbers lists (None: no such key)
     wanted_here: bool  # a resource of this process declared or converged the number
     stored_region: str | None = None  # the live region state recorded, for the no-call message
+    consented: bool = False  # WHATSAPP_DISABLE_ON_DELETE names the number (the person running the command)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Context:
     ledger: CallLedger = CallLedger()  # the number's register/deregister calls (state, entries, attempts)
     allowed_regions: frozenset[str] | None = None
     stack_windows: object = None  # the stack's cutoverWindows as configured, for a number without its own
+    stack_blackouts: object = None  # the stack's cutoverBlackouts as configured (they add to a number's own)
     breaker: str | None = None  # the process's circuit breaker (None: closed, or no process)
     creating: bool | None = False  # a create; None: not known (the CLI without a state file)
     refusal: str | None = None  # an earlier attempt in this process failed so that a retry must be refused
@@ -82,6 +84,7 @@ class Assessment:
     delete: DeleteVerdict | None = None  # for a Delete: may it disable the number?
     if_created: Problem | None = None  # creating not known: the create gate's refusal, should it be a create
     live_violation: Violation | None = None  # live storage outside allowedRegions
+    gate: Gate | None = None  # may a cutover start now (None: no windows and no blackouts, any time)
 
     @property
     def number_id(self) -> str:
@@ -90,6 +93,10 @@ class Assessment:
     @property
     def windows(self) -> Windows | None:
         return self.desired.windows
+
+    @property
+    def blackouts(self) -> Blackouts | None:
+        return self.desired.blackouts
 
     @property
     def budget_used(self) -> int:
@@ -141,9 +148,11 @@ def assess(declaration: Declaration, live: LiveNumber | None, context: Context) 
         return Assessment(declaration, Desired.of(declaration, None), live, None, (), None, kept,
                           context.ledger.left(context.now), delete=delete)
     windows = schedule.effective(declaration.cutover_windows, context.stack_windows, today=context.now.date())
-    desired = Desired.of(declaration, windows)
+    blackouts = schedule.effective_blackouts(declaration.cutover_blackouts, context.stack_blackouts)
+    desired = Desired.of(declaration, windows, blackouts)
+    gate = None if windows is None and not blackouts else schedule.gate_at(windows, blackouts, context.now)
     known = Assessment(declaration, desired, live, None, (), schedule.where(windows, context.now), kept,
-                       context.ledger.left(context.now), delete=delete)
+                       context.ledger.left(context.now), delete=delete, gate=gate)
     retry = () if context.refusal is None else (retry_problem(context.refusal),)
     if live is None:
         return replace(known, problems=retry)
@@ -165,4 +174,4 @@ def _delete_verdict(declaration: Declaration, context: Context) -> DeleteVerdict
     if facts is None:
         return None
     return lifecycle.on_delete(declaration.phone_number_id, declaration.on_delete, facts.stack_numbers,
-                               facts.wanted_here, describe(facts.stored_region))
+                               facts.wanted_here, describe(facts.stored_region), facts.consented)

@@ -50,23 +50,26 @@ class Declaration:
     on_delete: str = field(default="retain", metadata=_spec("onDelete"))
     waba_id: str | None = field(default=None, metadata=_spec("wabaId"))
     cutover_windows: tuple[str, ...] | None = field(default=None, metadata=_spec("cutoverWindows"))
+    # each blackout as its canonical map (``blackouts.canonical``): from, to, zone, reason
+    cutover_blackouts: tuple[Mapping[str, str], ...] | None = field(default=None, metadata=_spec("cutoverBlackouts"))
 
     @classmethod
     def from_inputs(cls, inputs: Mapping[str, Any]) -> "Declaration":
         """From inputs that passed validation (``inputs.validate``, no failure, no unknown)."""
-        windows = inputs.get("cutover_windows")
+        windows, blackouts = inputs.get("cutover_windows"), inputs.get("cutover_blackouts")
         return cls(phone_number_id=str(inputs["phone_number_id"]), region=str(inputs["region"]),
                    pin=inputs.get("pin"), enforce_pin=bool(inputs.get("enforce_pin")),
                    allow_cutover_on_create=bool(inputs.get("allow_cutover_on_create")),
                    on_delete=str(inputs.get("on_delete") or "retain"), waba_id=inputs.get("waba_id"),
-                   cutover_windows=None if windows is None else tuple(windows))
+                   cutover_windows=None if windows is None else tuple(windows),
+                   cutover_blackouts=None if blackouts is None else tuple(dict(b) for b in blackouts))
 
     def as_inputs(self) -> dict[str, Any]:
         """The inputs as ``inputs.validate`` returns them: every input by its name, except an
-        absent ``pin`` or ``cutover_windows`` (which a stack entry may leave out)."""
+        absent ``pin``, ``cutover_windows`` or ``cutover_blackouts`` (which a stack entry may leave out)."""
         values = {name: _plain(getattr(self, name)) for name in INPUT_KEYS}
         return {name: value for name, value in values.items()
-                if value is not None or name not in ("pin", "cutover_windows")}
+                if value is not None or name not in OPTIONAL_KEYS}
 
     def echoes(self) -> dict[str, Any]:
         """Every output that echoes an input (``region``'s echo is ``declared_region``), None where absent."""
@@ -81,9 +84,14 @@ class Declaration:
     def with_windows(self, windows: tuple[str, ...] | None) -> "Declaration":
         return replace(self, cutover_windows=windows)
 
+    def with_blackouts(self, blackouts: tuple[Mapping[str, str], ...] | None) -> "Declaration":
+        return replace(self, cutover_blackouts=blackouts)
+
 
 def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):
+        return [dict(item) if isinstance(item, Mapping) else item for item in value]
+    return value
 
 
 _SPECS: dict[str, Spec] = {f.name: f.metadata[_META] for f in fields(Declaration)}
@@ -97,6 +105,7 @@ STACK_KEYS: dict[str, str] = {spec.stack: name for name, spec in _SPECS.items() 
 STACK_SPELLING: dict[str, str] = {name: stack for stack, name in STACK_KEYS.items()}
 STACK_ONLY_KEYS = ("name",)  # an entry's label for people; never an input
 ON_DELETE = ("retain", "disable")
+OPTIONAL_KEYS = ("pin", "cutover_windows", "cutover_blackouts")  # left out of the inputs when absent
 
 # Outputs that are not inputs (``region``, the live region, is both: its input is echoed as
 # ``declared_region``).
@@ -106,10 +115,12 @@ OUTPUT_ONLY_KEYS: tuple[str, ...] = ("storage_status", "registered", "display_ph
 
 def delete_target(number_id: str, outputs: Mapping[str, Any]) -> Declaration:
     """What a Delete converges its number to when ``on_delete: disable`` applies: DEFAULT and
-    registered, with the PIN, ``enforce_pin``, ``on_delete`` and change windows stored in state (a
-    Delete gets only the outputs). The one place it is built, for the provider and the CLI alike.
-    The stored windows are kept as text: they are parsed only when the Delete makes a call."""
-    pin, waba, mode, windows = (outputs.get(key) for key in ("pin", "waba_id", "on_delete", "cutover_windows"))
+    registered, with the PIN, ``enforce_pin``, ``on_delete``, change windows and blackouts stored in
+    state (a Delete gets only the outputs). The one place it is built, for the provider and the CLI
+    alike. The stored windows and blackouts are kept as written: they are parsed only when the
+    Delete makes a call."""
+    pin, waba, mode, windows, blackouts = (outputs.get(key) for key in ("pin", "waba_id", "on_delete",
+                                                                          "cutover_windows", "cutover_blackouts"))
     return Declaration(
         phone_number_id=number_id, region=DEFAULT,
         pin=None if pin is None else str(pin),
@@ -117,4 +128,7 @@ def delete_target(number_id: str, outputs: Mapping[str, Any]) -> Declaration:
         on_delete=mode.strip().lower() if isinstance(mode, str) and mode.strip() else "retain",
         waba_id=None if waba is None else str(waba),
         cutover_windows=None if windows is None else tuple(map(str, windows if isinstance(windows, (list, tuple))
-                                                                else [windows])))
+                                                                else [windows])),
+        cutover_blackouts=None if blackouts is None else tuple(
+            dict(item) if isinstance(item, Mapping) else item  # a malformed one is the parser's to explain
+            for item in (blackouts if isinstance(blackouts, (list, tuple)) else [blackouts])))

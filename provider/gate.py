@@ -94,6 +94,17 @@ class Gate:
         cut = f", when {self.blackout} begins" if self.blackout is not None else ""
         return f"a cutover may start now ({now}): in a window ({self.period.window}) until {self.until}{cut}"
 
+    def short(self) -> str:
+        """The answer in a few words, for a table cell (the sentence says it in full)."""
+        if self.answer is Answer.NEVER:
+            return "never (cutoverWindows is an empty list)"
+        if self.answer is Answer.WAITING:
+            held = f"{self.blackout} until {self.blackout.ends:%Y-%m-%d %H:%M} UTC; " if self.blackout else ""
+            return f"waiting: {held}next opening {self.opens}"
+        if self.period is None:
+            return "any time" if self.until is None else f"any time until {self.until} ({self.blackout})"
+        return f"in a window until {self.until}"
+
     def facts(self) -> dict[str, Any]:
         """The answer as JSON values (instants in UTC, with their local reading)."""
         def moment(value: Moment | None) -> dict[str, str | None] | None:

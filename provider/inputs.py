@@ -58,6 +58,16 @@ def _never(_value: Any) -> bool:
     return False
 
 
+def _has_unknown(value: Any, is_unknown: Callable[[Any], bool]) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_unknown(item, is_unknown) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_unknown(item, is_unknown) for item in value)
+    return False
+
+
 def validate(raw: Mapping[str, Any], *, today: date, is_unknown: Callable[[Any], bool] = _never
              ) -> tuple[dict[str, Any], list[Failure]]:
     """Return the normalised inputs and every problem found. Values for which ``is_unknown`` holds
@@ -145,6 +155,16 @@ def validate(raw: Mapping[str, Any], *, today: date, is_unknown: Callable[[Any],
             out["cutover_windows"] = list(schedule.normalised(windows, setting="cutover_windows", today=today) or ())
         except WindowError as exc:
             fail("cutover_windows", f"{exc}")
+
+    blackouts = raw.get("cutover_blackouts")
+    if _has_unknown(blackouts, is_unknown):
+        out["cutover_blackouts"] = blackouts
+    elif blackouts is not None:
+        try:
+            # stored in one spelling (blackouts.canonical), so that an echo compares equal however written
+            out["cutover_blackouts"] = schedule.blackouts_normalised(blackouts, setting="cutover_blackouts")
+        except WindowError as exc:
+            fail("cutover_blackouts", f"{exc}")
 
     if out.get("enforce_pin") is True and "pin" not in out and not is_unknown(pin):
         fail("pin", "enforce_pin sets the number's PIN to `pin`, so `pin` is required with it")

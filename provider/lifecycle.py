@@ -26,9 +26,13 @@ SCHEMA_VERSION = 2
 
 NUMBERS_KEY = "whatsapp-local-storage:phoneNumbers"  # the stack program's own key: present on any CLI >= 3.139
 
+CONSENT_VARIABLE = "WHATSAPP_DISABLE_ON_DELETE"
+
 # What a Delete says when it makes no call although the resource asked for on_delete: disable.
-EXPLICIT_DISABLE = ("To turn local storage off for it, declare region DEFAULT and run `pulumi up` "
-                    "(a reviewed update), then remove the resource.")
+EXPLICIT_DISABLE = ("To turn local storage off for it, either declare region DEFAULT and run `pulumi up` "
+                    "(a reviewed update), then remove the resource; or consent for this number in the environment "
+                    f"of the command that deletes it: {CONSENT_VARIABLE}=<phone number ID> (exact IDs, "
+                    "comma-separated; never in a stack file or an imported ESC environment).")
 
 
 # -- on_delete ---------------------------------------------------------------------------------------
@@ -50,6 +54,26 @@ def stack_numbers(raw: Any) -> frozenset[str] | None:
     return frozenset(str(key) for key in raw)
 
 
+def disable_consent(raw: str | None) -> frozenset[str]:
+    """The numbers the person running the command consented to disable on delete
+    (``WHATSAPP_DISABLE_ON_DELETE=ID,ID``). Environment only: the CLI's environment reaches every
+    provider process, plain ``destroy`` included, and no stack file (so no pull request) can set it.
+    Exact phone number IDs of ASCII digits; no wildcard, nothing else. Raises ValueError naming
+    the bad item, so that a typo never silently disables nothing (or anything else)."""
+    if raw is None or not raw.strip():
+        return frozenset()
+    found: set[str] = set()
+    for item in raw.split(","):
+        item = item.strip()
+        if not item or not item.isascii() or not item.isdigit():
+            shown = repr(item) if len(item) <= 40 else repr(item[:40] + "...")
+            hint = " (no wildcard: list each phone number ID)" if "*" in item else ""
+            raise ValueError(f"{CONSENT_VARIABLE}: {shown} is not a phone number ID{hint}; write exact IDs of "
+                             "digits 0-9 separated by commas, e.g. 106540352242922,106540352242923")
+        found.add(item)
+    return frozenset(found)
+
+
 @dataclass(frozen=True)
 class DeleteVerdict:
     disable: bool
@@ -57,7 +81,7 @@ class DeleteVerdict:
 
 
 def on_delete(number_id: str, mode: str | None, declared: frozenset[str] | None, wanted_here: bool,
-              region: str | None = None) -> DeleteVerdict:
+              region: str | None = None, consented: bool = False) -> DeleteVerdict:
     """May this Delete disable the number? Only when the deployment certainly no longer wants it.
 
     A process sees only part of a deployment: ``--target``/``--exclude`` send untargeted
@@ -66,6 +90,9 @@ def on_delete(number_id: str, mode: str | None, declared: frozenset[str] | None,
     of them to a Delete. So the number counts as still wanted when a resource of this process
     declared or converged it (``wanted_here``) or the stack's ``phoneNumbers`` lists it; and when
     there is no ``phoneNumbers`` at all, the provider cannot know and makes no call either.
+    ``consented`` (``WHATSAPP_DISABLE_ON_DELETE`` names the number) stands in for the stack's
+    word: the person running the command says the number goes. It never overrides a resource of
+    this process that declared or converged the number.
     """
     if (mode or "retain") != "disable":
         return DeleteVerdict(False, f"whatsapp {number_id}: retained (on_delete=retain): no call made; the number "
@@ -73,6 +100,8 @@ def on_delete(number_id: str, mode: str | None, declared: frozenset[str] | None,
     why: str | None = None
     if wanted_here:
         why = ("another resource of this deployment declares the number (renamed or replaced resource)")
+    elif consented:
+        why = None
     elif declared is None:
         why = ("the provider cannot tell whether the program still declares it: the numbers are declared in "
                "code, not in the stack's phoneNumbers, and a targeted or excluded update (--target, --exclude) "
@@ -154,6 +183,7 @@ def token_from_state(number_id: str, error: str) -> str:
         f"whatsapp {number_id}: {error}. `pulumi refresh`, `pulumi destroy` and the deletes of a program that "
         "declares no number run on the configuration saved in state, not on the current stack config, so a "
         "token or app secret changed since it was saved is not used yet. Save the current configuration first: "
-        "`pulumi refresh --run-program` or `pulumi destroy --run-program` (they save it), or `pulumi up` while "
+        "`pulumi refresh --run-program` or `pulumi destroy --run-program` (they save it; not `destroy --refresh "
+        "--run-program`, whose refresh still runs on the saved configuration), or `pulumi up` while "
         "the program declares at least one number. A program that declares no number saves nothing: declare "
         "one number again, run `pulumi up`, then remove it.")

@@ -22,6 +22,7 @@ register/deregister calls its entry carries, which a later create for the number
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -102,6 +103,7 @@ def _context(number_id: str, carried: CallLedger, *, creating: bool, deleting: "
     now = _now()
     return Context(now=now, ledger=current().calls.saw(number_id, carried),
                    allowed_regions=_policy(), stack_windows=current().stack_config.get(schedule.STACK_KEY),
+                   stack_blackouts=current().stack_config.get(schedule.BLACKOUTS_KEY),
                    creating=creating, deleting=deleting)
 
 
@@ -161,7 +163,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         keys = [*(key for key, _env in KEYS.values()), compliance.ALLOWED_REGIONS_KEY, schedule.STACK_KEY,
-                lifecycle.NUMBERS_KEY]
+                schedule.BLACKOUTS_KEY, lifecycle.NUMBERS_KEY]
         config = {key: value for key in keys if (value := req.config.get(key)) is not None}
         current().configure(config)
         if not config:
@@ -189,6 +191,10 @@ class PhoneNumberStorageProvider(ResourceProvider):
                 schedule.of_stack(current().stack_config, today=today)
             except schedule.WindowError as exc:
                 return CheckResult(inputs, [CheckFailure("cutover_windows", str(exc))])
+        try:  # the stack's blackouts apply to every number, declared in code too
+            schedule.blackouts_of_stack(current().stack_config)
+        except schedule.WindowError as exc:
+            return CheckResult(inputs, [CheckFailure("cutover_blackouts", str(exc))])
         if (violation := compliance.verdict(allowed, region)) is not None:
             return CheckResult(inputs, [CheckFailure("region", violation.message("") + "; declare an allowed region or change the policy")])
         other = current().deployment.declare(str(number_id), str(region))
@@ -276,8 +282,14 @@ class PhoneNumberStorageProvider(ResourceProvider):
         number_id = props.get("phone_number_id") or id_
         fleet = current()
         target = delete_target(number_id, props)
+        consented = False
+        if target.on_delete == "disable":  # read at call time, from the command's own environment
+            try:
+                consented = number_id in lifecycle.disable_consent(os.environ.get(lifecycle.CONSENT_VARIABLE))
+            except ValueError as exc:
+                raise ConfigurationError(f"whatsapp {number_id}: {exc}") from None
         facts = DeleteFacts(lifecycle.stack_numbers(fleet.stack_config.get(lifecycle.NUMBERS_KEY)),
-                            fleet.deployment.wants(number_id), props.get("region"))
+                            fleet.deployment.wants(number_id), props.get("region"), consented)
         carried = fleet.calls.saw(number_id, CallLedger.from_state(props.get("registration_calls")))
         known = assess(target, None, Context(now=_now(), ledger=carried, deleting=facts))
         if known.delete is not None and not known.delete.disable:
@@ -330,6 +342,7 @@ class PhoneNumberStorageArgs:
         on_delete: Optional[pulumi.Input[str]] = None,
         waba_id: Optional[pulumi.Input[str]] = None,
         cutover_windows: Optional[pulumi.Input[list[str]]] = None,
+        cutover_blackouts: Optional[pulumi.Input[list[dict[str, str]]]] = None,
     ) -> None:
         self.phone_number_id = phone_number_id
         self.region = region
@@ -339,6 +352,9 @@ class PhoneNumberStorageArgs:
         self.on_delete = on_delete
         self.waba_id = waba_id
         self.cutover_windows = cutover_windows  # e.g. ["Sun 03:00-05:00 Europe/Berlin"]
+        # e.g. [{"from": "2026-11-27T00:00", "to": "2026-11-30T00:00", "zone": "America/New_York",
+        #        "reason": "Black Friday freeze"}]: no cutover starts inside one; they add to the stack's
+        self.cutover_blackouts = cutover_blackouts
 
 
 class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="PhoneNumberStorage"):
@@ -358,6 +374,7 @@ class PhoneNumberStorage(pulumi.dynamic.Resource, module="whatsapp", name="Phone
     on_delete: pulumi.Output[str]
     waba_id: pulumi.Output[Optional[str]]
     cutover_windows: pulumi.Output[Optional[list[str]]]
+    cutover_blackouts: pulumi.Output[Optional[list[dict[str, str]]]]
     schema_version: pulumi.Output[int]
 
     def __init__(self, resource_name: str, args: PhoneNumberStorageArgs,

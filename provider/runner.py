@@ -6,7 +6,7 @@ timestamps, and, when a call failed, a ``failures.StepFailure`` saying which ste
 the recovery did. ``Executor`` turns that into the one error a person reads (``failures.analyse``).
 
 Inside a cutover (deregister ... register) it holds a cutover slot, checks the breaker and the
-number's change windows once the slot is its own (the moment the cutover really starts), trips
+number's gate (change windows and blackouts) once the slot is its own (the moment the cutover really starts), trips
 the breaker in one place when the cutover fails, and stops retrying at the offline deadline (Pulumi's Cancel and customTimeouts never reach a dynamic provider).
 
 Its collaborators come through the constructor: the Graph calls it makes (``GraphCalls``, a
@@ -102,7 +102,7 @@ class PlanRunner:
                 return Run(refusal=breaker_problem(breaker))
             # Preflight checked the window; this is the moment the cutover starts (its first call
             # follows), which may be later when it waited for a slot.
-            outside = window_problem(desired.windows, self.clock(), waited=waited)
+            outside = window_problem(desired.windows, desired.blackouts, self.clock(), waited=waited)
             if outside is not None:
                 return Run(refusal=outside)
             try:

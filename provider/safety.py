@@ -19,8 +19,10 @@ The rules (docs/contract.md, "Preflight", and "Behaviour" for create):
 - the create-cutover gate: a create never cuts a registered number over;
 - no blind retries: after an attempt failed in a way another attempt cannot fix, the process
   refuses further attempts for that number (``retry_problem``);
-- change windows: a plan that deregisters starts only inside one of the number's windows
-  (``window_problem``; checked again when the cutover really starts, after its slot).
+- change windows and blackouts: a plan that deregisters starts only when the gate is open
+  (``window_problem`` asks ``gate.gate``: inside a window and outside every blackout; checked
+  again when the cutover really starts, after its slot). Waiting for a window or for a blackout's
+  end clears by itself; windows that are an empty list mean never, a refusal that never clears.
 """
 
 from __future__ import annotations
@@ -39,27 +41,29 @@ from .ledger import format_instant as format_time, parse_times  # noqa: F401 - t
 from .models import LiveNumber
 from .planner import Plan
 from .regions import describe
-from .schedule import Windows
+from .schedule import Blackouts, Gate, Windows
 
 __all__ = ["Desired", "Problem", "Rule", "REGISTER_BUDGET", "STACK_SPELLING", "breaker_problem",
-           "create_cutover_problem", "format_time", "parse_times", "policy_problem", "preflight", "retry_problem",
-           "window_problem"]
+           "create_cutover_problem", "format_time", "parse_times", "gate_problem", "policy_problem", "preflight",
+           "retry_problem", "window_problem"]
 
 
 @dataclass(frozen=True)
 class Desired:
-    """What a converge aims at: the declared region and PIN, and the change windows that apply
-    to the number (its own, else the stack's; None: a cutover may start at any time)."""
+    """What a converge aims at: the declared region and PIN, the change windows that apply to the
+    number (its own, else the stack's; None: a cutover may start at any time) and its blackouts
+    (the stack's and its own)."""
 
     region: str
     pin: str | None = field(default=None, repr=False)
     enforce_pin: bool = False
     windows: Windows | None = None
+    blackouts: Blackouts | None = None
 
     @classmethod
-    def of(cls, declaration: Declaration, windows: Windows | None) -> "Desired":
+    def of(cls, declaration: Declaration, windows: Windows | None, blackouts: Blackouts | None = None) -> "Desired":
         return cls(region=declaration.region, pin=declaration.pin, enforce_pin=declaration.enforce_pin,
-                   windows=windows)
+                   windows=windows, blackouts=blackouts)
 
 
 class Rule(str, Enum):
@@ -74,6 +78,8 @@ class Rule(str, Enum):
     CREATE_CUTOVER = "create_cutover"
     RETRY_REFUSED = "retry_refused"
     OUTSIDE_WINDOW = "outside_window"
+    BLACKOUT = "blackout"
+    WINDOWS_NEVER = "windows_never"
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ def preflight(plan: Plan, live: LiveNumber, desired: Desired, *, prior_calls: Ca
     violation = compliance.verdict(allowed_regions, plan.desired_region) if plan.storage_changes else None
     if violation is not None:
         problems.append(policy_problem(violation))
-    if plan.deregisters and (outside := window_problem(desired.windows, now)) is not None:
+    if plan.deregisters and (outside := window_problem(desired.windows, desired.blackouts, now)) is not None:
         problems.append(outside)
     return problems
 
@@ -161,24 +167,34 @@ def breaker_problem(breaker: str) -> Problem:
                    f"another cutover failed in this run ({breaker}); no further number is taken offline")
 
 
-def window_problem(windows: Windows | None, now: datetime, *, waited: bool = False) -> Problem | None:
-    """Why a cutover must not start at ``now``, or None (no windows, or inside one).
+def window_problem(windows: Windows | None, blackouts: Blackouts | None, now: datetime, *,
+                   waited: bool = False) -> Problem | None:
+    """Why a cutover must not start at ``now``, or None (the gate is open). The gate's answer
+    (``schedule.gate_at``) is the one every caller gets: waiting (outside the windows, or inside a
+    blackout) clears at the next instant a cutover may start; never (an empty list) does not clear.
 
-    ``waited``: the cutover waited for a slot and the window closed meanwhile. A cutover that
-    started inside a window finishes; none starts after the window's end.
+    ``waited``: the cutover waited for a slot and the gate closed meanwhile. A cutover that
+    started while the gate was open finishes; none starts after it closed.
     """
-    where = schedule.where(windows, now)
-    if windows is None or where is None or where.inside:
+    found = schedule.gate_at(windows, blackouts, now)
+    if found.may_start:
         return None
-    listed = "; ".join(map(str, windows)) or "an empty list"
-    when = (f"the next window opens at {where.next.opens_utc} ({where.next.opens_local})" if where.next
-            else "no window will open: add one")
-    cause = ("its change window closed while it waited for a cutover slot" if waited
-             else "the plan takes the number offline (deregister) outside its change windows")
-    return Problem(Rule.OUTSIDE_WINDOW,
-                   f"{cause}: it is {format_instant(now)}, and `{{cutover_windows}}` is {listed}; {when}. "
-                   "Run `pulumi up` inside a window (e.g. a scheduled deployment), or change the windows",
-                   clears_at=where.next.opens if where.next else None)
+    return gate_problem(found, windows, waited=waited)
+
+
+def gate_problem(found: Gate, windows: Windows | None, *, waited: bool = False) -> Problem:
+    """The gate's refusal as a problem: its rule, its sentence and what to do."""
+    listed = "; ".join(map(str, windows or ())) or "an empty list"
+    cause = ("the gate closed while it waited for a cutover slot" if waited
+             else "the plan takes the number offline (deregister)")
+    if found.opens is None:  # never
+        return Problem(Rule.WINDOWS_NEVER,
+                       f"{cause}, and `{{cutover_windows}}` is an empty list: {found.sentence()}. Nothing waits for "
+                       "this: it is refused until the windows change")
+    rule = Rule.BLACKOUT if found.blackout is not None else Rule.OUTSIDE_WINDOW
+    where = f"`{{cutover_windows}}` is {listed}" if windows is not None else "there are no change windows"
+    return Problem(rule, f"{cause}: {found.sentence()} ({where}). Run `pulumi up` when a cutover may start (e.g. a "
+                         "scheduled deployment), or change the windows or blackouts", clears_at=found.opens.at)
 
 
 def retry_problem(reason: str) -> Problem:

@@ -13,11 +13,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Mapping
 
+from . import blackouts as _blackouts
 from . import windows
+from .blackouts import Blackouts
+from .gate import Gate, gate
 from .windows import STACK_KEY, SETTING, WindowError, Windows, WindowState
 
-__all__ = ["STACK_KEY", "SETTING", "WindowError", "Windows", "WindowState", "normalised", "of_stack", "parse",
-           "effective", "where"]
+BLACKOUTS_KEY = _blackouts.STACK_KEY  # whatsapp-local-storage:cutoverBlackouts
+BLACKOUTS_SETTING = _blackouts.SETTING  # a stack entry's cutoverBlackouts
+
+__all__ = ["STACK_KEY", "SETTING", "BLACKOUTS_KEY", "BLACKOUTS_SETTING", "Blackouts", "Gate", "WindowError",
+           "Windows", "WindowState", "normalised", "of_stack", "parse", "effective", "where", "blackouts_normalised",
+           "blackouts_of_stack", "effective_blackouts", "gate_at"]
 
 
 def parse(raw: Any, *, today: date, setting: str = SETTING) -> Windows | None:
@@ -49,3 +56,23 @@ def effective(own: tuple[str, ...] | None, stack: object, *, today: date) -> Win
 def where(found: Windows | None, now: datetime) -> WindowState | None:
     """Where ``now`` stands in the windows (None: no windows, cutovers at any time)."""
     return None if found is None else windows.state(found, now)
+
+
+def blackouts_normalised(raw: Any, *, setting: str = BLACKOUTS_SETTING) -> list[dict[str, str]] | None:
+    """The blackouts in one spelling (what a declaration, its inputs and its outputs hold). Raises WindowError."""
+    return _blackouts.canonical(_blackouts.parse_blackouts(raw, setting=setting))
+
+
+def blackouts_of_stack(config: Mapping[str, Any]) -> Blackouts | None:
+    """The stack's ``whatsapp-local-storage:cutoverBlackouts`` (they apply to every number)."""
+    return _blackouts.parse_blackouts(config.get(BLACKOUTS_KEY), setting=BLACKOUTS_KEY)
+
+
+def effective_blackouts(own: Any, stack: object) -> Blackouts | None:
+    """A number's blackouts: the stack's and its own together (a number cannot drop a freeze)."""
+    return _blackouts.effective(None if own is None else [dict(item) for item in own], stack)
+
+
+def gate_at(found: Windows | None, blackouts: Blackouts | None, now: datetime) -> Gate:
+    """May a cutover start at ``now``? (``gate.gate``: open, waiting or never, with its sentence.)"""
+    return gate(found, blackouts, now)

@@ -240,6 +240,7 @@ class StateEntry:
 
     outputs: Mapping[str, Any]
     modified: str | None = None  # the resource's `modified` time in the export (RFC 3339), if any
+    urn: str | None = None  # the resource's URN (what `pulumi up --target` names)
 
 
 @dataclass(frozen=True)
@@ -387,5 +388,7 @@ def load_state(path: Path) -> StateFile:
         number_id = outputs.get("phone_number_id") or resource.get("id")
         if isinstance(number_id, (str, int)) and not isinstance(number_id, bool) and number_id != "":
             modified = resource.get("modified")
-            found[str(number_id)] = StateEntry(dict(outputs), modified if isinstance(modified, str) else None)
+            urn = resource.get("urn")
+            found[str(number_id)] = StateEntry(dict(outputs), modified if isinstance(modified, str) else None,
+                                               urn if isinstance(urn, str) else None)
     return StateFile(path, frozenset(stacks), found)

@@ -17,9 +17,11 @@ their URN with the live one, and ``pendingReplacement`` entries) and sends the c
   program registers its first dynamic resource (``deploy/providers/registry.go``); a program
   with no resource (``phoneNumbers: {}``) saves nothing and its Deletes run on the saved config
   (``Deployment.EnsureProvider``), and so do refresh and destroy without ``run_program``;
-- ``refresh(run_program=True)`` (RefreshV2, ``step_generator.go`` ``GenerateRefreshSteps``): each
-  program resource gets Read + refresh Diff as it registers, entries no longer in the program are
-  refreshed at the end, new ones are skipped, and the config is saved; ``up(refresh=True,
+- ``refresh(run_program=True)`` (RefreshV2, ``step_generator.go``): each program resource gets Read
+  + refresh Diff as it registers; a pending delete whose name the program registered gets no Read
+  (``isOperatedOn``); entries no longer in the program (and the other pending deletes) are
+  refreshed only after the program finishes (``GenerateRefreshes`` in ``deployment_executor.go``
+  ``performPostSteps``), new ones are skipped, and the config is saved; ``up(refresh=True,
   run_program=True)``: no up-front refresh, per resource Read, Diff(refresh), Check(olds = Read's
   inputs), Diff, Create/Update, and removed entries are deleted without a refresh;
 - every refresh Reads the ``delete: true`` entries too; ``destroy`` deletes them;
@@ -39,6 +41,9 @@ their URN with the live one, and ``pendingReplacement`` entries) and sends the c
   the update or destroy then runs in the SAME process while the stack config equals the saved one
   (``providers/registry.go`` ``Same``), else in a new process with the current config;
 - ``refresh`` and ``destroy`` use the config saved in state unless ``run_program``;
+  ``destroy(refresh=True, run_program=True)`` refreshes on the saved config first (``destroy.go``
+  sets DestroyProgram, not RefreshProgram, so ``deployment_executor.go`` refreshes before the
+  program runs), then deletes on the current config, in a new process when it changed;
 - Check/Diff run serially in program order, Create/Update/Delete on ``parallel`` workers; a
   failed step stops every step not yet started and every delete unless ``continue_on_error``; a
   Check failure always stops the deployment;
@@ -362,17 +367,34 @@ class Engine:
             return self._targeted(name, target, exclude)
 
         in_state = [n for n in self.state if targeted(n)]
-        names = in_state if not run_program else (
-            [n for n in program if n in in_state] + [n for n in in_state if n not in program])
         with self._command():
             if preview_only or not self._skips_preview(skip_preview):
-                steps = self._refresh_all(self._start(config), dict(self.state), parallel, names=names,
-                                          pending=list(self.pending_deletes), targeted=targeted)
+                steps = self._refresh_command(self._start(config), dict(self.state), list(self.pending_deletes),
+                                              parallel, in_state, program if run_program else None, targeted)
                 if preview_only or any(s.error for s in steps.values()):
                     return steps
             if run_program:
                 self._save_config(program)
-            return self._refresh_all(self._start(config), self.state, parallel, names=names, targeted=targeted)
+            return self._refresh_command(self._start(config), self.state, self.pending_deletes, parallel, in_state,
+                                         program if run_program else None, targeted)
+
+    def _refresh_command(self, proc, state: dict[str, ResourceState], pending: list[tuple[str, ResourceState]],
+                         parallel: int, in_state: list[str], program: Mapping[str, Any] | None,
+                         targeted: Callable[[str], bool]) -> dict[str, Step]:
+        """A refresh's reads. Without a program: every targeted entry and pending delete at once.
+        With one (RefreshV2, ``step_generator.go``): the program's resources as they register; a
+        pending delete whose name the program registered is "already operated on"
+        (``isOperatedOn``) and gets no Read; the entries the program dropped (and the other pending
+        deletes) are refreshed only after the program finishes (``GenerateRefreshes`` in
+        ``performPostSteps``)."""
+        if program is None:
+            return self._refresh_all(proc, state, parallel, names=in_state, pending=pending, targeted=targeted)
+        registered = [n for n in program if n in in_state]
+        steps = self._refresh_all(proc, state, parallel, names=registered, pending=[])
+        dropped = [n for n in in_state if n not in program]
+        steps.update(self._refresh_all(proc, state, parallel, names=dropped, pending=pending,
+                                       targeted=lambda name: targeted(name) and name not in program))
+        return steps
 
     def destroy(self, *, refresh: bool = False, run_program: bool = False, parallel: int = DEFAULT_PARALLEL,
                 skip_preview: bool | None = None, options: Mapping[str, Options] | None = None,
@@ -392,19 +414,22 @@ class Engine:
 
         names = [n for n in self.state if targeted(n)]
         with self._command():
-            if refresh and not self._skips_preview(skip_preview):  # a destroy preview calls the provider only to refresh
-                steps = self._refresh_all(self._start(config), dict(self.state), parallel, names=names,
+            # a destroy preview calls the provider only to refresh; the refresh runs before the
+            # program, so on the saved config (destroy.go sets DestroyProgram, not RefreshProgram)
+            if refresh and not self._skips_preview(skip_preview):
+                steps = self._refresh_all(self._start(self._stored_config()), dict(self.state), parallel, names=names,
                                           pending=list(self.pending_deletes), targeted=targeted)
                 if any(s.error for s in steps.values()):
                     return steps
-            proc = self._start(config)
-            if run_program:
-                self._save_config(program)
-            if refresh:
-                errors = {n: s for n, s in self._refresh_all(proc, self.state, parallel, names=names,
-                                                              targeted=targeted).items() if s.error}
+            if refresh:  # then the deletes on the current config, in a new process when it changed
+                proc, errors = self._refreshed_process(self.state, config, parallel, self.pending_deletes, names,
+                                                       targeted)
                 if errors:
                     return errors
+            else:
+                proc = self._start(config)
+            if run_program:
+                self._save_config(program)
             cancelled = threading.Event()
             for name in names:  # deleted by the delete-before-replace already: never deleted again
                 if self.state[name].pending_replacement:

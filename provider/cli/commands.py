@@ -16,12 +16,12 @@ from .. import clock, escape, exits, onboard
 from ..client import GraphClient
 from ..compliance import allowed_regions_from
 from ..config import ProviderConfig
-from ..errors import ConfigurationError, InvalidParameter, StackFileError
+from ..errors import ConfigurationError, InvalidParameter, StackFileError, UsageError
 from ..inputs import is_ascii_digits
 from ..notices import Notices
 from ..regions import AREAS, DEFAULT, REGIONS
 from ..stackfile import available_stacks, find_project_dir, load_stack, load_state
-from . import evidence, provenance
+from . import evidence, provenance, targets
 from ..progress import Progress
 from ..reads import unlisted_notice
 from .document import render_json
@@ -177,8 +177,28 @@ def _drift_arguments(cmd: argparse.ArgumentParser) -> None:
 def _plan_arguments(cmd: argparse.ArgumentParser) -> None:
     _compare_arguments("adds the register budget, new and removed numbers")(cmd)
     cmd.add_argument("--wait-for-window", action="store_true",
-                     help="a cutover refused only because it is outside its change window now is shown as waiting "
-                          "for the window, not as refused (pull-request review: merge any time, deploy in the window)")
+                     help="a cutover refused only because it waits (outside its change windows, inside a blackout) "
+                          "is shown as waiting, not as refused (pull-request review: merge any time, deploy when it "
+                          "may go); an empty window list (never) stays a refusal")
+    cmd.add_argument("--ready-targets", action="store_true",
+                     help="with --state: print only the --target URNs of the resources `pulumi up` would change now, "
+                          "one per line; every other number goes to stderr with its reason and when it can go "
+                          "(a number refused, not only waiting, fails the command after the list)")
+    cmd.set_defaults(plan_parser=cmd)
+
+
+def _plan(args: argparse.Namespace, streams: Streams) -> int:
+    if not args.ready_targets:
+        return _compare(PLAN, lambda a: Scope(removed=a.state is not None, create_cutover_warning=a.state is None,
+                                              wait_for_window=a.wait_for_window),
+                        lambda report, _args: plan_exit(report))(args, streams)
+    if (args.state is None or args.format != "text" or args.wait_for_window or getattr(args, "full_output", None)
+            or getattr(args, "show_sames", False)):
+        raise UsageError(args.plan_parser, "--ready-targets needs --state FILE (the URNs of state entries come from "
+                                           "it) and takes no --format, --wait-for-window, --full-output or --show-sames")
+    report = read_report(args, streams, Scope(removed=True))
+    header = provenance.of(report.stack, report.config, report.read_at).lines()  # stdout stays a list of URNs
+    return targets.ready_targets(report, streams.out, streams.err, header)
 
 
 PLAN_COMMAND = Command(
@@ -187,9 +207,7 @@ PLAN_COMMAND = Command(
      (exits.ERROR, "an error, an invalid entry, or `pulumi up` would refuse a number"),
      (exits.USAGE, "a usage error: bad arguments, unknown stack, a state file of another stack")),
     _plan_arguments,
-    _compare(PLAN, lambda args: Scope(removed=args.state is not None, create_cutover_warning=args.state is None,
-                                      wait_for_window=args.wait_for_window),
-             lambda report, args: plan_exit(report)),
+    _plan,
     formats=("text", "markdown", "json"))
 
 DRIFT_COMMAND = Command(

@@ -28,7 +28,8 @@ from .report import ERROR, IN_SYNC, PENDING, NumberReport, Report
 COLUMNS = (
     "phone_number_id", "display_phone_number", "name", "declared_region", "live_region", "storage_status",
     "registered", "complies_with_declaration", "complies_with_policy", "status", "complies",
-    "last_applied_steps", "last_applied_at", "in_window", "next_window_opening", "next_window_opening_local", "error",
+    "last_applied_steps", "last_applied_at", "in_window", "next_window_opening", "next_window_opening_local", "change_window",
+    "error",
 )
 # Every CSV row repeats the snapshot's context, so a row copied elsewhere still says what it is.
 CSV_COLUMNS = ("read_at", "stack", "api_version", "allowed_regions", *COLUMNS)
@@ -93,6 +94,7 @@ def row(n: NumberReport) -> dict[str, Any]:
         "in_window": None if n.window is None else n.window.inside,
         "next_window_opening": n.window.next.opens_utc if n.window and n.window.next else None,
         "next_window_opening_local": n.window.next.opens_local if n.window and n.window.next else None,
+        "change_window": None if n.gate is None else n.gate.sentence(),  # windows and blackouts together
         "error": n.error,
     }
 
@@ -187,6 +189,8 @@ def _yes_no(value: bool | None) -> str:
 
 
 def _window_cell(record: dict[str, Any]) -> str:
+    if record["change_window"] is not None:
+        return md(record["change_window"])
     if record["in_window"] is None:
         return "any time"
     if record["in_window"]:
@@ -226,7 +230,7 @@ def render_markdown(report: Report, exit_code: int, provenance: Provenance) -> s
     header = ["Number ID", "Display number", "Name", "Declared", "Live", "Storage status", "Registered",
               "Matches declaration", "Within policy", "Status"]
     with_state = report.state is not None
-    with_windows = any(n.window is not None for n in report.numbers if not n.removed)
+    with_windows = any(n.gate is not None for n in report.numbers if not n.removed)
     if with_state:
         header += ["Last applied", "Applied at"]
     if with_windows:

@@ -53,7 +53,7 @@ def _row(n: NumberReport, report: Report, view: View, clip: Clip) -> str:
              md(_live_short(n.live)), md(_declared_short(n)), md(_calls(n.plan, "→")), _offline(n), _preflight_short(n)]
     if report.allowed_regions is not None:
         cells.append(_policy_short(n))
-    if any(m.window is not None for m in report.numbers):
+    if any(m.gate is not None for m in report.numbers):
         cells.append(md(_window_short(n)))
     if report.state is not None:
         cells.append("-" if n.budget_left is None else f"{n.budget_left} of {REGISTER_BUDGET}")
@@ -70,7 +70,7 @@ def _can_go_column(report: Report, view: View) -> bool:
 def _table_head(report: Report, view: View) -> list[str]:
     header = ["Number", "Name", "Status", "Live", "Declared", "Calls", "Offline", "Preflight"]
     header += (["Policy"] if report.allowed_regions is not None else [])
-    header += (["Window"] if any(n.window is not None for n in report.numbers) else [])
+    header += (["Window"] if any(n.gate is not None for n in report.numbers) else [])
     header += (["Budget left"] if report.state is not None else [])
     header += (["Can go"] if _can_go_column(report, view) else [])
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

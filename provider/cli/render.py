@@ -244,7 +244,9 @@ def _policy_long(n: NumberReport, report: Report) -> str | None:
 
 
 def _window_short(n: NumberReport) -> str:
-    """The Window column: ``in a window until ...``, ``next opening ...``, or ``any time``."""
+    """The Window column: the gate's answer (``in a window until ...``, ``waiting: ...``, ``never``)."""
+    if n.gate is not None:
+        return n.gate.short()
     if n.window is None:
         return "-" if n.removed and n.plan is None else "any time"
     if n.window.current is not None:
@@ -256,13 +258,14 @@ def _window_short(n: NumberReport) -> str:
 
 def _window_json(n: NumberReport) -> dict[str, Any] | None:
     if n.window is None:
-        return None
+        return None if n.gate is None else {"windows": None, "gate": n.gate.facts()}
     current, upcoming = n.window.current, n.window.next
     return {
         "windows": [str(window) for window in n.windows or ()],
         "inside": current is not None,
         "closes": None if current is None else {"utc": current.closes_utc, "local": current.closes_local},
         "next_opening": None if upcoming is None else {"utc": upcoming.opens_utc, "local": upcoming.opens_local},
+        "gate": None if n.gate is None else n.gate.facts(),
     }
 
 
@@ -320,9 +323,9 @@ def _detail_lines(n: NumberReport, report: Report, arrow: str, drift_view: bool 
     if policy:
         rows.append(("policy", policy))
     rows.extend(("warning", warning.render(STACK_SPELLING)) for warning in n.warnings)
-    if n.window is not None:
-        listed = "; ".join(map(str, n.windows or ())) or "none"
-        rows.append(("window", f"{n.window.describe()} (cutoverWindows: {listed})"))
+    if n.gate is not None:
+        listed = "; ".join(map(str, n.windows or ())) or ("none" if n.windows is not None else "any time")
+        rows.append(("window", f"{n.gate.sentence()} (cutoverWindows: {listed})"))
     if n.budget_left is not None:
         rows.append(("budget", _budget(n)))
     return rows

@@ -74,6 +74,7 @@ class NumberReport:
     allowed_regions: frozenset[str] | None = None
     windows: schedule.Windows | None = None  # None: cutovers at any time
     window: schedule.WindowState | None = None  # where the read time stands in them
+    gate: schedule.Gate | None = None  # may a cutover start at the read time (None: no windows, no blackouts)
     assessment: Assessment | None = None  # the number's assessment (before its read, if it was not read)
 
     @property
@@ -272,20 +273,23 @@ class _Job:
     context: Context
 
 
+_GATE_WAITS = (Rule.OUTSIDE_WINDOW, Rule.BLACKOUT)
+
+
 def _fill(report: NumberReport, found: Assessment, scope: Scope) -> None:
     """The report's view of the number's assessment (the CLI's own scope applied)."""
     report.assessment = found
-    report.windows, report.window = found.windows, found.window
+    report.windows, report.window, report.gate = found.windows, found.window, found.gate
     if found.live is None:
         return
     report.live, report.plan = found.live, found.plan
     if report.in_state is not None:
         report.budget_used = found.budget_used
     problems, warnings = list(found.problems), []
-    if scope.wait_for_window:
-        warnings = [Problem(p.rule, f"waits for its change window: {p.message}", p.clears_at)
-                    for p in problems if p.rule is Rule.OUTSIDE_WINDOW]
-        problems = [p for p in problems if p.rule is not Rule.OUTSIDE_WINDOW]
+    if scope.wait_for_window:  # waiting only: an empty window list (never) stays a refusal
+        waiting = [p for p in problems if p.rule in _GATE_WAITS and p.waits]
+        warnings = [Problem(p.rule, f"waits for its change window: {p.message}", p.clears_at) for p in waiting]
+        problems = [p for p in problems if p not in waiting]
     # The stack program refuses a declaration outside allowedRegions: `pulumi up` declares nothing.
     blocked = verdict(report.allowed_regions, report.declared_region) if report.declared_region else None
     if blocked is not None and not any(p.rule is Rule.POLICY for p in problems):
@@ -316,6 +320,7 @@ def _declared_jobs(stack: StackFile, state: StateFile | None, base: Context) -> 
         carried = CallLedger.from_state((state.outputs(number_id) if state else {}).get("registration_calls"))
         context = Context(now=base.now, settings_flow=base.settings_flow, ledger=carried,
                           allowed_regions=base.allowed_regions, stack_windows=base.stack_windows,
+                          stack_blackouts=base.stack_blackouts,
                           creating=None if report.in_state is None else not report.in_state)
         jobs.append(_Job(report, declaration, context))
     return reports, jobs
@@ -337,6 +342,7 @@ def _removed_jobs(declared: set[str], state: StateFile, base: Context, scope: Sc
         context = Context(now=base.now, settings_flow=base.settings_flow,
                           ledger=CallLedger.from_state(outputs.get("registration_calls")),
                           allowed_regions=base.allowed_regions, stack_windows=base.stack_windows,
+                          stack_blackouts=base.stack_blackouts,
                           deleting=DeleteFacts(frozenset(declared), wanted_here=False,
                                                stored_region=outputs.get("region")))
         known = assessment.assess(target, None, context)
@@ -356,8 +362,10 @@ def assess(stack: StackFile, config: ProviderConfig, *, allowed_regions: frozens
     """
     now = now or clock.now()
     schedule.of_stack(stack.config, today=now.date())  # a malformed setting stops the run before any read
+    schedule.blackouts_of_stack(stack.config)
     base = Context(now=now, settings_flow=config.settings_flow, allowed_regions=allowed_regions,
-                   stack_windows=stack.config.get(schedule.STACK_KEY))
+                   stack_windows=stack.config.get(schedule.STACK_KEY),
+                   stack_blackouts=stack.config.get(schedule.BLACKOUTS_KEY))
     reports, jobs = _declared_jobs(stack, state, base)
     for job in jobs:  # what is known before reading (the windows), also for a number whose read fails
         _fill(job.report, assessment.assess(job.declaration, None, job.context), scope)

@@ -21,6 +21,7 @@ WINDOWS_KEY = "whatsapp-local-storage:cutoverWindows"
 WINDOW = "Sun 03:00-05:00 Europe/Berlin"
 OUTSIDE, INSIDE = "2026-12-09T12:00:00Z", "2026-12-13T02:30:00Z"
 NEXT = "next opening 2026-12-13T02:00:00Z (Sun 2026-12-13 03:00 CET, Europe/Berlin)"
+GATE_NEXT = "next opening is 2026-12-13T02:00:00Z (Sun 2026-12-13 03:00 CET, Europe/Berlin)"  # the gate's words
 
 
 @pytest.fixture
@@ -54,8 +55,9 @@ def test_plan_exits_1_when_a_cutover_would_be_refused_now_and_names_the_next_ope
 
     assert code == 1
     assert "REFUSED" in out
-    assert f"window:    outside its windows; {NEXT} (cutoverWindows: {WINDOW})" in out
-    assert "`cutoverWindows` is Sun 03:00-05:00 Europe/Berlin; the next window opens at 2026-12-13T02:00:00Z" in out
+    assert (f"window:    no cutover may start now ({OUTSIDE}): outside its change windows; the {GATE_NEXT} "
+            f"(cutoverWindows: {WINDOW})") in out
+    assert "the next opening is 2026-12-13T02:00:00Z" in out and "`cutoverWindows` is Sun 03:00-05:00 Europe/Berlin" in out
 
 
 def test_plan_wait_for_window_shows_the_cutover_waiting_for_its_window_and_exits_0(stack, monkeypatch):
@@ -83,8 +85,8 @@ def test_plan_inside_the_window_exits_0_and_says_until_when(stack, monkeypatch):
     code, out, _err = run(stack(CUTOVER, [WINDOW]), "plan")
 
     assert code == 0
-    assert "window:    in a window (Sun 03:00-05:00 Europe/Berlin) until 2026-12-13T04:00:00Z " \
-           "(Sun 2026-12-13 05:00 CET, Europe/Berlin)" in out
+    assert f"window:    a cutover may start now ({INSIDE}): in a window (Sun 03:00-05:00 Europe/Berlin) until " \
+           "2026-12-13T04:00:00Z (Sun 2026-12-13 05:00 CET, Europe/Berlin)" in out
 
 
 def test_a_plan_that_takes_no_number_offline_is_not_refused_outside_the_window(stack, monkeypatch):
@@ -124,7 +126,7 @@ def test_drift_shows_the_window_and_keeps_its_exit_codes(stack, monkeypatch):
     code, out, _err = run(stack(CUTOVER, [WINDOW]), "drift")
 
     assert code == 7, "drift is drift, whatever the window"
-    assert f"outside its windows; {NEXT}" in out
+    assert f"outside its change windows; the {GATE_NEXT}" in out
 
 
 def test_report_has_in_window_and_next_opening_columns(stack, monkeypatch):
@@ -140,7 +142,7 @@ def test_report_has_in_window_and_next_opening_columns(stack, monkeypatch):
     assert record["next_window_opening_local"] == "Sun 2026-12-13 03:00 CET, Europe/Berlin"
 
     code, out, _err = run(project, "report", "--format", "markdown")
-    assert "Change window" in out and NEXT in out
+    assert "Change window" in out and GATE_NEXT in out
 
 
 def test_a_malformed_stack_window_is_an_error_naming_the_setting_before_any_read(stack, emulator, monkeypatch):
@@ -151,3 +153,34 @@ def test_a_malformed_stack_window_is_an_error_naming_the_setting_before_any_read
     assert code == 1
     assert WINDOWS_KEY in json.loads(out)["error"] and "clocks skip" in err
     assert emulator.calls() == []
+
+
+def test_plan_wait_for_window_still_exits_1_for_an_empty_window_list_which_means_never(stack, monkeypatch):
+    """`[]` is a decision, not a wait: a pull request with it must not go green."""
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", OUTSIDE)
+    code, out, _err = run(stack(CUTOVER, []), "plan", "--wait-for-window", "--format", "json")
+
+    assert code == 1, out
+    [number] = json.loads(out)["numbers"]
+    [problem] = number["preflight"]["problems"]
+    assert "an empty list, which means never" in problem, number
+    assert not any("waits for its change window" in w for w in number["warnings"])
+    assert number["window"]["gate"]["answer"] == "never"
+
+
+def test_plan_names_the_blocking_blackout_its_end_and_the_next_opening_after_it(stack, monkeypatch, project_dir):
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", "2026-12-13T02:30:00Z")  # inside the window and the blackout
+    project = stack(CUTOVER, [WINDOW])
+    path = project / "stacks" / "Pulumi.test.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["config"]["whatsapp-local-storage:cutoverBlackouts"] = [
+        {"from": "2026-12-13T03:00", "to": "2026-12-13T03:45", "zone": "Europe/Berlin", "reason": "year-end freeze"}]
+    path.write_text(yaml.safe_dump(config))
+
+    code, out, _err = run(project, "plan")
+    assert code == 1, out
+    assert 'blackout "year-end freeze"' in out and "lasts until 2026-12-13T02:45:00Z" in out
+    assert "the next opening at or after its end is 2026-12-13T02:45:00Z" in out
+
+    code, out, _err = run(project, "plan", "--wait-for-window")
+    assert code == 0, "a blackout only waits: the pull request may merge"

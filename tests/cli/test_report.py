@@ -131,7 +131,7 @@ def test_report_csv_opens_as_a_table(project, emulator):
         "declared_region": "DEFAULT", "live_region": "DEFAULT", "storage_status": "DEFAULT", "registered": "yes",
         "complies_with_declaration": "yes", "complies_with_policy": "yes", "status": "in_sync", "complies": "yes",
         "last_applied_steps": "", "last_applied_at": "", "in_window": "", "next_window_opening": "",
-        "next_window_opening_local": "", "error": ""}
+        "next_window_opening_local": "", "change_window": "", "error": ""}
     brasil = rows[REGISTERED_BR]
     assert (brasil["live_region"], brasil["complies_with_declaration"], brasil["complies_with_policy"],
             brasil["complies"]) == ("IN", "no", "no", "no")

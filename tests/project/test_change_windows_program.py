@@ -37,3 +37,30 @@ def test_malformed_windows_stop_the_program_before_any_resource_with_every_probl
     message = result["error"]["message"]
     assert "cutoverWindows[0]: Sun 02:00-04:00 Europe/Berlin opens at a time the clocks skip" in message
     assert f'phoneNumbers["{REGISTERED_BR}"].cutover_windows' in message and "'Mars/Base' is not an IANA" in message
+
+
+BLACKOUTS_KEY = "whatsapp-local-storage:cutoverBlackouts"
+FREEZE = {"from": "2026-11-27T00:00", "to": "2026-11-30T00:00", "zone": "America/New_York", "reason": "Black Friday freeze"}
+OWN = {"from": "2026-12-24T00:00", "to": "2026-12-27T00:00", "zone": "Asia/Kolkata", "reason": "branch closing"}
+
+
+def test_each_resource_gets_the_stacks_blackouts_and_its_own_as_an_input():
+    config = {**numbers_config({
+        REGISTERED_BR: {"region": "BR"},
+        REGISTERED_DEFAULT: {"region": "DEFAULT", "cutoverBlackouts": [{**OWN, "reason": "  branch closing "}]},
+    }), BLACKOUTS_KEY: json.dumps([FREEZE])}
+
+    result = run_program(config)
+
+    assert result["error"] is None
+    blackouts = {r["name"]: r["inputs"].get("cutover_blackouts") for r in result["resources"]}
+    assert blackouts == {REGISTERED_BR: [FREEZE], REGISTERED_DEFAULT: [FREEZE, OWN]}
+
+
+def test_a_malformed_stack_blackout_stops_the_program_naming_it():
+    config = {**numbers_config({REGISTERED_BR: {"region": "BR"}}), BLACKOUTS_KEY: json.dumps([{**FREEZE, "zone": "EST"}])}
+
+    result = run_program(config)
+
+    assert result["resources"] == []
+    assert "cutoverBlackouts[0].zone" in result["error"]["message"]

@@ -38,7 +38,11 @@ def _literals(pattern: str) -> set[str]:
 
 
 def _type(annotation: str) -> str:
-    return "bool" if "bool" in annotation else "list of strings" if "tuple" in annotation else "string"
+    if "bool" in annotation:
+        return "bool"
+    if "tuple" in annotation:
+        return "list of maps" if "Mapping" in annotation else "list of strings"
+    return "string"
 
 
 def test_the_argument_reference_documents_every_input_as_the_schema_declares_it() -> None:

@@ -472,10 +472,13 @@ def test_the_deploy_runs_in_the_change_window_and_merging_alone_deploys_nothing(
     header = path.read_text().split("\nname:")[0]
     assert all(str(window) in header for window in parse_windows(example_windows()[1], today=date(2026, 1, 1)) or ())
     job = workflow["jobs"]["up"]
-    plan = next(s for s in steps(job) if "python -m provider plan" in s.get("run", ""))
-    up = next(s for s in steps(job) if "pulumi up" in s.get("run", ""))
-    assert steps(job).index(plan) < steps(job).index(up), "a manual run outside the window stops at the plan"
-    assert "if" not in plan and "continue-on-error" not in plan
+    deploy = step(path, "up", "Deploy what may go now")
+    script = commands(deploy["run"])
+    ready = next(i for i, line in enumerate(script) if "python -m provider plan" in line)
+    up = next(i for i, line in enumerate(script) if line.startswith("pulumi up"))
+    assert "--ready-targets" in script[ready] and ready < up, "only what may go now is deployed"
+    assert '"${targets[@]}"' in script[up] and "if" not in deploy and "continue-on-error" not in deploy
+    assert not any("pulumi up" in s.get("run", "") for s in steps(job) if s.get("name") != deploy["name"])
 
 
 def test_a_manual_dispatch_runs_pulumi_up_from_main_only():
@@ -510,7 +513,7 @@ def test_every_step_that_runs_pulumi_gives_it_a_home_of_its_own_removed_on_exit(
     every later step of the job: each step creates its own PULUMI_HOME and removes it in an EXIT trap,
     before the first pulumi command."""
     found = pulumi_steps()
-    assert len(found) == 6, [(w, s.get("name")) for w, s in found]
+    assert len(found) == 5, [(w, s.get("name")) for w, s in found]
     for workflow, each in found:
         lines = commands(each["run"])
         first_pulumi = next(i for i, line in enumerate(lines) if PULUMI_RUN.search(line))
@@ -561,8 +564,7 @@ def _pulumi_that_logs_in(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("workflow, job, name", [
     ("pr-preview.yml", "plan", "python -m provider plan"),
     ("nightly-drift.yml", "drift", "pulumi refresh"),
-    ("deploy-on-merge.yml", "up", "What this deployment will do"),
-    ("deploy-on-merge.yml", "up", "pulumi up"),
+    ("deploy-on-merge.yml", "up", "Deploy what may go now"),
     ("deploy-on-merge.yml", "up", "Nothing left to converge"),
 ])
 def test_a_pulumi_step_leaves_no_credentials_and_runs_no_forged_command(tmp_path, workflow, job, name):
@@ -590,3 +592,26 @@ def test_a_pulumi_step_leaves_no_credentials_and_runs_no_forged_command(tmp_path
         elif "FORGED" in line:
             assert stopped_by is not None, f"a forged command outside stop-commands: {line}"
     assert stopped_by is None, "commands were never resumed"
+
+
+def test_the_deploy_runs_the_policy_pack_with_a_committed_config_whose_regions_are_the_example_stacks() -> None:
+    """Without a config the mandatory whatsapp-allowed-regions policy refuses everything: the deploy
+    passes a committed one, and it must say what the stack says."""
+    script = step(ROOT / "examples" / "deploy-on-merge.yml", "up", "Deploy what may go now")["run"]
+    config_path = re.search(r"--policy-pack-config (\S+)", script)
+    assert config_path and "--policy-pack policy " in script
+    pack = json.loads((ROOT / config_path.group(1)).read_text())
+    stack = yaml.safe_load((ROOT / "stacks" / "Pulumi.example-production.yaml").read_text())["config"]
+    assert sorted(pack["whatsapp-allowed-regions"]["allowedRegions"]) == sorted(
+        stack["whatsapp-local-storage:allowedRegions"])
+    venv = step(ROOT / "examples" / "deploy-on-merge.yml", "up", "Build the policy pack")["run"]
+    assert "policy/.venv" in venv and "policy/requirements.txt" in venv
+
+
+def test_the_deploy_environment_holds_the_secrets_and_restricts_the_branch_without_reviewers() -> None:
+    path = ROOT / "examples" / "deploy-on-merge.yml"
+    job = load(path)["jobs"]["up"]
+    assert job["environment"] == "production"
+    header = path.read_text().split("\nname:")[0]
+    assert "No required reviewers" in header and "deployment-branch rule (main only)" in header
+    assert "WHATSAPP_DISABLE_ON_DELETE" not in yaml.safe_dump(job)

@@ -72,8 +72,8 @@ def test_a_cutover_outside_its_window_is_refused_with_zero_calls_and_names_the_n
     error = steps["n"].error
     assert error is not None, "a cutover on a Wednesday noon, outside Sunday's window"
     assert "no call was made" in error.last_line and "outside its change windows" in error.last_line
-    assert f"next window opens at {NEXT_OPENING}" in error.last_line
-    assert WINDOW in error.last_line and "it is 2026-12-09T12:00:00Z" in error.last_line
+    assert f"the next opening is {NEXT_OPENING}" in error.last_line
+    assert WINDOW in error.last_line and "no cutover may start now (2026-12-09T12:00:00Z)" in error.last_line
     assert post_edges(emulator.calls()) == []
     assert storage_of(emulator.number(REGISTERED_BR)) == "BR" and registered(emulator.number(REGISTERED_BR))
 
@@ -188,7 +188,7 @@ def test_an_up_whose_window_ends_during_the_first_cutover_starts_no_second_one(e
     refused = result[second].error
     assert refused is not None and "no call was made" in refused.last_line
     assert "closed while it waited for a cutover slot" in refused.last_line
-    assert "next window opens at 2026-12-20T02:00:00Z" in refused.last_line
+    assert "the next opening is 2026-12-20T02:00:00Z" in refused.last_line
     assert {number_of(c) for c in posts(emulator.calls())} == {first[0]}
     other = next(n for n in names if n != first[0])
     assert registered(emulator.number(other)), "the second number never went offline"

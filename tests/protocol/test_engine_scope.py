@@ -282,7 +282,11 @@ def test_a_rotated_token_has_a_way_through_refresh_and_destroy_with_run_program(
         succeeded(eng.refresh())  # the saved config works from now on
         succeeded(eng.destroy(refresh=True))
     else:
-        succeeded(eng.destroy(refresh=True, run_program=True, program=program))
+        # destroy --refresh --run-program refreshes on the saved config first (the engine's order):
+        # the stale token fails there; destroy --run-program alone is the way through
+        again = eng.destroy(refresh=True, run_program=True, program=program)
+        assert again["n"].error is not None and "not `destroy --refresh --run-program`" in again["n"].error.last_line
+        succeeded(eng.destroy(run_program=True, program=program))
     assert eng.state == {}
 
 

@@ -51,7 +51,7 @@ def test_a_spent_budget_waits_too_and_the_last_wait_to_clear_is_when_it_may_go()
 def test_an_empty_window_list_refuses_and_never_waits() -> None:
     declaration = Declaration(N, "IN", pin="123456", cutover_windows=())
     found = assess(declaration, live("BR"), Context(now=WEDNESDAY))
-    assert [p.rule for p in found.refusals] == [Rule.OUTSIDE_WINDOW] and found.clears_at is None
+    assert [p.rule for p in found.refusals] == [Rule.WINDOWS_NEVER] and found.clears_at is None
 
 
 def test_a_refusal_beside_a_wait_means_nothing_clears_by_itself() -> None:

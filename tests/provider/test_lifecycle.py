@@ -162,3 +162,38 @@ def test_fleet_holds_the_stack_config_and_a_new_fleet_forgets_it():
     fleet.configure({"whatsapp:apiVersion": "v25.0"})
     assert fleet.stack_config == {"whatsapp:apiVersion": "v25.0"}
     assert Fleet().stack_config == {}
+
+
+# (the stack's phoneNumbers, a resource of this process declared it, consented, disables?)
+CONSENTED = [
+    (frozenset({N}), False, True, True),  # plain destroy on a saved config that still lists it
+    (None, False, True, True),  # numbers declared in code
+    (frozenset({N}), True, True, False),  # consent never overrides a resource that declared it
+    (frozenset({N}), False, False, False),
+]
+
+
+@pytest.mark.parametrize("declared, wanted_here, consented, disables", CONSENTED)
+def test_consent_in_the_environment_lets_a_delete_disable_a_number_no_resource_of_the_process_wants(
+        declared: frozenset[str] | None, wanted_here: bool, consented: bool, disables: bool) -> None:
+    verdict = lifecycle.on_delete(N, "disable", declared, wanted_here, "BR (Brazil)", consented)
+    assert verdict.disable is disables
+    assert lifecycle.on_delete(N, "retain", declared, wanted_here, None, consented).disable is False
+
+
+def test_without_consent_the_no_call_message_names_both_explicit_ways() -> None:
+    message = lifecycle.on_delete(N, "disable", frozenset({N}), False).message or ""
+    assert "region DEFAULT and run `pulumi up`" in message and f"{lifecycle.CONSENT_VARIABLE}=" in message
+
+
+@pytest.mark.parametrize("raw, found", [
+    (None, frozenset()), ("", frozenset()), (f"{N}", frozenset({N})), (f" {N} , {OTHER} ", frozenset({N, OTHER})),
+])
+def test_the_consent_variable_lists_exact_ids(raw: str | None, found: frozenset[str]) -> None:
+    assert lifecycle.disable_consent(raw) == found
+
+
+@pytest.mark.parametrize("raw", ["*", f"{N},*", "10654035224292*", "１２３", f"{N},,{OTHER}", "all", f"{N};{OTHER}"])
+def test_the_consent_variable_refuses_wildcards_and_anything_but_ascii_digit_ids(raw: str) -> None:
+    with pytest.raises(ValueError, match=lifecycle.CONSENT_VARIABLE):
+        lifecycle.disable_consent(raw)

@@ -304,3 +304,23 @@ def test_a_register_retry_that_would_pass_the_budget_is_not_sent():
     log.clear()
     run = runner.run(plan, Desired("DEFAULT", PIN), live("DEFAULT", registered=False), budget=10)
     assert log == ["1 register"] * 3, "with budget left, the bounded retries still run"
+
+
+# --- the runner's check at the moment a cutover starts asks the gate (blackouts included) ------
+
+
+def test_a_cutover_that_starts_inside_a_blackout_is_refused_with_zero_calls() -> None:
+    """Preflight passed earlier (say before a slot freed); at the moment the cutover really starts a
+    blackout holds: the runner's second check is the gate's, so no call is made."""
+    from provider.blackouts import parse_blackouts
+    from provider.runner import PlanRunner
+
+    freeze = parse_blackouts([{"from": "2026-11-30T12:00", "to": "2026-11-30T13:00", "zone": "UTC",
+                               "reason": "freeze"}])
+    log: list[str] = []
+    runner = PlanRunner(_Client(log), gate=CutoverGate(AttemptBook()), say=lambda *_: None,
+                        clock=lambda: NOW + timedelta(minutes=5), sleep=lambda _: None, offline_deadline=60)
+    plan = planner.plan("1", planner.LiveState(True, "BR"), "IN", settings_flow=True)
+    run = runner.run(plan, Desired("IN", PIN, blackouts=freeze), live("BR"))
+    assert run.refusal is not None and run.refusal.rule is Rule.BLACKOUT and log == []
+    assert "freeze" in run.refusal.message and run.refusal.clears_at == NOW + timedelta(hours=1)

@@ -334,7 +334,7 @@ def _preflight(live_region: str | None, registered: bool, declared: str, windows
     # a cutover (set_pin -> deregister -> settings -> register): only inside a window
     ("BR", True, "IN", ["Sun 03:00-05:00 Europe/Berlin"], "2026-12-09T12:00:00Z", ["outside_window"]),
     ("BR", True, "IN", ["Sun 03:00-05:00 Europe/Berlin"], "2026-12-13T02:00:00Z", []),
-    ("BR", True, "IN", [], "2026-12-13T02:00:00Z", ["outside_window"]),  # an empty list: never
+    ("BR", True, "IN", [], "2026-12-13T02:00:00Z", ["windows_never"]),  # an empty list: never
     ("BR", True, "IN", None, "2026-12-09T12:00:00Z", []),  # no windows: any time
     # nothing offline: an unregistered number's settings and register, an adoption
     ("DEFAULT", False, "IN", ["Sun 03:00-05:00 Europe/Berlin"], "2026-12-09T12:00:00Z", []),
