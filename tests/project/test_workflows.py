@@ -419,20 +419,12 @@ SLACK = timedelta(minutes=60)  # for GitHub's late scheduled starts and the cuto
 
 
 def example_windows() -> tuple[str, list[str]]:
-    """The change windows of the example production stack, every number's; when it declares none,
-    those of README "Change windows" (where the workflow's header says they come from)."""
+    """The change windows of the example production stack, the stack's and every number's own."""
     config = yaml.safe_load((ROOT / "stacks" / "Pulumi.example-production.yaml").read_text())["config"]
     found = list(config.get(STACK_WINDOWS) or [])
     for entry in (config.get("whatsapp-local-storage:phoneNumbers") or {}).values():
         found += entry.get("cutoverWindows") or []
-    if found:
-        return "stacks/Pulumi.example-production.yaml", found
-    section = (ROOT / "README.md").read_text().split("\n## Change windows\n", 1)[1]
-    example = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])["config"]
-    found = list(example[STACK_WINDOWS])
-    for entry in example["whatsapp-local-storage:phoneNumbers"].values():
-        found += entry.get("cutoverWindows") or []
-    return "README.md", found
+    return "stacks/Pulumi.example-production.yaml", found
 
 
 def firings(entry: dict[str, str], start: datetime, weeks: int) -> list[datetime]:
