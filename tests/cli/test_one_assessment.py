@@ -3,6 +3,7 @@ same function the provider's diff, create, update and delete use (``tests/protoc
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -10,7 +11,7 @@ import pytest
 
 from emulator.seed import DEMO_WABA_ID
 from tests.assessed import record_assessments
-from tests.cli.support import LOCAL_NUMBERS, run
+from tests.cli.support import LOCAL_NUMBERS, run, state_export
 
 
 @pytest.mark.parametrize("command, caller", [
@@ -24,3 +25,16 @@ def test_plan_drift_report_and_import_each_go_through_the_one_assessment(
     code, _out, err = run(*command, "--stack", "test", project_dir=project_dir)
     assert code in (0, 7), err
     assert caller in seen.callers and len(seen.calls) >= len(LOCAL_NUMBERS)
+
+
+def test_ready_targets_lists_what_the_one_assessment_lets_go(
+        project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`plan --ready-targets` sorts the verdicts of the same assessment: no second decision."""
+    seen = record_assessments(monkeypatch)
+    project_dir = project(LOCAL_NUMBERS)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(state_export({})))
+    code, out, err = run("plan", "--stack", "test", "--state", str(state), "--ready-targets", project_dir=project_dir)
+    assert code in (0, 1), err
+    assert "report.assess" in seen.callers and len(seen.calls) >= len(LOCAL_NUMBERS)
+    assert all(line.startswith("urn:pulumi:test::") for line in out.splitlines()), out
