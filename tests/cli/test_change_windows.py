@@ -184,3 +184,19 @@ def test_plan_names_the_blocking_blackout_its_end_and_the_next_opening_after_it(
 
     code, out, _err = run(project, "plan", "--wait-for-window")
     assert code == 0, "a blackout only waits: the pull request may merge"
+
+
+def test_plan_in_adjacent_windows_says_until_the_end_of_the_pair(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window longer than a day is written as two that touch: at Sat 23:00 the cutover may run
+    until Sunday 02:00, not until midnight (issue 26 item 2, through the command line)."""
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", "2026-12-12T23:00:00Z")  # a Saturday
+    code, out, _err = run(stack(CUTOVER, ["Sat 22:00-24:00 UTC", "Sun 00:00-02:00 UTC"]), "plan")
+    assert code == 0, out
+    assert "until 2026-12-13T02:00:00Z" in out and "until 2026-12-13T00:00:00Z" not in out, out
+
+
+def test_plan_refuses_an_abbreviated_zone_naming_the_region_to_use(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHATSAPP_TEST_NOW", INSIDE)
+    code, out, err = run(stack(CUTOVER, ["Sun 03:00-05:00 EST"]), "plan")
+    assert code == 1
+    assert "use a region such as America/New_York" in out + err and "cutoverWindows" in out + err
