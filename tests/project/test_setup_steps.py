@@ -23,14 +23,19 @@ fi
 """
 
 
-def test_scripts_test_says_each_set_up_step_on_stderr_before_running_it(tmp_path: Path) -> None:
+def scripts_with_a_stub_python(tmp_path: Path) -> dict[str, str]:
+    """Copy scripts/test and scripts/venv.sh into tmp_path; the environment that runs them with the stub."""
     (tmp_path / "scripts").mkdir()
     for name in ("test", "venv.sh"):
         shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
     stub = tmp_path / "python-stub"
     stub.write_text(STUB)
     stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHON": str(stub)}
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHON": str(stub)}
+
+
+def test_scripts_test_says_each_set_up_step_on_stderr_before_running_it(tmp_path: Path) -> None:
+    env = scripts_with_a_stub_python(tmp_path)
     done = subprocess.run(["bash", str(tmp_path / "scripts" / "test"), "-k", "nothing"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
@@ -53,15 +58,9 @@ def test_scripts_test_says_each_set_up_step_on_stderr_before_running_it(tmp_path
 
 def test_pip_runs_again_only_when_the_requirement_files_changed(tmp_path: Path) -> None:
     """Every up-local and test run paid pip's start-up to learn that nothing was missing."""
-    (tmp_path / "scripts").mkdir()
-    for name in ("test", "venv.sh"):
-        shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
-    stub = tmp_path / "python-stub"
-    stub.write_text(STUB)
-    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    env = scripts_with_a_stub_python(tmp_path)
     (tmp_path / "requirements.txt").write_text("pulumi==3.272.0\n")
     (tmp_path / "requirements-dev.txt").write_text("-r requirements.txt\npytest==9.0.3\n")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHON": str(stub)}
 
     def pip_ran() -> bool:
         done = subprocess.run(["bash", str(tmp_path / "scripts" / "test"), "-k", "nothing"], cwd=tmp_path,
