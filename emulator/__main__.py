@@ -50,10 +50,14 @@ def _threads(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
 
 
-def _parser() -> argparse.ArgumentParser:
+PROG = "python -m emulator"
+CONSOLE_PROG = "whatsapp-local-storage-emulator"  # the installed command (pyproject.toml)
+
+
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     width = max(len(name) for name in SEEDS) + 2
     seeds = "\n".join(f"  {name:<{width}}{SEED_HELP[name]}" for name in SEEDS)
-    p = argparse.ArgumentParser(prog="python -m emulator", formatter_class=_HelpFormatter,
+    p = argparse.ArgumentParser(prog=prog, formatter_class=_HelpFormatter,
                                 description="Local WhatsApp Cloud API (Graph API) emulator. "
                                             "Control API under /_emulator/ (see emulator/README.md).",
                                 epilog=f"seeds:\n{seeds}")
@@ -91,14 +95,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    args = _parser().parse_args(argv)
+def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Namespace:
+    args = _parser(prog).parse_args(argv)
     args.app_secret = args.app_secret or os.environ.get(APP_SECRET_ENV) or None
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def console() -> None:
+    """The ``whatsapp-local-storage-emulator`` console command: usage and errors name it as typed."""
+    sys.exit(main(prog=CONSOLE_PROG))
+
+
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    args = parse_args(argv, prog)
     try:
         server = make_server(args.host, args.port, seed=args.seed, state_file=args.state,
                              threads=args.threads, tokens=tuple(args.tokens or (DEFAULT_TOKEN,)),

@@ -173,3 +173,14 @@ def test_cli_refuses_a_latency_that_cannot_be_slept(value, capsys):
     with pytest.raises(SystemExit) as stopped:
         parse_args(["--latency-ms", value])
     assert stopped.value.code == 2 and "--latency-ms" in capsys.readouterr().err
+
+
+def test_the_installed_emulator_command_names_itself_in_its_usage(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from emulator.__main__ import console
+
+    monkeypatch.setattr(sys, "argv", ["whatsapp-local-storage-emulator", "--help"])
+    with pytest.raises(SystemExit) as stopped:
+        console()
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: whatsapp-local-storage-emulator ")

@@ -112,7 +112,7 @@ def test_the_wheel_holds_the_provider_and_the_emulator_and_nothing_of_the_reposi
                                                       + wheel.name.split("-")[1] + ".dist-info"}
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "whatsapp-local-storage = provider.cli:console" in entry_points
-    assert "whatsapp-local-storage-emulator = emulator.__main__:main" in entry_points
+    assert "whatsapp-local-storage-emulator = emulator.__main__:console" in entry_points
 
 
 def test_the_installed_wheel_runs_version_and_plan_of_a_copied_project_from_anywhere(
