@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from .declaration import INPUT_KEYS
+from .inputs import is_ascii_digits
 from .regions import InvalidRegion, normalize_region
 
 # 2: ``declared_region`` (the region the resource declares; ``region`` is the live one).
@@ -65,7 +66,7 @@ def disable_consent(raw: str | None) -> frozenset[str]:
     found: set[str] = set()
     for item in raw.split(","):
         item = item.strip()
-        if not item or not item.isascii() or not item.isdigit():
+        if not is_ascii_digits(item):
             shown = repr(item) if len(item) <= 40 else repr(item[:40] + "...")
             hint = " (no wildcard: list each phone number ID)" if "*" in item else ""
             raise ValueError(f"{CONSENT_VARIABLE}: {shown} is not a phone number ID{hint}; write exact IDs of "
