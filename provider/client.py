@@ -26,7 +26,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -157,6 +157,19 @@ MAX_PACE_SECONDS = 1.0  # past the slow-down point, each counted read waits up t
 LIMIT_WAIT_SECONDS = 60.0  # an 80008 whose access returns within this is waited for, once
 
 
+def pace_seconds(usage: Mapping[str, float], path: str) -> float:
+    """How long a counted read waits first, by the figures it is counted against: a listing (or the
+    account itself) by the app's and its own business account's; a node read names no account
+    (its number's account is not in the path), so it goes by the hottest one, as it may be that one.
+    Another account past the slow-down point never paces an account's listing."""
+    parts = path.strip("/").split("/")
+    if parts[-1] == "phone_numbers":
+        percent = max(usage.get(APP, 0.0), usage.get(parts[0], 0.0))
+    else:
+        percent = max(usage.values(), default=0.0)
+    return 0.0 if percent < SLOW_DOWN_AT_PERCENT else min(MAX_PACE_SECONDS, (percent - SLOW_DOWN_AT_PERCENT) / 10)
+
+
 def _say_slowing(notices: Notices, usage: Usage) -> None:
     """The first time an account (or the app) passes the slow-down point, say so on stderr: reads
     are paced from then on, never silently."""
@@ -231,7 +244,7 @@ class GraphClient:
         self._session.headers["Authorization"] = f"Bearer {token}"
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._usage = 0.0
+        self._usage: dict[str, float] = {}  # the latest figure per business account (APP: the app's)
 
     def __reduce__(self) -> Any:
         raise TypeError("GraphClient holds credentials and is never pickled")
@@ -265,13 +278,17 @@ class GraphClient:
                     limit, limit_name = left, "the cutover's offline deadline"
             # Pace fresh reads that Meta counts when usage is high (said once: _slowing); a retry has
             # just waited already. Settings reads are not on Meta's list: never paced.
-            if attempt == 0 and method == "GET" and counted(path) and self._usage >= SLOW_DOWN_AT_PERCENT:
-                self._sleep(min(MAX_PACE_SECONDS, (self._usage - SLOW_DOWN_AT_PERCENT) / 10))
+            if attempt == 0 and method == "GET" and counted(path):
+                with self._lock:
+                    pace = pace_seconds(self._usage, path)
+                if pace:
+                    self._sleep(pace)
             error, usage = transport.exchange(self._session, method, target, path=path, params=query or None,
                                               body=body, timeout=timeout, limit=limit, limit_name=limit_name,
                                               hints=self._hints)
             if usage is not None:
-                self._usage = usage.percent
+                with self._lock:
+                    self._usage.update(usage.accounts)
                 _say_slowing(self._notices, usage)
             if not isinstance(error, GraphAPIError):
                 return error

@@ -265,3 +265,36 @@ def test_importing_the_resource_module_does_not_load_the_http_stack():
     code = "import sys, provider.resource; print(sorted(m for m in ('requests', 'pydantic') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_an_account_past_the_slow_down_point_paces_its_own_listing_and_never_another_accounts(emulator) -> None:
+    """One hot business account slowed every account's listing by a second (a 1,000-number drift with
+    one account limited took 1 s per account): pacing goes by the account a read is counted against."""
+    hot, cool = "400000000000001", "400000000000002"
+    for waba, number_id in ((hot, "400000000000011"), (cool, "400000000000012")):
+        emulator.add_number(id=number_id, waba_id=waba)
+    emulator.set_rate_limit(1, waba_id=hot)
+    sleeps = Sleeps()
+    client = client_for(emulator, sleep=sleeps)
+    client.list_phone_numbers(hot, ("id",))  # answers 100 % for the hot account
+    client.list_phone_numbers(cool, ("id",))
+    assert sleeps == [], "the cool account's listing is not paced"
+    client.get_number("400000000000012")  # a node read names no account: it may be the hot one's
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= 1.0
+    with pytest.raises(errors.AccountLimitReached):
+        client.list_phone_numbers(hot, ("id",))
+    assert len(sleeps) == 2, "the hot account's own listing is paced (then refused)"
+
+
+@pytest.mark.parametrize("usage, path, pace", [
+    ({}, "/1/phone_numbers", 0.0),
+    ({"1": 95.0}, "/1/phone_numbers", 0.5),
+    ({"1": 300.0}, "/2/phone_numbers", 0.0),
+    ({"": 99.0, "1": 300.0}, "/2/phone_numbers", 0.9),  # the app's figure counts for every account
+    ({"1": 300.0}, "/106540352242922", 1.0),
+    ({"1": 80.0}, "/106540352242922", 0.0),
+])
+def test_a_read_is_paced_by_the_figures_it_is_counted_against(usage: dict[str, float], path: str, pace: float) -> None:
+    from provider.client import pace_seconds
+
+    assert pace_seconds(usage, path) == pytest.approx(pace)
