@@ -93,8 +93,10 @@ class Listing:
 class Listings:
     """Business accounts' listings by (API, account), so that one listing call reads up to 100
     numbers' nodes: the first reader that needs an account's listing fetches it, the others wait
-    for it (a lock per account), and the process keeps it. A listing older than ``max_age`` (a
-    Diff's or an Update's preflight) is fetched again. A mutating call drops the number from it."""
+    for it (a lock per account), and the process keeps it. A read bounded by ``max_age`` (a Diff's or
+    an Update's preflight) uses a kept listing that young and otherwise none (its number's node is
+    read: one call, where fetching the account again costs a call per 100 numbers, and a listing of
+    many pages is already old when it arrives). A mutating call drops the number from it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -111,6 +113,8 @@ class Listings:
                 kept = self._listings.get(key)
             if kept is not None and (kept.nodes is None or max_age is None or time.monotonic() - kept.at < max_age):
                 return kept
+            if max_age is not None:  # a bounded read never fetches a whole account for one node:
+                return Listing(time.monotonic(), None)  # not listed here, so the number's node is read
             at = time.monotonic()  # as of the request: a change made while it was read is not in it
             listing = Listing(at, fetch())
             with self._lock:

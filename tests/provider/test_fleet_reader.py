@@ -70,8 +70,18 @@ def test_a_diff_never_uses_a_node_or_storage_read_older_than_the_read_caches_bou
     clock.offset += 3
     read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID, any_listing=True)  # another Read: the process's listing
     assert paths(emulator) == [settings]
-    read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID)  # a Diff: that listing is 6 s old, the settings are not
-    assert paths(emulator) == [listing]
+    # a Diff: that listing is 6 s old, the settings are not; the node is read, never the whole account again
+    read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID)
+    assert paths(emulator) == [f"/{REGISTERED_BR}"]
+
+
+def test_a_diff_with_no_fresh_listing_reads_its_number_not_the_whole_account(
+        reader: tuple[LiveReader, Emulator]) -> None:
+    """Refetching an account's listing (a call per 100 numbers, every page) for one Diff's node cost
+    50 counted calls where 5 node reads do: a bounded read never fetches a listing."""
+    read, emulator = reader
+    read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID)  # a Diff in a process that read nothing yet
+    assert sorted(paths(emulator)) == sorted([f"/{REGISTERED_BR}", f"/{REGISTERED_BR}/settings"])
 
 
 def test_after_a_change_the_number_is_read_from_its_node_not_from_an_earlier_listing(
