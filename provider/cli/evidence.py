@@ -68,8 +68,11 @@ def last_applied(n: NumberReport) -> tuple[list[str] | None, str | None]:
 
 def complies(n: NumberReport) -> bool | None:
     """In sync, or pending (live is what was deployed and inside the policy; the declared change waits
-    for its deploy); not drift or policy; None when it could not be checked."""
+    for its deploy); not drift or policy; None when it could not be checked. A number new to the
+    stack is pending too, but nothing was deployed for it: it complies only when live is as declared."""
     status = n.sync_status
+    if status == PENDING and n.state is None:
+        return bool(n.complies_with_declaration)
     return None if status == ERROR else status in (IN_SYNC, PENDING)
 
 

@@ -142,6 +142,19 @@ def test_report_shows_pending_as_its_own_status_and_does_not_count_it_as_non_com
     assert run("report", "--stack", "test", project_dir=merged)[0] == 7
 
 
+def test_a_number_new_to_the_stack_complies_only_when_live_is_as_declared(
+        project: Callable[..., Path], tmp_path: Path) -> None:
+    """Pending, yet never deployed: live is not "what was deployed", so the audit compares it with
+    the declaration (it said "complies" for a new entry whose live storage differed)."""
+    state = _state(tmp_path, {REGISTERED_DEFAULT: DEPLOYED_DEFAULT})
+    for declared, code, comply in (("DE", 7, 1), ("BR", 0, 2)):  # REGISTERED_BR lives in BR
+        merged = project({REGISTERED_BR: {"region": declared}, REGISTERED_DEFAULT: {"region": "DEFAULT"}})
+        done, out, _ = run("report", "--stack", "test", "--state", state, "--format", "json", project_dir=merged)
+        data = json.loads(out)
+        assert done == code and data["summary"]["comply"] == comply, (declared, data["summary"])
+        assert {n["phone_number_id"]: n["status"] for n in data["numbers"]}[REGISTERED_BR] == "pending"
+
+
 def test_plan_with_state_ranks_a_hand_change_first_and_a_change_waiting_for_its_window_last(
         project: Callable[..., Path], emulator: Emulator, tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("WHATSAPP_TEST_NOW", "2026-12-07T12:00:00Z")  # a Monday, outside Sunday's window
