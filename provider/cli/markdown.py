@@ -106,7 +106,8 @@ class _Document:
         self.rows = [_row(n, report, view, clip) for n in self.shown]
         self.sections = [_section(n, report, view, clip) for n in loud]
         head = [f"### WhatsApp Local Storage {view.title}: stack {escape.code(clip(report.stack.stack, NAME_CLIP))}", ""]
-        provenance = replace(options.provenance, stack_file=clip(options.provenance.stack_file, NAME_CLIP))
+        provenance = replace(options.provenance, stack_file=clip(options.provenance.stack_file, NAME_CLIP),
+                             graph_api_url=clip(options.provenance.graph_api_url, NAME_CLIP))  # both from the stack file
         head += [f"- {md(line)}" for line in provenance.lines()]
         head += ["", f"{escape.code(clip(report.stack_file_label, NAME_CLIP))} against the live numbers: "
                      f"**{md(view.summary(report))}**.", ""]

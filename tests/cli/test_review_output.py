@@ -145,3 +145,14 @@ def test_every_output_starts_with_when_what_code_and_stack_commit_and_which_api_
     assert re.fullmatch(r"[0-9a-f]{40}", data["code_commit"]) and data["served_api_version"] == "v25.0"
     report = run("report", "--stack", "test", project_dir=directory)[1]
     assert f"commit {commit} with uncommitted changes" in report and "- Read at: " in report
+
+
+def test_a_long_graph_api_url_from_the_stack_file_still_fits(
+        project: Callable[..., Path], emulator: Emulator) -> None:
+    """The header's "Graph API ... at URL" line was not clipped: a pull request's 60,000-character
+    graphApiUrl (of an allowed host) made a 240 KB comment, which GitHub refuses."""
+    url = emulator.url + "/" + "|<" * 30_000
+    directory = project({REGISTERED_BR: {"region": "BR"}}, **{"whatsapp:graphApiUrl": url})
+    _code, out, err = run("plan", "--stack", "test", "--format", "markdown", project_dir=directory)
+    assert out.startswith("### WhatsApp Local Storage plan"), err
+    assert _size(out) < CAP
