@@ -12,7 +12,7 @@ same document with every number and nothing clipped.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .. import escape
@@ -48,32 +48,40 @@ def _keep(value: object, limit: int) -> str:
     return str(value)
 
 
-def _row(n: NumberReport, report: Report, view: View, clip: Clip) -> str:
+@dataclass(frozen=True)
+class _Columns:
+    """The table's optional columns, decided once per document (not once per row: the can-go column
+    asks every number's status)."""
+
+    policy: bool
+    window: bool
+    budget: bool
+    can_go: bool  # drift with pending numbers: when each can be deployed (the nightly's run summary)
+
+    @classmethod
+    def of(cls, report: Report, view: View) -> "_Columns":
+        return cls(report.allowed_regions is not None, any(n.gate is not None for n in report.numbers),
+                   report.state is not None, view.drift_view and bool(report.pending))
+
+    def head(self) -> list[str]:
+        header = ["Number", "Name", "Status", "Live", "Declared", "Calls", "Offline", "Preflight"]
+        header += ["Policy"] * self.policy + ["Window"] * self.window + ["Budget left"] * self.budget
+        header += ["Can go"] * self.can_go
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+
+def _row(n: NumberReport, report: Report, view: View, clip: Clip, columns: _Columns) -> str:
     cells = [escape.code(clip(n.number_id, NAME_CLIP)), md(clip(n.name or "", NAME_CLIP)), view.label(n, report),
              md(_live_short(n.live)), md(_declared_short(n)), md(_calls(n.plan, "→")), _offline(n), _preflight_short(n)]
-    if report.allowed_regions is not None:
+    if columns.policy:
         cells.append(_policy_short(n))
-    if any(m.gate is not None for m in report.numbers):
+    if columns.window:
         cells.append(md(_window_short(n)))
-    if report.state is not None:
+    if columns.budget:
         cells.append("-" if n.budget_left is None else f"{n.budget_left} of {REGISTER_BUDGET}")
-    if _can_go_column(report, view):
+    if columns.can_go:
         cells.append(md(clip(n.can_go, CELL_CLIP)) if not n.removed and n.sync_status == PENDING else "-")
     return "| " + " | ".join(cells) + " |"
-
-
-def _can_go_column(report: Report, view: View) -> bool:
-    """drift with pending numbers: when each can be deployed, in its row (the nightly's run summary)."""
-    return view.drift_view and bool(report.pending)
-
-
-def _table_head(report: Report, view: View) -> list[str]:
-    header = ["Number", "Name", "Status", "Live", "Declared", "Calls", "Offline", "Preflight"]
-    header += (["Policy"] if report.allowed_regions is not None else [])
-    header += (["Window"] if any(n.gate is not None for n in report.numbers) else [])
-    header += (["Budget left"] if report.state is not None else [])
-    header += (["Can go"] if _can_go_column(report, view) else [])
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
 
 def _section(n: NumberReport, report: Report, view: View, clip: Clip) -> list[str]:
@@ -103,7 +111,8 @@ class _Document:
         loud, quiet = listing(report, view)
         self.loud, self.quiet = loud, quiet
         self.shown = loud + (quiet if options.show_sames else [])
-        self.rows = [_row(n, report, view, clip) for n in self.shown]
+        self.columns = _Columns.of(report, view)
+        self.rows = [_row(n, report, view, clip, self.columns) for n in self.shown]
         self.sections = [_section(n, report, view, clip) for n in loud]
         head = [f"### WhatsApp Local Storage {view.title}: stack {escape.code(clip(report.stack.stack, NAME_CLIP))}", ""]
         provenance = replace(options.provenance, stack_file=clip(options.provenance.stack_file, NAME_CLIP),
@@ -129,11 +138,11 @@ class _Document:
         rows = self.rows[:k]
         loud_rows, quiet_rows = rows[:len(self.loud)], rows[len(self.loud):]
         if loud_rows:
-            lines += _table_head(report, view) + loud_rows + [""]
+            lines += self.columns.head() + loud_rows + [""]
         if said := quiet_line(self.quiet, options):
             lines += [md(said) + ".", ""]
         shown_quiet = f"{len(quiet_rows)}" + (f" of {len(self.quiet)}" if len(quiet_rows) < len(self.quiet) else "")
-        quiet_table = _table_head(report, view) + quiet_rows + [""] if quiet_rows else []
+        quiet_table = self.columns.head() + quiet_rows + [""] if quiet_rows else []
         lines += _fold(f"{shown_quiet} in sync", quiet_table, True)
         sections = [line for section in self.sections[:k] for line in section]
         lines += _fold(f"Details of {min(k, len(self.sections))} numbers", sections, len(self.sections) > FOLD_AFTER)
