@@ -1,7 +1,7 @@
 """Where an output comes from: when the numbers were read, which code and stack file, which API version.
 
 A plan comment on a pull request outlives the push that made it; a reviewer must be able to tell
-a stale one. Every ``plan``, ``drift`` and ``report`` therefore starts with ``header_lines``: the
+a stale one. Every ``plan``, ``drift`` and ``report`` therefore starts with ``Provenance.lines()``: the
 read time (UTC), the commit of the code and of the stack file where git knows them, and the Graph
 API version requested and the one Meta serves for it. Outputs that must stay machine-only (JSON,
 CSV, a list of targets) carry it as data or print it on stderr.
@@ -39,7 +39,7 @@ class Provenance:
     code_commit: str | None  # None: not in a git repository, or git could not say
     stack_file: str  # relative to the project
     stack_commit: str | None  # the last commit that changed the stack file
-    stack_uncommitted: bool  # the stack file differs from that commit (or was never committed)
+    stack_uncommitted: bool | None  # the stack file differs from that commit; None: git could not say
 
     def lines(self) -> list[str]:
         """The header, one fact a line, the same in every format (a renderer escapes nothing here:
@@ -55,7 +55,8 @@ class Provenance:
     def _stack_commit_text(self) -> str:
         if self.stack_commit is None:
             return "commit unknown (not in a git repository, or never committed)"
-        return f"commit {self.stack_commit}" + (" with uncommitted changes" if self.stack_uncommitted else "")
+        changes = {True: " with uncommitted changes", False: "", None: " (uncommitted changes unknown)"}
+        return f"commit {self.stack_commit}{changes[self.stack_uncommitted]}"
 
     def as_json(self) -> dict[str, object]:
         return {"read_at": format_time(self.read_at), "code_commit": self.code_commit,
@@ -70,11 +71,6 @@ def of(stack: StackFile, config: ProviderConfig, read_at: datetime) -> Provenanc
     return Provenance(read_at, config.api_version, redact(config.graph_api_url), config.served_version, _code_commit(),
                       path.relative_to(stack.project_dir).as_posix(), commit,
                       commit is not None and _differs(path))
-
-
-def header_lines(stack: StackFile, config: ProviderConfig, read_at: datetime) -> list[str]:
-    """The header every plan, drift and report starts with (for callers that print it on stderr)."""
-    return of(stack, config, read_at).lines()
 
 
 def _repository(path: Path) -> Path | None:
@@ -104,10 +100,14 @@ def _commit_of(directory: Path, *args: str) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _code_commit() -> str | None:
-    """The commit of the code that runs (the checkout ``provider/`` is in); fixed for the process."""
+    """The commit of the code that runs (the checkout ``provider/`` is in); fixed for the process.
+    Only when git tracks this very file: an installed package inside someone's repository (a
+    `.venv` in their infrastructure checkout) is not that repository's code."""
     here = Path(__file__).resolve().parent
-    root = _repository(here)
-    return None if root is None else _commit_of(here, "rev-parse", "HEAD")
+    if _repository(here) is None:
+        return None
+    tracked = _git(here, "ls-files", "--error-unmatch", "--", Path(__file__).name)
+    return _commit_of(here, "rev-parse", "HEAD") if tracked is not None and tracked.returncode == 0 else None
 
 
 def _stack_commit(path: Path) -> str | None:
@@ -117,6 +117,7 @@ def _stack_commit(path: Path) -> str | None:
     return _commit_of(directory, "log", "-1", "--format=%H", "--", path.name)
 
 
-def _differs(path: Path) -> bool:
+def _differs(path: Path) -> bool | None:
+    """Whether the stack file differs from HEAD; None when git could not say (not "changed")."""
     done = _git(path.resolve().parent, "diff", "--quiet", "HEAD", "--", path.name)
-    return done is None or done.returncode != 0
+    return None if done is None or done.returncode not in (0, 1) else done.returncode == 1

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -156,3 +158,20 @@ def test_a_long_graph_api_url_from_the_stack_file_still_fits(
     _code, out, err = run("plan", "--stack", "test", "--format", "markdown", project_dir=directory)
     assert out.startswith("### WhatsApp Local Storage plan"), err
     assert _size(out) < CAP
+
+
+def test_an_installed_package_inside_another_repository_names_no_code_commit(tmp_path: Path) -> None:
+    """A package installed into a `.venv` inside a team's own repository is not that repository's
+    code: the header said it ran that repository's HEAD."""
+
+    repo = tmp_path / "infra"
+    site = repo / ".venv" / "site-packages"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "provider", site / "provider",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
+    (repo / "main.tf").write_text("# someone else's code\n")
+    for args in (["init", "-q"], ["add", "main.tf"], ["commit", "-q", "-m", "theirs"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); from provider.cli import provenance; print(provenance._code_commit())"
+    done = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "None", done.stdout
