@@ -150,7 +150,18 @@ class AccountLimits:
             if error is not None and error.retry_at is not None and error.retry_at <= time.time():
                 del self._stopped[waba_id]
                 return None
-            return error
+        # a copy per number: raising one instance from many threads stacks every raise's frames on
+        # its traceback, which Pulumi prints in full for each resource
+        return None if error is None else _fresh(error)
+
+
+def _fresh(error: "AccountLimitReached") -> "AccountLimitReached":
+    """The same error as a new instance, without a traceback (``copy.copy`` would run its
+    ``__init__`` again on the message alone and lose the facts it was built from)."""
+    clone = type(error).__new__(type(error), *error.args)
+    clone.__dict__.update(error.__dict__)
+    clone.args = error.args
+    return clone
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,19 @@ def test_an_80008_whose_access_returns_later_is_not_waited_for() -> None:
     with pytest.raises(errors.AccountLimitReached, match=r"in about 2 minutes"):
         client.get_number(NUMBER)
     assert sleeps == [] and len(fake.requests) == 1
+
+
+def test_each_number_of_a_stopped_account_gets_its_own_error_without_the_others_frames() -> None:
+    """One stored 80008 raised for every number of a limited account grew one traceback with every
+    raise (Pulumi prints it in full per resource): each reader gets a fresh copy, the same message."""
+    from provider.errors import AccountLimitReached
+    from provider.memory import AccountLimits
+
+    limits = AccountLimits()
+    try:
+        raise AccountLimitReached("too many calls", code=80008)
+    except AccountLimitReached as caught:
+        limits.stop(DEMO_WABA_ID, caught)
+    first, second = limits.stopped(DEMO_WABA_ID), limits.stopped(DEMO_WABA_ID)
+    assert first is not None and second is not None and first is not second
+    assert first.__traceback__ is None and str(first) == str(second) and first.code == 80008
