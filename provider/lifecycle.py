@@ -137,6 +137,12 @@ def is_stale(outputs: Mapping[str, Any]) -> bool:
     return outputs.get("schema_version") != SCHEMA_VERSION
 
 
+def inputs_changed(olds: Mapping[str, Any], inputs: Mapping[str, Any]) -> bool:
+    """`pulumi up` runs an Update for the inputs alone (no call when live is in sync): an input
+    differs from its echo, or the outputs are of an older schema. The Diff and `--ready-targets` ask this."""
+    return echoes_differ(olds, inputs) or is_stale(olds)
+
+
 # -- state migration and refresh ---------------------------------------------------------------------
 
 

@@ -220,8 +220,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         declaration = _declaration(news)
         number_id = declaration.phone_number_id
         context = _context(number_id, CallLedger.from_state(olds.get("registration_calls")), creating=False)
-        echoes_differ = lifecycle.echoes_differ(olds, declaration.as_inputs())
-        stale = lifecycle.is_stale(olds)
+        inputs_changed = lifecycle.inputs_changed(olds, declaration.as_inputs())
         if _config().access_token:
             found = _executor().assess(declaration, context)
             live_differs, violates_policy = not found.in_sync, found.live_violation is not None
@@ -229,7 +228,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
             live_differs = lifecycle.offline_diff(olds, declaration.region)
             violates_policy = compliance.verdict(context.allowed_regions, olds.get("region")) is not None
         # a live region outside the policy is drift even when declared == live
-        return DiffResult(changes=bool(echoes_differ or stale or live_differs or violates_policy), replaces=[],
+        return DiffResult(changes=bool(inputs_changed or live_differs or violates_policy), replaces=[],
                           delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -63,7 +63,7 @@ def _inputs_changed(n: NumberReport) -> bool:
     if (declared.get("pin") is None) != (outputs.get("pin") is None):
         return True
     declared = {**declared, "pin": outputs.get("pin")}
-    return lifecycle.is_stale(outputs) or lifecycle.echoes_differ(outputs, declared)
+    return lifecycle.inputs_changed(outputs, declared)  # the Diff's own rule
 
 
 def _why(n: NumberReport) -> str:
