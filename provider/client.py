@@ -47,7 +47,7 @@ from .errors import (
     RequestTimeout,
     TransientError,
 )
-from .memory import DroppedFields
+from .memory import LISTING_PAGE, DroppedFields
 from .models import NODE_FIELDS, OPTIONAL_NODE_FIELDS, LiveNumber, PhoneNumberNode, StorageConfiguration
 from .notices import Notice, Notices
 from .redact import register_pin, register_secret
@@ -363,7 +363,7 @@ class GraphClient:
         """``GET /{waba_id}/phone_numbers?fields=...``: every number of the account, all pages."""
         path = f"/{waba_id}/phone_numbers"
         return self._with_fields(fields, lambda asked: list(_pages(
-            self._send, f"{self._base}{path}", path, {"fields": asked, "limit": 100})))
+            self._send, f"{self._base}{path}", path, {"fields": asked, "limit": LISTING_PAGE})))
 
     # -- mutations ------------------------------------------------------------------------------
 

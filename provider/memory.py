@@ -81,6 +81,8 @@ class ReadCache:
             self._reads.pop(key, None)
 
 
+LISTING_PAGE = 100  # numbers per page of an account's listing the client asks for: Meta's maximum
+
 @dataclass(frozen=True)
 class Listing:
     """One business account's listing: the node of every number it lists, as of ``at`` (monotonic).
@@ -94,9 +96,10 @@ class Listings:
     """Business accounts' listings by (API, account), so that one listing call reads up to 100
     numbers' nodes: the first reader that needs an account's listing fetches it, the others wait
     for it (a lock per account), and the process keeps it. A read bounded by ``max_age`` (a Diff's or
-    an Update's preflight) uses a kept listing that young and otherwise none (its number's node is
-    read: one call, where fetching the account again costs a call per 100 numbers, and a listing of
-    many pages is already old when it arrives). A mutating call drops the number from it."""
+    an Update's preflight) uses a kept listing that young; an older one is fetched again when it is
+    one page (a call, as the node read, that serves the account's other numbers too), and otherwise
+    the number's node is read (fetching many pages for one node costs more, and the listing is
+    already old when it arrives). A mutating call drops the number from it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -113,8 +116,10 @@ class Listings:
                 kept = self._listings.get(key)
             if kept is not None and (kept.nodes is None or max_age is None or time.monotonic() - kept.at < max_age):
                 return kept
-            if max_age is not None:  # a bounded read never fetches a whole account for one node:
-                return Listing(time.monotonic(), None)  # not listed here, so the number's node is read
+            if kept is not None and max_age is not None and len(kept.nodes or ()) > LISTING_PAGE:
+                # fetching a listing of several pages again for one Diff's node costs more than the
+                # node read (and it is already old when it arrives): not listed here, the node is read
+                return Listing(time.monotonic(), None)
             at = time.monotonic()  # as of the request: a change made while it was read is not in it
             listing = Listing(at, fetch())
             with self._lock:

@@ -14,8 +14,8 @@ through ``read_live``, the adapter one at a time through ``read_one`` with the p
   number of an account the token cannot list.
 - **How old.** A refresh's Read and the CLI take the listing this process fetched, whatever its
   age within the command; a Diff and an Update's preflight never use a node or a storage read
-  more than ``memory.READ_REUSE_SECONDS`` old, and read the number's node when the kept listing is
-  older (never a whole account again for one number).
+  more than ``memory.READ_REUSE_SECONDS`` old: an older listing is fetched again when it is one
+  page, else the number's node is read (never many pages again for one number).
 - **Stopped at the limit.** An 80008 that the client did not wait for (access returns in more
   than a minute) stops reading its business account for the command (``memory.AccountLimits``):
   each of its numbers gets the same error, naming the account and when access returns, and no

@@ -19,7 +19,7 @@ from emulator.seed import DEMO_WABA_ID, REGISTERED_BR
 from provider import errors, memory
 from provider.client import GraphClient
 from provider.config import ProviderConfig
-from provider.memory import ReadCache
+from provider.memory import LISTING_PAGE, ReadCache
 from provider.notices import Notices
 from provider.reads import LiveReader
 from tests.graph_transport import Answer, graph_error, graph_session, ok
@@ -70,18 +70,23 @@ def test_a_diff_never_uses_a_node_or_storage_read_older_than_the_read_caches_bou
     clock.offset += 3
     read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID, any_listing=True)  # another Read: the process's listing
     assert paths(emulator) == [settings]
-    # a Diff: that listing is 6 s old, the settings are not; the node is read, never the whole account again
+    # a Diff: that listing (one page) is 6 s old, the settings are not: one call lists the account again
     read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID)
-    assert paths(emulator) == [f"/{REGISTERED_BR}"]
+    assert paths(emulator) == [listing]
 
 
-def test_a_diff_with_no_fresh_listing_reads_its_number_not_the_whole_account(
-        reader: tuple[LiveReader, Emulator]) -> None:
-    """Refetching an account's listing (a call per 100 numbers, every page) for one Diff's node cost
-    50 counted calls where 5 node reads do: a bounded read never fetches a listing."""
+def test_a_diff_never_fetches_a_listing_of_several_pages_again_for_one_node(
+        reader: tuple[LiveReader, Emulator], clock: Clock) -> None:
+    """Fetching every page of a large account again for one Diff's node (a 10-page account over 5
+    Diffs: 50 counted calls where 5 node reads do) cost more than the node read."""
     read, emulator = reader
-    read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID)  # a Diff in a process that read nothing yet
-    assert sorted(paths(emulator)) == sorted([f"/{REGISTERED_BR}", f"/{REGISTERED_BR}/settings"])
+    for i in range(LISTING_PAGE):  # the demo account's 6 numbers and these: two pages
+        emulator.add_number(id=f"1065403522{i:05d}", waba_id=DEMO_WABA_ID)
+    read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID, any_listing=True)  # a refresh's Read: both pages
+    assert paths(emulator).count(f"/{DEMO_WABA_ID}/phone_numbers") == 2
+    clock.offset += 6
+    read.read_one(REGISTERED_BR, waba_id=DEMO_WABA_ID)  # its Diff, 6 s later: the node, not two pages
+    assert sorted(paths(emulator)) == [f"/{REGISTERED_BR}", f"/{REGISTERED_BR}/settings"]
 
 
 def test_after_a_change_the_number_is_read_from_its_node_not_from_an_earlier_listing(
