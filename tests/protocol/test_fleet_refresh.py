@@ -16,6 +16,7 @@ import pytest
 from emulator.harness import Emulator
 from emulator.seed import DEMO_PIN, DEMO_WABA_ID, REGISTERED_BR
 from emulator.state import State
+from provider.memory import READ_REUSE_SECONDS
 from tests.engine import Engine, ResourceState
 from tests.reliability_report import engine_config
 
@@ -62,8 +63,10 @@ def test_an_engine_refresh_reads_each_accounts_listing_once_and_makes_at_most_1_
     assert len(calls) <= 1.1 * 120, f"{len(calls)} calls for 120 numbers"
     assert [c for c in calls if c["path"].count("/") == 1] == [], "every node came from a listing"
     listings = sorted(c["path"] for c in calls if c["path"].endswith("/phone_numbers"))
-    if elapsed < 4:  # within the read cache's bound, no Diff needed a newer listing
-        assert listings == sorted(f"/{w}/phone_numbers" for w in ACCOUNTS[:3]), "one listing per account"
+    # one listing per account; a one-page listing is fetched again only by a Diff that finds it older
+    # than the read cache's bound, so a slow runner may see one more per account per bound
+    assert set(listings) == {f"/{w}/phone_numbers" for w in ACCOUNTS[:3]}, "every account listed"
+    assert len(listings) <= 3 * (1 + int(elapsed // READ_REUSE_SECONDS)), f"{len(listings)} listings in {elapsed:.1f} s"
     assert sum(c["path"].endswith("/settings") for c in calls) == 120, "Diff reused each Read's settings read"
 
 
