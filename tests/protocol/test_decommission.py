@@ -62,3 +62,23 @@ def test_a_consent_that_is_not_a_list_of_ids_fails_the_delete_naming_the_variabl
     error = eng.destroy()["n"].error
     assert error is not None and CONSENT in error.last_line and "no wildcard" in error.last_line
     assert post_edges(emulator.calls()) == [] and "n" in eng.state
+
+
+def test_a_freeze_merged_since_the_last_up_holds_a_consented_destroy_that_runs_the_program(emulator, tmp_path):
+    """The README's decommission command adds --run-program: a plain destroy runs on the configuration
+    the last up saved, which has no freeze merged since; with the program run, the freeze holds."""
+    from tests.protocol.test_blackouts import BLACKOUTS_KEY, FREEZE, IN_FREEZE
+
+    clock = Clock(tmp_path / "now", IN_FREEZE)  # inside the window and inside the freeze
+    eng = engine(emulator, clock, [WINDOW])
+    eng.skip_preview = True
+    program = {REGISTERED_BR: res(REGISTERED_BR, "BR", on_delete="disable", cutover_windows=[WINDOW])}
+    eng.config[NUMBERS_KEY] = json.dumps({REGISTERED_BR: {"region": "BR"}})
+    assert eng.up(program)[REGISTERED_BR].error is None
+    emulator.clear_calls()
+
+    eng.config[BLACKOUTS_KEY] = json.dumps([FREEZE])  # merged after that up
+    eng.env[CONSENT] = REGISTERED_BR
+    error = eng.destroy(run_program=True, program=program, parallel=1)[REGISTERED_BR].error
+    assert error is not None and 'blackout "year-end freeze"' in error.last_line, error
+    assert post_edges(emulator.calls()) == [] and REGISTERED_BR in eng.state
