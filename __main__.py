@@ -71,14 +71,6 @@ def outside_policy(raw: Mapping[Any, Any], allowed: frozenset[str]) -> list[str]
             for number_id in outside(regions, allowed)]
 
 
-def _with_stack_blackouts(own: Any, stack: list[dict[str, str]]) -> tuple[dict[str, str], ...]:
-    together: list[dict[str, str]] = []
-    for blackout in [*stack, *(own or ())]:
-        if dict(blackout) not in together:
-            together.append(dict(blackout))
-    return tuple(together)
-
-
 def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None, blackouts_raw: Any = None
                      ) -> list[tuple[Declaration, str | None]]:
     """(declaration, name) per entry, or one error listing every problem, ``allowedRegions``
@@ -119,7 +111,8 @@ def declared_numbers(raw: Any, allowed_raw: Any = None, windows_raw: Any = None,
         if declaration.cutover_windows is None and stack_windows is not None:
             declaration = declaration.with_windows(stack_windows)
         if stack_blackouts:
-            declaration = declaration.with_blackouts(_with_stack_blackouts(declaration.cutover_blackouts, stack_blackouts))
+            declaration = declaration.with_blackouts(tuple(schedule.effective_normalised(
+                declaration.cutover_blackouts, stack_blackouts) or ()))
         name = entry.get("name") if isinstance(entry, Mapping) else None
         numbers.append((declaration, None if name is None else str(name)))
     if allowed is not None:

@@ -68,6 +68,11 @@ def blackouts_of_stack(config: Mapping[str, Any]) -> Blackouts | None:
     return _blackouts.parse_blackouts(config.get(BLACKOUTS_KEY), setting=BLACKOUTS_KEY)
 
 
+def effective_normalised(own: Any, stack: object) -> list[dict[str, str]] | None:
+    """A number's blackouts with the stack's, in one spelling (what the stack program declares)."""
+    return _blackouts.canonical(effective_blackouts(own, stack))
+
+
 def effective_blackouts(own: Any, stack: object) -> Blackouts | None:
     """A number's blackouts: the stack's and its own together (a number cannot drop a freeze)."""
     return _blackouts.effective(None if own is None else [dict(item) for item in own], stack)
