@@ -58,13 +58,14 @@ def _never(_value: Any) -> bool:
     return False
 
 
-def _has_unknown(value: Any, is_unknown: Callable[[Any], bool]) -> bool:
+def has_unknown(value: Any, is_unknown: Callable[[Any], bool]) -> bool:
+    """Whether ``value`` or anything inside it is a value not known yet (a preview's computed input)."""
     if is_unknown(value):
         return True
     if isinstance(value, Mapping):
-        return any(_has_unknown(item, is_unknown) for item in value.values())
+        return any(has_unknown(item, is_unknown) for item in value.values())
     if isinstance(value, (list, tuple)):
-        return any(_has_unknown(item, is_unknown) for item in value)
+        return any(has_unknown(item, is_unknown) for item in value)
     return False
 
 
@@ -157,7 +158,7 @@ def validate(raw: Mapping[str, Any], *, today: date, is_unknown: Callable[[Any],
             fail("cutover_windows", f"{exc}")
 
     blackouts = raw.get("cutover_blackouts")
-    if _has_unknown(blackouts, is_unknown):
+    if has_unknown(blackouts, is_unknown):
         out["cutover_blackouts"] = blackouts
     elif blackouts is not None:
         try:

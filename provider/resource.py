@@ -55,7 +55,7 @@ from .errors import (
     cannot_see,
 )
 from .fleet import current
-from .inputs import declare, validate
+from .inputs import declare, has_unknown, validate
 from .ledger import CallLedger
 from .lifecycle import SCHEMA_VERSION
 from .regions import describe
@@ -148,16 +148,6 @@ def _is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
 
 
-def _has_unknown(value: Any) -> bool:
-    if _is_unknown(value):
-        return True
-    if isinstance(value, dict):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return False
-
-
 class PhoneNumberStorageProvider(ResourceProvider):
     """Converges one phone number's Local Storage onto its declared region."""
 
@@ -210,7 +200,7 @@ class PhoneNumberStorageProvider(ResourceProvider):
         old_id, new_id = olds.get("phone_number_id"), news.get("phone_number_id")
         if not _is_unknown(new_id) and old_id is not None and old_id != new_id:
             return DiffResult(changes=True, replaces=["phone_number_id"], delete_before_replace=False)
-        if _has_unknown(news):
+        if has_unknown(news, _is_unknown):
             return DiffResult(changes=True, replaces=[])
         if news.get("region") is None:
             # stored inputs that an older provider's read left without a region (No Storage)
