@@ -10,7 +10,7 @@ from typing import Any
 
 from benchmarks import limits
 
-ENGINE_WORKERS = 4  # docs/engine.md, "The process": the provider process serves with 4 gRPC workers
+ENGINE_WORKERS = limits.ENGINE_THREADS  # docs/engine.md, "The process": one constant, in limits.py
 
 # Targets (issue 6).
 TARGET_READ_ROUND_TRIPS = 1           # per number: preview, refresh, no-op up

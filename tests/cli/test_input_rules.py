@@ -136,7 +136,7 @@ def test_a_deeply_nested_stack_file_is_a_clean_error_read_no_further_than_the_li
 
 # -- escaping -------------------------------------------------------------------------------------
 
-HOSTILE = "x\x1b[31mred\x1b[0m\n::add-mask::abc\r::error::forged\u202e<!-- | `y` [l](http://e.example)"
+HOSTILE = "x\x1b[31mred\x1b[0m\n::add-mask::abc\r::error::forged\u202e<!-- | `y` [l](http://e.example)</details>"
 
 
 def hostile_project(tmp_path, emulator) -> Path:
