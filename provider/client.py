@@ -170,6 +170,23 @@ def pace_seconds(usage: Mapping[str, float], path: str) -> float:
     return 0.0 if percent < SLOW_DOWN_AT_PERCENT else min(MAX_PACE_SECONDS, (percent - SLOW_DOWN_AT_PERCENT) / 10)
 
 
+class Figures:
+    """The latest usage figure per business account (``APP``: the app's), from every answer's
+    headers, shared by the client's threads: what pacing goes by."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._figures: dict[str, float] = {}
+
+    def update(self, usage: Usage) -> None:
+        with self._lock:
+            self._figures.update(usage.accounts)
+
+    def pace(self, path: str) -> float:
+        with self._lock:
+            return pace_seconds(self._figures, path)
+
+
 def _say_slowing(notices: Notices, usage: Usage) -> None:
     """The first time an account (or the app) passes the slow-down point, say so on stderr: reads
     are paced from then on, never silently."""
@@ -244,7 +261,7 @@ class GraphClient:
         self._session.headers["Authorization"] = f"Bearer {token}"
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._usage: dict[str, float] = {}  # the latest figure per business account (APP: the app's)
+        self._usage = Figures()
 
     def __reduce__(self) -> Any:
         raise TypeError("GraphClient holds credentials and is never pickled")
@@ -278,17 +295,13 @@ class GraphClient:
                     limit, limit_name = left, "the cutover's offline deadline"
             # Pace fresh reads that Meta counts when usage is high (said once: _slowing); a retry has
             # just waited already. Settings reads are not on Meta's list: never paced.
-            if attempt == 0 and method == "GET" and counted(path):
-                with self._lock:
-                    pace = pace_seconds(self._usage, path)
-                if pace:
-                    self._sleep(pace)
+            if attempt == 0 and method == "GET" and counted(path) and (pace := self._usage.pace(path)):
+                self._sleep(pace)
             error, usage = transport.exchange(self._session, method, target, path=path, params=query or None,
                                               body=body, timeout=timeout, limit=limit, limit_name=limit_name,
                                               hints=self._hints)
             if usage is not None:
-                with self._lock:
-                    self._usage.update(usage.accounts)
+                self._usage.update(usage)
                 _say_slowing(self._notices, usage)
             if not isinstance(error, GraphAPIError):
                 return error
